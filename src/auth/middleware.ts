@@ -251,7 +251,15 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       }
       return res;
     };
-  const whose = (): Promise<string> => credentials.get().then(who, () => who(undefined));
+  // Asked on every Docker Hub manifest answer (registry/manifests.ts) and every answer carrying a
+  // count (registry-http.ts): the identity hashes the credential, so it is kept for the credential
+  // it was computed from, and computed again only when the credential changes (a renewal).
+  let identified: { cred: Credential | undefined; id: string } | undefined;
+  const identity = (cred: Credential | undefined): string => {
+    if (identified === undefined || identified.cred !== cred) identified = { cred, id: who(cred) };
+    return identified.id;
+  };
+  const whose = (): Promise<string> => credentials.get().then(identity, () => identity(undefined));
   return Object.assign(middleware, { prefetch, heard, whose });
 }
 

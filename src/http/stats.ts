@@ -40,24 +40,43 @@ export function countOf(res: Pick<HttpResponse, 'headers' | 'countBefore'>): Par
   return res.countBefore;
 }
 
+/** How a registry is reached: `https`, `http`, or `auto` (a loopback or insecure-TLS host, whichever it speaks: registry/endpoint.ts). */
+export type HostScheme = 'https' | 'http' | 'auto';
+
 /**
- * The form a host's records are kept under: host[:port] as a URL's `host` gives it, its default
- * port left out, so that a registry named `reg.example.com:443` (its API host, RegistryClient's
- * `endpoint.host`, the pull-limit gate's key) finds the counts its answers from
- * `https://reg.example.com/v2/…` brought.
+ * A host as the stats are asked about it: host[:port] (a registry's API host, RegistryClient's
+ * `endpoint.host`), with the scheme it is reached by where known (a bare string: `auto`).
  */
-export function hostKey(host: string): string {
-  return host.toLowerCase().replace(/:(?:443|80)$/, '');
+export type StatsHost = string | { host: string; scheme: HostScheme };
+
+/**
+ * The form a host's records are kept under: host[:port] as a URL's `host` gives it, the scheme's
+ * default port left out, so that a registry named `reg.example.com:443` (its API host,
+ * RegistryClient's `endpoint.host`) finds the counts its answers from `https://reg.example.com/v2/…`
+ * brought. Only the scheme's own default: `http://reg:443` is not `https://reg` (another server, or
+ * another port of one). Where the scheme is probed (`auto`), either default is left out: the URL
+ * the probe settles on drops its own.
+ */
+export function hostKey(host: string, scheme: HostScheme = 'auto'): string {
+  const h = host.toLowerCase();
+  if (scheme === 'https') return h.replace(/:443$/, '');
+  if (scheme === 'http') return h.replace(/:80$/, '');
+  return h.replace(/:(?:443|80)$/, '');
 }
 
-/** The key of `whose` pulls at `host` (spendPulls): the host's key first, so that a host's keys share a prefix. */
-function spentKey(host: string, whose: string): string {
-  return `${hostKey(host)}\n${whose}`;
+/** The record key of `at` (hostKey). */
+function keyOf(at: StatsHost): string {
+  return typeof at === 'string' ? hostKey(at) : hostKey(at.host, at.scheme);
 }
 
-/** The record key of `url`'s host, or undefined for a URL that does not parse. */
+/** The key of `whose` pulls at `at` (spendPulls): the host's key first, so that a host's keys share a prefix. */
+function spentKey(at: StatsHost, whose: string): string {
+  return `${keyOf(at)}\n${whose}`;
+}
+
+/** The record key of `url`'s host (URL's `host` leaves out its own scheme's default port, and that one only), or undefined for a URL that does not parse. */
 function urlHostKey(url: string): string | undefined {
-  return URL.canParse(url) ? hostKey(new URL(url).host) : undefined;
+  return URL.canParse(url) ? new URL(url).host.toLowerCase() : undefined;
 }
 
 /** Accumulates what a transport saw. */
@@ -72,12 +91,14 @@ export class TransportStats {
   private readonly spent = new Map<string, string>();
   /** Per host and credential identity, the `docker-ratelimit-source` its manifest answers named (rateLimitSource). */
   private readonly sources = new Map<string, string>();
+  /** Per reader (host and credential identity: spentKey), the last `ratelimit-remaining` an answer to it carried (readerCount). */
+  private readonly readerCounts = new Map<string, number>();
   /** Per host, the last `ratelimit-remaining` it sent and the `ratelimit-limit` with it, as sent (countSent). */
   private readonly lastSent = new Map<string, CountSent>();
 
-  /** How the counts are keyed: `host` (host[:port]) lower-cased, a default port left out (`reg:443` is `reg`): hostKey. */
-  hostKey(host: string): string {
-    return hostKey(host);
+  /** How the counts are keyed: `at` (host[:port]) lower-cased, its scheme's default port left out (`https://reg:443` is `reg`): hostKey. */
+  hostKey(at: StatsHost): string {
+    return keyOf(at);
   }
 
   /** Counts one request and records its rate-limit headers, if any. */
@@ -101,6 +122,25 @@ export class TransportStats {
     for (const w of this.watchers) w({ ...seen });
   }
 
+  /**
+   * Notes the `ratelimit-remaining` of an answer `host` sent to a request made with credential
+   * identity `who` (registry-http.ts, for every answer that carries one): Docker Hub counts pulls
+   * per account, or per address for anonymous reads, so the host's last count (response()) may be
+   * another reader's; a sync's pull-limit gate goes by its reader's (readerRemaining). The
+   * watchers are told again, the host's record as it is, so that a gate waiting on this reader's
+   * count sees it.
+   */
+  readerCount(host: StatsHost, who: string, remaining: number): void {
+    this.readerCounts.set(spentKey(host, who), remaining);
+    const seen = this.limits.get(keyOf(host));
+    if (seen) for (const w of this.watchers) w({ ...seen });
+  }
+
+  /** The last count an answer to `who` at `host` carried (readerCount), or undefined before any. */
+  readerRemaining(host: StatsHost, who: string): number | undefined {
+    return this.readerCounts.get(spentKey(host, who));
+  }
+
   /** Calls `watcher` with each rate-limit record as headers update it; returns the way to stop. */
   watch(watcher: (seen: RateLimitSeen) => void): () => void {
     this.watchers.add(watcher);
@@ -115,8 +155,8 @@ export class TransportStats {
   }
 
   /** True once `host` (host[:port], as in its URLs) has sent rate-limit headers. */
-  sentLimits(host: string): boolean {
-    return this.limits.has(hostKey(host));
+  sentLimits(host: StatsHost): boolean {
+    return this.limits.has(keyOf(host));
   }
 
   /**
@@ -125,14 +165,14 @@ export class TransportStats {
    * rate-limit header, the registry has shown that it announces no pull limit (shownLimits). The
    * headers themselves were recorded by response().
    */
-  manifestAnswered(host: string, headers: Record<string, string>): void {
+  manifestAnswered(host: StatsHost, headers: Record<string, string>): void {
     if (hasCount(headers)) return;
-    this.quiet.add(hostKey(host));
+    this.quiet.add(keyOf(host));
   }
 
   /** True once `host` has shown whether it announces a pull limit: it has sent rate-limit headers, or answered a manifest request (2xx) without them. */
-  shownLimits(host: string): boolean {
-    return this.limits.has(hostKey(host)) || this.quiet.has(hostKey(host));
+  shownLimits(host: StatsHost): boolean {
+    return this.limits.has(keyOf(host)) || this.quiet.has(keyOf(host));
   }
 
   /**
@@ -145,7 +185,7 @@ export class TransportStats {
    * (https://docs.docker.com/docker-hub/usage/pulls/): one account's used-up limit says nothing of
    * another's, so the mark is not the host's.
    */
-  spendPulls(host: string, whose: string, limit: string): void {
+  spendPulls(host: StatsHost, whose: string, limit: string): void {
     const key = spentKey(host, whose);
     if (!this.spent.has(key)) this.spent.set(key, limit);
   }
@@ -155,7 +195,7 @@ export class TransportStats {
    * counts per host: sync/rate-gate.ts, once a poll has been told there are pulls left again), or
    * for `whose` only (an answer to that reader with pulls left: registry/manifests.ts).
    */
-  restorePulls(host: string, whose?: string): void {
+  restorePulls(host: StatsHost, whose?: string): void {
     if (whose !== undefined) {
       this.spent.delete(spentKey(host, whose));
       return;
@@ -165,12 +205,12 @@ export class TransportStats {
   }
 
   /** What spendPulls() noted for `whose` at `host`, or undefined while its pull limit is not known to be used up. */
-  pullsSpent(host: string, whose: string): string | undefined {
+  pullsSpent(host: StatsHost, whose: string): string | undefined {
     return this.spent.get(spentKey(host, whose));
   }
 
   /** True while some reader's pull limit at `host` is noted used up (spendPulls): only then is it worth asking whose a GET's pulls are. */
-  anyPullsSpent(host: string): boolean {
+  anyPullsSpent(host: StatsHost): boolean {
     const prefix = spentKey(host, '');
     for (const key of this.spent.keys()) if (key.startsWith(prefix)) return true;
     return false;
@@ -181,7 +221,7 @@ export class TransportStats {
    * identity `who` carried (Docker Hub names there whose count it was: the address, or the
    * account's id), so that pullsOwner keys that identity's pulls by it.
    */
-  rateLimitSource(host: string, who: string, source: string | undefined): void {
+  rateLimitSource(host: StatsHost, who: string, source: string | undefined): void {
     const value = source?.split(',')[0]?.trim();
     if (value) this.sources.set(spentKey(host, who), value);
   }
@@ -191,7 +231,7 @@ export class TransportStats {
    * `docker-ratelimit-source` that identity's answers named (two logins of one account share it),
    * else the identity itself.
    */
-  pullsOwner(host: string, who: string): string {
+  pullsOwner(host: StatsHost, who: string): string {
     const source = this.sources.get(spentKey(host, who));
     return source !== undefined ? `source:${source}` : `credential:${who}`;
   }

@@ -26,7 +26,7 @@ import { endpointFor, type Endpoint } from './endpoint.js';
 import { Manifests } from './manifests.js';
 import { NameLists } from './name-lists.js';
 import { ReferrersApi } from './referrers-api.js';
-import type { FetchedManifest, InterruptedSession, ManifestHead, MountResult, ReferrerEntry, RegistryClient, UploadSession } from './registry-client.js';
+import type { FetchedManifest, InterruptedSession, ManifestHead, MountResult, PullsReader, ReferrerEntry, RegistryClient, UploadSession } from './registry-client.js';
 import { RegistryHttp } from './registry-http.js';
 import { TagsSeen } from './tags-seen.js';
 
@@ -180,7 +180,7 @@ export class HttpRegistryClient implements RegistryClient {
 
   /** Docker Hub by name (its limit counts manifest GETs), any other registry once it has sent rate-limit headers. */
   countsPulls(): boolean {
-    return isDockerHub(this.registry) || this.transport.stats.sentLimits(this.endpoint.host);
+    return isDockerHub(this.registry) || this.transport.stats.sentLimits(this.endpoint);
   }
 
   /**
@@ -191,7 +191,17 @@ export class HttpRegistryClient implements RegistryClient {
    * evidence (a front may answer a 404 or a 5xx without the headers its 200s carry).
    */
   pullsKnown(): boolean {
-    return isDockerHub(this.registry) || this.transport.stats.shownLimits(this.endpoint.host);
+    return isDockerHub(this.registry) || this.transport.stats.shownLimits(this.endpoint);
+  }
+
+  /** Who reads here (RegistryClient.pullsReader). */
+  async pullsReader(): Promise<PullsReader> {
+    return { host: this.transport.stats.hostKey(this.endpoint), who: await this.http.whose() };
+  }
+
+  /** Whose pulls this client's manifest GETs spend (RegistryClient.pullsOwner). */
+  pullsOwner(): Promise<string> {
+    return this.manifests.pullsOwner();
   }
 
   /** Calls `fn` once, when this client first sees a tag absent in a repository with no tag seen present. */

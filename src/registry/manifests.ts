@@ -52,7 +52,7 @@ export class Manifests {
    */
   private async answered(res: HttpResponse): Promise<void> {
     const { stats } = this.http.transport;
-    const host = this.http.endpoint.host;
+    const host = this.http.endpoint;
     if (res.status >= 200 && res.status < 300) stats.manifestAnswered(host, res.headers);
     const source = res.headers['docker-ratelimit-source'];
     if (source) stats.rateLimitSource(host, await this.http.whose(), source);
@@ -60,8 +60,8 @@ export class Manifests {
   }
 
   /** Whose pulls this client's manifest GETs spend (TransportStats.pullsOwner): its credential's, or the account or address the registry named for it. */
-  private async pullsOwner(): Promise<string> {
-    return this.http.transport.stats.pullsOwner(this.http.endpoint.host, await this.http.whose());
+  async pullsOwner(): Promise<string> {
+    return this.http.transport.stats.pullsOwner(this.http.endpoint, await this.http.whose());
   }
 
   /**
@@ -129,7 +129,7 @@ export class Manifests {
     // Docker Hub counts per account, or per address for anonymous reads: only this reader's mark
     // refuses it (another login's, at the same host, is another count).
     const stats = http.transport.stats;
-    const spent = stats.anyPullsSpent(http.endpoint.host) ? stats.pullsSpent(http.endpoint.host, await this.pullsOwner()) : undefined;
+    const spent = stats.anyPullsSpent(http.endpoint) ? stats.pullsSpent(http.endpoint, await this.pullsOwner()) : undefined;
     if (spent !== undefined) {
       throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
         details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
@@ -145,8 +145,8 @@ export class Manifests {
       // The transport raises the 429 itself (it is not retried); fail() would say the same.
       if (err instanceof RegpushError && err.details.pullLimitSpent === true) {
         const source = err.details.rateLimitSource;
-        if (typeof source === 'string') stats.rateLimitSource(http.endpoint.host, await http.whose(), source);
-        stats.spendPulls(http.endpoint.host, await this.pullsOwner(), String(err.details.pullLimit));
+        if (typeof source === 'string') stats.rateLimitSource(http.endpoint, await http.whose(), source);
+        stats.spendPulls(http.endpoint, await this.pullsOwner(), String(err.details.pullLimit));
       }
       throw err;
     }

@@ -27,7 +27,7 @@ import type { SendProfile } from '../http/transport.js';
 import type { RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
 import type { MirrorTarget } from './mirror-config.js';
-import type { FetchedManifest, ManifestHead, MountResult, RegistryClient, UploadSession } from './registry-client.js';
+import type { FetchedManifest, ManifestHead, MountResult, PullsReader, RegistryClient, UploadSession } from './registry-client.js';
 
 /**
  * How long a mirror has for its answer to start (ms), and then for each silence of its body,
@@ -251,6 +251,16 @@ export class MirroredClient implements RegistryClient {
     if (this.countsPulls(repo)) return true;
     if (!(this.upstream.pullsKnown?.(repo) ?? false)) return false;
     return this.routes(repo).every((m) => !this.health.usable(m) || (m.client.pullsKnown?.(m.repo) ?? false));
+  }
+
+  /** The registry's own reader (a mirror that counts pulls is another registry, with readers of its own). */
+  pullsOwner(repo: string): Promise<string> {
+    return this.upstream.pullsOwner?.(repo) ?? Promise.resolve('');
+  }
+
+  /** The registry's own reader (as pullsOwner). */
+  pullsReader(repo: string): Promise<PullsReader | undefined> {
+    return this.upstream.pullsReader?.(repo) ?? Promise.resolve(undefined);
   }
 
   /** Reachability of the registry itself (what login and early checks mean by it). */

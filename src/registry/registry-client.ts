@@ -74,6 +74,12 @@ export function uploadLocationOf(err: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** A reader of a registry (RegistryClient.pullsReader): the host's record key and the credential's identity. */
+export interface PullsReader {
+  host: string;
+  who: string;
+}
+
 /** One registry (host[:port]) as the engine and the pipelines use it. */
 export interface RegistryClient {
   /** host[:port] as the references name it. */
@@ -112,6 +118,21 @@ export interface RegistryClient {
    * that may yet turn out to count pulls (sync HEADs first then: ImageCopyOptions.headUntilKnown).
    */
   pullsKnown?(repo: string): boolean;
+  /**
+   * Whose pulls a manifest GET of `repo` here spends (optional; absent: one reader for the whole
+   * registry): the account or address the registry named for this client's credential, else that
+   * credential's identity (TransportStats.pullsOwner). Docker Hub counts per account or address, so
+   * a sync keeps a used-up limit and its pull-limit gate's count per reader by it. Never rejects.
+   */
+  pullsOwner?(repo: string): Promise<string>;
+  /**
+   * Who reads `repo` here, as the transport keeps its counts per reader (optional; absent: the
+   * registry's last count, whoever it was sent to): the host's record key (TransportStats.hostKey)
+   * and the identity of the credential the requests go with (TransportStats.readerCount). A
+   * sync's pull-limit gate holds each reader's images by that reader's count. Never rejects;
+   * undefined where the client cannot say (a mirror's registry that does not).
+   */
+  pullsReader?(repo: string): Promise<PullsReader | undefined>;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */

@@ -7,6 +7,7 @@
  */
 import { ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
 import { errorFromResponse } from '../http/response.js';
+import { parseRateLimitHeader } from '../http/stats.js';
 import type { Transport } from '../http/transport.js';
 import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
@@ -64,7 +65,14 @@ export class RegistryHttp {
     this.transport = opts.transport;
     this.logger = opts.transport.logger;
     this.signal = opts.signal;
-    this.send = opts.send;
+    // Every answer carrying a count is noted as its reader's (TransportStats.readerCount): the
+    // count is the account's or address's the credential reads as, not the host's.
+    this.send = async (req) => {
+      const res = await opts.send(req);
+      const remaining = parseRateLimitHeader(res.headers['ratelimit-remaining']);
+      if (remaining) this.transport.stats.readerCount(this.endpoint, await this.whose(), remaining.value);
+      return res;
+    };
     this.insecureSetting = opts.insecureSetting;
     this.plainHttpMirror = opts.plainHttpMirror;
     this.insecureTlsSetting = opts.insecureTlsSetting;

@@ -37,6 +37,9 @@ export interface Expanded {
  */
 export type TagLister = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => Promise<string[]>;
 
+/** Whose pulls reading `source` spends (RegistryClient.pullsOwner): the outage breaker keeps a used-up pull limit per reader. */
+export type PullsOwnerOf = (source: ImageReference) => Promise<string>;
+
 /** Tag lists read at once. */
 const LISTINGS = 4;
 
@@ -47,7 +50,7 @@ const LISTINGS = 4;
  * attempted, where each would spend its retries (~12 s) and a file of 2,000 entries there would
  * hold the whole sync for most of two hours before any image started.
  */
-export async function expandEntries(entries: readonly SyncImage[], breaker: OutageBreaker, logger: Logger, listTags: TagLister): Promise<Expanded[]> {
+export async function expandEntries(entries: readonly SyncImage[], breaker: OutageBreaker, logger: Logger, listTags: TagLister, ownerOf: PullsOwnerOf): Promise<Expanded[]> {
   const lists = pLimit(LISTINGS);
   // The entries that read each repository's list (an explicit list reads none).
   const readers = new Map<string, SyncImage[]>();
@@ -64,14 +67,15 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
   const selected = new Map<string, Promise<Map<SyncImage, string[] | RegpushError>>>();
   // `asker`: the entry the list is read for, which its warnings name (the others reading it share the read).
   const list = async (source: ImageReference, asker: SyncImage): Promise<string[]> => {
-    const refused = breaker.refusal(source.registry);
+    const owner = await ownerOf(source);
+    const refused = breaker.refusal(source.registry, owner);
     if (refused) throw refused;
     try {
       const tags = await listTags(source, walked.has(repositoryName(source)), (line) => logger.warn(`${asker.label}: ${line}`));
       breaker.succeeded(source.registry);
       return tags;
     } catch (err) {
-      breaker.failed(source.registry, asRegpushError(err));
+      breaker.failed(source.registry, asRegpushError(err), owner);
       throw err;
     }
   };

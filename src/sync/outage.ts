@@ -9,7 +9,11 @@
  *
  * A pull limit used up (a 429 saying `ratelimit-remaining: 0`, which is not retried: quotaSpent in
  * http/retry.ts) stops a registry's pulls after one image, not the threshold: the count comes back
- * over hours, and every pull after it would be one more refused request. It stays so for the run,
+ * over hours, and every pull after it would be one more refused request. The limit is its reader's:
+ * Docker Hub counts pulls per account when logged in and per address when anonymous
+ * (https://docs.docker.com/docker-hub/usage/pulls/), so the stop is kept per registry and whose
+ * pulls they are (RegistryClient.pullsOwner, the key the transport's own used-up mark has: an
+ * entry read with another login there, or anonymously, goes on). It stays so for the run,
  * whatever succeeds there since, and the sync ends E_TOO_MANY_REQUESTS (exit 5), as the pull-limit
  * gate ends it. Such a registry is not down: the images not yet started that read from it still
  * get their HEAD-only check that the targets hold them (the limit counts manifest GETs, never a
@@ -55,15 +59,16 @@ function isPullLimitSpent(err: RegpushError): boolean {
 
 export class OutageBreaker {
   private readonly failing = new Map<string, { images: number; last: RegpushError }>();
-  /** Registries whose pull limit a 429 said is used up, with that error, in the order met. */
-  private readonly spent = new Map<string, RegpushError>();
+  /** Readers (registry and whose pulls: readerKey) whose pull limit a 429 said is used up, with the registry and that error, in the order met. */
+  private readonly spent = new Map<string, { registry: string; err: RegpushError }>();
 
   constructor(readonly threshold: number) {}
 
-  /** An image failed at `registry`, its source (or a tag list of it). */
-  failed(registry: string, err: RegpushError): void {
+  /** An image failed at `registry`, its source (or a tag list of it), read as `owner` (whose pulls: RegistryClient.pullsOwner). */
+  failed(registry: string, err: RegpushError, owner: string): void {
     if (isPullLimitSpent(err)) {
-      if (!this.spent.has(registry)) this.spent.set(registry, err);
+      const key = readerKey(registry, owner);
+      if (!this.spent.has(key)) this.spent.set(key, { registry, err });
       return;
     }
     this.outage(registry, err);
@@ -90,11 +95,12 @@ export class OutageBreaker {
   }
 
   /**
-   * Why an image reading from `registry` (its tag list, in expand.ts) is not attempted (its pull
-   * limit used up, or down), or undefined while neither is known. Not for a target: down() alone.
+   * Why an image reading from `registry` as `owner` (its tag list, in expand.ts) is not attempted
+   * (that reader's pull limit used up, or the registry down), or undefined while neither is known.
+   * Not for a target: down() alone.
    */
-  refusal(registry: string): RegpushError | undefined {
-    const spent = this.spent.get(registry);
+  refusal(registry: string, owner: string): RegpushError | undefined {
+    const spent = this.spent.get(readerKey(registry, owner))?.err;
     if (spent) {
       return new TooManyRequestsError(`not attempted: the pull limit of ${registry} is used up (${String(spent.details.pullLimit)}); a re-run once it has come back copies what is missing`, {
         details: { registry, pullLimitSpent: true },
@@ -104,11 +110,12 @@ export class OutageBreaker {
   }
 
   /**
-   * Why a manifest GET of an image reading from `registry` is not sent: its pull limit is used up
-   * (a new error each time: each image's report line is its own). Undefined while it is not.
+   * Why a manifest GET of an image reading from `registry` as `owner` is not sent: that reader's
+   * pull limit is used up (a new error each time: each image's report line is its own). Undefined
+   * while it is not.
    */
-  pullRefusal(registry: string): RegpushError | undefined {
-    const spent = this.spent.get(registry);
+  pullRefusal(registry: string, owner: string): RegpushError | undefined {
+    const spent = this.spent.get(readerKey(registry, owner))?.err;
     if (!spent) return undefined;
     return new TooManyRequestsError(`not copied: it needs a pull at ${registry}, whose pull limit is used up (${String(spent.details.pullLimit)}); a re-run once the limit has come back copies what is missing`, {
       details: { registry, pullLimitSpent: true },
@@ -129,7 +136,7 @@ export class OutageBreaker {
    * registry), naming the limit and how many of `failed` (the images that failed) it stopped; undefined when none was.
    */
   spentFailure(failed: readonly { source: string; error?: { code: string } }[]): RegpushError | undefined {
-    const [registry, err] = [...this.spent][0] ?? [];
+    const { registry, err } = [...this.spent.values()][0] ?? {};
     if (!registry || !err) return undefined;
     const stopped = failed.filter((u) => u.error?.code === 'E_TOO_MANY_REQUESTS' && u.source.startsWith(`${registry}/`)).length;
     return new TooManyRequestsError(
@@ -137,4 +144,9 @@ export class OutageBreaker {
       { details: { registry, pullLimitSpent: true } },
     );
   }
+}
+
+/** The key of the pulls of `owner` at `registry` (the breaker's used-up marks). */
+function readerKey(registry: string, owner: string): string {
+  return `${registry}\n${owner}`;
 }

@@ -12,6 +12,7 @@ import { apiHost } from '../ref/registry.js';
 import type { OptionNames } from '../option-names.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { PullMeter } from '../transfer/graph.js';
+import type { PullsReader } from '../registry/registry-client.js';
 import type { UnitSlot } from './slots.js';
 import type { GateOptions } from './options.js';
 
@@ -53,7 +54,8 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
 
 /**
  * Docker Hub's pull limit, kept, per source registry (its API host: a low count at Docker Hub
- * holds no image from another registry). The last `ratelimit-remaining` the registry sent does
+ * holds no image from another registry) and reader (the credential the images read with: Docker
+ * Hub counts per account, or per address for anonymous reads). The last `ratelimit-remaining` the registry sent does
  * not show the pulls under way: a unit is let through — at its first manifest GET, for its check
  * that the targets hold it already is HEADs, which pass whatever the count — only when that count,
  * less the pulls the registry's units in flight have under way and one for itself, stays at or
@@ -93,9 +95,14 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
  * said room in between while GETs were still refused. Without maxWait there is nothing to wait
  * for: the refusal fails the image, and the sync sends that registry no more pulls (outage.ts).
  *
- * The counts are the registry's, whoever they were sent to: Docker Hub counts per account or
- * address, and the transport keeps a used-up limit so (TransportStats.spendPulls), but the gate
- * goes by the last count its host sent, a target's answers there included.
+ * The count a group goes by is its reader's: the last one an answer to that credential carried
+ * (TransportStats.readerCount, noted by registry-http.ts for every answer), a target's answers
+ * included where it reads as the same credential (the same account or address), never another
+ * login's or an anonymous reader's at the same host. Two logins of one account are two groups,
+ * each going by the account's count its own answers bring (the key is the credential, not the
+ * `docker-ratelimit-source` Docker Hub names, which is known only once the registry has answered,
+ * after the first images were grouped). A source client that cannot say who reads (RegistryClient
+ * .pullsReader absent) is grouped by its registry and goes by the last count its host sent.
  */
 export class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
@@ -111,12 +118,23 @@ export class RateGate {
     private readonly names: OptionNames,
   ) {
     // A new count may let waiting units through (the first count of a registry above all).
-    this.unwatch = run.transport.stats.watch((seen) => this.pump(seen.registry));
+    // Every reader's group at the host: the count may be any of theirs (readerCount tells again once it is known whose).
+    this.unwatch = run.transport.stats.watch((seen) => {
+      for (const [key, g] of this.registries) if (g.host === seen.registry) this.pump(key);
+    });
   }
 
-  /** The registry `source` is read from, keyed as the transport keeps its counts (`reg:443` is `reg`). */
-  private gateKey(source: ImageReference): string {
-    return this.run.transport.stats.hostKey(apiHost(source.registry));
+  /**
+   * The group of `source`'s reader (RegistryClient.pullsReader): its registry, keyed as the
+   * transport keeps its counts (`https://reg:443` is `reg`), and the credential it reads with.
+   * Without a reader, the registry's (its last count, whoever it was sent to).
+   */
+  private gateKey(source: ImageReference, reader: PullsReader | undefined): { key: string; host: string; who?: string } {
+    if (!reader) {
+      const host = this.run.transport.stats.hostKey(apiHost(source.registry));
+      return { key: host, host };
+    }
+    return { key: `${reader.host}\n${reader.who}`, host: reader.host, who: reader.who };
   }
 
   /** Stops listening for counts. */
@@ -132,9 +150,9 @@ export class RateGate {
     for (const h of g.held.splice(0)) h.reject(g.stopped.err);
   }
 
-  /** Why an image reading `source` sends no manifest GET: the gate gave up on its registry (--max-wait passed, or the run stopped). */
-  stopped(source: ImageReference): RegpushError | undefined {
-    const g = this.registries.get(this.gateKey(source));
+  /** Why an image reading `source` as `reader` sends no manifest GET: the gate gave up on that reader's group (--max-wait passed, or the run stopped). */
+  stopped(source: ImageReference, reader: PullsReader | undefined): RegpushError | undefined {
+    const g = this.registries.get(this.gateKey(source, reader).key);
     return g?.stopped && asRegpushError(g.stopped.err);
   }
 
@@ -147,12 +165,12 @@ export class RateGate {
    * image did (pump), its slot lent to the next image meanwhile; let through, it takes the next
    * free slot before the images not started.
    */
-  ticket(source: ImageReference, slot: UnitSlot): GateTicket | undefined {
+  ticket(source: ImageReference, slot: UnitSlot, reader: PullsReader | undefined): GateTicket | undefined {
     if (this.opts.minRateLimit === undefined) return undefined;
     const min = this.opts.minRateLimit;
-    const key = this.gateKey(source);
+    const { key, host, who } = this.gateKey(source, reader);
     let g = this.registries.get(key);
-    if (!g) this.registries.set(key, (g = new RegistryGate()));
+    if (!g) this.registries.set(key, (g = new RegistryGate(host, who)));
     const gate = g;
     const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false, charged: false };
     const admit = async (): Promise<void> => {
@@ -269,7 +287,7 @@ export class RateGate {
 
   /** The count the gate goes by at `key`: 0 while a 429 said the limit is used up (spend), else the last count sent. */
   private count(key: string, g: RegistryGate): number | undefined {
-    return g.spent ? 0 : this.remaining(key);
+    return g.spent ? 0 : this.remaining(g);
   }
 
   /** Lets through the first GETs of the images of `key` that the count allows, in order; holds the rest. */
@@ -298,7 +316,7 @@ export class RateGate {
         g.holding = true;
         // Nothing in flight here: what the next unit needs is its own estimate.
         const need = g.estimate();
-        this.wait(g.queue[0]!.source, min, () => need).then(
+        this.wait(g, g.queue[0]!.source, min, () => need).then(
           () => {
             g.holding = false;
             this.pump(key);
@@ -351,7 +369,7 @@ export class RateGate {
         const first = g.held[0];
         return first && g.committed(first.unit) + first.unit.pending;
       };
-      this.wait(g.held[0]!.source, min, need, true).then(
+      this.wait(g, g.held[0]!.source, min, need, true).then(
         () => {
           g.holding = false;
           this.pump(key);
@@ -372,8 +390,11 @@ export class RateGate {
     }
   }
 
-  private remaining(host: string): number | undefined {
-    return this.run.transport.stats.snapshot().rateLimits.find((r) => r.registry === host)?.remaining;
+  /** The last count `g`'s reader was sent (TransportStats.readerCount); without a reader, the last its host sent. */
+  private remaining(g: RegistryGate): number | undefined {
+    const stats = this.run.transport.stats;
+    if (g.who !== undefined) return stats.readerRemaining(g.host, g.who);
+    return stats.snapshot().rateLimits.find((r) => r.registry === g.host)?.remaining;
   }
 
   /**
@@ -384,11 +405,10 @@ export class RateGate {
    * what waits is the rest of images already started (their next manifest reads), not new ones;
    * `need` answers undefined once nothing waits any more.
    */
-  private async wait(source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
+  private async wait(g: RegistryGate, source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
     const maxWait = this.opts.maxWaitMs ?? 0;
     const poll = this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS; // checked: checkGateOptions
-    const key = this.gateKey(source);
-    const g = this.registries.get(key)!;
+    const key = g.key;
     // After a 429 said the limit is used up, the wait ends when the first one after it began would have (spend).
     const deadline = g.spentDeadline ?? performance.now() + maxWait;
     let remaining = this.count(key, g)!;
@@ -438,16 +458,17 @@ export class RateGate {
       // The count the poll brought: after a 429 that said the limit is used up, the first one that
       // leaves room for the next image ends that (spend), and the registry's GETs are sent again;
       // a poll that failed brought none, and the count last sent before it may be older than the 429.
-      if (!(g.spent && pollFailed)) remaining = this.remaining(key) ?? remaining;
+      if (!(g.spent && pollFailed)) remaining = this.remaining(g) ?? remaining;
       const now = needNow();
       if (now === undefined) return;
       need = now;
       if (remaining - need >= min) {
         if (g.spent) {
           g.spent = undefined;
-          // Every reader's mark at the host (TransportStats.spendPulls keys them by account): the
-          // gate keeps one count per registry, whoever it was sent to.
-          this.run.transport.stats.restorePulls(key);
+          // The mark of this group's reader (TransportStats.spendPulls keys them by whose pulls
+          // they are); a group without a reader goes by the host's count: every reader's there.
+          const stats = this.run.transport.stats;
+          stats.restorePulls(g.host, g.who === undefined ? undefined : stats.pullsOwner(g.host, g.who));
         }
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;
@@ -478,8 +499,18 @@ interface UnitPulls {
   charged: boolean;
 }
 
-/** The gate's state for one registry. */
+/** The gate's state for one reader of a registry (or, without a reader, for the registry). */
 class RegistryGate {
+  constructor(
+    /** The registry's record key (TransportStats.hostKey). */
+    readonly host: string,
+    /** The credential identity its images read with (TransportStats.readerCount); undefined: the host's count. */
+    readonly who: string | undefined,
+  ) {}
+  /** Its key in RateGate.registries. */
+  get key(): string {
+    return this.who === undefined ? this.host : `${this.host}\n${this.who}`;
+  }
   /** Units let through and not ended. */
   readonly units = new Set<UnitPulls>();
   /** GETs of units under way that the count has no room for yet, in the order they came. */

@@ -46,10 +46,11 @@ import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, laterAlike } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
-import { expandEntries, type Expanded, type Work } from './expand.js';
+import { expandEntries, type Expanded, type PullsOwnerOf, type Work } from './expand.js';
 import { crossShardWriters, listsEntry, shardOf, unitKey, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
 import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
+import type { PullsReader, RegistryClient } from '../registry/registry-client.js';
 import type { Shard, SyncImage, SyncOptions, SyncResult, SyncUnitReport } from './options.js';
 
 /**
@@ -143,7 +144,19 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // Every list is read through the run's memory (repo-memory.ts), which leaves out and warns of the tags no reference can name;
     // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
     const listTags = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => run.ctx.repos.tagList(run.source(source), warn, forReferrers);
-    const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags);
+    // Who reads an image's source and whose pulls its reads spend (Docker Hub counts per account or
+    // address): the breaker keeps a used-up limit per owner (outage.ts), the gate a count per reader.
+    // Never rejects: a source that cannot be connected to fails where the image reads it.
+    const ask = async <T>(source: ImageReference, what: (client: RegistryClient) => Promise<T> | undefined): Promise<T | undefined> => {
+      try {
+        return await what(run.source(source).client);
+      } catch {
+        return undefined;
+      }
+    };
+    const ownerOf = async (source: ImageReference): Promise<string> => (await ask(source, (c) => c.pullsOwner?.(source.repository))) ?? '';
+    const readerOf = (source: ImageReference): Promise<PullsReader | undefined> => ask(source, (c) => c.pullsReader?.(source.repository));
+    const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {
       if (e.error) units.push(entryFailed(e.image, lines.of(e.error)));
@@ -200,10 +213,11 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
             // fails with that stop's error, its GET not sent, if it needs a pull. One that is down
             // gets no request at all (notAttempted). Other registries' images go on; the sync
             // then ends with the stop's error (gate.failure, spentFailure).
-            const noPulls = gate.stopped(w.unit.source) ?? breaker.pullRefusal(w.unit.source.registry);
-            ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot);
+            const reader = opts.minRateLimit === undefined ? undefined : await readerOf(w.unit.source);
+            const noPulls = gate.stopped(w.unit.source, reader) ?? breaker.pullRefusal(w.unit.source.registry, await ownerOf(w.unit.source));
+            ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot, reader);
             const pulls = noPulls ? refusedPulls(noPulls) : ticket?.pulls;
-            const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines, names));
+            const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines, names, ownerOf));
             units.push(r);
             opts.events?.unitEnd?.(r);
           } finally {
@@ -354,7 +368,7 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitReport {
 }
 
 /** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames): Promise<SyncUnitReport> {
+async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames, ownerOf: PullsOwnerOf): Promise<SyncUnitReport> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true, image: source });
   const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
@@ -393,7 +407,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // Every target failed (copyImage then throws the first one's error): the targets' registries
     // failed. Otherwise the source did.
     if (set.list.every((t) => t.failed)) tellTargets();
-    else breaker.failed(w.unit.source.registry, e);
+    else breaker.failed(w.unit.source.registry, e, await ownerOf(w.unit.source));
     result.error = lines.of(e);
     // What moved before the failure (planned, in a dry run) is counted as a finished unit's is: a
     // dry run's plan then matches the run's report for a unit that fails after its blobs (its

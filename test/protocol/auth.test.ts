@@ -15,6 +15,7 @@ import { fetchToken } from '../../src/auth/token.js';
 import { parseChallenges, type Challenge } from '../../src/auth/challenge.js';
 import { scopesCover } from '../../src/auth/scope.js';
 import type { Credential } from '../../src/auth/credential-types.js';
+import { who } from '../../src/auth/credential-id.js';
 import { AuthError, ProtocolError, RegpushError } from '../../src/errors.js';
 import { errorLine } from '../../src/cli/main.js';
 import type { HttpRequest, HttpResponse, Send } from '../../src/http/types.js';
@@ -908,6 +909,17 @@ describe('refused credentials are looked up again once (a credential helper\'s t
     await readBody(await client(get(reg, '/v2/app/manifests/4', { scopes: ['repository:other:pull'] })));
     assert.equal(renewals, 1);
     assert.equal(tokenCalls(tokens), 3);
+  });
+
+  it('whose() names the credential the requests go with: the same while it stands (computed once), the renewed one\'s after a renewal', async () => {
+    const tokens = await tokenServer();
+    const reg = await registry({ tokens });
+    const mw = authMiddleware({ registry: reg.host, scheme: 'http', scopes: ['repository:app:pull,push'], credential: async () => bad, renewCredential: async () => alice, tokenSend: send, logger: log, userAgent: 'regpush/test' });
+    assert.equal(await mw.whose(), who(bad));
+    assert.equal(await mw.whose(), who(bad));
+    await readBody(await mw(send)(get(reg, '/v2/app/manifests/1')));
+    assert.equal(await mw.whose(), who(alice));
+    assert.notEqual(who(alice), who(bad));
   });
 
   it('a renewal that gives the refused credential back: the refusal stands, and is not sent or renewed again', async () => {

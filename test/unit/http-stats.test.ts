@@ -88,6 +88,26 @@ describe('statsMiddleware', () => {
     stats.spendPulls('reg.example.com:443', 'credential:anonymous', 'ratelimit-remaining 0 of 100 per 6 h');
     assert.equal(stats.pullsSpent('reg.example.com', 'credential:anonymous'), 'ratelimit-remaining 0 of 100 per 6 h');
   });
+  it('the default port left out is the scheme\'s own: http://reg:443 is another server than https://reg, and their counts are kept apart', () => {
+    assert.equal(hostKey('reg.example.com:443', 'https'), 'reg.example.com');
+    assert.equal(hostKey('reg.example.com:443', 'http'), 'reg.example.com:443');
+    assert.equal(hostKey('reg.example.com:80', 'http'), 'reg.example.com');
+    assert.equal(hostKey('reg.example.com:80', 'https'), 'reg.example.com:80');
+    const stats = new TransportStats();
+    stats.response('https://reg.example.com/v2/x/manifests/1', { 'ratelimit-remaining': '4;w=21600' });
+    stats.response('http://reg.example.com:443/v2/x/manifests/1', { 'ratelimit-remaining': '7;w=21600' });
+    assert.deepEqual(
+      stats.snapshot().rateLimits.map((l) => [l.registry, l.remaining]),
+      [
+        ['reg.example.com', 4],
+        ['reg.example.com:443', 7],
+      ],
+    );
+    assert.ok(stats.sentLimits({ host: 'reg.example.com:443', scheme: 'https' }));
+    stats.manifestAnswered({ host: 'quiet.example:443', scheme: 'http' }, {});
+    assert.equal(stats.shownLimits({ host: 'quiet.example', scheme: 'https' }), false);
+    assert.ok(stats.shownLimits({ host: 'quiet.example:443', scheme: 'http' }));
+  });
   it('a used-up pull limit is whose pulls they are at the host (Docker Hub counts per account, or per address): another login there is not refused; the account the registry names (docker-ratelimit-source) is one reader, whichever login reads as it', async () => {
     const stats = new TransportStats();
     stats.rateLimitSource('hub.example', 'user:a:1', 'acct-1');

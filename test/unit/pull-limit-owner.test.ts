@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
 import { Transport } from '../../src/http/transport.js';
 import { HttpRegistryClient } from '../../src/registry/client.js';
-import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { usedUp, withNotes } from '../fixtures/pull-limit-sync.js';
 
 const fake = fakeRegistryPool();
 
@@ -18,22 +19,8 @@ type SyncOpts = Parameters<typeof sync>[0];
 
 const login = { username: 'bot', password: 'secret' };
 
-/** The 429 Docker Hub answers once the pull limit is used up (a 6 h window of 100, none left). */
-const usedUp = { kind: 'status', status: 429, code: 'TOOMANYREQUESTS', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' } } as const;
-
 /** A Docker Hub like registry: bearer tokens, anonymous pulls allowed, a pull limit, no referrers API (the fallback tags are read). */
 const hubLike = () => fake({ auth: { scheme: 'bearer', user: login.username, password: login.password, anonymousPull: true }, rateLimit: { limit: 100, remaining: 50 }, referrers: false });
-
-/** `team/app0` … `team/app{n-1}` at `src`, each `:1` with a note in a referrers fallback tag, synced with referrers into `dst`/mirror. */
-function withNotes(src: FakeRegistry, dst: FakeRegistry, n: number): SyncOpts['spec'] {
-  for (let i = 0; i < n; i++) {
-    const img = src.seedImage(`team/app${i}`, { tags: ['1'] });
-    const note = src.seedImage(`team/app${i}`, { artifactType: 'application/vnd.example.note', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size }, layers: [`note ${i}`] });
-    src.seedIndex(`team/app${i}`, [note], { tags: [img.digest.replace(':', '-')] });
-  }
-  const sources = Array.from({ length: n }, (_, i) => `  - source: ${src.ref(`team/app${i}`)}:1`);
-  return parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, '  referrers: true', 'images:', ...sources, ''].join('\n'), 'sync.yaml');
-}
 
 async function partial(opts: SyncOpts): Promise<SyncResult> {
   const err: RegpushError & { details: { result?: SyncResult } } = await sync(opts).then(
@@ -98,4 +85,34 @@ test('another registry to Docker Hub with referrers: after a 429 at the target\'
   const r = await partial({ spec, images: 1, retries: 0, credentials: { to: login }, ...fakeLibraryOptions(other, hub) } as SyncOpts);
   assert.equal(r.totals.copied, 3, said(r));
   for (let i = 1; i < 4; i++) assert.ok(hub.requests({ kind: 'manifest', method: 'GET', repo: `mirror/team/app${i}` }).length > 0, `mirror/team/app${i}'s fallback tag read at the target`);
+});
+
+test('sync, two entries at one Docker Hub like source read by two readers (a login for team/, anonymous for other/), no --max-wait: the login\'s used-up limit stops its own entries\' pulls, not the anonymous reader\'s', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  const dst = await fake();
+  for (let i = 0; i < 2; i++) for (const ns of ['team', 'other']) hub.seedImage(`${ns}/app${i}`, { tags: ['1'] });
+  const sources = [0, 1].flatMap((i) => [`${hub.ref(`team/app${i}`)}:1`, `${hub.ref(`other/app${i}`)}:1`]);
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...sources.map((s) => `  - source: ${s}`), ''].join('\n'), 'sync.yaml');
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/app0' }, usedUp, { times: 1 });
+  const err: RegpushError & { details: { result?: SyncResult } } = await sync({ spec, images: 1, retries: 0, credentials: { registries: { [`${hub.host}/team`]: login } }, ...fakeLibraryOptions(hub, dst) } as SyncOpts).then(
+    () => assert.fail('the sync succeeded'),
+    (e: RegpushError & { details: { result?: SyncResult } }) => e,
+  );
+  // The login's limit used up still ends the sync with its exit (5), the others copied.
+  assert.equal(err.code, 'E_TOO_MANY_REQUESTS', err.message);
+  const r = err.details.result!;
+  assert.deepEqual(r.units.filter((u) => u.ok).map((u) => u.source).sort(), [`${hub.ref('other/app0')}:1`, `${hub.ref('other/app1')}:1`], said(r));
+  assert.match(r.units.find((u) => u.source.endsWith('/team/app1:1'))!.error!.message, /not copied: it needs a pull at .*whose pull limit is used up/);
+  assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/app1' }), 0, 'the login\'s next GET not sent');
+});
+
+test('sync under --min-ratelimit, Docker Hub to Docker Hub with two readers (anonymous source, logged-in target): the source\'s images are held by the count the source\'s answers bring, not the target account\'s', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  for (let i = 0; i < 3; i++) hub.seedImage(`team/app${i}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${hub.host}/mirror]`, 'images:', ...[0, 1, 2].map((i) => `  - source: ${hub.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  // The target's account has 2 pulls left (below the reserve of 5): each of its answers says so.
+  // The source reads anonymously, with the registry's own count (50 and down).
+  hub.fault({ kind: 'manifest', method: 'HEAD', path: /^\/v2\/mirror\// }, { kind: 'status', status: 404, code: 'MANIFEST_UNKNOWN', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '2;w=21600' } });
+  const r = await sync({ spec, images: 1, retries: 0, minRateLimit: 5, credentials: { to: login }, ...fakeLibraryOptions(hub) } as SyncOpts);
+  assert.equal(r.totals.copied, 3, said(r));
 });

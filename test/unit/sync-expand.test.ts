@@ -11,6 +11,9 @@ import type { ImageReference } from '../../src/ref/reference.js';
 
 const quiet = { debug() {}, info() {}, warn() {} };
 
+/** Every source read by one reader (whose pulls: the breaker's key). */
+const oneReader = (): Promise<string> => Promise.resolve('anonymous');
+
 test('each repository\'s tag list is selected from, for every entry reading it, before the next list is read; each is listed once', async () => {
   const repos = Array.from({ length: 7 }, (_, i) => `team/app${i}`);
   // Every repository's entry keeps one tag of many; the first repository is read by a second
@@ -52,7 +55,7 @@ test('each repository\'s tag list is selected from, for every entry reading it, 
       }),
     );
   };
-  const expanded = await expandEntries(spec.images, new OutageBreaker(8), quiet, listTags);
+  const expanded = await expandEntries(spec.images, new OutageBreaker(8), quiet, listTags, oneReader);
   assert.deepEqual(misuse, []);
   assert.deepEqual([...asked].sort(), [...repos].sort(), 'each repository listed once');
   assert.ok(asked.length > 4, 'more lists than are read at once, so that some were asked for after others had arrived');
@@ -82,7 +85,7 @@ test('a list that cannot be read fails the entries reading it alone; an entry wi
     forReferrers.set(source.repository, keep);
     if (source.repository === 'gone') return Promise.reject(Object.assign(new Error('no such repository'), { code: 'E_NOT_FOUND' }));
     return Promise.resolve(['x', 'y', 'sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sig']);
-  });
+  }, oneReader);
   assert.deepEqual(expanded[0]!.work!.map((w) => w.unit.source.tag), ['sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sig', 'x', 'y']);
   assert.match(String(expanded[1]!.error?.message), /no such repository/);
   assert.deepEqual(expanded[2]!.work!.map((w) => w.unit.source.tag), ['v1']);

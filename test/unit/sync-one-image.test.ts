@@ -45,9 +45,9 @@ test('sync of one image every target refuses for want of credentials: an AuthErr
 
 test('an image an outage leaves unattempted fails with the outage\'s class', () => {
   const breaker = new OutageBreaker(1);
-  breaker.failed('reg.example', new NetworkError('cannot reach reg.example: connection refused'));
+  breaker.failed('reg.example', new NetworkError('cannot reach reg.example: connection refused'), 'anonymous');
   assert.ok(breaker.down('reg.example') instanceof NetworkError);
-  breaker.failed('other.example', new RegistryError('answered 503', { details: { status: 503 } }));
+  breaker.failed('other.example', new RegistryError('answered 503', { details: { status: 503 } }), 'anonymous');
   const down = breaker.down('other.example');
   assert.ok(down instanceof RegistryError);
   assert.deepEqual(down.details, { registry: 'other.example', outage: true });

@@ -489,7 +489,7 @@ test('a source named with its default port (reg.example.com:443/…) is held by 
   const run = { transport: { stats }, signal: new AbortController().signal } as unknown as TransferRun;
   const gate = new RateGate(run, { minRateLimit: 5 }, silentLogger, flagNames({ minRateLimit: '--min-ratelimit', maxWaitMs: '--max-wait' }, 'sync'));
   const slot: UnitSlot = { take: async () => {}, leave: () => {}, back: () => {}, again: async () => {}, done: () => {} } as unknown as UnitSlot;
-  const ticket = gate.ticket(parseReference('reg.example.com:443/team/app:1'), slot)!;
+  const ticket = gate.ticket(parseReference('reg.example.com:443/team/app:1'), slot, undefined)!;
   let sent = 0;
   ticket.pulls!.will(1);
   // 5 left, 5 kept: the GET would spend the reserve, and --max-wait 0 gives up at once.

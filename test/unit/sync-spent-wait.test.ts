@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { usedUp, withNotes } from '../fixtures/pull-limit-sync.js';
 
 const fake = fakeRegistryPool();
 
@@ -142,23 +143,9 @@ test('--min-ratelimit without --max-wait: a 429 saying the limit is used up stop
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 1, 'no GET after it');
 });
 
-/** The 429 Docker Hub answers once the pull limit is used up (a 6 h window of 100, none left). */
-const usedUp = { kind: 'status', status: 429, code: 'TOOMANYREQUESTS', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' } } as const;
-
-/** `team/app0` … `team/app{n-1}` at `hub`, each `:1` with a note in a referrers fallback tag, synced into `hub`/mirror itself (Docker Hub to Docker Hub). */
-function hubToHub(hub: FakeRegistry, n: number): SyncOpts['spec'] {
-  for (let i = 0; i < n; i++) {
-    const img = hub.seedImage(`team/app${i}`, { tags: ['1'] });
-    const note = hub.seedImage(`team/app${i}`, { artifactType: 'application/vnd.example.note', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size }, layers: [`note ${i}`] });
-    hub.seedIndex(`team/app${i}`, [note], { tags: [img.digest.replace(':', '-')] });
-  }
-  const sources = Array.from({ length: n }, (_, i) => `  - source: ${hub.ref(`team/app${i}`)}:1`);
-  return parseSyncFile(['defaults:', `  targets: [${hub.host}/mirror]`, '  referrers: true', 'images:', ...sources, ''].join('\n'), 'sync.yaml');
-}
-
 test('--max-wait, Docker Hub to Docker Hub: a 429 saying the limit is used up met by a TARGET read (the referrers fallback tag, a counted pull) fails that image at that target; it does not stop the source\'s pulls, and the later images are copied', { timeout: 20_000 }, async () => {
   const hub = await fake({ rateLimit: { limit: 100, remaining: 50 }, referrers: false });
-  const spec = hubToHub(hub, 4);
+  const spec = withNotes(hub, hub, 4);
   hub.fault({ kind: 'manifest', method: 'GET', path: /^\/v2\/mirror\/team\/app0\/manifests\/sha256-/ }, usedUp, { times: 1 });
   const err: RegpushError & { details: { result?: SyncResult } } = await sync({ spec, images: 1, retries: 0, minRateLimit: 5, maxWaitMs: 5_000, rateLimitPollMs: 10, ...fakeLibraryOptions(hub), logger: logger().logger } as SyncOpts).then(
     () => assert.fail('the sync succeeded'),
