@@ -214,7 +214,7 @@ export class RateGate {
           }
           // Once more after a 429 that said the pull limit is used up, where --max-wait lets the gate wait it out (waitsOut).
           for (;;) {
-            if (this.fits(key, gate, pulls, min)) {
+            if (this.fits(gate, pulls, min)) {
               pulls.cleared = true;
               pulls.inFlight++;
             } else {
@@ -285,8 +285,8 @@ export class RateGate {
     for (const u of g.units) u.cleared = false;
   }
 
-  /** The count the gate goes by at `key`: 0 while a 429 said the limit is used up (spend), else the last count sent. */
-  private count(key: string, g: RegistryGate): number | undefined {
+  /** The count the gate goes by for group `g`: 0 while a 429 said the limit is used up (spend), else the last count sent. */
+  private count(g: RegistryGate): number | undefined {
     return g.spent ? 0 : this.remaining(g);
   }
 
@@ -299,7 +299,7 @@ export class RateGate {
     this.release(key, g, min);
     if (g.holding || g.stopped) return;
     while (g.queue.length) {
-      const remaining = this.count(key, g);
+      const remaining = this.count(g);
       // A unit's cost is known once its top manifest has been read (an index announces its
       // children then); until some unit's is, or one has ended, one unit goes alone — and only
       // while a count already sent (with a tag list, say) leaves a pull above the reserve.
@@ -337,8 +337,8 @@ export class RateGate {
    * pulls other units have in flight or have been let send, leaves room for all of it (a count not
    * sent yet: the unit-level rule alone holds).
    */
-  private fits(key: string, g: RegistryGate, u: UnitPulls, min: number): boolean {
-    const remaining = this.count(key, g);
+  private fits(g: RegistryGate, u: UnitPulls, min: number): boolean {
+    const remaining = this.count(g);
     return remaining === undefined || u.cleared || remaining - g.committed(u) - Math.max(1, u.pending) >= min;
   }
 
@@ -347,7 +347,7 @@ export class RateGate {
    * registry in flight to bring a new count, wait for one as units do (wait(), under --max-wait).
    */
   private release(key: string, g: RegistryGate, min: number): void {
-    this.letGo(key, g, min);
+    this.letGo(g, min);
     if (!g.held.length) return;
     if (g.stopped) {
       this.stop(g, g.stopped.err);
@@ -360,7 +360,7 @@ export class RateGate {
     g.settling = true;
     setImmediate(() => {
       g.settling = false;
-      this.letGo(key, g, min);
+      this.letGo(g, min);
       if (!g.held.length || g.holding || g.stopped || g.inFlight() > 0) return;
       g.holding = true;
       // What the oldest held GET's image still needs, for as long as one is held (the GETs in
@@ -380,9 +380,9 @@ export class RateGate {
   }
 
   /** Lets the held GETs go whose units now fit, oldest first, each counted in flight. */
-  private letGo(key: string, g: RegistryGate, min: number): void {
+  private letGo(g: RegistryGate, min: number): void {
     for (const h of [...g.held]) {
-      if (!this.fits(key, g, h.unit, min)) continue;
+      if (!this.fits(g, h.unit, min)) continue;
       g.held.splice(g.held.indexOf(h), 1);
       h.unit.cleared = true;
       h.unit.inFlight++;
@@ -408,10 +408,9 @@ export class RateGate {
   private async wait(g: RegistryGate, source: ImageReference, min: number, needNow: () => number | undefined, underWay = false): Promise<void> {
     const maxWait = this.opts.maxWaitMs ?? 0;
     const poll = this.opts.rateLimitPollMs ?? DEFAULT_RATE_POLL_MS; // checked: checkGateOptions
-    const key = g.key;
     // After a 429 said the limit is used up, the wait ends when the first one after it began would have (spend).
     const deadline = g.spentDeadline ?? performance.now() + maxWait;
-    let remaining = this.count(key, g)!;
+    let remaining = this.count(g)!;
     // Why the count is taken as 0 although the last one sent may say otherwise.
     const refused = () => (g.spent ? ` (a manifest GET was refused: the pull limit is used up, ${String(g.spent.details.pullLimit)})` : '');
     let need = needNow() ?? 1;
