@@ -11,6 +11,7 @@ import { NotFoundError, ProtocolError } from '../errors.js';
 import { formatPlatform } from '../image/platform.js';
 import { serializeManifest } from '../image/build.js';
 import { CHILD_MANIFEST_READS, checkIndexChildren, parseManifest } from '../image/manifest.js';
+import { digestMismatch } from '../image/digest.js';
 import { isIndexMediaType, MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
@@ -87,7 +88,7 @@ export async function findReferrers(source: RepoEndpoint, subjects: readonly str
   const listed = await Promise.all(
     subjects.map((subject, i) => {
       const fallbackTag = referrersTag(subject);
-      return answers[i] === undefined && tagSet.has(fallbackTag) ? fallbackListing(client, repo, fallbackTag, pulls) : undefined;
+      return answers[i] === undefined && tagSet.has(fallbackTag) ? fallbackListing(client, repo, subject, fallbackTag, pulls) : undefined;
     }),
   );
   return subjects.flatMap((subject, i) => {
@@ -104,8 +105,11 @@ export async function findReferrers(source: RepoEndpoint, subjects: readonly str
   });
 }
 
-/** The manifests the fallback index `tag` lists; undefined when that tag holds no index (then copied as it is, under its tag). */
-async function fallbackListing(client: RegistryClient, repo: string, tag: string, pulls?: PullMeter): Promise<{ manifests: Descriptor[] } | undefined> {
+/**
+ * The manifests the fallback index `tag` of `subject` lists; undefined when that tag holds no index
+ * (then copied as it is, under its tag); none when the answer is `subject` itself (isSubjectItself).
+ */
+async function fallbackListing(client: RegistryClient, repo: string, subject: string, tag: string, pulls?: PullMeter): Promise<{ manifests: Descriptor[] } | undefined> {
   pulls?.will(1);
   let fetched: FetchedManifest;
   try {
@@ -113,10 +117,22 @@ async function fallbackListing(client: RegistryClient, repo: string, tag: string
   } finally {
     pulls?.did();
   }
+  if (isSubjectItself(fetched, subject)) return { manifests: [] };
   const p = parseManifest(fetched.bytes, fetched.mediaType);
   if (p.kind !== 'index') return undefined;
   checkIndexChildren(p.index, `${client.registry}/${repo}:${tag}`);
   return { manifests: p.index.manifests };
+}
+
+/**
+ * True when what a registry answered for the fallback tag `sha256-<hex>` is the manifest
+ * `sha256:<hex>` itself: GitLab's registry resolves that reference to the digest
+ * (oras-project/oras-go#1396), and a subject index taken for its fallback index would have its own
+ * platform manifests listed (and copied) as its referrers. Its bytes hash to the subject's digest;
+ * a fallback index never does (it lists the subject's referrers, not the subject's children).
+ */
+function isSubjectItself(fetched: FetchedManifest, subject: string): boolean {
+  return digestMismatch(fetched.bytes, subject) === undefined;
 }
 
 /**
@@ -164,21 +180,41 @@ export interface ListedReferrer {
  * nothing. A target with the API indexes each referrer itself through its `subject`; nothing to do
  * then. Whether it has the API is asked once per target repository for the run (`repos`).
  */
-export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ListedReferrer[], run: { fallbackIndexes?: Turns; repos: RepoMemory }): Promise<void> {
+export async function listInFallbackIndex(
+  target: RepoEndpoint,
+  subject: string,
+  referrers: readonly ListedReferrer[],
+  run: { fallbackIndexes?: Turns; repos: RepoMemory },
+  warn?: (line: string) => void,
+): Promise<void> {
   if (referrers.length === 0) return;
   if (await run.repos.hasReferrersApi(target, subject)) return;
+  if (run.repos.fallbackTagUnusable(target)) return;
   const tag = referrersTag(subject);
   const where = `${target.client.registry}/${target.repo}:${tag}`;
-  const write = () => mergeIntoFallbackIndex(target, tag, referrers);
+  const write = () => mergeIntoFallbackIndex(target, subject, tag, referrers, run.repos, warn);
   if (!run.fallbackIndexes) return write();
   await run.fallbackIndexes.take(where, write, () => target.client.logger.debug(`${where}: waiting for another image's write of this fallback index`));
 }
 
-/** One read-modify-write of the fallback index `tag` (listInFallbackIndex). */
-async function mergeIntoFallbackIndex(target: RepoEndpoint, tag: string, referrers: readonly ListedReferrer[]): Promise<void> {
+/**
+ * One read-modify-write of the fallback index `tag` of `subject` (listInFallbackIndex). Where the
+ * registry answers the tag with the subject itself (GitLab: isSubjectItself), nothing is written:
+ * merged, the subject's own children would be listed as its referrers, and a PUT under a reference
+ * the registry reads as a digest is no tag. One warning per repository for the run (`warn`).
+ */
+async function mergeIntoFallbackIndex(target: RepoEndpoint, subject: string, tag: string, referrers: readonly ListedReferrer[], repos: RepoMemory, warn?: (line: string) => void): Promise<void> {
   let index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [] };
   try {
     const current = await target.client.getManifest(target.repo, tag);
+    if (isSubjectItself(current, subject)) {
+      if (repos.markFallbackTagIsDigest(target)) {
+        warn?.(
+          `${target.client.registry}/${target.repo}: the registry answers the fallback tag ${tag} with the manifest ${subject} itself (it reads the tag as a digest), so no OCI fallback index can list referrers there: those found by digest are copied, not listed`,
+        );
+      }
+      return;
+    }
     const parsed = parseManifest(current.bytes, current.mediaType);
     if (parsed.kind === 'index') index = parsed.index;
   } catch (err) {
@@ -404,7 +440,7 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
     for (const { subject, referrer } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), referrer]);
     if (bySubject.size === 0) return;
     await set.each(async (t) => {
-      await Promise.all([...bySubject].map(([subject, referrers]) => listInFallbackIndex(t.ep, subject, referrers, set.ctx)));
+      await Promise.all([...bySubject].map(([subject, referrers]) => listInFallbackIndex(t.ep, subject, referrers, set.ctx, (m) => opts.warn?.(m))));
     });
   };
   const reported = new Map(set.list.map((t) => [t, t.blobs.length]));

@@ -35,3 +35,47 @@ test('copy to a target that redirects blob HEADs to storage refusing HEADs (dist
   assert.equal(dst.manifest('app', '1')?.digest, img.digest);
   assert.deepEqual(storageSaw, []);
 });
+
+/** A logger that keeps the warnings. */
+function keepWarnings(): { warnings: string[]; logger: { debug(): void; info(): void; warn(m: string): void } } {
+  const warnings: string[] = [];
+  return { warnings, logger: { debug() {}, info() {}, warn: (m: string) => void warnings.push(m) } };
+}
+
+test('copy --referrers to a target without the referrers API that resolves the fallback tag `sha256-<hex>` to the manifest itself (GitLab): the index\'s own platform manifests are not taken for its referrers; nothing is written under that tag, one warning says so', async () => {
+  const [src, dst] = [await fake(), await fake({ referrers: false })];
+  const a = src.seedImage('app', { platform: { os: 'linux', architecture: 'amd64' } });
+  const b = src.seedImage('app', { platform: { os: 'linux', architecture: 'arm64' } });
+  const idx = src.seedIndex('app', [a, b], { tags: ['1'] });
+  const sig = src.seedImage('app', { artifactType: 'application/vnd.example.sig', subject: subjectOf(idx) });
+  const att = src.seedImage('app', { artifactType: 'application/vnd.in-toto+json', subject: subjectOf(a) });
+  // GitLab: the reference `sha256-<hex>` answers as the manifest `sha256:<hex>` (oras-project/oras-go#1396).
+  dst.fault({ kind: 'manifest', method: ['GET', 'HEAD'], when: (q) => q.tag !== undefined && /^sha256-[0-9a-f]{64}$/.test(q.tag) }, {
+    kind: 'respond',
+    respond: (req, _body, res) => {
+      const m = dst.manifest('app', req.tag!.replace('-', ':'));
+      if (!m) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': m.mediaType, 'docker-content-digest': m.digest }).end(req.method === 'HEAD' ? undefined : m.bytes);
+    },
+  });
+  const { warnings, logger } = keepWarnings();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.ok);
+  assert.equal(r.targets[0]!.referrers, 2, 'the signature and the attestation, copied by digest');
+  assert.ok(dst.manifest('app', sig.digest) && dst.manifest('app', att.digest));
+  assert.equal(dst.requests({ kind: 'manifest', method: 'PUT', when: (q) => q.tag !== undefined && q.tag.startsWith('sha256-') }).length, 0, 'no fallback index written over what the registry reads as a digest');
+  const said = warnings.filter((w) => w.includes('answers the fallback tag'));
+  assert.equal(said.length, 1, warnings.join(' | '));
+  assert.match(said[0]!, /with the manifest sha256:[0-9a-f]{64} itself \(it reads the tag as a digest\), so no OCI fallback index can list referrers there/);
+});
+
+test('copy --referrers from a source without the referrers API whose fallback tag answers with the subject itself: the subject is not copied again as its own referrer, under that tag', async () => {
+  const [src, dst] = [await fake({ referrers: false }), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  // The tag list names the fallback tag, and it answers with the image itself.
+  src.putManifest('app', src.manifest('app', img.digest)!.bytes, { mediaType: img.mediaType, tags: [img.digest.replace(':', '-')] });
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.ok);
+  assert.equal(r.targets[0]!.referrers, 0);
+  assert.equal(dst.manifest('app', img.digest.replace(':', '-')), undefined);
+});
