@@ -31,6 +31,9 @@ export function redirectMiddleware(): Middleware {
       if (!REDIRECTS.has(res.status) || (current.method !== 'GET' && current.method !== 'HEAD')) return end();
       const location = res.headers['location'];
       if (!location) return end();
+      // A registry that redirects a blob HEAD to storage found the blob before it redirected; the
+      // storage URL may be signed for GET only (HttpRequest.answerAtStorageRedirect).
+      if (req.answerAtStorageRedirect && leavesOrigin(req.url, current.url, location)) return end();
       res.body.resume();
       if (hop >= MAX_REDIRECTS) {
         throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) starting at ${redactUrl(req.url)}`);
@@ -40,6 +43,11 @@ export function redirectMiddleware(): Middleware {
       if (away === undefined && host !== from) away = host;
     }
   };
+}
+
+/** True when `location` (relative to `at`) is of another origin than `first`; false for one that does not parse (nextHop refuses it). */
+function leavesOrigin(first: string, at: string, location: string): boolean {
+  return URL.canParse(location, at) && new URL(location, at).origin !== new URL(first).origin;
 }
 
 function hasAuthorization(req: HttpRequest): boolean {

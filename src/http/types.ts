@@ -33,6 +33,11 @@ export interface HttpRequest {
   scopes?: string[];
   /** Free-form label for logs and progress ("manifest GET", "blob PUT"). */
   label?: string;
+  /**
+   * A redirect to another origin (a registry's storage or CDN) is the answer itself, not followed:
+   * a blob HEAD's (registry/blob-reads.ts). A redirect within the request's origin is followed.
+   */
+  answerAtStorageRedirect?: boolean;
 }
 
 /** One HTTP response; the body is always a stream, consumed or destroyed by the caller. */

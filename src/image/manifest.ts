@@ -77,7 +77,10 @@ export function parseManifest(bytes: Buffer, contentType?: string): ParsedManife
   }
 
   const isIndex = isIndexMediaType(mediaType);
-  if (!isIndex && !isImageManifestMediaType(mediaType)) throw new UnsupportedError(`unsupported manifest media type "${mediaType}"`);
+  if (!isIndex && !isImageManifestMediaType(mediaType)) {
+    const what = mediaType === MediaType.OCI_ARTIFACT_MANIFEST ? ' (an OCI artifact manifest of the OCI 1.1 release candidates, dropped from OCI 1.1; regpush does not copy it)' : '';
+    throw new UnsupportedError(`unsupported manifest media type "${mediaType}"${what}`, { details: { mediaType } });
+  }
   if (doc.schemaVersion !== 2) throw new ProtocolError(`manifest schemaVersion is ${JSON.stringify(doc.schemaVersion)}, expected 2`);
 
   if (isIndex) {

@@ -18,6 +18,12 @@ export const MediaType = {
   OCI_LAYER_NONDIST_GZIP: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
   OCI_LAYER_NONDIST_ZSTD: 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
   OCI_EMPTY: 'application/vnd.oci.empty.v1+json',
+  /**
+   * The artifact manifest of the OCI 1.1 release candidates, dropped from OCI 1.1 itself: Notation
+   * signed with it in 2023, and ACR, Zot and Harbor stored it (notaryproject/notation#502, #509).
+   * Asked for, so a registry answers with it rather than a 404, and refused by name (manifest.ts).
+   */
+  OCI_ARTIFACT_MANIFEST: 'application/vnd.oci.artifact.manifest.v1+json',
   DOCKER_LIST: 'application/vnd.docker.distribution.manifest.list.v2+json',
   DOCKER_MANIFEST: 'application/vnd.docker.distribution.manifest.v2+json',
   DOCKER_CONFIG: 'application/vnd.docker.container.image.v1+json',
@@ -35,8 +41,10 @@ export type MediaFamily = 'oci' | 'docker';
  * Accept header for manifest requests. All four types, always: distribution 2.8 converts a
  * schema 2 manifest to signed schema 1 when OCI or Docker v2 is missing, returns only the amd64
  * child of a list asked for as v2 only, and 404s an OCI index asked for without the OCI type.
+ * And the OCI 1.1-rc artifact manifest, which a registry that stores one may answer only when it is
+ * asked for (a 404 otherwise): it is then refused by name, not taken for a manifest gone.
  */
-export const MANIFEST_ACCEPT = [MediaType.OCI_INDEX, MediaType.OCI_MANIFEST, MediaType.DOCKER_LIST, MediaType.DOCKER_MANIFEST].join(', ');
+export const MANIFEST_ACCEPT = [MediaType.OCI_INDEX, MediaType.OCI_MANIFEST, MediaType.DOCKER_LIST, MediaType.DOCKER_MANIFEST, MediaType.OCI_ARTIFACT_MANIFEST].join(', ');
 
 /** "application/x; charset=utf-8" → "application/x": registries may add parameters to Content-Type. */
 export function baseMediaType(contentType: string): string {

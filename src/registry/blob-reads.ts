@@ -13,12 +13,22 @@ import type { RegistryHttp } from './registry-http.js';
 export class BlobReads {
   constructor(private readonly http: RegistryHttp) {}
 
-  /** HEAD a blob; its size when present (-1 when the answer states no Content-Length: present, size unknown), undefined when not. */
+  /**
+   * HEAD a blob; its size when present (-1 when the answer states no Content-Length: present, size
+   * unknown), undefined when not. A redirect to storage is the registry's "present", not followed:
+   * distribution with `redirect` on (and the registries built on it) answers a blob HEAD as a GET,
+   * with a 307 to a storage URL, once it has found the blob (distribution/distribution#3691), and
+   * that URL may be signed for a GET only, a HEAD there answered 403 (S3's presigned URLs, as
+   * GHCR's storage gives: containerd/stargz-snapshotter#167). The size is then unknown (-1): every
+   * caller has the blob's descriptor, and a second request to storage would cost a round trip for
+   * what the 307 said.
+   */
   async head(repo: string, digest: string): Promise<number | undefined> {
     const http = this.http;
-    const res = await http.request({ method: 'HEAD', url: await http.refUrl('HEAD', repo, 'blobs', digest) });
+    const res = await http.request({ method: 'HEAD', url: await http.refUrl('HEAD', repo, 'blobs', digest), answerAtStorageRedirect: true });
     await drain(res);
     if (res.status === 404) return undefined;
+    if (res.status >= 300 && res.status < 400 && res.headers['location']) return -1;
     if (res.status !== 200) return http.fail(res, `HEAD blob ${http.registry}/${repo}@${digest}`);
     const size = Number(res.headers['content-length']);
     return Number.isFinite(size) ? size : -1;

@@ -87,7 +87,7 @@ export interface SyncTargetReport {
   bytes: number;
   /** Referrers copied (the entry's `referrers: true`), referrers of referrers included, those the target held already not counted; as copy's report counts them. */
   referrers: number;
-  /** Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, and those listed and gone from the source (a warning says which). */
+  /** Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, those listed and gone from the source, those stored as an OCI 1.1-rc artifact manifest, and those whose manifest this target refused (and what refers to them) (a warning says which). */
   referrersSkipped: number;
 }
 

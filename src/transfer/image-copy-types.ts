@@ -26,6 +26,12 @@ export interface ImageCopyOptions extends GraphOptions {
    */
   keep?: (t: TransferTarget, tag: string, digest: string) => void;
   /**
+   * A referrer's copy (copyReferrers): a target's refusal of the manifest PUT is handed to it;
+   * when it answers true, that target is not set aside (the image it refers to is written there),
+   * nothing more of this image is written there, and the caller says so (refusedReferrer).
+   */
+  refused?: (t: TransferTarget, err: unknown) => boolean;
+  /**
    * Read the source's manifest with a GET at once only where the registry has shown that it counts
    * no pulls (RegistryClient.pullsKnown), not merely where nothing has said so yet: until its first
    * manifest answer, HEAD first, as where it counts them. Referrers' copies inherit it. sync and
@@ -77,7 +83,7 @@ export interface ImageCopyOutcome {
   tagsHeld: Map<TransferTarget, string[]>;
   /** Referrers copied, per target. */
   referrers: Map<TransferTarget, number>;
-  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, and with noClobber those whose tag the target holds for another manifest. */
+  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, those stored as an OCI 1.1-rc artifact manifest, those whose manifest the target refused (and what refers to them), and with noClobber those whose tag the target holds for another manifest. */
   referrersSkipped: Map<TransferTarget, number>;
 }
 

@@ -266,8 +266,12 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
   }
   await set.transfer(source, graph.blobs);
   await set.each(async (t) => {
-    const { unchanged } = await set.commitManifests(t, graph.top, graph.children, new Set(await heldTags(t)), opts.tags ?? t.tags);
-    if (unchanged.length) tagsHeld.set(t, unchanged);
+    try {
+      const { unchanged } = await set.commitManifests(t, graph.top, graph.children, new Set(await heldTags(t)), opts.tags ?? t.tags);
+      if (unchanged.length) tagsHeld.set(t, unchanged);
+    } catch (err) {
+      if (!opts.refused?.(t, err)) throw err;
+    }
   });
 }
 

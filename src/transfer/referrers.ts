@@ -7,10 +7,11 @@
  * hands itself in (image-copy-types.ts: `CopyImage`), so this module does not import it.
  */
 import pLimit from 'p-limit';
-import { NotFoundError, ProtocolError } from '../errors.js';
+import { NotFoundError, ProtocolError, RegpushError, UnsupportedError } from '../errors.js';
 import { formatPlatform } from '../image/platform.js';
 import { serializeManifest } from '../image/build.js';
 import { CHILD_MANIFEST_READS, checkIndexChildren, parseManifest } from '../image/manifest.js';
+import { digestMismatch } from '../image/digest.js';
 import { isIndexMediaType, MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
@@ -87,7 +88,7 @@ export async function findReferrers(source: RepoEndpoint, subjects: readonly str
   const listed = await Promise.all(
     subjects.map((subject, i) => {
       const fallbackTag = referrersTag(subject);
-      return answers[i] === undefined && tagSet.has(fallbackTag) ? fallbackListing(client, repo, fallbackTag, pulls) : undefined;
+      return answers[i] === undefined && tagSet.has(fallbackTag) ? fallbackListing(client, repo, subject, fallbackTag, pulls) : undefined;
     }),
   );
   return subjects.flatMap((subject, i) => {
@@ -104,8 +105,11 @@ export async function findReferrers(source: RepoEndpoint, subjects: readonly str
   });
 }
 
-/** The manifests the fallback index `tag` lists; undefined when that tag holds no index (then copied as it is, under its tag). */
-async function fallbackListing(client: RegistryClient, repo: string, tag: string, pulls?: PullMeter): Promise<{ manifests: Descriptor[] } | undefined> {
+/**
+ * The manifests the fallback index `tag` of `subject` lists; undefined when that tag holds no index
+ * (then copied as it is, under its tag); none when the answer is `subject` itself (isSubjectItself).
+ */
+async function fallbackListing(client: RegistryClient, repo: string, subject: string, tag: string, pulls?: PullMeter): Promise<{ manifests: Descriptor[] } | undefined> {
   pulls?.will(1);
   let fetched: FetchedManifest;
   try {
@@ -113,10 +117,22 @@ async function fallbackListing(client: RegistryClient, repo: string, tag: string
   } finally {
     pulls?.did();
   }
+  if (isSubjectItself(fetched, subject)) return { manifests: [] };
   const p = parseManifest(fetched.bytes, fetched.mediaType);
   if (p.kind !== 'index') return undefined;
   checkIndexChildren(p.index, `${client.registry}/${repo}:${tag}`);
   return { manifests: p.index.manifests };
+}
+
+/**
+ * True when what a registry answered for the fallback tag `sha256-<hex>` is the manifest
+ * `sha256:<hex>` itself: GitLab's registry resolves that reference to the digest
+ * (oras-project/oras-go#1396), and a subject index taken for its fallback index would have its own
+ * platform manifests listed (and copied) as its referrers. Its bytes hash to the subject's digest;
+ * a fallback index never does (it lists the subject's referrers, not the subject's children).
+ */
+function isSubjectItself(fetched: FetchedManifest, subject: string): boolean {
+  return digestMismatch(fetched.bytes, subject) === undefined;
 }
 
 /**
@@ -164,21 +180,41 @@ export interface ListedReferrer {
  * nothing. A target with the API indexes each referrer itself through its `subject`; nothing to do
  * then. Whether it has the API is asked once per target repository for the run (`repos`).
  */
-export async function listInFallbackIndex(target: RepoEndpoint, subject: string, referrers: readonly ListedReferrer[], run: { fallbackIndexes?: Turns; repos: RepoMemory }): Promise<void> {
+export async function listInFallbackIndex(
+  target: RepoEndpoint,
+  subject: string,
+  referrers: readonly ListedReferrer[],
+  run: { fallbackIndexes?: Turns; repos: RepoMemory },
+  warn?: (line: string) => void,
+): Promise<void> {
   if (referrers.length === 0) return;
   if (await run.repos.hasReferrersApi(target, subject)) return;
+  if (run.repos.fallbackTagUnusable(target)) return;
   const tag = referrersTag(subject);
   const where = `${target.client.registry}/${target.repo}:${tag}`;
-  const write = () => mergeIntoFallbackIndex(target, tag, referrers);
+  const write = () => mergeIntoFallbackIndex(target, subject, tag, referrers, run.repos, warn);
   if (!run.fallbackIndexes) return write();
   await run.fallbackIndexes.take(where, write, () => target.client.logger.debug(`${where}: waiting for another image's write of this fallback index`));
 }
 
-/** One read-modify-write of the fallback index `tag` (listInFallbackIndex). */
-async function mergeIntoFallbackIndex(target: RepoEndpoint, tag: string, referrers: readonly ListedReferrer[]): Promise<void> {
+/**
+ * One read-modify-write of the fallback index `tag` of `subject` (listInFallbackIndex). Where the
+ * registry answers the tag with the subject itself (GitLab: isSubjectItself), nothing is written:
+ * merged, the subject's own children would be listed as its referrers, and a PUT under a reference
+ * the registry reads as a digest is no tag. One warning per repository for the run (`warn`).
+ */
+async function mergeIntoFallbackIndex(target: RepoEndpoint, subject: string, tag: string, referrers: readonly ListedReferrer[], repos: RepoMemory, warn?: (line: string) => void): Promise<void> {
   let index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [] };
   try {
     const current = await target.client.getManifest(target.repo, tag);
+    if (isSubjectItself(current, subject)) {
+      if (repos.markFallbackTagIsDigest(target)) {
+        warn?.(
+          `${target.client.registry}/${target.repo}: the registry answers the fallback tag ${tag} with the manifest ${subject} itself (it reads the tag as a digest), so no OCI fallback index can list referrers there: those found by digest are copied, not listed`,
+        );
+      }
+      return;
+    }
     const parsed = parseManifest(current.bytes, current.mediaType);
     if (parsed.kind === 'index') index = parsed.index;
   } catch (err) {
@@ -336,7 +372,9 @@ async function copyAll<T>(found: readonly FoundReferrer[], copy: (f: FoundReferr
  * signature of another digest verifies nothing), so they stay behind, and one warning says how
  * many. The children --platform keeps and those --format leaves as they are keep their digests,
  * and their referrers come along. A referrer listed and gone from the source is left behind with a
- * warning. What stays behind, for these reasons or for a bound, is counted in the outcome
+ * warning, as is one stored as an OCI 1.1-rc artifact manifest, and one whose manifest a target
+ * refuses (isContentRefusal: that target keeps the image and the other referrers, and is not set
+ * aside; what refers to the refused one is not copied there). What stays behind, for these reasons or for a bound, is counted in the outcome
  * (`referrersSkipped`). Each referrer is copied by `copyImage`, which copyImage passes as itself:
  * a parameter, so that this module does not import image-copy.ts (which imports it).
  */
@@ -357,7 +395,10 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
   // graph names, and this level's referrers by digest still to list in the fallback indexes.
   let started = 0;
   const blobsOf: string[][] = [];
-  const toList: { n: number; subject: string; referrer: ListedReferrer }[] = [];
+  const toList: { n: number; subject: string; referrer: ListedReferrer; refusedAt: ReadonlySet<TransferTarget> }[] = [];
+  // Per source digest of a referrer, the targets that refused its manifest (refusedReferrer): what
+  // refers to it is not copied there, where it would name a manifest the target does not hold.
+  const refusedAt = new Map<string, Set<TransferTarget>>();
   const copyOne = async ({ subject, referrer: r }: FoundReferrer): Promise<string[]> => {
     const n = started++;
     const ref = r.kind === 'digest' ? r.digest : r.tag;
@@ -365,27 +406,46 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
     // another manifest (a signature made at the target), that target keeps it (keepTheirs).
     const kept = new Set<TransferTarget>();
     const keep = opts.noClobber && r.kind === 'tag' ? keepTheirs(kept, outcome, opts) : undefined;
-    const into = set.live;
+    const lacking = set.live.filter((t) => refusedAt.get(subject)?.has(t));
+    count(outcome.referrersSkipped, lacking, 1);
+    const into = set.live.filter((t) => !lacking.includes(t));
+    if (into.length === 0) return [];
+    const refused = new Map<TransferTarget, unknown>();
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     let copied: ImageCopyOutcome;
     try {
-      copied = await copyImage(set, source, ref, { dryRun: opts.dryRun, tags: r.kind === 'tag' ? [r.tag] : [], pulls: opts.pulls, keep, headUntilKnown: opts.headUntilKnown, names: opts.names });
+      copied = await copyImage(lacking.length ? set.subset(into) : set, source, ref, {
+        dryRun: opts.dryRun,
+        tags: r.kind === 'tag' ? [r.tag] : [],
+        pulls: opts.pulls,
+        keep,
+        headUntilKnown: opts.headUntilKnown,
+        names: opts.names,
+        refused: (t, err) => isContentRefusal(err) && (refused.set(t, err), true),
+      });
     } catch (err) {
       // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
       // manifest, a tag deleted since the list was read): the image and its other referrers
       // are there; this one is left behind with a warning, not the whole image failed for it.
-      if (!(await goneAtSource(err, source, ref))) throw err;
-      opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`);
+      // So is one stored as an OCI 1.1-rc artifact manifest, which regpush does not copy.
+      if (isArtifactManifest(err)) {
+        opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is an OCI artifact manifest (${MediaType.OCI_ARTIFACT_MANIFEST}, of the OCI 1.1 release candidates, dropped from OCI 1.1): not copied`);
+      } else if (await goneAtSource(err, source, ref)) {
+        opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`);
+      } else throw err;
       count(outcome.referrersSkipped, into, 1);
       return [];
     }
     blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
+    for (const [t, err] of refused) opts.warn?.(refusedReferrer(ref, copied, source, subject, t, err));
+    count(outcome.referrersSkipped, [...refused.keys()], 1);
+    if (copied.sourceDigest && (refused.size || lacking.length)) refusedAt.set(copied.sourceDigest, new Set([...refused.keys(), ...lacking]));
     // Kept everywhere: what refers to the source's manifest would name one no target has.
-    const copiedTo = into.filter((t) => !kept.has(t));
+    const copiedTo = into.filter((t) => !kept.has(t) && !refused.has(t));
     if (copiedTo.length === 0) return [];
     // Listed whether copied now or held already: an earlier run may have written it and not its
     // subject's fallback index (interrupted in between); where the index lists it, nothing is written.
-    if (r.kind === 'digest' && !opts.dryRun) toList.push({ n, subject, referrer: { digest: r.digest, node: copied.graph?.top ?? copied.top } });
+    if (r.kind === 'digest' && !opts.dryRun) toList.push({ n, subject, referrer: { digest: r.digest, node: copied.graph?.top ?? copied.top }, refusedAt: new Set([...refused.keys(), ...lacking]) });
     // Counted where it was written (or, in a dry run, would be): a target that already held it
     // (an unchanged re-run) copied nothing, and an hourly sync must not report a new signature.
     count(outcome.referrers, copiedTo.filter((t) => !copied.unchanged.has(t)), 1);
@@ -400,11 +460,12 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
   // fallbackIndexes).
   const listLevel = async () => {
     const level = toList.splice(0).sort((a, b) => a.n - b.n);
-    const bySubject = new Map<string, ListedReferrer[]>();
-    for (const { subject, referrer } of level) bySubject.set(subject, [...(bySubject.get(subject) ?? []), referrer]);
-    if (bySubject.size === 0) return;
+    if (level.length === 0) return;
     await set.each(async (t) => {
-      await Promise.all([...bySubject].map(([subject, referrers]) => listInFallbackIndex(t.ep, subject, referrers, set.ctx)));
+      // Not at a target that refused the referrer: it is not there to list.
+      const bySubject = new Map<string, ListedReferrer[]>();
+      for (const { subject, referrer, refusedAt } of level) if (!refusedAt.has(t)) bySubject.set(subject, [...(bySubject.get(subject) ?? []), referrer]);
+      await Promise.all([...bySubject].map(([subject, referrers]) => listInFallbackIndex(t.ep, subject, referrers, set.ctx, (m) => opts.warn?.(m))));
     });
   };
   const reported = new Map(set.list.map((t) => [t, t.blobs.length]));
@@ -448,6 +509,37 @@ function keepTheirs(kept: Set<TransferTarget>, outcome: ImageCopyOutcome, opts: 
     outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
     kept.add(t);
   };
+}
+
+/**
+ * True for a target's refusal of a manifest for what it holds: 400 (Quay's artifact allowlist,
+ * `MANIFEST_INVALID`: oras-project/oras#738), 404 (Docker Hub, for a manifest with a `subject`:
+ * docker/hub-feedback#2307), 405 (ECR, for a media type with parameters, as sigstore bundles'
+ * `;version=0.2`: aws/containers-roadmap#2306) or 415 (Quay). Not a failure of the connection,
+ * the credentials, a rate limit or the registry itself (5xx), nor bytes that do not match their
+ * digest: those fail the target, as for the image.
+ */
+function isContentRefusal(err: unknown): boolean {
+  if (!(err instanceof RegpushError) || err.code === 'E_DIGEST_MISMATCH') return false;
+  return [400, 404, 405, 415].includes(err.details.status ?? 0);
+}
+
+/** True when `err` is the refusal of an OCI 1.1-rc artifact manifest (parseManifest). */
+function isArtifactManifest(err: unknown): boolean {
+  return err instanceof UnsupportedError && err.details.mediaType === MediaType.OCI_ARTIFACT_MANIFEST;
+}
+
+/**
+ * The warning for a referrer `t` refused (isContentRefusal): which one, of what type, and the
+ * registry's own answer (a 405 is worded as a registry that takes no pushes at all, which this
+ * one is not: it took the image).
+ */
+function refusedReferrer(ref: string, copied: ImageCopyOutcome, source: RepoEndpoint, subject: string, t: TransferTarget, err: unknown): string {
+  let said = err as RegpushError;
+  while (said.cause instanceof RegpushError) said = said.cause;
+  const node = copied.graph?.top;
+  const type = node ? fallbackEntry(node).artifactType : undefined;
+  return `referrer ${ref}${type ? ` (${type})` : ''} of ${source.client.registry}/${source.repo}@${subject} not copied to ${t.ref.registry}/${t.ref.repository}: the registry refused its manifest (${said.message}); the image and its other referrers are copied`;
 }
 
 /** True when `err` is a not-found and the manifest `ref` is not at the source (one HEAD, no pull): not a target's 404, nor a blob's. */

@@ -46,6 +46,26 @@ export class RepoMemory {
     return once(this.tagLists, ep, read);
   }
 
+  /**
+   * Target repositories whose registry answers the fallback tag `sha256-<hex>` with the manifest
+   * `sha256:<hex>` itself (GitLab's: referrers.ts, isSubjectItself): no fallback index can be kept
+   * there, so no later subject's is read or written in the run.
+   */
+  private readonly fallbackTagIsDigest = new Set<string>();
+
+  /** True once `ep` has answered a fallback tag with its subject (markFallbackTagIsDigest). */
+  fallbackTagUnusable(ep: RepoEndpoint): boolean {
+    return this.fallbackTagIsDigest.has(keyOf(ep));
+  }
+
+  /** Records that `ep` answered a fallback tag with its subject; true the first time (the caller warns once). */
+  markFallbackTagIsDigest(ep: RepoEndpoint): boolean {
+    const key = keyOf(ep);
+    if (this.fallbackTagIsDigest.has(key)) return false;
+    this.fallbackTagIsDigest.add(key);
+    return true;
+  }
+
   /** True when `ep` answers the referrers API, asked once for the run with the referrers of `subject` (a manifest the caller wrote there). */
   hasReferrersApi(ep: RepoEndpoint, subject: string): Promise<boolean> {
     return once(this.apis, ep, async () => (await ep.client.referrers(ep.repo, subject)) !== undefined);

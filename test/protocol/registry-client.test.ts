@@ -852,6 +852,30 @@ test('a blob redirect refused by the storage host (403), or sent back to the reg
   r.transport.close();
 });
 
+test('a blob HEAD the registry redirects to storage (distribution with `redirect` on) is "present", size unknown, without a request to storage, whose URL may be signed for GET only; a redirect within the registry is followed', async () => {
+  const d = sha('stored blob');
+  const storageSaw: string[] = [];
+  const storage = http.createServer((req, res) => {
+    storageSaw.push(`${req.method} ${req.url}`);
+    res.writeHead(req.method === 'HEAD' ? 403 : 200).end();
+  });
+  servers.push(storage);
+  await new Promise<void>((ok) => storage.listen(0, '127.0.0.1', ok));
+  const storageHost = `127.0.0.1:${(storage.address() as AddressInfo).port}`;
+  const r = await registry((req, _body, res) => {
+    if (req.url === `/v2/app/blobs/${d}`) return res.writeHead(307, { location: `http://${storageHost}/bucket/blob?X-Amz-Signature=SIG` }).end();
+    if (req.url === `/v2/moved/blobs/${d}`) return res.writeHead(307, { location: `/v2/app/blobs/${d}?at=1` }).end();
+    if (req.url === `/v2/app/blobs/${d}?at=1`) return res.writeHead(200, { 'content-length': '11' }).end();
+    res.writeHead(404).end();
+  });
+  const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host] });
+  assert.equal(await client.headBlob('app', d), -1);
+  assert.deepEqual(storageSaw, [], 'storage was not asked');
+  assert.equal(await client.headBlob('moved', d), 11, 'a redirect within the registry is followed, its answer read');
+  assert.equal(await client.headBlob('gone', d), undefined);
+  r.transport.close();
+});
+
 test("a redirect within the registry's host keeps the Authorization: its 403 is the registry's refusal of the credentials (E_DENIED), not a storage host's (E_REGISTRY)", async () => {
   const d = sha('moved blob');
   const basic = 'Basic ' + Buffer.from('alice:secret-pw').toString('base64');
