@@ -175,7 +175,32 @@ test('an upload without Location, or with a non-http Location, is a ProtocolErro
   const r = await registry((_req, _b, res) => res.writeHead(202, loc ? { location: loc } : {}).end());
   await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /opened an upload without a Location header$/ });
   loc = 'ftp://elsewhere/upload';
-  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /sent an upload Location with scheme ftp:$/ });
+  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /sent an upload Location with scheme ftp: "ftp:\/\/elsewhere\/upload" \(only http and https are followed\)$/ });
+  r.transport.close();
+});
+
+test('a refused upload Location is quoted whole in its one error line, redacted as other URLs are', async () => {
+  // Was: "sent an upload Location with scheme ftp:", which did not say what was sent, nor so
+  // show whether the registry or a proxy in front of it wrote it.
+  let loc = '';
+  const r = await registry((_req, _b, res) => res.writeHead(202, { location: loc }).end());
+  const refusal = async (): Promise<string> => {
+    const err = await r.client.startUpload('app').then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ProtocolError, String(err));
+    assert.equal(err.code, 'E_PROTOCOL');
+    assert.doesNotMatch(err.message, /\n/);
+    return err.message;
+  };
+  loc = 'ftp://ci:hunter22@files.example.com/uploads/u1?_state=abc&X-Amz-Signature=deadbeef';
+  let message = await refusal();
+  assert.match(message, /scheme ftp: "ftp:\/\/\*\*\*@files\.example\.com\/uploads\/u1\?_state=abc&X-Amz-Signature=\*\*\*" \(only http and https are followed\)$/);
+  assert.doesNotMatch(message, /hunter22|deadbeef/);
+  loc = `gopher://elsewhere/${'x'.repeat(400)}`;
+  message = await refusal();
+  assert.match(message, /scheme gopher: "gopher:\/\/elsewhere\/x+…" /);
+  assert.ok(message.length < 400, message);
+  loc = 'http://[::1';
+  assert.match(await refusal(), /sent an invalid upload Location "http:\/\/\[::1"$/);
   r.transport.close();
 });
 
