@@ -29,6 +29,13 @@ export interface HttpRequest {
   replayable?: boolean;
   /** Cancels the request and the response stream. */
   signal?: AbortSignal;
+  /**
+   * Cancels the request only while nothing of it has gone out: before the socket layer, waiting
+   * in the agent for a pooled socket, or on a socket still connecting. A request on the wire by
+   * then goes on, under `signal` alone, and no attempt is sent after it (a retry, a redirect's
+   * next hop). An interrupted upload request (registry/upload-grace.ts) is let finish this way.
+   */
+  unsentSignal?: AbortSignal;
   /** Repository scopes this request needs beyond the operation's (e.g. pull on a mount source). */
   scopes?: string[];
   /** Free-form label for logs and progress ("manifest GET", "blob PUT"). */
