@@ -74,6 +74,12 @@ export interface HttpResponse {
    * retry and the error read in its place (countOf in stats.ts).
    */
   countBefore?: { remaining: string; limit?: string };
+  /**
+   * Set by the body-wait middleware on a 429 without Retry-After whose error body names the wait
+   * (GHCR's `retry-after: 1.16676ms`; waitInBody in retry.ts), in ms: the retry and the error read
+   * it as a Retry-After. Its body has then been read, and is handed on as those bytes.
+   */
+  waitInBody?: number;
 }
 
 /** Sends one request and resolves with the response (any status). Rejects only on transport failure. */
