@@ -81,9 +81,10 @@ export async function readCredentialFile(file: string, opts: ReadCredentialFileO
 }
 
 /**
- * Writes `data` atomically with mode 0600: a temp file in the same directory, then rename, so a
- * crash never leaves a half-written config. A symlinked config is written at its target; written
- * by root, the file keeps its owner (keepOwner); `system.uid`, where given, is the writer's uid.
+ * Writes `data` atomically: a temp file (mode 0600 while it is written) in the same directory,
+ * then rename, so a crash never leaves a half-written config. A symlinked config is written at its
+ * target. A new file is 0600; one replaced keeps its mode and owner (keepModeAndOwner);
+ * `system.uid`, where given, is the writer's uid.
  */
 async function writeCredentialFile(file: string, data: CredentialFile, system: AuthFileSystem = {}): Promise<void> {
   const target = await writeTarget(file);
@@ -110,8 +111,7 @@ async function writeCredentialFile(file: string, data: CredentialFile, system: A
     } finally {
       await handle.close();
     }
-    await fs.chmod(tmp, 0o600); // the umask may have narrowed open()'s mode; make it exact
-    await keepOwner(target, tmp, system);
+    await keepModeAndOwner(target, tmp, system);
     await fs.rename(tmp, target);
   } catch (err) {
     await fs.rm(tmp, { force: true });
@@ -143,17 +143,34 @@ export async function updateCredentialFile(
 }
 
 /**
- * Root writing a user's config (`sudo regpush login` keeping HOME, a root container with the home
- * mounted) gives the new file the old one's owner, as Docker's config writer does: a file that
- * became root's could no longer be read by its user, whose every command would then fail on it.
- * The mode stays 0600 whatever the old one was (a file of secrets).
+ * The mode and owner the temp file takes before it is renamed over `target`, as Docker's config
+ * writer gives them (docker/cli, copyFilePermissions): a new file is 0600, exact whatever the
+ * umask; a file replaced keeps its permission bits, so a config shared with a group (0640, a CI
+ * service's group) is still readable by that group after a login, as after a `docker login`.
+ * Written by root (`sudo regpush login` keeping HOME, a root container with the home mounted), the
+ * file keeps its owner and group: a file that became root's could no longer be read by its user,
+ * whose every command would then fail on it. A user rewriting a file of their own keeps its group
+ * where they may (they are in it). Where the group cannot be kept, the new group gets no more than
+ * the file gave everyone else: the old group's read must not go to another group.
  */
-async function keepOwner(target: string, tmp: string, system: AuthFileSystem): Promise<void> {
+async function keepModeAndOwner(target: string, tmp: string, system: AuthFileSystem): Promise<void> {
+  const old = await fs.stat(target).catch(() => undefined);
+  if (!old?.isFile()) {
+    await fs.chmod(tmp, 0o600);
+    return;
+  }
   // The uid as credentialFiles takes it: the caller's `system` where it says, else the process's.
   const uid = 'uid' in system ? system.uid : process.getuid?.();
-  if (uid !== 0) return;
-  const old = await fs.stat(target).catch(() => undefined);
-  if (old && (old.uid !== 0 || old.gid !== 0)) await fs.chown(tmp, old.uid, old.gid);
+  if (uid === 0) {
+    if (old.uid !== 0 || old.gid !== 0) await fs.chown(tmp, old.uid, old.gid);
+  } else if (uid !== undefined && old.uid === uid) {
+    // EPERM when the user is no longer in that group: the group bits below then shrink instead.
+    await fs.chown(tmp, -1, old.gid).catch(() => undefined);
+  }
+  const groupKept = (await fs.stat(tmp)).gid === old.gid;
+  const others = old.mode & 0o007;
+  const group = groupKept ? old.mode & 0o070 : old.mode & 0o070 & (others << 3);
+  await fs.chmod(tmp, (old.mode & 0o700) | group | others);
 }
 
 function malformed(file: string, why: string): AuthError {

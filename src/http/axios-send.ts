@@ -126,11 +126,11 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
   });
 
   const send = async (req: HttpRequest): Promise<HttpResponse> => {
-    if (req.signal?.aborted) throw abortedRequest(req);
+    if (req.signal?.aborted || req.unsentSignal?.aborted) throw abortedRequest(req);
     // Before the body is produced (a factory): a certificate file that cannot be read fails here.
     const { proxy, ...agents } = await agentsFor(req.url);
     // Reading the host's TLS files may have let an interruption through.
-    if (req.signal?.aborted) throw abortedRequest(req);
+    if (req.signal?.aborted || req.unsentSignal?.aborted) throw abortedRequest(req);
     // axios advertises gzip, deflate and br unless told otherwise, but bodies are never decompressed
     // here (a blob's digest is of its bytes as stored): a server or CDN that took up the offer would
     // hand manifests, token replies and error bodies over compressed, read as if they were not.
@@ -194,6 +194,16 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     // Followed only from its socket, the queued requests were cut one by one as the agent gave
     // them sockets, and an interrupted sync took ~0.5 s longer to end.
     req.signal?.addEventListener('abort', onAbort, { once: true });
+    // `unsentSignal`: cut only a request that nothing of has gone out. Node sets a request's
+    // socket where it writes the request to it, so one without a socket is still in the agent's
+    // queue (or not yet made), and one on a socket still connecting has reached no server. Through
+    // a proxy the socket comes once the tunnel is up (the tunnel's own connect is cut with it).
+    let request: http.ClientRequest | undefined;
+    const onUnsentAbort = (): void => {
+      const socket = request?.socket;
+      if (!socket || socket.connecting) ctl.abort();
+    };
+    req.unsentSignal?.addEventListener('abort', onUnsentAbort, { once: true });
     // The clock starts once the request has a socket: one queued in the agent behind --jobs busy
     // transfers to that host is waiting its turn, not stalled (they have their own clocks).
     // Through a proxy it starts at once: a tunnelling agent hands the request its socket only when
@@ -204,6 +214,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       request: (options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
         // The tunnel agent destroys its pending connection to the proxy when this aborts.
         const r = (options.protocol === 'https:' ? https : http).request({ ...options, [TUNNEL_SIGNAL]: ctl.signal } as http.RequestOptions, callback);
+        request = r;
         if (proxy) arm();
         r.once('socket', () => {
           hasSocket = true;
@@ -224,6 +235,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       if (data.errored) {
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
+        req.unsentSignal?.removeEventListener('abort', onUnsentAbort);
         throw bodyFailure(data.errored, req, opts.names);
       }
       // A listener, not a Transform in the body's path: one stream hop less for every uploaded
@@ -278,6 +290,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       settled = true;
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
+      req.unsentSignal?.removeEventListener('abort', onUnsentAbort);
     }
     // Answered over TLS: a host whose verification is off is warned of now, the first time.
     if (opts.tls && req.url.startsWith('https:')) opts.tls.answered(safeHost(req.url));

@@ -94,15 +94,20 @@ export async function readJson<T = unknown>(res: HttpResponse, cap: number, what
  * turns out larger, or fails, is replaced by an empty one (its connection is closed then).
  */
 export async function settleSmallBody(res: HttpResponse, cap = SMALL_CAP): Promise<HttpResponse> {
+  return (await settledBody(res, cap)).res;
+}
+
+/** As settleSmallBody, with the bytes read (none where the body was left as it is, or failed). */
+export async function settledBody(res: HttpResponse, cap = SMALL_CAP): Promise<{ res: HttpResponse; bytes: Buffer }> {
   const declared = Number(res.headers['content-length']);
-  if (Number.isFinite(declared) && declared > cap) return res;
+  if (Number.isFinite(declared) && declared > cap) return { res, bytes: Buffer.alloc(0) };
   let bytes: Buffer;
   try {
     bytes = await readBody(res, cap, 'response body');
   } catch {
     bytes = Buffer.alloc(0);
   }
-  return { ...res, body: Readable.from(bytes.length ? [bytes] : [], { objectMode: false }) };
+  return { res: { ...res, body: Readable.from(bytes.length ? [bytes] : [], { objectMode: false }) }, bytes };
 }
 
 /**
@@ -213,6 +218,7 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   const details: ErrorDetails = { registry: ctx.registry, status: res.status, registryCodes: codes };
   // Kept so a retry above the request level (a whole blob transfer) can still honour it.
   if (res.headers['retry-after']) details.retryAfter = res.headers['retry-after'];
+  else if (res.waitInBody !== undefined) details.waitInBody = res.waitInBody;
   // And the count a 429 came with (or stands for: countOf): one that says the pull limit is spent is not retried at either level.
   const count = countOf(res);
   if (count.remaining) details.rateLimitRemaining = count.remaining;
@@ -261,7 +267,7 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     case 429: {
       // Docker Hub's pull limit used up: not retried (quotaSpent); the message names the limit, and
       // the detail lets a sync stop that registry's other images at once.
-      if (quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: count.remaining })) {
+      if (quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: count.remaining, waitMs: res.waitInBody })) {
         details.pullLimitSpent = true;
         details.pullLimit = pullLimitText(count);
         // Whose count it was, where the registry names it (Docker Hub: an address or an account id): the used-up mark is that one's (registry/manifests.ts).
@@ -271,8 +277,10 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       }
       // A wait longer than regpush's cap (DEFAULT_RETRY_POLICY.maxRetryAfterMs) is not retried at all:
       // say what the registry asked for, not that retries ran out.
-      const wait = parseRetryAfter(res.headers['retry-after'], Date.now());
-      const asked = wait !== undefined && wait > DEFAULT_RETRY_POLICY.maxRetryAfterMs ? `the registry asks to wait ${Math.ceil(wait / 1000)} s (Retry-After), longer than regpush waits (${DEFAULT_RETRY_POLICY.maxRetryAfterMs / 1000} s)` : 'retries exhausted';
+      const header = parseRetryAfter(res.headers['retry-after'], Date.now());
+      const wait = header ?? res.waitInBody;
+      const where = header !== undefined ? 'Retry-After' : 'in its error body';
+      const asked = wait !== undefined && wait > DEFAULT_RETRY_POLICY.maxRetryAfterMs ? `the registry asks to wait ${Math.ceil(wait / 1000)} s (${where}), longer than regpush waits (${DEFAULT_RETRY_POLICY.maxRetryAfterMs / 1000} s)` : 'retries exhausted';
       return new TooManyRequestsError(`${base} (rate limited; ${asked}: ${HINT.rateLimited(names)})`, { details });
     }
     default:

@@ -58,6 +58,8 @@ export interface AttemptOutcome {
   reauth?: boolean;
   /** The answer's `ratelimit-remaining` header as sent (Docker Hub's pulls left: `0;w=21600`). */
   rateLimitRemaining?: string;
+  /** The wait (ms) a 429 without Retry-After named in its error body (GHCR: waitInBody); taken as a Retry-After. */
+  waitMs?: number;
 }
 
 /** The shape of the three HTTP-date forms: IMF-fixdate, RFC 850 and asctime. */
@@ -78,6 +80,48 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Math.max(0, t - now);
 }
 
+/** Go's duration units (time.ParseDuration), in ms: `µs` is written with either code point. */
+const GO_DURATION_UNITS: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go duration as Go prints one (`1.16676ms`, `985.86µs`, `1m30s`) in ms, or undefined when it is none. */
+function parseGoDuration(text: string): number | undefined {
+  const part = /(\d+(?:\.\d*)?|\.\d+)([a-zµμ]+)/gy;
+  let ms = 0;
+  let at = 0;
+  for (let m = part.exec(text); m; m = part.exec(text)) {
+    const unit = GO_DURATION_UNITS[m[2]!];
+    if (unit === undefined) return undefined;
+    ms += Number(m[1]) * unit;
+    at = part.lastIndex;
+  }
+  return at > 0 && at === text.length ? ms : undefined;
+}
+
+/**
+ * The wait (ms, rounded up) a 429's OCI error body names where the answer has no Retry-After
+ * header, or undefined. GHCR answers its request rate limit so: the code TOOMANYREQUESTS and the
+ * message `retry-after: 1.16676ms, allowed: 44000/minute`, a Go duration (also `985.86µs`, or
+ * `10.305464ms, allowed: 2000/minute` for pushes), with no header (falcosecurity/plugins#1069,
+ * chainguard-images/images#173, dependabot/cli#380).
+ */
+export function waitInBody(text: string): number | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const errors = (parsed as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors)) return undefined;
+  for (const e of errors as { code?: unknown; message?: unknown }[]) {
+    if (String(e?.code ?? '').toUpperCase() !== 'TOOMANYREQUESTS' || typeof e.message !== 'string') continue;
+    const said = /^\s*retry-after:\s*([^\s,]+)\s*(?:,|$)/i.exec(e.message)?.[1];
+    const ms = said === undefined ? undefined : parseGoDuration(said);
+    if (ms !== undefined) return Math.ceil(ms);
+  }
+  return undefined;
+}
+
 /**
  * True for a 429 that says the quota itself is spent: `ratelimit-remaining` 0, no Retry-After, and
  * a window (`w=`) longer than the policy waits. A count of 0 without a window says nothing of
@@ -92,9 +136,14 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
  * Retry-After within the cap, is retried as any other 429.
  */
 export function quotaSpent(outcome: AttemptOutcome, policy: Pick<RetryPolicy, 'maxRetryAfterMs' | 'now'> = DEFAULT_RETRY_POLICY): boolean {
-  if (outcome.status !== 429 || parseRetryAfter(outcome.retryAfter, policy.now()) !== undefined) return false;
+  if (outcome.status !== 429 || waitOf(outcome, policy.now()) !== undefined) return false;
   const left = parseRateLimitHeader(outcome.rateLimitRemaining);
   return left?.value === 0 && left.window !== undefined && left.window * 1000 > policy.maxRetryAfterMs;
+}
+
+/** The wait an answer asked for (ms): its Retry-After header, else the one its error body named (waitMs). */
+function waitOf(outcome: AttemptOutcome, now: number): number | undefined {
+  return parseRetryAfter(outcome.retryAfter, now) ?? outcome.waitMs;
 }
 
 /**
@@ -110,7 +159,7 @@ export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: Ret
     (outcome.status !== undefined && (policy.statuses ?? RETRY_STATUSES).has(outcome.status)) ||
     (outcome.errno !== undefined && (policy.errnos ?? RETRY_ERRNOS).has(outcome.errno));
   if (!retryable || quotaSpent(outcome, policy)) return null;
-  const after = parseRetryAfter(outcome.retryAfter, policy.now());
+  const after = waitOf(outcome, policy.now());
   if (after !== undefined) return after > policy.maxRetryAfterMs ? null : after;
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(exp / 2 + policy.random() * (exp / 2));
@@ -129,8 +178,13 @@ export function outcomeOfError(err: unknown): AttemptOutcome | undefined {
     if (RETRY_ERRNOS.has(errno)) return { errno };
     const status = err.details.status;
     if (typeof status === 'number' && RETRY_STATUSES.has(status)) {
-      const { retryAfter, rateLimitRemaining } = err.details;
-      return { status, retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined, ...(typeof rateLimitRemaining === 'string' ? { rateLimitRemaining } : {}) };
+      const { retryAfter, rateLimitRemaining, waitInBody: waitMs } = err.details;
+      return {
+        status,
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+        ...(typeof rateLimitRemaining === 'string' ? { rateLimitRemaining } : {}),
+        ...(typeof waitMs === 'number' ? { waitMs } : {}),
+      };
     }
     return undefined;
   }
@@ -203,7 +257,7 @@ export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): M
       let outcome: AttemptOutcome;
       try {
         res = await next(req);
-        outcome = { status: res.status, retryAfter: res.headers['retry-after'], rateLimitRemaining: countOf(res).remaining };
+        outcome = { status: res.status, retryAfter: res.headers['retry-after'], rateLimitRemaining: countOf(res).remaining, ...(res.waitInBody !== undefined ? { waitMs: res.waitInBody } : {}) };
       } catch (err) {
         const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
         // A proxy that refused the CONNECT with 502/503 (proxyRefusal, send-errors.ts) is retried as that answer from the registry would be.

@@ -8,6 +8,7 @@ import { silentLogger } from '../log.js';
 import { USER_AGENT } from '../version.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { answerDeadlineMiddleware } from './answer-deadline.js';
+import { bodyWaitMiddleware } from './body-wait.js';
 import { createAxiosSend } from './axios-send.js';
 import { debugMiddleware } from './debug.js';
 import type { EarlySockets } from './early-sockets.js';
@@ -88,7 +89,7 @@ export class Transport {
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
-    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), ...(opts.inner ?? [])];
+    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), bodyWaitMiddleware(), ...(opts.inner ?? [])];
     const onRetry: RetryListener = (info) => {
       this.stats.retried();
       opts.onRetry?.(info);

@@ -29,6 +29,13 @@ export interface HttpRequest {
   replayable?: boolean;
   /** Cancels the request and the response stream. */
   signal?: AbortSignal;
+  /**
+   * Cancels the request only while nothing of it has gone out: before the socket layer, waiting
+   * in the agent for a pooled socket, or on a socket still connecting. A request on the wire by
+   * then goes on, under `signal` alone, and no attempt is sent after it (a retry, a redirect's
+   * next hop). An interrupted upload request (registry/upload-grace.ts) is let finish this way.
+   */
+  unsentSignal?: AbortSignal;
   /** Repository scopes this request needs beyond the operation's (e.g. pull on a mount source). */
   scopes?: string[];
   /** Free-form label for logs and progress ("manifest GET", "blob PUT"). */
@@ -72,6 +79,12 @@ export interface HttpResponse {
    * retry and the error read in its place (countOf in stats.ts).
    */
   countBefore?: { remaining: string; limit?: string };
+  /**
+   * Set by the body-wait middleware on a 429 without Retry-After whose error body names the wait
+   * (GHCR's `retry-after: 1.16676ms`; waitInBody in retry.ts), in ms: the retry and the error read
+   * it as a Retry-After. Its body has then been read, and is handed on as those bytes.
+   */
+  waitInBody?: number;
 }
 
 /** Sends one request and resolves with the response (any status). Rejects only on transport failure. */

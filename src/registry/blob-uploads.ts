@@ -10,6 +10,7 @@ import { Transform, type Readable } from 'node:stream';
 import { repositoryScope } from '../auth/scope.js';
 import { AbortedError, DigestMismatchError, ProtocolError, RegpushError } from '../errors.js';
 import { drain } from '../http/response.js';
+import { redactTyped } from '../redact.js';
 import type { HttpRequest, HttpResponse, RequestBody } from '../http/types.js';
 import { UPLOAD_LOCATION, type InterruptedSession, type MountResult, type UploadSession } from './registry-client.js';
 import type { RegistryHttp } from './registry-http.js';
@@ -305,16 +306,27 @@ export class BlobUploads {
     try {
       url = new URL(loc, requestUrl);
     } catch {
-      throw new ProtocolError(`${registry} sent an invalid upload Location`, { details: { registry } });
+      throw new ProtocolError(`${registry} sent an invalid upload Location ${shownLocation(loc)}`, { details: { registry } });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ProtocolError(`${registry} sent an upload Location with scheme ${url.protocol}`, { details: { registry } });
+      throw new ProtocolError(`${registry} sent an upload Location with scheme ${url.protocol} ${shownLocation(loc)} (only http and https are followed)`, { details: { registry } });
     }
     if (new URL(requestUrl).protocol === 'https:' && url.protocol === 'http:') {
-      throw new ProtocolError(`${registry} sent an upload Location that downgrades to http`, { details: { registry } });
+      throw new ProtocolError(`${registry} sent an upload Location that downgrades to http ${shownLocation(loc)}`, { details: { registry } });
     }
     return url.toString();
   }
+}
+
+/**
+ * A refused Location as its error line quotes it, whole, so the registry's (or a proxy's) fault can
+ * be seen: as sent (before resolving), its user information and signed query parameters redacted
+ * (redactTyped: a value of any scheme), JSON-quoted so that nothing in it can break the line, and
+ * capped so that a hostile header cannot flood the terminal.
+ */
+function shownLocation(loc: string): string {
+  const redacted = redactTyped(loc);
+  return JSON.stringify(redacted.length > 200 ? `${redacted.slice(0, 200)}…` : redacted);
 }
 
 /** Adds or replaces one query parameter, keeping the upload state parameters the registry put there. */

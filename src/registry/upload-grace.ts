@@ -40,7 +40,9 @@ export async function sendWithGrace(http: RegistryHttp, req: Omit<HttpRequest, '
   // (--images × --jobs × targets), the bound every request's own listener has (engine.ts).
   op.addEventListener('abort', startGrace, { once: true });
   try {
-    return { res: await http.send({ ...req, signal: bounded.signal }), interrupted };
+    // A request not yet on the wire at the interruption (waiting for a pooled socket behind other
+    // transfers) is not sent: the grace is for one the registry is already taking.
+    return { res: await http.send({ ...req, signal: bounded.signal, unsentSignal: op }), interrupted };
   } catch (err) {
     if (interrupted) throw new AbortedError(abortMessage, { cause: err, details: { registry: http.registry } });
     throw err;

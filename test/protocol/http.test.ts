@@ -134,6 +134,36 @@ test('a 429 saying the pull limit is used up (ratelimit-remaining 0, Docker Hub\
   t.close();
 });
 
+test('GHCR\'s 429, its wait named only in its error body (retry-after: 1.16676ms), is retried after that wait, not the default backoff; the body stays readable', async () => {
+  // Was: no Retry-After header, so the backoff's first wait (here 250-500 ms) was taken; GHCR's
+  // answer (falcosecurity/plugins#1069, chainguard-images/images#173) names the wait it means.
+  const ghcr = (wait: string) => JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: `retry-after: ${wait}, allowed: 44000/minute` }] });
+  let answers: string[] = [];
+  const url = await serve((_req, res) => {
+    const body = answers.shift();
+    if (body === undefined) return res.end('ok');
+    res.writeHead(429, { 'content-type': 'application/json' });
+    res.end(body);
+  });
+  const delays: number[] = [];
+  const t = new Transport({ retry: { retries: 3, baseDelayMs: 500, maxDelayMs: 20_000, maxRetryAfterMs: 60_000 }, onRetry: (i) => delays.push(i.delayMs) });
+  answers = [ghcr('1.16676ms'), ghcr('985.86µs')];
+  const res = await t.send({ method: 'GET', url });
+  assert.equal((await readBody(res, 10, 'x')).toString(), 'ok');
+  assert.deepEqual(delays, [2, 1]);
+  // Longer than regpush waits: not retried, and the error says what was asked and where.
+  answers = [ghcr('2m0s')];
+  delays.length = 0;
+  const refused = await t.send({ method: 'GET', url });
+  assert.equal(refused.status, 429);
+  assert.deepEqual(delays, []);
+  const err = await errorFromResponse(refused, { what: 'GET manifest r/x:1', registry: 'r' });
+  assert.ok(err instanceof TooManyRequestsError);
+  assert.match(err.message, /^GET manifest r\/x:1: r answered 429 TOOMANYREQUESTS: retry-after: 2m0s, allowed: 44000\/minute \(rate limited; the registry asks to wait 120 s \(in its error body\), longer than regpush waits \(60 s\)/);
+  assert.equal(err.details.waitInBody, 120_000);
+  t.close();
+});
+
 test('a non-replayable (streamed) body is not retried by the transport', async () => {
   let n = 0;
   const url = await serve((req, res) => {

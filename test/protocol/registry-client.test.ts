@@ -24,7 +24,7 @@ const servers: http.Server[] = [];
 after(() => servers.forEach((s) => s.close()));
 const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
-async function registry(handler: Handler): Promise<{ host: string; client: HttpRegistryClient; transport: Transport; log: string[] }> {
+async function registry(handler: Handler): Promise<{ host: string; client: HttpRegistryClient; transport: Transport; log: string[]; server: http.Server }> {
   const log: string[] = [];
   const s = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -39,7 +39,7 @@ async function registry(handler: Handler): Promise<{ host: string; client: HttpR
   const host = `127.0.0.1:${(s.address() as AddressInfo).port}`;
   const transport = new Transport({ retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
   // Named insecure: no TLS probe, so the scripted exchange is exactly what the test lists.
-  return { host, client: new HttpRegistryClient({ registry: host, transport, insecure: [host] }), transport, log };
+  return { host, client: new HttpRegistryClient({ registry: host, transport, insecure: [host] }), transport, log, server: s };
 }
 
 test('uploads follow relative and absolute Location headers and keep the state query', async () => {
@@ -175,7 +175,32 @@ test('an upload without Location, or with a non-http Location, is a ProtocolErro
   const r = await registry((_req, _b, res) => res.writeHead(202, loc ? { location: loc } : {}).end());
   await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /opened an upload without a Location header$/ });
   loc = 'ftp://elsewhere/upload';
-  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /sent an upload Location with scheme ftp:$/ });
+  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /sent an upload Location with scheme ftp: "ftp:\/\/elsewhere\/upload" \(only http and https are followed\)$/ });
+  r.transport.close();
+});
+
+test('a refused upload Location is quoted whole in its one error line, redacted as other URLs are', async () => {
+  // Was: "sent an upload Location with scheme ftp:", which did not say what was sent, nor so
+  // show whether the registry or a proxy in front of it wrote it.
+  let loc = '';
+  const r = await registry((_req, _b, res) => res.writeHead(202, { location: loc }).end());
+  const refusal = async (): Promise<string> => {
+    const err = await r.client.startUpload('app').then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ProtocolError, String(err));
+    assert.equal(err.code, 'E_PROTOCOL');
+    assert.doesNotMatch(err.message, /\n/);
+    return err.message;
+  };
+  loc = 'ftp://ci:hunter22@files.example.com/uploads/u1?_state=abc&X-Amz-Signature=deadbeef';
+  let message = await refusal();
+  assert.match(message, /scheme ftp: "ftp:\/\/\*\*\*@files\.example\.com\/uploads\/u1\?_state=abc&X-Amz-Signature=\*\*\*" \(only http and https are followed\)$/);
+  assert.doesNotMatch(message, /hunter22|deadbeef/);
+  loc = `gopher://elsewhere/${'x'.repeat(400)}`;
+  message = await refusal();
+  assert.match(message, /scheme gopher: "gopher:\/\/elsewhere\/x+…" /);
+  assert.ok(message.length < 400, message);
+  loc = 'http://[::1';
+  assert.match(await refusal(), /sent an invalid upload Location "http:\/\/\[::1"$/);
   r.transport.close();
 });
 
@@ -592,8 +617,9 @@ test('a chunk PATCH interrupted mid-body is let finish: the AbortedError carries
   const op = new AbortController();
   const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
   const chunk = Buffer.alloc(256 * 1024, 7);
+  // The interruption comes when the request is at the registry (its headers in, its body on the way).
+  r.server.once('request', () => op.abort());
   const patched = client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-0`, () => chunk, { start: 0, end: chunk.length - 1 });
-  op.abort(); // the request has started (its body is on the way) when the interruption comes
   await assert.rejects(patched, (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
   assert.equal(received, chunk.length);
   // Interrupted before it starts: no request at all.
@@ -614,8 +640,8 @@ test('an interrupted monolithic PUT: a body in memory is let finish (the blob is
   });
   const op = new AbortController();
   const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
+  r.server.once('request', () => op.abort()); // the PUT is at the registry, its body on the way
   const put = client.putUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, d, blob.length, blob);
-  op.abort();
   assert.equal(await put, true);
   assert.deepEqual(received, [blob.length]);
 
@@ -1004,4 +1030,55 @@ test("a manifest HEAD's Docker-Content-Digest that is no digest is E_PROTOCOL na
   stated = sha('x');
   assert.equal((await client.headManifest('app', '1'))?.digest, sha('x'));
   assert.deepEqual(log, ['HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1', 'HEAD /v2/app/manifests/1']);
+});
+
+test('an upload request still queued for a pooled socket when the operation is interrupted is never sent; the one on the wire is let finish', async () => {
+  // Was: the grace an interrupted upload request gets (upload-grace.ts) also covered a request
+  // waiting in the agent for a socket (--jobs transfers over fewer sockets): the POST below went
+  // out once the PATCH's socket was free, after the interruption, opening a session then cancelled.
+  let patchArrived!: () => void;
+  const patchIn = new Promise<void>((resolve) => (patchArrived = resolve));
+  let answerPatch!: () => void;
+  const r = await registry((req, body, res) => {
+    if (req.method === 'PATCH') {
+      answerPatch = () => res.writeHead(202, { location: `/v2/app/blobs/uploads/u1?_state=offset-${body.length}`, range: `0-${body.length - 1}`, 'content-length': '0' }).end();
+      return patchArrived();
+    }
+    if (req.method === 'POST') return res.writeHead(202, { location: '/v2/app/blobs/uploads/u2?_state=s0', 'content-length': '0' }).end();
+    res.writeHead(204).end();
+  });
+  r.transport.close();
+  const transport = new Transport({ maxSockets: 1, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
+  const op = new AbortController();
+  const client = new HttpRegistryClient({ registry: r.host, transport, insecure: [r.host], signal: op.signal });
+  const chunk = Buffer.alloc(1000, 7);
+  const patched = client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-0`, () => chunk, { start: 0, end: chunk.length - 1 });
+  await patchIn; // the one socket is busy with the PATCH, whose answer waits
+  // The POST waits in the agent for that socket: told by the agent itself, where it queues it.
+  const agentProto = http.Agent.prototype as unknown as { addRequest: (...args: unknown[]) => unknown };
+  const addRequest = agentProto.addRequest;
+  const queued = new Promise<void>((resolve) => {
+    agentProto.addRequest = function (this: http.Agent, ...args: unknown[]) {
+      const out = addRequest.apply(this, args);
+      agentProto.addRequest = addRequest;
+      resolve();
+      return out;
+    };
+  });
+  // Settled (not awaited) at once: it fails before the PATCH's answer is in.
+  const started = client.startUpload('app').then(() => undefined, (e: unknown) => e);
+  try {
+    await queued;
+  } finally {
+    agentProto.addRequest = addRequest;
+  }
+  op.abort();
+  answerPatch();
+  await assert.rejects(patched, (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
+  const refused = await started;
+  assert.ok(refused instanceof Error && refused.name === 'AbortedError', String(refused));
+  // The PATCH's socket is free again: a POST sent on it would have been read by now, before this DELETE.
+  await transport.send({ method: 'DELETE', url: `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}` }).then((res) => res.body.resume());
+  assert.deepEqual(r.log.map((l) => l.split(' ')[0]), ['PATCH', 'DELETE'], 'no POST reached the registry');
+  transport.close();
 });

@@ -908,10 +908,11 @@ describe('SecretSet', () => {
 });
 
 describe('storeCredential / eraseCredential', () => {
-  it('writes the Docker config format atomically with mode 0600, keeping other fields', async () => {
+  it('writes the Docker config format atomically, keeping other fields', async () => {
     const home = await tempHome();
     const file = dockerConfig(home);
     await writeJson(file, { auths: { 'quay.io': { auth: b64('q:1') } }, psFormat: 'table', HttpHeaders: { a: 'b' } });
+    await fs.chmod(file, 0o600);
     await storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: {}, homeDir: home });
     const data = JSON.parse(await fs.readFile(file, 'utf8'));
     assert.deepEqual(data.auths['ghcr.io'], { auth: b64(`me:${SECRET}`) });
@@ -927,6 +928,7 @@ describe('storeCredential / eraseCredential', () => {
     await storeCredential('docker.io', { username: 'hub', password: 'p' }, { env: {}, homeDir: home });
     let data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
     assert.deepEqual(Object.keys(data.auths), ['https://index.docker.io/v1/']);
+    assert.equal((await fs.stat(dockerConfig(home))).mode & 0o777, 0o600, 'a new file is 0600 whatever the umask');
     await writeJson(dockerConfig(home), { auths: { 'https://ghcr.io': { auth: b64('old:x') } } });
     await storeCredential('ghcr.io', { username: 'new', password: 'y' }, { env: {}, homeDir: home });
     data = JSON.parse(await fs.readFile(dockerConfig(home), 'utf8'));
@@ -1292,14 +1294,15 @@ describe('credHelpers edge cases', () => {
 });
 
 describe('the auth file written by root', () => {
-  it('keeps the owner of the file it replaces (a user\'s config written with sudo stays the user\'s), mode 0600', async (t) => {
+  it('keeps the owner and mode of the file it replaces (a user\'s config written with sudo stays the user\'s)', async (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root to own a file as another user');
     const home = await tempHome();
     await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('q:keep') } } });
     await fs.chown(dockerConfig(home), 1234, 2345);
+    await fs.chmod(dockerConfig(home), 0o640);
     await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: home });
     const st = await fs.stat(dockerConfig(home));
-    assert.deepEqual([st.uid, st.gid, (st.mode & 0o777).toString(8)], [1234, 2345, '600']);
+    assert.deepEqual([st.uid, st.gid, (st.mode & 0o777).toString(8)], [1234, 2345, '640']);
     // A new file (none before) is root's own.
     const fresh = await tempHome();
     await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: fresh });
@@ -1314,6 +1317,44 @@ describe('the auth file written by root', () => {
     await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: home, system: { uid: 1000 } });
     const st = await fs.stat(dockerConfig(home));
     assert.deepEqual([st.uid, st.gid], [0, 0], 'written as the process writes it, no chown');
+  });
+});
+
+describe('the mode of a credential file rewritten by its user (as Docker\'s config writer keeps it)', () => {
+  // Was: every login wrote 0600, so a config shared with a group (0640, e.g. a CI service
+  // reading the deploy user's logins) lost the group's read at the next login.
+  const system = { uid: 1234 };
+  const rewrite = async (mode: number, gid: number) => {
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { auths: { 'quay.io': { auth: b64('q:keep') } } });
+    await fs.chown(dockerConfig(home), 1234, gid);
+    await fs.chmod(dockerConfig(home), mode);
+    await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: home, system });
+    const st = await fs.stat(dockerConfig(home));
+    assert.deepEqual(Object.keys(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths).sort(), ['ghcr.io', 'quay.io']);
+    return { gid: st.gid, mode: (st.mode & 0o777).toString(8) };
+  };
+
+  it('a group-shared 0640 file keeps its group and the group\'s read', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to own a file as another user');
+    assert.deepEqual(await rewrite(0o640, 2345), { gid: 2345, mode: '640' });
+  });
+
+  it('a 0600 file stays 0600; a 0644 file stays 0644, as Docker leaves it', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to own a file as another user');
+    assert.deepEqual(await rewrite(0o600, 2345), { gid: 2345, mode: '600' });
+    assert.deepEqual(await rewrite(0o644, 2345), { gid: 2345, mode: '644' });
+  });
+
+  it('where the group cannot be kept (the file is another user\'s), the new group gets no more than everyone else had', async (t) => {
+    if (process.getuid?.() !== 0) return t.skip('needs root to own a file as another user');
+    const home = await tempHome();
+    await writeJson(dockerConfig(home), { auths: {} });
+    await fs.chown(dockerConfig(home), 4321, 2345);
+    await fs.chmod(dockerConfig(home), 0o640);
+    await storeCredential('ghcr.io', { username: 'u', password: 'p' }, { env: {}, homeDir: home, system });
+    const st = await fs.stat(dockerConfig(home));
+    assert.deepEqual([st.gid, (st.mode & 0o777).toString(8)], [0, '600'], 'group 2345\'s read is not handed to the writer\'s group');
   });
 });
 

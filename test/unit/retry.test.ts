@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { retryDelay, parseRetryAfter, outcomeOfError, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/http/retry.js';
+import { retryDelay, parseRetryAfter, outcomeOfError, waitInBody, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/http/retry.js';
 import { TooManyRequestsError } from '../../src/errors.js';
 
 const fixed: RetryPolicy = { ...DEFAULT_RETRY_POLICY, random: () => 0.5, now: () => Date.parse('2026-01-01T00:00:00Z') };
@@ -51,6 +51,42 @@ test('retryDelay: a 429 saying the pull limit is used up (ratelimit-remaining 0,
   // The level above single requests (a whole blob transfer) reads the same from the error.
   const err = new TooManyRequestsError('429', { details: { status: 429, rateLimitRemaining: '0;w=21600' } });
   assert.equal(retryDelay(1, outcomeOfError(err)!, fixed), null);
+});
+
+test('waitInBody: GHCR\'s 429 body names its wait as a Go duration; anything else names none', () => {
+  const body = (message: unknown, code = 'TOOMANYREQUESTS') => JSON.stringify({ errors: [{ code, message }] });
+  assert.equal(waitInBody(body('retry-after: 1.16676ms, allowed: 44000/minute')), 2);
+  assert.equal(waitInBody(body('retry-after: 10.305464ms, allowed: 2000/minute')), 11);
+  assert.equal(waitInBody(body('retry-after: 985.86µs, allowed: 44000/minute')), 1);
+  assert.equal(waitInBody(body('retry-after: 333.939671ms')), 334);
+  assert.equal(waitInBody(body('retry-after: 1m30s, allowed: 44000/minute')), 90_000);
+  assert.equal(waitInBody(body('retry-after: 0s, allowed: 44000/minute')), 0);
+  assert.equal(waitInBody(body('retry-after: 1.5ms', 'toomanyrequests')), 2);
+  for (const none of [
+    body('You have reached your pull rate limit.'),
+    body('retry-after: soon'),
+    body('retry-after: 5, allowed: 10/minute'), // no unit: not a Go duration
+    body('retry-after: 5ms', 'DENIED'),
+    body('retry-after: -5ms'),
+    body('retry-after: 5xs'),
+    body(5),
+    'retry-after: 1ms',
+    '{"errors":"retry-after: 1ms"}',
+    'null',
+  ]) {
+    assert.equal(waitInBody(none), undefined, none);
+  }
+});
+
+test('retryDelay: a wait named in the body (waitMs) is taken as a Retry-After: bounded by the cap, second to the header', () => {
+  assert.equal(retryDelay(1, { status: 429, waitMs: 2 }, fixed), 2);
+  assert.equal(retryDelay(1, { status: 429, waitMs: 60_001 }, fixed), null);
+  assert.equal(retryDelay(1, { status: 429, retryAfter: '3', waitMs: 2 }, fixed), 3000);
+  // A 429 naming its wait is not a spent quota, whatever the count says.
+  assert.equal(retryDelay(1, { status: 429, rateLimitRemaining: '0;w=21600', waitMs: 5 }, fixed), 5);
+  // The level above (a whole blob transfer) reads it from the error.
+  const err = new TooManyRequestsError('x', { details: { status: 429, waitInBody: 7 } });
+  assert.equal(retryDelay(1, outcomeOfError(err)!, fixed), 7);
 });
 
 test('parseRetryAfter handles absent, past and malformed values', () => {
