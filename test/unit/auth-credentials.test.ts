@@ -14,7 +14,7 @@ import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
 import { loginTarget } from '../../src/login/login.js';
 import { DEFAULT_HELPER_TIMEOUT_MS, HelperFailure, helperCommand } from '../../src/auth/helper.js';
-import { AuthError, InvalidReferenceError, UsageError } from '../../src/errors.js';
+import { AuthError, UsageError } from '../../src/errors.js';
 import { SecretSet } from '../../src/redact.js';
 import type { Logger } from '../../src/log.js';
 
@@ -328,6 +328,7 @@ describe('resolveCredential: docker config.json', () => {
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'pass' } });
     await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => {
       assert.ok(err instanceof AuthError);
+      assert.equal(err.code, 'E_AUTH');
       assert.match(err.message, /docker-credential-pass get for ghcr.io failed/);
       return true;
     });
@@ -347,6 +348,7 @@ describe('resolveCredential: docker config.json', () => {
       resolveCredential('gcr.io', o),
       (err: unknown) =>
         err instanceof AuthError &&
+        err.code === 'E_AUTH' &&
         err.message === 'credential helper docker-credential-quiet get for gcr.io failed: printed nothing on stdout, and exited 0; stderr: gcloud: You do not currently have an active account selected. | Please run: gcloud auth login',
     );
   });
@@ -1185,7 +1187,7 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(loginTarget('index.docker.io/acme'), { registry: 'docker.io', namespace: 'acme', name: 'docker.io/acme' });
     assert.deepEqual(loginTarget('localhost:5000/ns'), { registry: 'localhost:5000', namespace: 'ns', name: 'localhost:5000/ns' });
     for (const bad of ['library/alpine', 'quay.io/org/app:1', 'quay.io/org@sha256:abc', 'quay.io/Org', 'quay.io//org', 'not a host']) {
-      assert.throws(() => loginTarget(bad), InvalidReferenceError, bad);
+      assert.throws(() => loginTarget(bad), { name: 'InvalidReferenceError', code: 'E_REFERENCE', message: `"${bad}" is not a registry host or a namespace in one; give e.g. ghcr.io, registry.example.com:5000 or quay.io/org (no tag or digest)` }, bad);
     }
   });
 

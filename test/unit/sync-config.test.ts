@@ -375,6 +375,8 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
       assert.fail('no error');
     } catch (e) {
       assert.ok(e instanceof RegpushError);
+      assert.equal(e.code, 'E_INPUT');
+      assert.equal(e.message, 'sync.yaml: images[0] (a.io/x): "tags.newest" must be a positive integer (got "0")');
       assert.deepEqual(e.details, { file: 'sync.yaml', entry: 'images[0] (a.io/x)', key: 'tags.newest' });
       assert.equal(e.exitCode, 2);
     }
