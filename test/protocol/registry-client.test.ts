@@ -635,7 +635,8 @@ test('an interrupted monolithic PUT: a body in memory is let finish (the blob is
   const t0 = Date.now();
   await assert.rejects(client2.putUpload(`http://${r.host}/v2/app/blobs/uploads/u2?_state=s0`, d, blob.length, () => source), (e: Error) => /layer build aborted/.test(e.message));
   assert.equal(pushed, 3);
-  assert.ok(Date.now() - t0 < 2_000, 'cut at once, not after a grace');
+  // A cut that waited would end on the transport's idle timeout (60 s): half of it cannot be reached by a loaded machine's delays.
+  assert.ok(Date.now() - t0 < 30_000, 'cut at once, not after the idle timeout');
   assert.equal(received.length, 1, 'the cut PUT was never complete at the registry');
   r.transport.close();
 });

@@ -824,12 +824,11 @@ describe('credential helper: real process', () => {
     await realHelpers(o, { sleepy: '#!/bin/sh\nexec sleep 30\n' });
     o.helperTimeoutMs = 300;
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'sleepy' } });
-    const t0 = Date.now();
+    // The message names the 300 ms timeout: the kill ended it, not the helper's own 30 s (nor a hang).
     await assert.rejects(
       resolveCredential('ghcr.io', o),
-      (err: Error) => err instanceof AuthError && /docker-credential-sleepy get for ghcr.io failed: timed out after 300 ms/.test(err.message),
+      (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && /docker-credential-sleepy get for ghcr.io failed: timed out after 300 ms/.test(err.message),
     );
-    assert.ok(Date.now() - t0 < 10_000);
   });
 
   it('a helper that times out is killed with its children (its process group): no grandchild is left running', { skip: process.platform === 'win32' }, async () => {
