@@ -413,6 +413,6 @@ describe('sync file: the documentation\'s example, and wrong argument types', ()
 
   it('parseSyncFile() given something other than strings is E_USAGE, not a TypeError', () => {
     assert.throws(() => parseSyncFile(undefined as never, 'sync.yaml'), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && /text and fileName must be strings \(got undefined, a string\)/.test(e.message));
-    assert.throws(() => parseSyncFile('images: []', null as never), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE');
+    assert.throws(() => parseSyncFile('images: []', null as never), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === 'parseSyncFile(): text and fileName must be strings (got a string, null)');
   });
 });
