@@ -61,7 +61,8 @@ for (const [command, sig] of [['copy', 'SIGINT'], ['push', 'SIGINT'], ['copy', '
     const r = await child.result;
     const took = Date.now() - t0;
     assert.equal(r.code, 130, `exit code (signal ${r.signal}); stderr:\n${r.stderr}`);
-    assert.ok(took < 10_000, `exited ${took} ms after the signal`);
+    // Half the idle timeout (60 s), the only other thing that could end the run: far above a loaded machine's delays.
+    assert.ok(took < 30_000, `exited ${took} ms after the signal`);
     const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('regpush: '));
     assert.equal(errors.length, 1, r.stderr);
     assert.match(errors[0]!, /^regpush: error: interrupted: .*\[E_ABORTED\]$/);

@@ -282,7 +282,8 @@ async function failsCleanly(
   const took = Date.now() - t0;
   assertNoSecrets(r, secretsOf([tokenCreds.password, basicCreds.password], [src, dst]));
   const line = assertOneErrorLine(r, exit, code, pattern);
-  assert.ok(took < (opts.boundMs ?? 30_000), `failed within a bounded time (took ${took} ms)`);
+  // A hang guard, half of runCli's own limit (120 s): a loaded machine's delays cannot reach it.
+  assert.ok(took < (opts.boundMs ?? 60_000), `failed within a bounded time (took ${took} ms)`);
   const head = await manifestStatus(R.basic, `${run}/${name}`, '1', basicCreds);
   if (opts.before) assert.equal(head.digest, opts.before, 'the target tag is unchanged');
   else assert.equal(head.status, 404, 'the target tag is absent');
@@ -325,7 +326,7 @@ test('persistent: the big blob stalls forever → E_NETWORK within the idle time
   // noticing the cut: a DELETE it takes first is confirmed (204) and nothing stays; one after is
   // answered 404 BLOB_UPLOAD_INVALID and the session stays. Either way, the error line names
   // exactly what stays.
-  await failsCleanly('always-stalled', 5, 'E_NETWORK', /stalled|no progress|timed out/, { boundMs: 20_000, left: 'any' });
+  await failsCleanly('always-stalled', 5, 'E_NETWORK', /stalled|no progress|timed out/, { left: 'any' });
   // One GET plus one resume per retry: the stall does not restart the whole transfer on top.
   assert.equal(requestsFor(src, 'GET', big).length, 3);
 });
@@ -360,7 +361,7 @@ test('persistent, two targets: a source that always drops is read 1 + --retries 
   const warned = r.stderr.split('\n').filter((l) => l.startsWith('warning: ') && !PASSWORD_FLAG_WARNING.test(l));
   assert.ok(warned.length <= 1 && warned.every((l) => /: connection lost at byte \d+ .*; the other targets go on$/.test(l)), r.stderr);
   const line = assertOneErrorLine({ ...r, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('warning: ')).join('\n') }, 5, 'E_NETWORK', /connection lost at byte \d+ of \d+.*also after 2 retries/);
-  assert.ok(Date.now() - t0 < 30_000);
+  assert.ok(Date.now() - t0 < 60_000, 'a hang guard, half of runCli\'s own limit');
   assert.equal(requestsFor(src, 'GET', big).length, 3, 'one shared read, resumed twice, then given up');
   assert.equal((await manifestStatus(R.basic, `${run}/tee-a`, '1', basicCreds)).status, 404);
   assert.equal((await manifestStatus(R.anon2, `${run}/tee-b`, '1')).status, 404);

@@ -50,14 +50,11 @@ function installScript(name: string, body: string): string {
 test('a credential helper that hangs: one E_AUTH line naming the helper and the registry once REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS passes', async () => {
   const bin = installScript('sleepy', 'cat >/dev/null\nsleep 60');
   const env = helperEnv({ [R.basic.host]: 'sleepy' }, bin, { REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: '800' });
-  const t0 = Date.now();
-  const r = await runCli(['inspect', imageRef(R.basic, 'base/busybox:v2s2')], { env, timeoutMs: 30_000 });
-  const elapsed = Date.now() - t0;
+  // A run that waited for the sleeping grandchild (60 s) is killed at 45 s, with no E_AUTH line.
+  const r = await runCli(['inspect', imageRef(R.basic, 'base/busybox:v2s2')], { env, timeoutMs: 45_000 });
   const line = assertOneErrorLine(r, 3, 'E_AUTH');
   assert.match(line, new RegExp(`docker-credential-sleepy get for ${R.basic.host.replace(/\./g, '\\.')} failed: timed out after 800 ms`));
   assert.match(line, /REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS/);
-  // The sleeping grandchild (`sleep 60`) still holds the pipes: regpush must not wait for it.
-  assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
 });
 
 test('REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS that is not milliseconds is a usage error', async () => {

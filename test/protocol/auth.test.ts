@@ -441,6 +441,7 @@ describe('bearer flow', () => {
     const reg = await registry({ tokens, revoked });
     const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/a')));
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
     assert.equal(err.details.status, 401);
     assert.match(err.message, new RegExp(`authentication to ${reg.host} failed: .*user alice`));
     assert.ok(tokenCalls(tokens) <= 2);
@@ -454,6 +455,8 @@ describe('bearer flow', () => {
     });
     const err = await failure(middleware(reg, alice)(get(reg, '/v2/')));
     assert.ok(err instanceof ProtocolError);
+    assert.equal(err.code, 'E_PROTOCOL');
+    assert.equal(err.message, 'malformed WWW-Authenticate header (unterminated quoted string): Bearer realm="unterminated');
   });
 
   it('never attaches Authorization to another origin, even once the scheme is known', async () => {
@@ -500,6 +503,7 @@ describe('scopes and insufficient_scope', () => {
     const reg = await registry({ tokens, need: () => ['repository:app:pull,push'] });
     const err = await failure(middleware(reg, undefined)(get(reg, '/v2/app/manifests/a')));
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
     assert.equal(err.details.status, 401);
     assert.match(err.message, /anonymous/);
     assert.ok(tokenCalls(tokens) <= 2, `token calls: ${tokenCalls(tokens)}`);
@@ -648,6 +652,8 @@ describe('identity tokens (oauth2 refresh_token)', () => {
     const reg = await registry({ tokens });
     const err = await failure(middleware(reg, { identityToken: 'not-the-REFRESH-token' })(get(reg, '/v2/app/manifests/latest')));
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
+    assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for the given token`);
     assert.ok(!err.message.includes('not-the-REFRESH-token'));
   });
 });
@@ -668,6 +674,8 @@ describe('basic auth', () => {
     const reg = await registry({ basic: true });
     const err = await failure(middleware(reg, undefined)(get(reg, '/v2/')));
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
+    assert.ok(err.message.startsWith(`authentication to ${reg.host} failed: `), err.message);
     assert.match(err.message, /requires a username and password/);
   });
 
@@ -688,6 +696,7 @@ describe('token service failures', () => {
     const reg = await registry({ tokens });
     const err = await failure(middleware(reg, { username: 'alice', password: WRONG })(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
     assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
     assert.equal(err.details.status, 401);
   });
@@ -697,6 +706,8 @@ describe('token service failures', () => {
     const reg = await registry({ tokens });
     const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof ProtocolError);
+    assert.equal(err.code, 'E_PROTOCOL');
+    assert.equal(err.message, `token service ${tokens.host} returned a reply that is not JSON`);
     assert.ok(err.message.includes(tokens.host));
   });
 
@@ -705,6 +716,8 @@ describe('token service failures', () => {
     const reg = await registry({ tokens });
     const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof ProtocolError);
+    assert.equal(err.code, 'E_PROTOCOL');
+    assert.equal(err.message, `token service ${tokens.host} returned no token`);
     assert.match(err.message, /returned no token/);
   });
 
@@ -713,6 +726,8 @@ describe('token service failures', () => {
     const reg = await registry({ tokens });
     const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof ProtocolError);
+    assert.equal(err.code, 'E_PROTOCOL');
+    assert.equal(err.message, `token reply from ${tokens.host} is larger than 64 KiB`);
     assert.match(err.message, /64 KiB/);
   });
 
@@ -721,6 +736,8 @@ describe('token service failures', () => {
     const reg = await registry({ tokens });
     const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
+    assert.equal(err.message, `authentication to ${reg.host} failed: token service ${tokens.host} answered HTTP 500 (the token service failed; retry later or check its status page)`);
     assert.equal(err.details.status, 500);
   });
 
@@ -728,6 +745,8 @@ describe('token service failures', () => {
     const reg = await registry({ realmOverride: 'ftp://evil.example.com/token' });
     const err = await failure(middleware(reg, alice)(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof ProtocolError);
+    assert.equal(err.code, 'E_PROTOCOL');
+    assert.equal(err.message, `refusing token realm ftp://evil.example.com/token from ${reg.host}: only http(s) realms are allowed`);
     assert.match(err.message, /only http\(s\) realms/);
   });
 
@@ -740,6 +759,8 @@ describe('token service failures', () => {
     };
     const err = await failure(fetchToken(spy, ch, [], alice, { registry: 'reg.example.com', scheme: 'https' }));
     assert.ok(err instanceof ProtocolError);
+    assert.equal(err.code, 'E_PROTOCOL');
+    assert.equal(err.message, 'refusing token realm http://auth.example.com/token: reg.example.com is reached over https and credentials must not be sent over plain http');
     assert.match(err.message, /plain http/);
     assert.equal(called, false);
     const tokens = await tokenServer();
@@ -748,9 +769,15 @@ describe('token service failures', () => {
   });
 
   it('a challenge without realm, or with a non-URL realm → ProtocolError', async () => {
-    for (const h of ['Bearer service="s"', 'Bearer realm="not a url"', 'Bearer realm="http://u:p@127.0.0.1/token"']) {
+    for (const [h, message] of [
+      ['Bearer service="s"', 'Bearer challenge from r has no realm'],
+      ['Bearer realm="not a url"', 'token realm from r is not a URL: not a url'],
+      ['Bearer realm="http://u:p@127.0.0.1/token"', 'refusing token realm from r: it carries user information'],
+    ]) {
       const err = await failure(fetchToken(send, parseChallenges(h)[0]!, [], alice, { registry: 'r', scheme: 'http' }));
       assert.ok(err instanceof ProtocolError, h);
+      assert.equal(err.code, 'E_PROTOCOL', h);
+      assert.equal(err.message, message, h);
     }
   });
 
@@ -761,6 +788,7 @@ describe('token service failures', () => {
     ]) {
       const err = await failure(fetchToken(send, parseChallenges(`Bearer realm="${realm}"`)[0]!, [], alice, { registry: 'r', scheme: 'http' }));
       assert.ok(err instanceof ProtocolError, realm);
+      assert.equal(err.code, 'E_PROTOCOL', realm);
       assert.ok(err.message.includes(shown), err.message);
       assert.ok(!err.message.includes('hunter22'), err.message);
     }
@@ -783,6 +811,7 @@ describe('refused credentials are remembered for the run (no failed login per im
     assert.equal(tokenCalls(tokens), 1, 'one failed login in the run');
     for (const err of errors) {
       assert.ok(err instanceof AuthError);
+      assert.equal(err.code, 'E_AUTH');
       assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
       assert.equal(err.details.status, 401);
     }
@@ -815,6 +844,7 @@ describe('refused credentials are remembered for the run (no failed login per im
     assert.equal(tokenCalls(tokens), 1, 'the refused scope is asked for once in the run');
     for (const err of errors) {
       assert.ok(err instanceof AuthError);
+      assert.equal(err.code, 'E_AUTH');
       assert.equal(err.details.status, 403);
       assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} refused a token for repository:secret:pull to user alice (HTTP 403): access not granted, or the credentials have expired`);
     }
@@ -840,6 +870,7 @@ describe('refused credentials are remembered for the run (no failed login per im
     assert.equal(tokenCalls(tokens), 0);
     for (const err of errors) {
       assert.ok(err instanceof AuthError);
+      assert.equal(err.code, 'E_AUTH');
       assert.equal(err.message, `authentication to ${reg.host} failed: the registry rejected the registry token`);
     }
     // Another token is another credential.
@@ -878,6 +909,7 @@ describe('refused credentials are remembered for the run (no failed login per im
     assert.equal(reg.requests.filter((r) => r.headers.authorization).length, 1, 'the wrong password went out once');
     for (const err of errors) {
       assert.ok(err instanceof AuthError);
+      assert.equal(err.code, 'E_AUTH');
       assert.equal(err.message, errors[0]!.message);
       assert.match(err.message, /rejected the credentials for user alice/);
     }
@@ -1078,6 +1110,8 @@ describe('shared cache', () => {
     const other = middleware(reg, { username: 'alice', password: WRONG }, { memory });
     const err = await failure(other(get(reg, '/v2/app/manifests/a')));
     assert.ok(err instanceof AuthError, String(err));
+    assert.equal(err.code, 'E_AUTH');
+    assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
     assert.equal(tokenCalls(tokens), 2);
     assert.equal(tokens.requests[1]!.headers.authorization, `Basic ${Buffer.from(`alice:${WRONG}`).toString('base64')}`);
     assert.ok(![...logLines].some((l) => l.includes(PASSWORD) || l.includes(WRONG)));
@@ -1212,6 +1246,7 @@ describe('presumed challenges (a realm known before the first 401)', () => {
     const reg = await registry({ tokens });
     const err = await failure(middleware(reg, { username: 'alice', password: WRONG }, { presume: presumeAt(tokens.realm) })(get(reg, '/v2/app/manifests/x')));
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
     assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
     // The presumed GET is refused; the registry's own 401 names the same realm and service, which
     // has refused these credentials already: one failed login, not a second one there.
@@ -1226,6 +1261,7 @@ describe('presumed challenges (a realm known before the first 401)', () => {
     const client = middleware(reg, undefined, { presume: presumeAt(tokens.realm) });
     const err = await failure(client({ method: 'POST', url: `${reg.base}/v2/app/blobs/uploads/`, body: Buffer.alloc(0) }));
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
     assert.match(err.message, /rejected anonymous access \(no credentials were found\) for repository:app:pull,push/);
     assert.equal(tokenCalls(tokens), 1);
     assert.equal(reg.requests.length, 1);

@@ -164,7 +164,7 @@ test('OCI error bodies become typed errors keeping the registry codes', async ()
   const r = await registry((_req, _b, res) => {
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] }));
   });
-  await assert.rejects(r.client.getBlob('app', sha('x')), (e: unknown) => e instanceof NotFoundError && e.details.registryCodes?.[0] === 'BLOB_UNKNOWN');
+  await assert.rejects(r.client.getBlob('app', sha('x')), (e: unknown) => e instanceof NotFoundError && e.code === 'E_NOT_FOUND' && e.details.registryCodes?.[0] === 'BLOB_UNKNOWN');
   await assert.rejects(r.client.getBlob('app', sha('x')), { message: new RegExp(`^GET blob \\S+/app@${sha('x')}: \\S+ answered 404 BLOB_UNKNOWN: blob unknown to registry`) });
   assert.equal(await r.client.headBlob('app', sha('x')), undefined);
   r.transport.close();
@@ -480,7 +480,7 @@ test('a manifest named by digest is written host/repo@sha256:… in errors (neve
   const named = (e: Error) => e.message.includes(`${r.host}/app@${d}`) && !e.message.includes(`app:${d}`);
   await assert.rejects(r.client.putManifest('app', d, bytes, 'application/vnd.oci.image.manifest.v1+json'), (e: Error) => named(e) && /PUT manifest/.test(e.message));
   await assert.rejects(r.client.headManifest('app', d), (e: Error) => named(e) && /HEAD manifest/.test(e.message));
-  await assert.rejects(r.client.getManifest('app', d), (e: Error) => e instanceof UnsupportedError && named(e));
+  await assert.rejects(r.client.getManifest('app', d), (e: Error) => e instanceof UnsupportedError && e.code === 'E_UNSUPPORTED' && named(e) && /is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI/.test(e.message));
   // A tag keeps the colon.
   await assert.rejects(r.client.headManifest('app', 'v1'), (e: Error) => e.message.includes(`${r.host}/app:v1`));
   r.transport.close();
@@ -661,7 +661,8 @@ test('an interrupted monolithic PUT: a body in memory is let finish (the blob is
   const t0 = Date.now();
   await assert.rejects(client2.putUpload(`http://${r.host}/v2/app/blobs/uploads/u2?_state=s0`, d, blob.length, () => source), (e: Error) => /layer build aborted/.test(e.message));
   assert.equal(pushed, 3);
-  assert.ok(Date.now() - t0 < 2_000, 'cut at once, not after a grace');
+  // A cut that waited would end on the transport's idle timeout (60 s): half of it cannot be reached by a loaded machine's delays.
+  assert.ok(Date.now() - t0 < 30_000, 'cut at once, not after the idle timeout');
   assert.equal(received.length, 1, 'the cut PUT was never complete at the registry');
   r.transport.close();
 });
@@ -873,7 +874,7 @@ test('a blob redirect refused by the storage host (403), or sent back to the reg
   assert.ok(storageSaw.every((a) => a === '(none)'), storageSaw.join());
   // Not marked refused: the next request still sends them, and they are still taken.
   mode = '403';
-  await assert.rejects(client.getBlob('app', d), RegistryError);
+  await assert.rejects(client.getBlob('app', d), { name: 'RegistryError', code: 'E_REGISTRY', message: `GET blob ${host}/app@${d}: ${host} redirected the request to ${storageHost}, which answered 403: the storage host refused it, not the registry (regpush sends it no credentials; a signed URL that expired or does not match, or a storage or CDN fault)` });
   assert.equal(asked, 1);
   r.transport.close();
 });
@@ -1024,7 +1025,7 @@ test("a manifest HEAD's Docker-Content-Digest that is no digest is E_PROTOCOL na
     return true;
   });
   stated = 'SHA256:' + 'A'.repeat(64);
-  await assert.rejects(client.headManifest('app', '1'), ProtocolError);
+  await assert.rejects(client.headManifest('app', '1'), { name: 'ProtocolError', code: 'E_PROTOCOL', message: /^HEAD manifest 127\.0\.0\.1:\d+\/app:1: the registry's Docker-Content-Digest "SHA256:A{64}" is not a digest \(sha256:<64 hex> or sha512:<128 hex>\)$/ });
   stated = '';
   assert.equal((await client.headManifest('app', '1'))?.digest, undefined);
   stated = sha('x');

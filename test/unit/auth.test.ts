@@ -458,10 +458,13 @@ describe('a probed registry (scheme auto) and its token realm', () => {
     const registry = async (req: HttpRequest) => (req.headers?.authorization ? answer(200, {}, '', req.url) : answer(401, { 'www-authenticate': 'Bearer realm="http://auth.example.com/token",service="svc"' }, '', req.url));
     const first = await client()(registry)({ method: 'GET', url: 'https://localhost:5000/v2/b/manifests/x' }).then((r) => r.status, (e: Error) => e);
     assert.ok(first instanceof ProtocolError, String(first));
+    assert.equal(first.code, 'E_PROTOCOL');
+    assert.equal(first.message, 'refusing token realm http://auth.example.com/token: localhost:5000 is reached over https and credentials must not be sent over plain http');
     const later = client();
     await later.prefetch(); // nothing fetched: it would have gone to the plain-http realm
     const second = await later(registry)({ method: 'GET', url: 'https://localhost:5000/v2/b/manifests/y' }).then((r) => r.status, (e: Error) => e);
     assert.ok(second instanceof ProtocolError, String(second));
+    assert.equal(second.code, 'E_PROTOCOL');
     assert.match(second.message, /localhost:5000 is reached over https and credentials must not be sent over plain http/);
     assert.equal(tokenAsks.length, 0, 'no token request from any client, so no credential in clear text');
   });
@@ -474,6 +477,7 @@ describe('a probed registry (scheme auto) and its token realm', () => {
     const sent: HttpRequest[] = [];
     const r = await made(async (req) => (sent.push(req), answer(200, {}, '', req.url)))({ method: 'GET', url: 'https://localhost:5000/v2/b/manifests/x' }).then((x) => x.status, (e: Error) => e);
     assert.ok(r instanceof ProtocolError, String(r));
+    assert.equal(r.code, 'E_PROTOCOL');
     assert.match(r.message, /localhost:5000 is reached over https and credentials must not be sent over plain http/);
     assert.equal(tokenAsks.length, 0);
     assert.equal(sent.length, 0);
@@ -548,6 +552,7 @@ describe('a probed registry (scheme auto) and its token realm', () => {
       const outcome = await send({ method: 'GET', url }).then((r) => r.status, (e: Error) => e);
       if (scheme === 'https') {
         assert.ok(outcome instanceof ProtocolError, String(outcome));
+        assert.equal(outcome.code, 'E_PROTOCOL');
         assert.match(outcome.message, /localhost:5000 is reached over https and credentials must not be sent over plain http/);
         assert.equal(tokenAsks.length, 0, 'no token request, so no credential in clear text');
       } else {

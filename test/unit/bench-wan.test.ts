@@ -66,7 +66,8 @@ test('a new connection pays the handshake and one RTT before its first byte; the
   try {
     const r = await ask(p.port, 250_000);
     assert.ok(r.first >= 195, `first byte after handshake + RTT (${r.first.toFixed(0)} ms)`);
-    assert.ok(r.first < 400, `…and not much later (${r.first.toFixed(0)} ms)`);
+    // No upper bound here (a loaded machine delays any byte): that the emulator adds nothing beyond
+    // the handshake, the RTT and the bandwidth is checked without a clock in Link.schedule's test.
     // handshake 100 + request 50 + 250 kB at 10 Mbit/s 200 + answer 50
     assert.ok(r.last >= 390, `the last byte after ≥ 390 ms (${r.last.toFixed(0)} ms)`);
     assert.equal(link.stats.connections, 1);

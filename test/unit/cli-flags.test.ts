@@ -38,7 +38,7 @@ test('bad config flags are E_INPUT naming the value (an --env value excepted: it
 test('--chown and single-valued flags', () => {
   assert.deepEqual(parseChown('1000:1001'), { uid: 1000, gid: 1001 });
   assert.equal(parseChown(undefined), undefined);
-  for (const v of ['root', '1:', ':1', '-1:0', '1:2:3']) assert.throws(() => parseChown(v), InputError, v);
+  for (const v of ['root', '1:', ':1', '-1:0', '1:2:3']) assert.throws(() => parseChown(v), { name: 'InputError', code: 'E_INPUT', message: `--chown must be UID:GID in numbers (got "${v}")` }, v);
   assert.doesNotThrow(() => single({ from: 'a' }, ['from']));
   assert.throws(() => single({ from: ['a', 'b'] }, ['from']), (e: unknown) => e instanceof UsageError && /--from was given 2 times/.test((e as Error).message));
 });

@@ -46,6 +46,7 @@ describe('a helper\'s multi-line output is quoted whole in the error line', () =
     const output = [`{"ServerURL":"ghcr.io","Username":"me","Secret":"${SECRET}"}`, '', 'error: the keychain is locked', `  run \`pass unlock\` (token ${SECRET})  `].join('\n');
     const err = helperError('pass', 'get', new HelperFailure(failureText(output, 'gpg: decryption failed\nNo secret key\n'), 1), [], 'ghcr.io');
     assert.ok(err instanceof AuthError);
+    assert.equal(err.code, 'E_AUTH');
     assert.equal(
       err.message,
       'credential helper docker-credential-pass get for ghcr.io failed: {"ServerURL":"ghcr.io","Username":"me","Secret":"***"} | error: the keychain is locked | run `pass unlock` (token ***); stderr: gpg: decryption failed | No secret key',

@@ -80,6 +80,7 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
       () => expandEnvValue('TOKEN', 'abc${secret', lookup),
       (e: unknown) =>
         e instanceof InputError &&
+        e.code === 'E_INPUT' &&
         /^invalid --env TOKEN: the "\$\{" at offset 3 of its value has no closing "\}"/.test(e.message) &&
         !e.message.includes('abc') &&
         !e.message.includes('secret') &&

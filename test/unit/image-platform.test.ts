@@ -152,6 +152,7 @@ describe('selectPlatform', () => {
       () => selectPlatform(index, parsePlatform('linux/s390x')),
       (e: unknown) => {
         assert.ok(e instanceof NotFoundError);
+        assert.equal(e.code, 'E_NOT_FOUND');
         assert.equal(e.message, 'platform linux/s390x is not in the index; available: linux/amd64, linux/arm/v6, linux/arm/v7, linux/arm64/v8');
         return true;
       },

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
-import { AbortedError, InputError } from '../../src/errors.js';
+import { AbortedError } from '../../src/errors.js';
 import { DiffIdHash, HASH_WORKER_MIN_LANES, START_AFTER } from '../../src/layer/hash-worker.js';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, fixHeader } from '../../src/layer/gzip.js';
 import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer/index.js';
@@ -186,8 +186,8 @@ describe('layer lanes: choice, thread pool and --debug', () => {
   });
 
   it('bad lanes or pool sizes are InputError', () => {
-    for (const bad of [0, -1, 1.5, 65, Number.NaN]) assert.throws(() => resolveLayerOptions({ sources: [], gzipConcurrency: bad }), InputError, String(bad));
-    for (const bad of [0, 1.5, 1025]) assert.throws(() => resolveLayerOptions({ sources: [], threadPoolSize: bad }), InputError, String(bad));
+    for (const bad of [0, -1, 1.5, 65, Number.NaN]) assert.throws(() => resolveLayerOptions({ sources: [], gzipConcurrency: bad }), { name: 'InputError', code: 'E_INPUT', message: `gzip jobs must be an integer from 1 to 64, got ${bad}` }, String(bad));
+    for (const bad of [0, 1.5, 1025]) assert.throws(() => resolveLayerOptions({ sources: [], threadPoolSize: bad }), { name: 'InputError', code: 'E_INPUT', message: `thread pool size must be an integer from 1 to 1024, got ${bad}` }, String(bad));
     assert.equal(resolveLayerOptions({ sources: [], gzipConcurrency: 64, threadPoolSize: 1024 }).concurrency, 64);
   });
 

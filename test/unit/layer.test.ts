@@ -512,7 +512,7 @@ describe('layer: tar contents (checked with GNU tar)', () => {
   it('refuses a name that is not valid UTF-8 next to a genuine U+FFFD, in a subdirectory, in every pass', async () => {
     const src = tree({ 'ok-\uFFFD.txt': 'fine', 'sub/a.txt': 'a' });
     writeFileSync(Buffer.concat([Buffer.from(`${src}/sub/bad-`), Buffer.from([0xc3, 0x28])]), 'x');
-    const isUtf8Error = (err: unknown): boolean => err instanceof InputError && /sub: file name is not valid UTF-8 \(hex 6261642dc328\)/.test(err.message);
+    const isUtf8Error = (err: unknown): boolean => err instanceof InputError && err.code === 'E_INPUT' && /sub: file name is not valid UTF-8 \(hex 6261642dc328\)/.test(err.message);
     await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
     await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
     await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), isUtf8Error);
@@ -936,6 +936,7 @@ describe('layer: .dockerignore', () => {
       const file = join(src, '.dockerignore');
       await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => {
         assert.ok(err instanceof InputError);
+        assert.equal(err.code, 'E_INPUT');
         assert.equal(err.message, `${file}:2: bad pattern (not quoted: this .dockerignore is a symlink): ${why}`);
         assert.doesNotMatch(JSON.stringify({ m: err.message, d: err.details, c: String(err.cause) }), /s3cr3t/);
         return true;
@@ -1093,8 +1094,8 @@ describe('layer: sources', () => {
       const src = tree({ 'locked/x': 'x' });
       chmodSync(join(src, 'locked'), 0);
       try {
-        await assert.rejects(validateSources([{ src: join(src, 'locked'), dest: '/app' }], '/'), InputError);
-        await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), InputError);
+        await assert.rejects(validateSources([{ src: join(src, 'locked'), dest: '/app' }], '/'), { name: 'InputError', code: 'E_INPUT', message: /^app directory .*locked: permission denied$/ });
+        await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), { name: 'InputError', code: 'E_INPUT', message: /^cannot read .*locked: permission denied$/ });
       } finally {
         chmodSync(join(src, 'locked'), 0o755);
       }
@@ -1164,7 +1165,15 @@ describe('layer: sources', () => {
     assert.deepEqual(parseAppFlag('C:\\publish', '/app', '--app', 'linux'), { src: 'C:\\publish', dest: '/app/' });
     assert.deepEqual(parseAppFlag('C:/publish', '/app', '--app', 'win32'), { src: 'C:/publish', dest: '/app/' });
     assert.deepEqual(parseAppFlag('C:/publish:/srv', '/app', '--app', 'win32'), { src: 'C:/publish', dest: '/srv' });
-    for (const bad of ['', '   ', './publish:', './publish:app', ':/app']) assert.throws(() => parseAppFlag(bad, '/app'), InputError, bad);
+    for (const [bad, message] of [
+      ['', '--app: empty value; expected DIR or DIR:/absolute/dest'],
+      ['   ', '--app: empty value; expected DIR or DIR:/absolute/dest'],
+      ['./publish:', '--app ./publish:: empty destination after ":"'],
+      ['./publish:app', '--app ./publish:app: destination "app" must be an absolute path inside the image'],
+      [':/app', '--app :/app: empty source before ":"'],
+    ]) {
+      assert.throws(() => parseAppFlag(bad, '/app'), { name: 'InputError', code: 'E_INPUT', message }, bad);
+    }
     assert.throws(() => parseAppFlag('./publish', 'relative'), { name: 'InputError', message: /^--app \.\/publish: destination "relative\/" must be an absolute path inside the image$/ });
   });
 });
@@ -1329,7 +1338,9 @@ describe('layer: streaming, failures and cancellation', () => {
     const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }], blockSize: 1 });
     const err = await new Promise<unknown>((r) => stream.on('error', r));
     assert.ok(err instanceof InputError);
-    await assert.rejects(result, { name: 'InputError', message: /^gzip block size must be an integer from 16384 to 67108864, got 1$/ });
+    assert.equal(err.code, 'E_INPUT');
+    assert.equal(err.message, 'gzip block size must be an integer from 16384 to 67108864, got 1');
+    await assert.rejects(result, { name: 'InputError', code: 'E_INPUT', message: /^gzip block size must be an integer from 16384 to 67108864, got 1$/ });
   });
 
   it('a stalled consumer stops the walk, however many header-only entries there are', async () => {

@@ -85,6 +85,7 @@ test('convertLayerMediaType: an uncompressed layer has its type in both families
       convertLayerMediaType(MediaType.OCI_LAYER_ZSTD, 'docker', byFormat, names);
     } catch (e) {
       assert.ok(e instanceof UnsupportedError);
+      assert.equal(e.code, 'E_UNSUPPORTED');
       return e.message;
     }
     return assert.fail('zstd converted to Docker v2');
@@ -284,7 +285,7 @@ test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without 
   assert.equal(parseDuration('500ms', 'x'), 500e6);
   assert.equal(parseDuration('2h', 'x'), 7200e9);
   assert.equal(parseDuration('0', 'x'), 0);
-  for (const bad of ['', '30', '5 s', '1x', 's']) assert.throws(() => parseDuration(bad, 'healthcheck-interval'), InputError, bad);
+  for (const bad of ['', '30', '5 s', '1x', 's']) assert.throws(() => parseDuration(bad, 'healthcheck-interval'), { name: 'InputError', code: 'E_INPUT', message: `--healthcheck-interval "${bad}": expected a duration such as 30s, 1m30s or 500ms` }, bad);
   assert.equal(configChangesFromFlags({ 'stop-signal': '15' }).stopSignal, '15');
   assert.throws(() => configChangesFromFlags({ 'stop-signal': 'kill me' }), { name: 'InputError', message: /^--stop-signal must be a signal name .* \(got "kill me"\)$/ });
 });

@@ -158,6 +158,8 @@ test('failureResult: copy()\'s, sync()\'s and tagImage()\'s results typed as the
   // Errors that carry no result, and what is not a RegpushError at all.
   const missing = await rejection(copy({ from: src.ref('nothing:1'), to: [good.ref('x:1'), bad.ref('x:1')], retries: 0, ...opts }));
   assert.ok(missing instanceof NotFoundError, String(missing));
+  assert.equal(missing.code, 'E_NOT_FOUND');
+  assert.match(missing.message, /\/nothing:1: .* answered 404 MANIFEST_UNKNOWN/);
   assert.equal(failureResult(missing, 'copy'), undefined);
   assert.equal(failureResult(new Error('x'), 'push'), undefined);
   assert.equal(failureResult(undefined, 'sync'), undefined);

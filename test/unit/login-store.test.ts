@@ -416,6 +416,7 @@ describe('DOCKER_CONFIG naming a file instead of its directory', () => {
     const env = { DOCKER_CONFIG: file };
     const usage = (e: unknown) =>
       e instanceof UsageError &&
+      e.code === 'E_USAGE' &&
       e.message === `DOCKER_CONFIG names ${file}, which is not a directory; it must name the directory that holds config.json: set it to ${path.dirname(file)}`;
     await assert.rejects(resolveCredential('ghcr.io', { role: 'to', env, homeDir: home, system: testSystem(home) }), usage);
     await assert.rejects(storeCredential('ghcr.io', { username: 'me', password: 'x' }, { env, homeDir: home }), usage);

@@ -415,7 +415,7 @@ describe('a default daemon.json that cannot be used', () => {
       assert.equal(warned.length, 1, warned.join('\n'));
       assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its registry-mirrors and insecure-registries are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)'), warned[0]);
       // Named in the environment, the same file stops the run.
-      assert.throws(() => registryConfigOptions(flags, { ...env, REGPUSH_DOCKER_DAEMON_JSON: system.daemonJson }, root, logger, system), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT');
+      assert.throws(() => registryConfigOptions(flags, { ...env, REGPUSH_DOCKER_DAEMON_JSON: system.daemonJson }, root, logger, system), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.message.startsWith(`${system.daemonJson}: not valid JSON (`));
       // A readable one adds its Docker Hub mirrors after the flags'.
       writeFileSync(system.daemonJson, '{ "registry-mirrors": ["https://daemon-mirror.example"] }');
       assert.deepEqual(registryConfigOptions(flags, env, root, logger, system).mirrors['docker.io'], ['flag-mirror.example', 'daemon-mirror.example']);
@@ -793,7 +793,7 @@ describe('connect', () => {
   it('a bad mirrors option is E_USAGE', () => {
     const transport = transportFor({});
     try {
-      assert.throws(() => connect(transport, 'docker.io', 'from', [], { mirrors: { 'docker.io': ['not a host'] } }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE');
+      assert.throws(() => connect(transport, 'docker.io', 'from', [], { mirrors: { 'docker.io': ['not a host'] } }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === 'mirrors: "not a host" (a mirror of docker.io) is not a host[:port][/path]');
     } finally {
       transport.close();
     }

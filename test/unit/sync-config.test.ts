@@ -375,6 +375,8 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
       assert.fail('no error');
     } catch (e) {
       assert.ok(e instanceof RegpushError);
+      assert.equal(e.code, 'E_INPUT');
+      assert.equal(e.message, 'sync.yaml: images[0] (a.io/x): "tags.newest" must be a positive integer (got "0")');
       assert.deepEqual(e.details, { file: 'sync.yaml', entry: 'images[0] (a.io/x)', key: 'tags.newest' });
       assert.equal(e.exitCode, 2);
     }
@@ -411,6 +413,6 @@ describe('sync file: the documentation\'s example, and wrong argument types', ()
 
   it('parseSyncFile() given something other than strings is E_USAGE, not a TypeError', () => {
     assert.throws(() => parseSyncFile(undefined as never, 'sync.yaml'), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && /text and fileName must be strings \(got undefined, a string\)/.test(e.message));
-    assert.throws(() => parseSyncFile('images: []', null as never), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE');
+    assert.throws(() => parseSyncFile('images: []', null as never), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === 'parseSyncFile(): text and fileName must be strings (got a string, null)');
   });
 });

@@ -23,6 +23,8 @@ test('sync of one image whose tag is gone: a NotFoundError with the registry\'s 
   assert.ok(err instanceof NotFoundError, String(err));
   const direct = await rejection(copy({ from: src.ref('app:2'), to: [`${dst.host}/mirror/app:2`], retries: 0, ...fakeLibraryOptions(src, dst) }));
   assert.ok(direct instanceof NotFoundError, String(direct));
+  assert.equal(err.code, 'E_NOT_FOUND');
+  assert.match(err.message, new RegExp(`^GET manifest ${src.host.replace(/\./g, '\\.')}/app:2: .* answered 404 MANIFEST_UNKNOWN`));
   assert.equal(err.message, direct.message);
   assert.equal(err.details.status, 404);
   assert.equal(err.details.registry, direct.details.registry);
@@ -46,9 +48,14 @@ test('sync of one image every target refuses for want of credentials: an AuthErr
 test('an image an outage leaves unattempted fails with the outage\'s class', () => {
   const breaker = new OutageBreaker(1);
   breaker.failed('reg.example', new NetworkError('cannot reach reg.example: connection refused'), 'anonymous');
-  assert.ok(breaker.down('reg.example') instanceof NetworkError);
+  const unreached = breaker.down('reg.example');
+  assert.ok(unreached instanceof NetworkError);
+  assert.equal(unreached.code, 'E_NETWORK');
+  assert.match(unreached.message, /^not attempted: .* at reg\.example failed, the last with: cannot reach reg\.example: connection refused; a re-run copies what is missing$/);
   breaker.failed('other.example', new RegistryError('answered 503', { details: { status: 503 } }), 'anonymous');
   const down = breaker.down('other.example');
   assert.ok(down instanceof RegistryError);
+  assert.equal(down.code, 'E_REGISTRY');
+  assert.match(down.message, /^not attempted: .* at other\.example failed, the last with: answered 503; a re-run copies what is missing$/);
   assert.deepEqual(down.details, { registry: 'other.example', outage: true });
 });

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { push } from '../../src/index.js';
+import { RegpushError } from '../../src/errors.js';
 import { ensureBlobAt } from '../fixtures/ensure-blob.js';
 import { digestOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { sessionLedger } from '../fixtures/session-ledger.js';
@@ -89,7 +90,9 @@ test('a config whose every PUT is cut: one retry level, --retries 1 sends it twi
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['A=' + 'y'.repeat(400)] } }));
   dst.fault({ kind: 'upload', method: 'PUT' }, { kind: 'cut', afterBytes: 100 });
   const err = await ensureBlobAt(dst, config, 1);
-  assert.ok(err instanceof Error);
+  assert.ok(err instanceof RegpushError, String(err));
+  assert.equal(err.code, 'E_NETWORK');
+  assert.match(err.message, new RegExp(`^cannot reach ${dst.host.replace(/\./g, '\\.')}: connection reset \\(ECONNRESET\\)`));
   assert.doesNotMatch(err.message, /BLOB_UPLOAD_INVALID|404/);
   const puts = dst.requests({ kind: 'upload', method: 'PUT' });
   assert.equal(puts.length, 2, 'the first PUT and one restart');
