@@ -20,7 +20,6 @@ import type { LayerLabel } from './layer-label.js';
 import type { ExtraTags } from './extra-tags.js';
 import type { LayerHeadStart } from './layer-head-start.js';
 import { LayerEvents } from './layer-events.js';
-import { once } from './reuse.js';
 import type { PushTargetResult } from './options.js';
 
 /** What push knows of the new layers (and the result) at one target. */
@@ -142,7 +141,8 @@ export async function uploadLayerEverywhere(
   });
   const fromTag = holders[0];
   // Once for every target: a target whose build failed sets itself aside, and the next meets the same failure.
-  const digestFirst = job.dependency && !known ? once(() => dependencyDigest(job, ctx)) : undefined;
+  let digesting: Promise<LayerResult> | undefined;
+  const digestFirst = job.dependency && !known ? () => (digesting ??= dependencyDigest(job, ctx)) : undefined;
   for (const t of set.list) {
     const state = states.get(t)!;
     if (t.failed || state.reusable[i]) continue;
