@@ -1,9 +1,9 @@
 /**
- * The targets of one image, moved together: connected with their scopes, planned blob by blob
- * (skip / mount / stream / foreign), moved with one read for all of them (the tee), each blob
- * confirmed as it lands, failed targets set aside, manifests written only at targets that hold
- * every blob, per-target results and the partial-failure error. A TransferRun (engine.ts) makes
- * them (TransferRun.targets) and holds what they share (SetOwner).
+ * The targets of one image, moved together: planned blob by blob (skip / mount / stream /
+ * foreign), moved with one read for all of them (the tee), each blob confirmed as it lands, failed
+ * targets set aside, manifests written only at targets that hold every blob, per-target results
+ * and the partial-failure error. A TransferRun (engine.ts) connects the targets with their scopes,
+ * makes the set (TransferRun.targets) and holds what the sets of a run share (SetOwner).
  *
  * With one target a set is fail-fast: its first failure is the operation's, and every request
  * still running is cancelled. With several, a failing target is set aside and the others go on.
@@ -15,12 +15,12 @@ import type { Descriptor } from '../image/types.js';
 import type { Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
 import { untilAborted } from '../abort.js';
-import { Early, largestFirst, moveBlobToMany, planBlob, readAhead, type OpenedBlob } from './blobs.js';
-import { cancel, cancelUnused, openSession, type HandedSession } from './upload.js';
+import { largestFirst, moveBlobToMany, planBlob, type Early } from './blobs.js';
+import { EarlyStarts } from './early-start.js';
 import { MIN_PLAN_CONCURRENCY } from './concurrency.js';
 import { ManifestCommit, type CommitResult, type ManifestToWrite } from './manifest-commit.js';
 import type { MountResult } from '../registry/registry-client.js';
-import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
+import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext, type TransferTarget } from './types.js';
 import type { BlobAction, BlobEvents } from './blob-report.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
 import { headsAfterUpload } from '../registry/quirks.js';
@@ -39,8 +39,8 @@ export interface SetOwner {
   readonly signal: AbortSignal;
   /** Plan only: nothing may be opened at a target. */
   readonly dryRun: boolean;
-  /** Repositories whose connections were warmed for the run (TransferRun.targets). */
-  readonly warmRepos: Set<string>;
+  /** Repositories ("registry/repo") where a speculative start found its blob present: the run plans HEAD first there. */
+  readonly headFirstRepos: Set<string>;
   /** Target registries a set-aside warning has been given for in the run (TargetSetMode.asideWarnedOncePerRegistry). */
   readonly asideWarned: Set<string>;
   /** Stops the whole operation (a fail-fast set with stopRun). */
@@ -115,21 +115,8 @@ function namingImage(events: BlobEvents | undefined, image: string): BlobEvents 
   };
 }
 
-/** One target repository of an image and what happened there. */
-export interface TransferTarget {
-  ref: ImageReference;
-  ep: RepoEndpoint;
-  /** Tags to write. */
-  tags: string[];
-  /** What planning decided per blob digest. */
-  plans: Map<string, PlanAction>;
-  /** Blobs known to be at the target in this run (skipped, confirmed, or seen by the caller). */
-  present: Set<string>;
-  /** One line per blob moved (or planned, in a dry run). */
-  blobs: BlobReport[];
-  /** Why this target was set aside. */
-  failed?: RegpushError;
-}
+/** One target repository of an image: kept in types.ts, which early-start.ts shares with this file. */
+export type { TransferTarget } from './types.js';
 
 /** The targets of one image, moved together. */
 export class TargetSet {
@@ -143,8 +130,8 @@ export class TargetSet {
     private readonly landings = new Map<string, (ok: boolean) => void>(),
     /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
     private readonly waits = new Map<string, { sameRepo: boolean; landing: Promise<string | undefined> }>(),
-    /** Per blob digest: the requests sent with its plan's HEAD (speculative start), until a transfer takes them or they are released. */
-    private readonly early = new Map<string, EarlyBlob>(),
+    /** The requests sent with a blob's plan's HEAD (the speculative start, early-start.ts), until a transfer takes them or they are released. */
+    private readonly early = new EarlyStarts(run),
     /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
     private readonly moving = new Map<string, Promise<void>>(),
     /** Per target and blob (landingKey): its move under way, started by transfer() for one image of this set. */
@@ -235,7 +222,7 @@ export class TargetSet {
    */
   async plan(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-    const first = this.startEarly(source, blobs);
+    const first = this.early.start(source, blobs, this.live, (digest) => this.moving.has(digest), (t, digest) => this.claim(t, digest, landingKey(t, digest)));
     this.claimAhead(blobs);
     // The blob started early moves as soon as its own HEADs have answered, not after every
     // blob's: transfer() then waits for that move instead of starting it. A target waiting for
@@ -245,7 +232,7 @@ export class TargetSet {
     const own = first ? this.each(async (t) => void (await this.planOne(t, source, first))) : undefined;
     if (first && own) {
       const moving = own.then(() => {
-        this.releaseUnneeded([first]);
+        this.early.releaseUnneeded([first], (t, digest) => this.waits.has(landingKey(t, digest)));
         const ready = this.live.filter((t) => !this.waits.has(landingKey(t, first.digest)));
         return ready.length ? this.slot(first)(() => this.moveOne(source, first, ready)) : undefined;
       });
@@ -260,54 +247,8 @@ export class TargetSet {
         }),
       ]);
     } finally {
-      this.releaseUnneeded(blobs);
+      this.early.releaseUnneeded(blobs, (t, digest) => this.waits.has(landingKey(t, digest)));
     }
-  }
-
-  /**
-   * The speculative start: for the largest layer, the requests that begin its transfer go out
-   * together with the plan's HEAD instead of after it — the upload session (POST) at each target
-   * and one source GET for all of them, or the mount POST within one registry. If the HEAD finds
-   * the blob present, its session is cancelled (DELETE, off the critical path) and its GET
-   * aborted. Before the first byte moves that is one round trip where HEAD → POST → GET took three.
-   *
-   * Which blob: the largest layer only. Every blob shares the same links, so once one flows the
-   * link is busy and the others, started a round trip or two later, finish no later; one blob also
-   * bounds what a wrong guess costs (one POST, one DELETE, one aborted GET per image).
-   *
-   * When: only at a target where every tag this run looked up was absent and none has been written
-   * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry
-   * run, never for a blob the run knows present there or that another image of the run is landing
-   * in that registry (a sync claims the landing at once, see below), and no more in a
-   * repository where a speculative start once found its blob present (a new tag in a repository
-   * that holds the base already: from then on, HEAD first there). A tag that exists
-   * means an update, where most blobs are present: there the plan stays HEAD first, so an
-   * unchanged or incremental push, copy or sync costs what it did.
-   */
-  private startEarly(source: RepoEndpoint, blobs: readonly Descriptor[]): Descriptor | undefined {
-    if (this.run.dryRun) return undefined;
-    const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
-    if (!d || this.early.has(d.digest) || this.moving.has(d.digest)) return undefined;
-    const ts = this.live.filter((t) => this.speculates(t, source, d));
-    if (!ts.length) return undefined;
-    const e: EarlyBlob = { sessions: new Map(), mounts: new Map() };
-    // In a sync the run's other images plan at the same time: the landing is claimed now, so they
-    // wait for it (and mount from it) instead of starting the same blob themselves.
-    if (this.run.ctx.landed) for (const t of ts) this.claim(t, d.digest, landingKey(t, d.digest));
-    for (const t of ts) {
-      const { client, repo } = t.ep;
-      if (client.registry === source.client.registry) {
-        e.mounts.set(t, new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : cancelUnused(t.ep, r.uploadUrl, this.run.ctx))));
-      } else {
-        e.sessions.set(t, new Early(openSession(t.ep, this.run.ctx), (s) => cancel(t.ep, s.tracked, this.run.ctx)));
-      }
-    }
-    if (e.sessions.size) {
-      e.read = readAhead(d, source);
-    }
-    this.early.set(d.digest, e);
-    this.run.logger.debug(`${d.digest}: ${e.read ? 'upload session and source GET' : 'mount'} sent with the plan's HEAD (${ts.length} target(s))`);
-    return d;
   }
 
   /**
@@ -331,64 +272,6 @@ export class TargetSet {
     }
   }
 
-  /** Whether `d` starts speculatively at `t` (see startEarly). */
-  private speculates(t: TransferTarget, source: RepoEndpoint, d: Descriptor): boolean {
-    if (t.plans.has(d.digest) || t.present.has(d.digest)) return false;
-    const { client, repo } = t.ep;
-    // The source's own repository (a new tag for an image there) holds every blob its manifest
-    // names: a mount from itself would be a write for nothing (the HEAD finds each blob).
-    if (client.registry === source.client.registry && repo === source.repo) return false;
-    if (this.run.warmRepos.has(`${client.registry}/${repo}`)) return false;
-    if (client.tagsState?.(repo) !== 'absent') return false;
-    const landed = this.run.ctx.landed;
-    if (landed && (landed.claimed(client.registry, repo, d.digest) || (client.registry !== source.client.registry && landed.find(client.registry, d.digest)))) return false;
-    return true;
-  }
-
-  /** Releases what was started early for `blobs` and the plan made useless: a present blob's session, a read no target streams. */
-  private releaseUnneeded(blobs: readonly Descriptor[]): void {
-    for (const d of blobs) {
-      const e = this.early.get(d.digest);
-      if (!e) continue;
-      const uses = (t: TransferTarget, want: PlanAction): boolean => !t.failed && t.plans.get(d.digest) === want && !this.waits.has(landingKey(t, d.digest));
-      for (const [t, s] of e.sessions) {
-        if (t.plans.get(d.digest) === 'skip') this.noteWarm(t, d);
-        if (!uses(t, 'stream')) this.release(e.sessions, t, s);
-      }
-      for (const [t, m] of e.mounts) {
-        if (t.plans.get(d.digest) === 'skip') this.noteWarm(t, d);
-        if (!uses(t, 'mount')) this.release(e.mounts, t, m);
-      }
-      if (e.read && e.sessions.size === 0) {
-        this.run.track(e.read.release());
-        e.read = undefined;
-      }
-      if (!e.read && !e.sessions.size && !e.mounts.size) this.early.delete(d.digest);
-    }
-  }
-
-  private release<T>(m: Map<TransferTarget, Early<T>>, t: TransferTarget, e: Early<T>): void {
-    m.delete(t);
-    this.run.track(e.release());
-  }
-
-  private noteWarm(t: TransferTarget, d: Descriptor): void {
-    const key = `${t.ep.client.registry}/${t.ep.repo}`;
-    if (this.run.warmRepos.has(key)) return;
-    this.run.warmRepos.add(key);
-    this.run.logger.debug(`${key} already holds ${d.digest} although its tag is new: planning with a HEAD first there for the rest of this run`);
-  }
-
-  /** Releases everything still held for `digest` (its transfer is over, or will never run). */
-  private releaseBlob(digest: string): void {
-    const e = this.early.get(digest);
-    if (!e) return;
-    this.early.delete(digest);
-    for (const s of e.sessions.values()) this.run.track(s.release());
-    for (const m of e.mounts.values()) this.run.track(m.release());
-    if (e.read) this.run.track(e.read.release());
-  }
-
   /**
    * The plan of `d` at `t`, made once. With the run's record of landed blobs: a blob another
    * image is landing in this very repository is waited for and skipped; one landed (or landing)
@@ -401,7 +284,7 @@ export class TargetSet {
     // tags on one image): skipped now, not streamed a second time.
     if (plan && plan !== 'skip' && t.present.has(d.digest)) t.plans.set(d.digest, (plan = 'skip'));
     if (plan) return plan;
-    const mount = this.early.get(d.digest)?.mounts.get(t);
+    const mount = this.early.mountAt(d.digest, t);
     // Known present (the warm path saw a manifest there that names it): no HEAD.
     plan = t.present.has(d.digest) ? 'skip' : await planOrMounted(d, source, t.ep, mount);
     // A mount sent with the HEAD may have linked the blob before the HEAD looked: it was mounted.
@@ -489,7 +372,7 @@ export class TargetSet {
       for (const t of waiting) tasks.push(this.afterLanding(source, d, t));
     }
     const settled = await Promise.allSettled(tasks);
-    for (const d of blobs) this.releaseBlob(d.digest);
+    for (const d of blobs) this.early.releaseBlob(d.digest);
     // A present blob's DELETE ran alongside the transfers; it is over before the manifests.
     await this.run.cleanedUp();
     const failure = this.run.firstFailure(settled);
@@ -558,14 +441,13 @@ export class TargetSet {
 
   private async moveOne(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {
     const ts = targets.filter((t) => !t.failed && t.plans.has(d.digest));
-    if (!ts.length) return this.releaseBlob(d.digest);
-    const e = this.early.get(d.digest);
-    const early = e && { read: e.read, at: ts.map((t) => ({ session: e.sessions.get(t), mount: e.mounts.get(t) })) };
+    if (!ts.length) return this.early.releaseBlob(d.digest);
+    const early = this.early.forMove(d.digest, ts);
     let results;
     try {
       results = await moveBlobToMany(d, source, ts.map((t) => t.ep), this.movesCtx, ts.map((t) => t.plans.get(d.digest)), early);
     } finally {
-      this.releaseBlob(d.digest); // what the moves did not take (a target that failed first)
+      this.early.releaseBlob(d.digest); // what the moves did not take (a target that failed first)
     }
     await Promise.all(
       results.map(async (r, k) => {
@@ -685,13 +567,13 @@ export class TargetSet {
   finish(): void {
     for (const settle of this.landings.values()) settle(false); // a settled promise ignores a second call
     this.landings.clear();
-    for (const digest of [...this.early.keys()]) this.releaseBlob(digest);
+    this.early.releaseAll();
     this.run.setFinished(this);
   }
 }
 
 /**
- * planBlob, where a mount of the blob was sent with the HEAD (startEarly): a HEAD that fails is
+ * planBlob, where a mount of the blob was sent with the HEAD (EarlyStarts.start): a HEAD that fails is
  * settled by that mount's answer. distribution's filesystem storage can answer the HEAD 500
  * ("invalid checksum digest format") while the mount is writing the blob's link in that very
  * repository: the run's own speculation must not fail the run, and a mount answered 201 says the
@@ -705,19 +587,6 @@ async function planOrMounted(d: Descriptor, source: RepoEndpoint, target: RepoEn
     if ((await mount.peek())?.mounted) return 'mount';
     throw err;
   }
-}
-
-/** A config (or other small JSON blob): never the one a transfer waits for. */
-function isConfigLike(d: Descriptor): boolean {
-  return /json$/.test(d.mediaType.split(';')[0]!.trim());
-}
-
-/** What was started early for one blob (see TargetSet.startEarly). */
-interface EarlyBlob {
-  /** The source GET, shared by every target that streams the blob (the tee reads it once). */
-  read?: Early<OpenedBlob>;
-  sessions: Map<TransferTarget, Early<HandedSession>>;
-  mounts: Map<TransferTarget, Early<MountResult>>;
 }
 
 function landingKey(t: TransferTarget, digest: string): string {
