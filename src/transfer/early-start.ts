@@ -13,7 +13,7 @@
  * When: only at a target where every tag this run looked up was absent and none has been written
  * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry
  * run, never for a blob the run knows present there or that another image of the run is landing
- * in that registry (a sync claims the landing at once), and no more in a
+ * in that registry (a sync claims the landing at once, landings.ts), and no more in a
  * repository where a speculative start once found its blob present (a new tag in a repository
  * that holds the base already: from then on, HEAD first there, SetOwner.headFirstRepos). A tag
  * that exists means an update, where most blobs are present: there the plan stays HEAD first, so

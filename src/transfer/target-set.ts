@@ -4,6 +4,8 @@
  * targets set aside, manifests written only at targets that hold every blob, per-target results
  * and the partial-failure error. A TransferRun (engine.ts) connects the targets with their scopes,
  * makes the set (TransferRun.targets) and holds what the sets of a run share (SetOwner).
+ * What a set started early for its largest layer is an EarlyStarts (early-start.ts); its part in
+ * the landings across the images of a run (sync, copy --all-tags) is a Landings (landings.ts).
  *
  * With one target a set is fail-fast: its first failure is the operation's, and every request
  * still running is cancelled. With several, a failing target is set aside and the others go on.
@@ -14,9 +16,9 @@ import { isForeignLayer } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import type { Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
-import { untilAborted } from '../abort.js';
 import { largestFirst, moveBlobToMany, planBlob, type Early } from './blobs.js';
 import { EarlyStarts } from './early-start.js';
+import { landingKey, Landings } from './landings.js';
 import { MIN_PLAN_CONCURRENCY } from './concurrency.js';
 import { ManifestCommit, type CommitResult, type ManifestToWrite } from './manifest-commit.js';
 import type { MountResult } from '../registry/registry-client.js';
@@ -115,7 +117,7 @@ function namingImage(events: BlobEvents | undefined, image: string): BlobEvents 
   };
 }
 
-/** One target repository of an image: kept in types.ts, which early-start.ts shares with this file. */
+/** One target repository of an image: kept in types.ts, which early-start.ts and landings.ts share with this file. */
 export type { TransferTarget } from './types.js';
 
 /** The targets of one image, moved together. */
@@ -126,10 +128,8 @@ export class TargetSet {
     private readonly mode: Required<Omit<TargetSetMode, 'image'>> & Pick<TargetSetMode, 'image'>,
     /** Blob transfers at a time (TransferSlots), shared with the set's subsets. */
     private readonly slots: TransferSlots = transferSlots(run),
-    /** Landings this set announced (for mounts by other images of the run), settled as blobs land or at finish(). */
-    private readonly landings = new Map<string, (ok: boolean) => void>(),
-    /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
-    private readonly waits = new Map<string, { sameRepo: boolean; landing: Promise<string | undefined> }>(),
+    /** The landings this set announced for the run's other images, and those its targets wait for (landings.ts). */
+    private readonly landings = new Landings(run),
     /** The requests sent with a blob's plan's HEAD (the speculative start, early-start.ts), until a transfer takes them or they are released. */
     private readonly early = new EarlyStarts(run),
     /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
@@ -140,7 +140,7 @@ export class TargetSet {
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.early, this.moving, this.underWay);
+    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.early, this.moving, this.underWay);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -182,7 +182,7 @@ export class TargetSet {
     // What it was landing for the run's other images will not land: they stop waiting for it now
     // (and move the blob themselves), not when this image ends, which may itself wait for one of
     // theirs (two images of a sync failing at one registry would otherwise wait on each other).
-    this.settleLandings(t, false);
+    this.landings.settleAt(t, false);
     // A local input error (a layer's file that cannot be read) is every target's: setting one
     // target aside would say "the other targets go on" and then fail them all with it.
     if (this.mode.failFast || t.failed.code === 'E_INPUT') {
@@ -222,8 +222,8 @@ export class TargetSet {
    */
   async plan(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-    const first = this.early.start(source, blobs, this.live, (digest) => this.moving.has(digest), (t, digest) => this.claim(t, digest, landingKey(t, digest)));
-    this.claimAhead(blobs);
+    const first = this.early.start(source, blobs, this.live, (digest) => this.moving.has(digest), (t, digest) => this.landings.claim(t, digest));
+    this.landings.claimAhead(blobs, this.live);
     // The blob started early moves as soon as its own HEADs have answered, not after every
     // blob's: transfer() then waits for that move instead of starting it. A target waiting for
     // another image's landing of it is left out: inside the move it would wait in a --jobs slot
@@ -232,8 +232,8 @@ export class TargetSet {
     const own = first ? this.each(async (t) => void (await this.planOne(t, source, first))) : undefined;
     if (first && own) {
       const moving = own.then(() => {
-        this.early.releaseUnneeded([first], (t, digest) => this.waits.has(landingKey(t, digest)));
-        const ready = this.live.filter((t) => !this.waits.has(landingKey(t, first.digest)));
+        this.early.releaseUnneeded([first], (t, digest) => this.landings.waiting(t, digest));
+        const ready = this.live.filter((t) => !this.landings.waiting(t, first.digest));
         return ready.length ? this.slot(first)(() => this.moveOne(source, first, ready)) : undefined;
       });
       moving.catch(() => undefined); // awaited by transfer(); an error before it must not go unhandled
@@ -247,28 +247,7 @@ export class TargetSet {
         }),
       ]);
     } finally {
-      this.early.releaseUnneeded(blobs, (t, digest) => this.waits.has(landingKey(t, digest)));
-    }
-  }
-
-  /**
-   * Where landings are kept per repository only (copy --all-tags: LandedBlobs without mounts
-   * across repositories), the set that plans a blob first claims its landing at every target at
-   * once, before any HEAD. Another image planning that blob meanwhile then waits for this set's
-   * landing at every target, instead of landing it at some targets itself while waiting at others
-   * (each image's tee would read the source once: twice in all). A claim whose HEAD finds the blob
-   * present is settled at once (planOne); one never moved is withdrawn by setAside or finish().
-   */
-  private claimAhead(blobs: readonly Descriptor[]): void {
-    const landed = this.run.ctx.landed;
-    if (!landed || landed.acrossRepositories) return;
-    for (const d of blobs) {
-      if (isForeignLayer(d)) continue; // never moved, so never landed
-      for (const t of this.live) {
-        const key = landingKey(t, d.digest);
-        if (t.plans.has(d.digest) || t.present.has(d.digest) || this.landings.has(key) || landed.claimed(t.ep.client.registry, t.ep.repo, d.digest)) continue;
-        this.claim(t, d.digest, key);
-      }
+      this.early.releaseUnneeded(blobs, (t, digest) => this.landings.waiting(t, digest));
     }
   }
 
@@ -289,42 +268,10 @@ export class TargetSet {
     plan = t.present.has(d.digest) ? 'skip' : await planOrMounted(d, source, t.ep, mount);
     // A mount sent with the HEAD may have linked the blob before the HEAD looked: it was mounted.
     if (plan === 'skip' && mount && (await mount.peek())?.mounted) plan = 'mount';
-    const landed = this.run.ctx.landed;
-    const registry = t.ep.client.registry;
-    const key = landingKey(t, d.digest);
-    if (landed && plan === 'skip') {
-      this.landings.get(key)?.(true); // claimed by a speculative start: it is there
-      landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
-    }
-    // A target set aside while this HEAD was out claims nothing: setAside has withdrawn its claims
-    // already, and one made now would stand until finish(), a target of this very image in the
-    // same registry waiting for it (a deadlock).
-    else if (landed && !t.failed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
-      const here = landed.claimed(registry, t.ep.repo, d.digest);
-      const elsewhere = registry === source.client.registry ? undefined : landed.find(registry, d.digest);
-      if (here) {
-        this.waits.set(key, { sameRepo: true, landing: here.then((ok) => (ok ? t.ep.repo : undefined)) });
-        plan = 'mount';
-      } else {
-        if (elsewhere && plan === 'stream') {
-          this.waits.set(key, { sameRepo: false, landing: elsewhere });
-          plan = 'mount';
-        }
-        this.claim(t, d.digest, key);
-      }
-    }
+    plan = this.landings.planned(t, source, d, plan);
     t.plans.set(d.digest, plan);
     if (plan === 'skip') t.present.add(d.digest);
     return plan;
-  }
-
-  /** Records that `t` is about to land `digest` in its repository; settled when confirmed, or withdrawn by finish(). */
-  private claim(t: TransferTarget, digest: string, key: string): void {
-    let settle!: (ok: boolean) => void;
-    const landing = new Promise<void>((resolve, reject) => (settle = (ok) => (ok ? resolve() : reject(new Error('not landed')))));
-    landing.catch(() => undefined);
-    this.run.ctx.landed!.note(t.ep.client.registry, digest, t.ep.repo, landing);
-    this.landings.set(key, settle);
   }
 
   /**
@@ -334,7 +281,7 @@ export class TargetSet {
   plannedReports(t: TransferTarget, blobs: readonly Descriptor[]): BlobReport[] {
     return blobs.map((d) => {
       const plan = t.plans.get(d.digest);
-      const landedHere = plan === 'mount' && this.waits.get(landingKey(t, d.digest))?.sameRepo === true;
+      const landedHere = plan === 'mount' && this.landings.landsHere(t, d.digest);
       const action = plan === 'skip' || landedHere ? 'skipped' : plan === 'foreign' ? 'foreign' : plan === 'mount' ? 'planned-mount' : 'planned-stream';
       return { digest: d.digest, size: d.size, mediaType: d.mediaType, action, bytes: 0, retries: 0, resumes: 0 };
     });
@@ -353,7 +300,7 @@ export class TargetSet {
     const order = largestFirst(blobs).sort((a, b) => Number(this.early.has(b.digest)) - Number(this.early.has(a.digest)));
     for (const d of order) {
       const started = this.moving.get(d.digest);
-      const waiting = this.live.filter((t) => this.waits.has(landingKey(t, d.digest)));
+      const waiting = this.live.filter((t) => this.landings.waiting(t, d.digest));
       if (started) {
         // Started by plan() for the targets not waiting; the waiting ones follow below.
         this.moving.delete(d.digest);
@@ -369,7 +316,7 @@ export class TargetSet {
       // A target that needs another image's landing waits for it without holding a transfer slot,
       // and on its own: its set's other targets go on (one of them may be the landing another
       // image waits for), so images waiting on each other's blobs cannot deadlock.
-      for (const t of waiting) tasks.push(this.afterLanding(source, d, t));
+      for (const t of waiting) tasks.push(this.landings.afterLanding(d, t, () => this.slot(d)(() => this.moveOne(source, d, [t]))));
     }
     const settled = await Promise.allSettled(tasks);
     for (const d of blobs) this.early.releaseBlob(d.digest);
@@ -402,38 +349,6 @@ export class TargetSet {
     await this.moveMarked(source, d, [t]);
   }
 
-  /** Moves `d` to `t` once the landing it waits for has settled: skipped (same repository), mounted, or streamed after all. */
-  private async afterLanding(source: RepoEndpoint, d: Descriptor, t: TransferTarget): Promise<void> {
-    const key = landingKey(t, d.digest);
-    let wait = this.waits.get(key)!;
-    for (;;) {
-      const from = await untilAborted(this.run.signal, wait.landing);
-      if (t.failed) return void this.waits.delete(key);
-      if (wait.sameRepo && from !== undefined) {
-        this.waits.delete(key);
-        t.blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
-        t.present.add(d.digest);
-        return;
-      }
-      if (from !== undefined) break; // landed in another repository: mounted from there
-      // The landing failed. In another repository: this target streams the blob. In this one,
-      // whose claim is now withdrawn (LandedBlobs.note): of the images that waited for it, the
-      // first to get here claims the next landing and streams the blob; the others find that
-      // claim and wait for it in their turn, rather than each writing the blob into the
-      // repository at once (distribution/distribution#4489).
-      const next = wait.sameRepo ? this.run.ctx.landed?.claimed(t.ep.client.registry, t.ep.repo, d.digest) : undefined;
-      if (!next) {
-        t.plans.set(d.digest, 'stream');
-        if (wait.sameRepo) this.claim(t, d.digest, key);
-        break;
-      }
-      wait = { sameRepo: true, landing: next.then((ok) => (ok ? t.ep.repo : undefined)) };
-      this.waits.set(key, wait);
-    }
-    this.waits.delete(key);
-    await this.slot(d)(() => this.moveOne(source, d, [t]));
-  }
-
   /** The slots `d` moves in: --jobs, or beside them for a small blob. */
   private slot(d: Descriptor): LimitFunction {
     return d.size < SMALL_BLOB_BYTES ? this.slots.small : this.slots.large;
@@ -457,7 +372,7 @@ export class TargetSet {
         if (r.value.action === 'skipped' || r.value.action === 'foreign') return;
         try {
           await this.confirm(t, d.digest);
-          this.landings.get(landingKey(t, d.digest))?.(true);
+          this.landings.landed(t, d.digest);
         } catch (err) {
           this.setAside(t, err);
         }
@@ -550,23 +465,12 @@ export class TargetSet {
    * registries, would plan 640 mounts and 960 streams where the run makes 156 and 804).
    */
   landAsPlanned(): void {
-    for (const t of this.live) this.settleLandings(t, true);
-  }
-
-  /** Settles (and forgets) the landings announced at `t`: landed, or withdrawn. */
-  private settleLandings(t: TransferTarget, landed: boolean): void {
-    const prefix = landingKey(t, '');
-    for (const [key, settle] of this.landings) {
-      if (!key.startsWith(prefix)) continue;
-      settle(landed);
-      this.landings.delete(key);
-    }
+    for (const t of this.live) this.landings.settleAt(t, true);
   }
 
   /** Withdraws the landings this set announced but did not confirm (a failed target, a dry run, an error), and releases what was started early and never used. */
   finish(): void {
-    for (const settle of this.landings.values()) settle(false); // a settled promise ignores a second call
-    this.landings.clear();
+    this.landings.withdrawAll();
     this.early.releaseAll();
     this.run.setFinished(this);
   }
@@ -587,8 +491,4 @@ async function planOrMounted(d: Descriptor, source: RepoEndpoint, target: RepoEn
     if ((await mount.peek())?.mounted) return 'mount';
     throw err;
   }
-}
-
-function landingKey(t: TransferTarget, digest: string): string {
-  return `${t.ep.client.registry}/${t.ep.repo} ${digest}`;
 }
