@@ -228,7 +228,7 @@ export class TargetSet {
     // blob's: transfer() then waits for that move instead of starting it. A target waiting for
     // another image's landing of it is left out: inside the move it would wait in a --jobs slot
     // (and hold the other targets' tee back), or mount into a repository still being written;
-    // transfer() moves it once that landing has settled (afterLanding).
+    // transfer() moves it once that landing has settled (Landings.afterLanding).
     const own = first ? this.each(async (t) => void (await this.planOne(t, source, first))) : undefined;
     if (first && own) {
       const moving = own.then(() => {
