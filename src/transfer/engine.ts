@@ -78,7 +78,7 @@ export class TransferRun implements SetOwner {
    * Repositories ("registry/repo") where a speculative start found a blob present: a new tag in a
    * repository that already holds the base. The rest of the run plans there with a HEAD first.
    */
-  readonly warmRepos = new Set<string>();
+  readonly headFirstRepos = new Set<string>();
   /** Target registries a set-aside warning has been given for (SetOwner.asideWarned). */
   readonly asideWarned = new Set<string>();
   /** The kinds of warning said once in the run, every image giving them alike (sync's referrer warnings, ImageCopyOptions.warnAlike). */

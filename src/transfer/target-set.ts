@@ -1,9 +1,11 @@
 /**
- * The targets of one image, moved together: connected with their scopes, planned blob by blob
- * (skip / mount / stream / foreign), moved with one read for all of them (the tee), each blob
- * confirmed as it lands, failed targets set aside, manifests written only at targets that hold
- * every blob, per-target results and the partial-failure error. A TransferRun (engine.ts) makes
- * them (TransferRun.targets) and holds what they share (SetOwner).
+ * The targets of one image, moved together: planned blob by blob (skip / mount / stream /
+ * foreign), moved with one read for all of them (the tee), each blob confirmed as it lands, failed
+ * targets set aside, manifests written only at targets that hold every blob, per-target results
+ * and the partial-failure error. A TransferRun (engine.ts) connects the targets with their scopes,
+ * makes the set (TransferRun.targets) and holds what the sets of a run share (SetOwner).
+ * What a set started early for its largest layer is an EarlyStarts (early-start.ts); its part in
+ * the landings across the images of a run (sync, copy --all-tags) is a Landings (landings.ts).
  *
  * With one target a set is fail-fast: its first failure is the operation's, and every request
  * still running is cancelled. With several, a failing target is set aside and the others go on.
@@ -14,13 +16,13 @@ import { isForeignLayer } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import type { Logger } from '../log.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
-import { untilAborted } from '../abort.js';
-import { Early, largestFirst, moveBlobToMany, planBlob, readAhead, type OpenedBlob } from './blobs.js';
-import { cancel, cancelUnused, openSession, type HandedSession } from './upload.js';
+import { largestFirst, moveBlobToMany, planBlob, type Early } from './blobs.js';
+import { EarlyStarts } from './early-start.js';
+import { landingKey, Landings } from './landings.js';
 import { MIN_PLAN_CONCURRENCY } from './concurrency.js';
 import { ManifestCommit, type CommitResult, type ManifestToWrite } from './manifest-commit.js';
 import type { MountResult } from '../registry/registry-client.js';
-import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext } from './types.js';
+import { statedKey, type BlobReport, type PlanAction, type RepoEndpoint, type TransferContext, type TransferTarget } from './types.js';
 import type { BlobAction, BlobEvents } from './blob-report.js';
 // A 201 is not an upload's confirmation on every registry (Aliyun ACR; docs/registry-quirks.md).
 import { headsAfterUpload } from '../registry/quirks.js';
@@ -39,8 +41,8 @@ export interface SetOwner {
   readonly signal: AbortSignal;
   /** Plan only: nothing may be opened at a target. */
   readonly dryRun: boolean;
-  /** Repositories whose connections were warmed for the run (TransferRun.targets). */
-  readonly warmRepos: Set<string>;
+  /** Repositories ("registry/repo") where a speculative start found its blob present: the run plans HEAD first there. */
+  readonly headFirstRepos: Set<string>;
   /** Target registries a set-aside warning has been given for in the run (TargetSetMode.asideWarnedOncePerRegistry). */
   readonly asideWarned: Set<string>;
   /** Stops the whole operation (a fail-fast set with stopRun). */
@@ -115,21 +117,8 @@ function namingImage(events: BlobEvents | undefined, image: string): BlobEvents 
   };
 }
 
-/** One target repository of an image and what happened there. */
-export interface TransferTarget {
-  ref: ImageReference;
-  ep: RepoEndpoint;
-  /** Tags to write. */
-  tags: string[];
-  /** What planning decided per blob digest. */
-  plans: Map<string, PlanAction>;
-  /** Blobs known to be at the target in this run (skipped, confirmed, or seen by the caller). */
-  present: Set<string>;
-  /** One line per blob moved (or planned, in a dry run). */
-  blobs: BlobReport[];
-  /** Why this target was set aside. */
-  failed?: RegpushError;
-}
+/** One target repository of an image: kept in types.ts, which early-start.ts and landings.ts share with this file. */
+export type { TransferTarget } from './types.js';
 
 /** The targets of one image, moved together. */
 export class TargetSet {
@@ -139,12 +128,10 @@ export class TargetSet {
     private readonly mode: Required<Omit<TargetSetMode, 'image'>> & Pick<TargetSetMode, 'image'>,
     /** Blob transfers at a time (TransferSlots), shared with the set's subsets. */
     private readonly slots: TransferSlots = transferSlots(run),
-    /** Landings this set announced (for mounts by other images of the run), settled as blobs land or at finish(). */
-    private readonly landings = new Map<string, (ok: boolean) => void>(),
-    /** Targets waiting for another image's landing of a blob (in their own repository, or one to mount from). */
-    private readonly waits = new Map<string, { sameRepo: boolean; landing: Promise<string | undefined> }>(),
-    /** Per blob digest: the requests sent with its plan's HEAD (speculative start), until a transfer takes them or they are released. */
-    private readonly early = new Map<string, EarlyBlob>(),
+    /** The landings this set announced for the run's other images, and those its targets wait for (landings.ts). */
+    private readonly landings = new Landings(run),
+    /** The requests sent with a blob's plan's HEAD (the speculative start, early-start.ts), until a transfer takes them or they are released. */
+    private readonly early = new EarlyStarts(run),
     /** Per blob digest: the move of a blob started early, begun by plan() (transfer() waits for it). */
     private readonly moving = new Map<string, Promise<void>>(),
     /** Per target and blob (landingKey): its move under way, started by transfer() for one image of this set. */
@@ -153,7 +140,7 @@ export class TargetSet {
 
   /** A set over some of these targets (the same objects: a target set aside there is set aside here). */
   subset(list: TransferTarget[]): TargetSet {
-    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.waits, this.early, this.moving, this.underWay);
+    return new TargetSet(list, this.run, this.mode, this.slots, this.landings, this.early, this.moving, this.underWay);
   }
 
   /** The run's transfer context (transport, signal, upload memory). */
@@ -195,7 +182,7 @@ export class TargetSet {
     // What it was landing for the run's other images will not land: they stop waiting for it now
     // (and move the blob themselves), not when this image ends, which may itself wait for one of
     // theirs (two images of a sync failing at one registry would otherwise wait on each other).
-    this.settleLandings(t, false);
+    this.landings.settleAt(t, false);
     // A local input error (a layer's file that cannot be read) is every target's: setting one
     // target aside would say "the other targets go on" and then fail them all with it.
     if (this.mode.failFast || t.failed.code === 'E_INPUT') {
@@ -235,18 +222,18 @@ export class TargetSet {
    */
   async plan(source: RepoEndpoint, blobs: readonly Descriptor[]): Promise<void> {
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-    const first = this.startEarly(source, blobs);
-    this.claimAhead(blobs);
+    const first = this.early.start(source, blobs, this.live, (digest) => this.moving.has(digest), (t, digest) => this.landings.claim(t, digest));
+    this.landings.claimAhead(blobs, this.live);
     // The blob started early moves as soon as its own HEADs have answered, not after every
     // blob's: transfer() then waits for that move instead of starting it. A target waiting for
     // another image's landing of it is left out: inside the move it would wait in a --jobs slot
     // (and hold the other targets' tee back), or mount into a repository still being written;
-    // transfer() moves it once that landing has settled (afterLanding).
+    // transfer() moves it once that landing has settled (Landings.afterLanding).
     const own = first ? this.each(async (t) => void (await this.planOne(t, source, first))) : undefined;
     if (first && own) {
       const moving = own.then(() => {
-        this.releaseUnneeded([first]);
-        const ready = this.live.filter((t) => !this.waits.has(landingKey(t, first.digest)));
+        this.early.releaseUnneeded([first], (t, digest) => this.landings.waiting(t, digest));
+        const ready = this.live.filter((t) => !this.landings.waiting(t, first.digest));
         return ready.length ? this.slot(first)(() => this.moveOne(source, first, ready)) : undefined;
       });
       moving.catch(() => undefined); // awaited by transfer(); an error before it must not go unhandled
@@ -260,133 +247,8 @@ export class TargetSet {
         }),
       ]);
     } finally {
-      this.releaseUnneeded(blobs);
+      this.early.releaseUnneeded(blobs, (t, digest) => this.landings.waiting(t, digest));
     }
-  }
-
-  /**
-   * The speculative start: for the largest layer, the requests that begin its transfer go out
-   * together with the plan's HEAD instead of after it — the upload session (POST) at each target
-   * and one source GET for all of them, or the mount POST within one registry. If the HEAD finds
-   * the blob present, its session is cancelled (DELETE, off the critical path) and its GET
-   * aborted. Before the first byte moves that is one round trip where HEAD → POST → GET took three.
-   *
-   * Which blob: the largest layer only. Every blob shares the same links, so once one flows the
-   * link is busy and the others, started a round trip or two later, finish no later; one blob also
-   * bounds what a wrong guess costs (one POST, one DELETE, one aborted GET per image).
-   *
-   * When: only at a target where every tag this run looked up was absent and none has been written
-   * yet (a first push or copy to that tag, where the blobs are usually missing); never in a dry
-   * run, never for a blob the run knows present there or that another image of the run is landing
-   * in that registry (a sync claims the landing at once, see below), and no more in a
-   * repository where a speculative start once found its blob present (a new tag in a repository
-   * that holds the base already: from then on, HEAD first there). A tag that exists
-   * means an update, where most blobs are present: there the plan stays HEAD first, so an
-   * unchanged or incremental push, copy or sync costs what it did.
-   */
-  private startEarly(source: RepoEndpoint, blobs: readonly Descriptor[]): Descriptor | undefined {
-    if (this.run.dryRun) return undefined;
-    const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
-    if (!d || this.early.has(d.digest) || this.moving.has(d.digest)) return undefined;
-    const ts = this.live.filter((t) => this.speculates(t, source, d));
-    if (!ts.length) return undefined;
-    const e: EarlyBlob = { sessions: new Map(), mounts: new Map() };
-    // In a sync the run's other images plan at the same time: the landing is claimed now, so they
-    // wait for it (and mount from it) instead of starting the same blob themselves.
-    if (this.run.ctx.landed) for (const t of ts) this.claim(t, d.digest, landingKey(t, d.digest));
-    for (const t of ts) {
-      const { client, repo } = t.ep;
-      if (client.registry === source.client.registry) {
-        e.mounts.set(t, new Early(client.mountBlob(repo, d.digest, source.repo), (r) => (r.mounted ? undefined : cancelUnused(t.ep, r.uploadUrl, this.run.ctx))));
-      } else {
-        e.sessions.set(t, new Early(openSession(t.ep, this.run.ctx), (s) => cancel(t.ep, s.tracked, this.run.ctx)));
-      }
-    }
-    if (e.sessions.size) {
-      e.read = readAhead(d, source);
-    }
-    this.early.set(d.digest, e);
-    this.run.logger.debug(`${d.digest}: ${e.read ? 'upload session and source GET' : 'mount'} sent with the plan's HEAD (${ts.length} target(s))`);
-    return d;
-  }
-
-  /**
-   * Where landings are kept per repository only (copy --all-tags: LandedBlobs without mounts
-   * across repositories), the set that plans a blob first claims its landing at every target at
-   * once, before any HEAD. Another image planning that blob meanwhile then waits for this set's
-   * landing at every target, instead of landing it at some targets itself while waiting at others
-   * (each image's tee would read the source once: twice in all). A claim whose HEAD finds the blob
-   * present is settled at once (planOne); one never moved is withdrawn by setAside or finish().
-   */
-  private claimAhead(blobs: readonly Descriptor[]): void {
-    const landed = this.run.ctx.landed;
-    if (!landed || landed.acrossRepositories) return;
-    for (const d of blobs) {
-      if (isForeignLayer(d)) continue; // never moved, so never landed
-      for (const t of this.live) {
-        const key = landingKey(t, d.digest);
-        if (t.plans.has(d.digest) || t.present.has(d.digest) || this.landings.has(key) || landed.claimed(t.ep.client.registry, t.ep.repo, d.digest)) continue;
-        this.claim(t, d.digest, key);
-      }
-    }
-  }
-
-  /** Whether `d` starts speculatively at `t` (see startEarly). */
-  private speculates(t: TransferTarget, source: RepoEndpoint, d: Descriptor): boolean {
-    if (t.plans.has(d.digest) || t.present.has(d.digest)) return false;
-    const { client, repo } = t.ep;
-    // The source's own repository (a new tag for an image there) holds every blob its manifest
-    // names: a mount from itself would be a write for nothing (the HEAD finds each blob).
-    if (client.registry === source.client.registry && repo === source.repo) return false;
-    if (this.run.warmRepos.has(`${client.registry}/${repo}`)) return false;
-    if (client.tagsState?.(repo) !== 'absent') return false;
-    const landed = this.run.ctx.landed;
-    if (landed && (landed.claimed(client.registry, repo, d.digest) || (client.registry !== source.client.registry && landed.find(client.registry, d.digest)))) return false;
-    return true;
-  }
-
-  /** Releases what was started early for `blobs` and the plan made useless: a present blob's session, a read no target streams. */
-  private releaseUnneeded(blobs: readonly Descriptor[]): void {
-    for (const d of blobs) {
-      const e = this.early.get(d.digest);
-      if (!e) continue;
-      const uses = (t: TransferTarget, want: PlanAction): boolean => !t.failed && t.plans.get(d.digest) === want && !this.waits.has(landingKey(t, d.digest));
-      for (const [t, s] of e.sessions) {
-        if (t.plans.get(d.digest) === 'skip') this.noteWarm(t, d);
-        if (!uses(t, 'stream')) this.release(e.sessions, t, s);
-      }
-      for (const [t, m] of e.mounts) {
-        if (t.plans.get(d.digest) === 'skip') this.noteWarm(t, d);
-        if (!uses(t, 'mount')) this.release(e.mounts, t, m);
-      }
-      if (e.read && e.sessions.size === 0) {
-        this.run.track(e.read.release());
-        e.read = undefined;
-      }
-      if (!e.read && !e.sessions.size && !e.mounts.size) this.early.delete(d.digest);
-    }
-  }
-
-  private release<T>(m: Map<TransferTarget, Early<T>>, t: TransferTarget, e: Early<T>): void {
-    m.delete(t);
-    this.run.track(e.release());
-  }
-
-  private noteWarm(t: TransferTarget, d: Descriptor): void {
-    const key = `${t.ep.client.registry}/${t.ep.repo}`;
-    if (this.run.warmRepos.has(key)) return;
-    this.run.warmRepos.add(key);
-    this.run.logger.debug(`${key} already holds ${d.digest} although its tag is new: planning with a HEAD first there for the rest of this run`);
-  }
-
-  /** Releases everything still held for `digest` (its transfer is over, or will never run). */
-  private releaseBlob(digest: string): void {
-    const e = this.early.get(digest);
-    if (!e) return;
-    this.early.delete(digest);
-    for (const s of e.sessions.values()) this.run.track(s.release());
-    for (const m of e.mounts.values()) this.run.track(m.release());
-    if (e.read) this.run.track(e.read.release());
   }
 
   /**
@@ -401,47 +263,15 @@ export class TargetSet {
     // tags on one image): skipped now, not streamed a second time.
     if (plan && plan !== 'skip' && t.present.has(d.digest)) t.plans.set(d.digest, (plan = 'skip'));
     if (plan) return plan;
-    const mount = this.early.get(d.digest)?.mounts.get(t);
+    const mount = this.early.mountAt(d.digest, t);
     // Known present (the warm path saw a manifest there that names it): no HEAD.
     plan = t.present.has(d.digest) ? 'skip' : await planOrMounted(d, source, t.ep, mount);
     // A mount sent with the HEAD may have linked the blob before the HEAD looked: it was mounted.
     if (plan === 'skip' && mount && (await mount.peek())?.mounted) plan = 'mount';
-    const landed = this.run.ctx.landed;
-    const registry = t.ep.client.registry;
-    const key = landingKey(t, d.digest);
-    if (landed && plan === 'skip') {
-      this.landings.get(key)?.(true); // claimed by a speculative start: it is there
-      landed.note(registry, d.digest, t.ep.repo, Promise.resolve());
-    }
-    // A target set aside while this HEAD was out claims nothing: setAside has withdrawn its claims
-    // already, and one made now would stand until finish(), a target of this very image in the
-    // same registry waiting for it (a deadlock).
-    else if (landed && !t.failed && (plan === 'stream' || plan === 'mount') && !this.landings.has(key)) {
-      const here = landed.claimed(registry, t.ep.repo, d.digest);
-      const elsewhere = registry === source.client.registry ? undefined : landed.find(registry, d.digest);
-      if (here) {
-        this.waits.set(key, { sameRepo: true, landing: here.then((ok) => (ok ? t.ep.repo : undefined)) });
-        plan = 'mount';
-      } else {
-        if (elsewhere && plan === 'stream') {
-          this.waits.set(key, { sameRepo: false, landing: elsewhere });
-          plan = 'mount';
-        }
-        this.claim(t, d.digest, key);
-      }
-    }
+    plan = this.landings.planned(t, source, d, plan);
     t.plans.set(d.digest, plan);
     if (plan === 'skip') t.present.add(d.digest);
     return plan;
-  }
-
-  /** Records that `t` is about to land `digest` in its repository; settled when confirmed, or withdrawn by finish(). */
-  private claim(t: TransferTarget, digest: string, key: string): void {
-    let settle!: (ok: boolean) => void;
-    const landing = new Promise<void>((resolve, reject) => (settle = (ok) => (ok ? resolve() : reject(new Error('not landed')))));
-    landing.catch(() => undefined);
-    this.run.ctx.landed!.note(t.ep.client.registry, digest, t.ep.repo, landing);
-    this.landings.set(key, settle);
   }
 
   /**
@@ -451,7 +281,7 @@ export class TargetSet {
   plannedReports(t: TransferTarget, blobs: readonly Descriptor[]): BlobReport[] {
     return blobs.map((d) => {
       const plan = t.plans.get(d.digest);
-      const landedHere = plan === 'mount' && this.waits.get(landingKey(t, d.digest))?.sameRepo === true;
+      const landedHere = plan === 'mount' && this.landings.landsHere(t, d.digest);
       const action = plan === 'skip' || landedHere ? 'skipped' : plan === 'foreign' ? 'foreign' : plan === 'mount' ? 'planned-mount' : 'planned-stream';
       return { digest: d.digest, size: d.size, mediaType: d.mediaType, action, bytes: 0, retries: 0, resumes: 0 };
     });
@@ -470,7 +300,7 @@ export class TargetSet {
     const order = largestFirst(blobs).sort((a, b) => Number(this.early.has(b.digest)) - Number(this.early.has(a.digest)));
     for (const d of order) {
       const started = this.moving.get(d.digest);
-      const waiting = this.live.filter((t) => this.waits.has(landingKey(t, d.digest)));
+      const waiting = this.live.filter((t) => this.landings.waiting(t, d.digest));
       if (started) {
         // Started by plan() for the targets not waiting; the waiting ones follow below.
         this.moving.delete(d.digest);
@@ -486,10 +316,10 @@ export class TargetSet {
       // A target that needs another image's landing waits for it without holding a transfer slot,
       // and on its own: its set's other targets go on (one of them may be the landing another
       // image waits for), so images waiting on each other's blobs cannot deadlock.
-      for (const t of waiting) tasks.push(this.afterLanding(source, d, t));
+      for (const t of waiting) tasks.push(this.landings.afterLanding(d, t, () => this.slot(d)(() => this.moveOne(source, d, [t]))));
     }
     const settled = await Promise.allSettled(tasks);
-    for (const d of blobs) this.releaseBlob(d.digest);
+    for (const d of blobs) this.early.releaseBlob(d.digest);
     // A present blob's DELETE ran alongside the transfers; it is over before the manifests.
     await this.run.cleanedUp();
     const failure = this.run.firstFailure(settled);
@@ -519,38 +349,6 @@ export class TargetSet {
     await this.moveMarked(source, d, [t]);
   }
 
-  /** Moves `d` to `t` once the landing it waits for has settled: skipped (same repository), mounted, or streamed after all. */
-  private async afterLanding(source: RepoEndpoint, d: Descriptor, t: TransferTarget): Promise<void> {
-    const key = landingKey(t, d.digest);
-    let wait = this.waits.get(key)!;
-    for (;;) {
-      const from = await untilAborted(this.run.signal, wait.landing);
-      if (t.failed) return void this.waits.delete(key);
-      if (wait.sameRepo && from !== undefined) {
-        this.waits.delete(key);
-        t.blobs.push({ digest: d.digest, size: d.size, mediaType: d.mediaType, action: 'skipped', bytes: 0, retries: 0, resumes: 0 });
-        t.present.add(d.digest);
-        return;
-      }
-      if (from !== undefined) break; // landed in another repository: mounted from there
-      // The landing failed. In another repository: this target streams the blob. In this one,
-      // whose claim is now withdrawn (LandedBlobs.note): of the images that waited for it, the
-      // first to get here claims the next landing and streams the blob; the others find that
-      // claim and wait for it in their turn, rather than each writing the blob into the
-      // repository at once (distribution/distribution#4489).
-      const next = wait.sameRepo ? this.run.ctx.landed?.claimed(t.ep.client.registry, t.ep.repo, d.digest) : undefined;
-      if (!next) {
-        t.plans.set(d.digest, 'stream');
-        if (wait.sameRepo) this.claim(t, d.digest, key);
-        break;
-      }
-      wait = { sameRepo: true, landing: next.then((ok) => (ok ? t.ep.repo : undefined)) };
-      this.waits.set(key, wait);
-    }
-    this.waits.delete(key);
-    await this.slot(d)(() => this.moveOne(source, d, [t]));
-  }
-
   /** The slots `d` moves in: --jobs, or beside them for a small blob. */
   private slot(d: Descriptor): LimitFunction {
     return d.size < SMALL_BLOB_BYTES ? this.slots.small : this.slots.large;
@@ -558,14 +356,13 @@ export class TargetSet {
 
   private async moveOne(source: RepoEndpoint, d: Descriptor, targets: TransferTarget[]): Promise<void> {
     const ts = targets.filter((t) => !t.failed && t.plans.has(d.digest));
-    if (!ts.length) return this.releaseBlob(d.digest);
-    const e = this.early.get(d.digest);
-    const early = e && { read: e.read, at: ts.map((t) => ({ session: e.sessions.get(t), mount: e.mounts.get(t) })) };
+    if (!ts.length) return this.early.releaseBlob(d.digest);
+    const early = this.early.forMove(d.digest, ts);
     let results;
     try {
       results = await moveBlobToMany(d, source, ts.map((t) => t.ep), this.movesCtx, ts.map((t) => t.plans.get(d.digest)), early);
     } finally {
-      this.releaseBlob(d.digest); // what the moves did not take (a target that failed first)
+      this.early.releaseBlob(d.digest); // what the moves did not take (a target that failed first)
     }
     await Promise.all(
       results.map(async (r, k) => {
@@ -575,7 +372,7 @@ export class TargetSet {
         if (r.value.action === 'skipped' || r.value.action === 'foreign') return;
         try {
           await this.confirm(t, d.digest);
-          this.landings.get(landingKey(t, d.digest))?.(true);
+          this.landings.landed(t, d.digest);
         } catch (err) {
           this.setAside(t, err);
         }
@@ -668,30 +465,19 @@ export class TargetSet {
    * registries, would plan 640 mounts and 960 streams where the run makes 156 and 804).
    */
   landAsPlanned(): void {
-    for (const t of this.live) this.settleLandings(t, true);
-  }
-
-  /** Settles (and forgets) the landings announced at `t`: landed, or withdrawn. */
-  private settleLandings(t: TransferTarget, landed: boolean): void {
-    const prefix = landingKey(t, '');
-    for (const [key, settle] of this.landings) {
-      if (!key.startsWith(prefix)) continue;
-      settle(landed);
-      this.landings.delete(key);
-    }
+    for (const t of this.live) this.landings.settleAt(t, true);
   }
 
   /** Withdraws the landings this set announced but did not confirm (a failed target, a dry run, an error), and releases what was started early and never used. */
   finish(): void {
-    for (const settle of this.landings.values()) settle(false); // a settled promise ignores a second call
-    this.landings.clear();
-    for (const digest of [...this.early.keys()]) this.releaseBlob(digest);
+    this.landings.withdrawAll();
+    this.early.releaseAll();
     this.run.setFinished(this);
   }
 }
 
 /**
- * planBlob, where a mount of the blob was sent with the HEAD (startEarly): a HEAD that fails is
+ * planBlob, where a mount of the blob was sent with the HEAD (EarlyStarts.start): a HEAD that fails is
  * settled by that mount's answer. distribution's filesystem storage can answer the HEAD 500
  * ("invalid checksum digest format") while the mount is writing the blob's link in that very
  * repository: the run's own speculation must not fail the run, and a mount answered 201 says the
@@ -705,21 +491,4 @@ async function planOrMounted(d: Descriptor, source: RepoEndpoint, target: RepoEn
     if ((await mount.peek())?.mounted) return 'mount';
     throw err;
   }
-}
-
-/** A config (or other small JSON blob): never the one a transfer waits for. */
-function isConfigLike(d: Descriptor): boolean {
-  return /json$/.test(d.mediaType.split(';')[0]!.trim());
-}
-
-/** What was started early for one blob (see TargetSet.startEarly). */
-interface EarlyBlob {
-  /** The source GET, shared by every target that streams the blob (the tee reads it once). */
-  read?: Early<OpenedBlob>;
-  sessions: Map<TransferTarget, Early<HandedSession>>;
-  mounts: Map<TransferTarget, Early<MountResult>>;
-}
-
-function landingKey(t: TransferTarget, digest: string): string {
-  return `${t.ep.client.registry}/${t.ep.repo} ${digest}`;
 }

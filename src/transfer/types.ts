@@ -10,7 +10,9 @@ import type { Turns } from './turns.js';
 import type { RepoMemory } from './repo-memory.js';
 import type { TakenOnWord } from './on-word.js';
 import type { Shape } from '../options-check.js';
-import type { BlobEvents } from './blob-report.js';
+import type { BlobEvents, BlobReport } from './blob-report.js';
+import type { ImageReference } from '../ref/reference.js';
+import type { RegpushError } from '../errors.js';
 
 export type { BlobAction, BlobEvents, BlobReport } from './blob-report.js';
 
@@ -22,6 +24,22 @@ export interface RepoEndpoint {
 
 /** What the plan decided for one blob at one target. */
 export type PlanAction = 'skip' | 'mount' | 'stream' | 'foreign';
+
+/** One target repository of an image and what happened there (a TargetSet's, target-set.ts). */
+export interface TransferTarget {
+  ref: ImageReference;
+  ep: RepoEndpoint;
+  /** Tags to write. */
+  tags: string[];
+  /** What planning decided per blob digest. */
+  plans: Map<string, PlanAction>;
+  /** Blobs known to be at the target in this run (skipped, confirmed, or seen by the caller). */
+  present: Set<string>;
+  /** One line per blob moved (or planned, in a dry run). */
+  blobs: BlobReport[];
+  /** Why this target was set aside. */
+  failed?: RegpushError;
+}
 
 /**
  * The shape of BlobEvents, for checkOptions (options-check.ts): callbacks, each optional. `work` is
