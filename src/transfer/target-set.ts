@@ -15,7 +15,7 @@ import { asRegpushError, errorForCode, PartialFailureError, RegistryError, Regpu
 import { isForeignLayer } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import type { Logger } from '../log.js';
-import { formatReference, type ImageReference } from '../ref/reference.js';
+import { formatReference } from '../ref/reference.js';
 import { largestFirst, moveBlobToMany, planBlob, type Early } from './blobs.js';
 import { EarlyStarts } from './early-start.js';
 import { landingKey, Landings } from './landings.js';

@@ -116,7 +116,7 @@ test('an upload listens on the run\'s signal only while it is under way: a sync 
     // Every blob's upload listened (config and layers of every image)...
     assert.ok(namedAdded >= IMAGES * (LAYERS + 1), `upload listeners added: ${namedAdded}`);
     // ...but at once no more than the uploads in flight: --jobs per image in flight, and the one
-    // session each image opens early beside its plan (TargetSet.startEarly), one target each.
+    // session each image opens early beside its plan (EarlyStarts.start), one target each.
     assert.ok(namedPeak >= 1 && namedPeak <= images * (jobs + 1), `upload listeners at once: ${namedPeak}`);
   } finally {
     await src.close();

@@ -100,7 +100,7 @@ test('tags in flight together that share layers: each blob read once, uploaded o
 test('tags in flight together, the targets answering their blob HEADs in different orders: a shared blob is still read once', async () => {
   const [src, x, y] = [await fake(), await fake(), await fake()];
   // The shared layer is the small one: the largest layer of each image starts early (claimed at
-  // every target at once by startEarly); the shared one is claimed when it is planned.
+  // every target at once by EarlyStarts.start); the shared one is claimed when it is planned.
   const base = bytesOf('shared small base', 4_000);
   const one = src.seedImage('base/app', { tags: ['1'], layers: [base, bytesOf('app one', 60_000)] });
   const two = src.seedImage('base/app', { tags: ['2'], layers: [base, bytesOf('app two', 60_000)] });

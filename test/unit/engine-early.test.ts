@@ -1,4 +1,4 @@
-// The speculative start of the transfer engine (TargetSet.startEarly): on a first copy or push to a
+// The speculative start of the transfer engine (EarlyStarts.start): on a first copy or push to a
 // tag, the largest layer's upload session (POST) and its source GET go out together with the
 // plan's HEAD, not after it; a HEAD that finds the blob cancels the session and drops the GET
 // unread; an update (the tag exists) plans HEAD first; nothing is left open. Fake registries

@@ -1,4 +1,4 @@
-// The engine's early move of the largest layer (TargetSet.plan / startEarly) in a sync where one
+// The engine's early move of the largest layer (TargetSet.plan / EarlyStarts.start) in a sync where one
 // target repository of an image is being landed into by another image: that target waits for the
 // landing outside the early move (and outside a --jobs slot), so it sends nothing for the blob
 // before the landing settles and holds none of its set's other targets back. Fake registries
