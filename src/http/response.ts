@@ -178,6 +178,8 @@ const HINT = {
   auth: (registry: string, names: ConnectionNames) => `check the credentials for ${registry}${names.credentials ? `: ${names.credentials(registry)}` : ''}`,
   denied: 'access denied: the credentials were accepted but lack permission on this repository; check its name and your pull/push rights',
   notFound: notFoundAdvice,
+  tooLarge: (registry: string) =>
+    `the request body is larger than ${registry} or a proxy in front of it accepts; its operator can raise the limit (nginx client_max_body_size, ingress-nginx proxy-body-size)`,
   rateLimited: (names: ConnectionNames) =>
     either(['wait and retry', ...(names.jobs ? [`lower ${names.jobs}`] : []), ...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : [])]),
   /** After "as it comes back only over its window: ". */
@@ -258,6 +260,11 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       return new DeniedError(`${base} (${HINT.denied})`, { details });
     case 404:
       return new NotFoundError(`${base} (${HINT.notFound(names)})`, { details });
+    case 413:
+      // A body size limit, most often a proxy's in front of the registry (nginx client_max_body_size,
+      // 1 MiB unless set; goharbor/harbor#3270, pulp/pulp-operator#330): not retried, as the same
+      // body meets the same limit; its operator raises the limit.
+      return new RegistryError(`${base} (${HINT.tooLarge(ctx.registry)})`, { details });
     case 429: {
       // Docker Hub's pull limit used up: not retried (quotaSpent); the message names the limit, and
       // the detail lets a sync stop that registry's other images at once.

@@ -103,6 +103,12 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
     source: 'containerd/containerd#3533',
   },
   {
+    registry: 'any registry behind nginx (Harbor, Pulp, ingress-nginx)',
+    behaviour: 'a request body over client_max_body_size (1 MiB unless set; proxy-body-size on ingress-nginx) is answered 413 from its headers, unread, and the connection closed while the body is still being sent',
+    handledIn: 'the answer is read though the write failed (http/answer-while-sending.ts) and not retried; the blob goes in chunks smaller than the refused body where they can be (transfer/upload.ts), else the 413 is the error, naming the limit to raise',
+    source: 'goharbor/harbor#3270, pulp/pulp-operator#330',
+  },
+  {
     registry: 'Nexus',
     behaviour: 'answers 400 instead of 401 to a request that needs credentials',
     handledIn: 'auth/middleware.ts treats a 400 carrying a WWW-Authenticate challenge like a 401',
