@@ -213,6 +213,8 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     res.body.destroy();
   }
   const details: ErrorDetails = { registry: ctx.registry, status: res.status, registryCodes: codes };
+  // The registry's own words, apart from the codes: a refusal they explain is not taken for another (registry-http.ts, failWrite).
+  if (messages.length) details.registryMessages = messages;
   // Kept so a retry above the request level (a whole blob transfer) can still honour it.
   if (res.headers['retry-after']) details.retryAfter = res.headers['retry-after'];
   // And the count a 429 came with (or stands for: countOf): one that says the pull limit is spent is not retried at either level.

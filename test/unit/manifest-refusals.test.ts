@@ -1,0 +1,52 @@
+// A target's refusal of a manifest, told apart from a registry that takes no pushes, and of a
+// repository that is not there (ECR creates none on push), and of deletes by hosts that only
+// delete through their own UI or API.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copy, type RegpushError } from '../../src/index.js';
+import { fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const opened: FakeRegistry[] = [];
+after(async () => {
+  for (const r of opened) await r.close();
+});
+async function pair(): Promise<[FakeRegistry, FakeRegistry]> {
+  const src = await startFakeRegistry();
+  const dst = await startFakeRegistry();
+  opened.push(src, dst);
+  return [src, dst];
+}
+const failed = (p: Promise<unknown>): Promise<RegpushError> => p.then(() => assert.fail('expected a failure'), (e: RegpushError) => e);
+
+// ECR's answer to a manifest it will not take (falcosecurity/falcoctl#302, opcr-io/policy#149).
+const ECR_REFUSAL = "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'";
+
+test('a manifest PUT refused with 405 and a reason of its own: the reason, and the other --format; not "read-only"', async () => {
+  const [src, dst] = await pair();
+  src.seedImage('app', { tags: ['1'] });
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 405, code: 'UNSUPPORTED', message: ECR_REFUSAL });
+  const err = await failed(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }));
+  assert.equal(err.code, 'E_UNSUPPORTED');
+  assert.ok(err.message.includes(`answered 405 UNSUPPORTED: ${ECR_REFUSAL}`), err.message);
+  assert.match(err.message, /\(the registry may not take OCI manifests: copy\(\) with format: "docker" writes Docker v2 instead\)$/);
+  assert.doesNotMatch(err.message, /read-only|pull-through/);
+});
+
+test('an artifact manifest refused so: its artifact type and the registry\'s allowlist are named', async () => {
+  const [src, dst] = await pair();
+  const img = src.seedImage('app', { tags: ['1'] });
+  const att = src.seedImage('app', { artifactType: 'application/vnd.dev.sigstore.bundle+json;version=0.2', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size } });
+  dst.fault({ kind: 'manifest', method: 'PUT', digest: att.digest }, { kind: 'status', status: 405, code: 'UNSUPPORTED', message: ECR_REFUSAL });
+  const err = await failed(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, ...fakeLibraryOptions(src, dst) }));
+  assert.equal(err.code, 'E_UNSUPPORTED');
+  assert.match(err.message, /it is an artifact of type application\/vnd\.dev\.sigstore\.bundle\+json;version=0\.2, which the registry may not allow: Quay takes only the types its operator lists in ALLOWED_OCI_ARTIFACT_TYPES\)$/);
+});
+
+test('a manifest PUT answered 405 with distribution\'s words for a pull-through cache is still a registry that takes no pushes', async () => {
+  const [src, dst] = await pair();
+  src.seedImage('app', { tags: ['1'] });
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 405, code: 'UNSUPPORTED', message: 'The operation is unsupported.' });
+  const err = await failed(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }));
+  assert.equal(err.code, 'E_UNSUPPORTED');
+  assert.match(err.message, /does not accept pushes to app \(the manifest PUT answered 405 UNSUPPORTED, as a pull-through cache or a read-only mirror does\)$/);
+});
