@@ -5,8 +5,8 @@
  * manifests.ts, blob-reads.ts, blob-uploads.ts, name-lists.ts and referrers-api.ts holds one area
  * of the Distribution API and none holds connection plumbing.
  */
-import { ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
-import { errorFromResponse } from '../http/response.js';
+import { NotFoundError, ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
+import { errorFromResponse, notFoundAdvice } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
 import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
@@ -155,6 +155,15 @@ export class RegistryHttp {
   async failWrite(res: HttpResponse, what: string, repo: string, request: string, codeSaysReadOnly = true): Promise<never> {
     const err = await this.error(res, what);
     const codes = err.details.registryCodes ?? [];
+    if (codes.includes('NAME_UNKNOWN') || (res.status === 404 && codes.length === 0)) {
+      // A write to a repository that is not there: Amazon ECR creates none on push and answers
+      // the target's POST and PUT 404 NAME_UNKNOWN (plexsystems/sinker#55, regclient/regclient#869).
+      // Advice to check a reference that inspect() could show is for a read; here the target's
+      // repository is missing, and is created first.
+      const advice = ` (${notFoundAdvice(this.transport.names)})`;
+      const answer = err.message.endsWith(advice) ? err.message.slice(0, -advice.length) : err.message;
+      throw new NotFoundError(`${answer} (the repository ${repo} does not exist at ${this.registry}; some registries, such as Amazon ECR, do not create one on push: create it first, or check the name)`, { cause: err, details: err.details });
+    }
     if (!codeSaysReadOnly) {
       // A manifest PUT refused for the manifest itself: ECR answers one it will not take 405
       // UNSUPPORTED with its reason ("Invalid parameter at 'ImageManifest' failed to satisfy

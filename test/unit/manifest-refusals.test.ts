@@ -50,3 +50,17 @@ test('a manifest PUT answered 405 with distribution\'s words for a pull-through 
   assert.equal(err.code, 'E_UNSUPPORTED');
   assert.match(err.message, /does not accept pushes to app \(the manifest PUT answered 405 UNSUPPORTED, as a pull-through cache or a read-only mirror does\)$/);
 });
+
+test('a target repository that is not there (ECR creates none on push): said so, not "check the tag; inspect shows…"', async () => {
+  const [src, dst] = await pair();
+  src.seedImage('app', { tags: ['1'] });
+  // ECR's answers at a repository nobody created (plexsystems/sinker#55, regclient/regclient#869).
+  const msg = "The repository with name 'app' does not exist in the registry with id '123456789012'";
+  dst.fault({ repo: 'app', kind: ['manifest', 'blob', 'upload'] }, { kind: 'status', status: 404, code: 'NAME_UNKNOWN', message: msg });
+  const err = await failed(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }));
+  assert.equal(err.code, 'E_NOT_FOUND');
+  assert.equal(err.exitCode, 4);
+  assert.ok(err.message.includes(`answered 404 NAME_UNKNOWN: ${msg} (the repository app does not exist at ${dst.host}; some registries, such as Amazon ECR, do not create one on push: create it first, or check the name)`), err.message);
+  assert.doesNotMatch(err.message, /inspect|tag or digest/);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written');
+});
