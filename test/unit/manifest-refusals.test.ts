@@ -3,7 +3,8 @@
 // delete through their own UI or API.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copy, type RegpushError } from '../../src/index.js';
+import { copy, UnsupportedError, type RegpushError } from '../../src/index.js';
+import { deletesOff } from '../../src/manage/delete-checks.js';
 import { fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const opened: FakeRegistry[] = [];
@@ -63,4 +64,15 @@ test('a target repository that is not there (ECR creates none on push): said so,
   assert.ok(err.message.includes(`answered 404 NAME_UNKNOWN: ${msg} (the repository app does not exist at ${dst.host}; some registries, such as Amazon ECR, do not create one on push: create it first, or check the name)`), err.message);
   assert.doesNotMatch(err.message, /inspect|tag or digest/);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written');
+});
+
+test('deletes refused by GHCR and Docker Hub (405 UNSUPPORTED through the API): their own UI and API are named, not distribution\'s storage.delete.enabled', () => {
+  // containers/skopeo#1880 (GHCR), docker/hub-feedback#2360 (Docker Hub).
+  const refusal = new UnsupportedError('x', { details: { status: 405, registryCodes: ['UNSUPPORTED'] } });
+  const ghcr = deletesOff(refusal, 'ghcr.io', 'ghcr.io/acme/app@sha256:' + 'a'.repeat(64)).message;
+  assert.match(ghcr, /\(GHCR takes no deletes through the registry API: delete package versions in GitHub's web UI or with the GitHub Packages REST API\)/);
+  const hub = deletesOff(refusal, 'docker.io', 'docker.io/acme/app@sha256:' + 'a'.repeat(64)).message;
+  assert.match(hub, /\(Docker Hub takes no deletes through the registry API: delete tags in its web UI or with the Docker Hub API\)/);
+  for (const m of [ghcr, hub]) assert.doesNotMatch(m, /storage\.delete\.enabled/);
+  assert.match(deletesOff(refusal, 'registry.example.com', 'x').message, /on CNCF distribution an operator enables deletes with storage\.delete\.enabled/);
 });
