@@ -111,7 +111,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   // Tags copied at once must not upload one blob into one repository twice: the run records the
   // landings (in its own repository only: the tee already reads each blob once for all targets).
   // A dry run writes nothing, so there is nothing to wait for.
-  const run = new TransferRun({ ...opts, trackLanded: opts.allTags && !opts.dryRun ? 'same-repository' : undefined, callbacks });
+  const run = new TransferRun({ ...opts, trackLanded: opts.allTags && !opts.dryRun ? 'same-repository' : undefined, callbacks, formatNames: names });
   const set = run.targets(oneTargetPerRepository(dstRefs, (ref) => [ref.tag ?? 'latest', ...extraTags]), srcRef);
   const results = new Map<TransferTarget, CopyTargetReport>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
   try {

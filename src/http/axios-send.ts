@@ -18,6 +18,7 @@ import type { EarlySockets } from './early-sockets.js';
 import { watchIdle } from './idle.js';
 import { ProxyAgents, TUNNEL_SIGNAL, type ProxyUse } from './proxy.js';
 import { proxyFor, redactProxyUrl, type ProxySettings } from './proxy-choice.js';
+import { heldWriteError, holdWriteFailures } from './answer-while-sending.js';
 import { abortedRequest, bodyFailure, proxyRefusal, safeHost, transportError } from './send-errors.js';
 import { withSpares, type Spares } from './spare-sockets.js';
 import { tlsConnectOptions, type TlsResolver } from './tls.js';
@@ -210,14 +211,18 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     // the proxy has answered CONNECT, so a proxy that takes the connection and never answers would
     // never be timed out; and the proxy agents queue nothing (they have no socket limit).
     let hasSocket = false;
+    let socket: Socket | undefined;
     const transport = {
       request: (options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
         // The tunnel agent destroys its pending connection to the proxy when this aborts.
         const r = (options.protocol === 'https:' ? https : http).request({ ...options, [TUNNEL_SIGNAL]: ctl.signal } as http.RequestOptions, callback);
         request = r;
         if (proxy) arm();
-        r.once('socket', () => {
+        r.once('socket', (s: Socket) => {
           hasSocket = true;
+          socket = s;
+          // An answer sent before the body was all read (a proxy's 413) is read, not lost to the failed write.
+          if (data !== undefined) holdWriteFailures(s);
           arm();
         });
         // The whole body is with the kernel, which may still be sending what its send buffer
@@ -285,7 +290,8 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
           details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
         });
       }
-      throw transportError(err, req, opts.tls, proxy, opts.names);
+      // No answer after a write the peer refused: the connection's end is named as the write failed.
+      throw transportError(heldWriteError(socket) ?? err, req, opts.tls, proxy, opts.names);
     } finally {
       settled = true;
       clearTimeout(timer);

@@ -183,6 +183,8 @@ const HINT = {
   auth: (registry: string, names: ConnectionNames) => `check the credentials for ${registry}${names.credentials ? `: ${names.credentials(registry)}` : ''}`,
   denied: 'access denied: the credentials were accepted but lack permission on this repository; check its name and your pull/push rights',
   notFound: notFoundAdvice,
+  tooLarge: (registry: string) =>
+    `the request body is larger than ${registry} or a proxy in front of it accepts; its operator can raise the limit (nginx client_max_body_size, ingress-nginx proxy-body-size)`,
   rateLimited: (names: ConnectionNames) =>
     either(['wait and retry', ...(names.jobs ? [`lower ${names.jobs}`] : []), ...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : [])]),
   /** After "as it comes back only over its window: ". */
@@ -216,6 +218,8 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     res.body.destroy();
   }
   const details: ErrorDetails = { registry: ctx.registry, status: res.status, registryCodes: codes };
+  // The registry's own words, apart from the codes: a refusal they explain is not taken for another (registry-http.ts, failWrite).
+  if (messages.length) details.registryMessages = messages;
   // Kept so a retry above the request level (a whole blob transfer) can still honour it.
   if (res.headers['retry-after']) details.retryAfter = res.headers['retry-after'];
   else if (res.waitInBody !== undefined) details.waitInBody = res.waitInBody;
@@ -264,6 +268,11 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       return new DeniedError(`${base} (${HINT.denied})`, { details });
     case 404:
       return new NotFoundError(`${base} (${HINT.notFound(names)})`, { details });
+    case 413:
+      // A body size limit, most often a proxy's in front of the registry (nginx client_max_body_size,
+      // 1 MiB unless set; goharbor/harbor#3270, pulp/pulp-operator#330): not retried, as the same
+      // body meets the same limit; its operator raises the limit.
+      return new RegistryError(`${base} (${HINT.tooLarge(ctx.registry)})`, { details });
     case 429: {
       // Docker Hub's pull limit used up: not retried (quotaSpent); the message names the limit, and
       // the detail lets a sync stop that registry's other images at once.

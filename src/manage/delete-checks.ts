@@ -4,6 +4,7 @@
  * that list it), and the probe of whether the registry allows deletes at all. A module of its own:
  * these are most of delete's requests and all of its bounds, apart from the commands' common path.
  */
+import { deletesEnabledBy } from '../registry/quirks.js';
 import pLimit from 'p-limit';
 import { RegpushError, UnsupportedError } from '../errors.js';
 import { isValidDigest, sha256Digest } from '../image/digest.js';
@@ -174,7 +175,7 @@ export async function deletesRefused(client: RegistryClient, repo: string, log: 
 export function deletesOff(err: UnsupportedError, registry: string, byDigest: string): UnsupportedError {
   const codes = err.details.registryCodes?.length ? ` ${err.details.registryCodes.join(', ')}` : '';
   return new UnsupportedError(
-    `${registry} does not allow deleting manifests: it answered ${err.details.status ?? '405'}${codes} to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (on CNCF distribution an operator enables deletes with storage.delete.enabled); ${byDigest} was not deleted`,
+    `${registry} does not allow deleting manifests: it answered ${err.details.status ?? '405'}${codes} to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (${deletesEnabledBy(registry)}); ${byDigest} was not deleted`,
     { cause: err, details: err.details },
   );
 }

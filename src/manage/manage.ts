@@ -6,6 +6,7 @@
  * tag, untag, delete) is the client's headManifest, which falls back on the GET where a registry
  * refuses HEAD (registry/manifests.ts).
  */
+import { deletesEnabledBy } from '../registry/quirks.js';
 import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, rejectsTyped, UnsupportedError, UsageError } from '../errors.js';
 import { redactTyped, scrubbedRejections } from '../redact.js';
 import { isValidDigest } from '../image/digest.js';
@@ -381,7 +382,7 @@ async function untagRefused(client: RegistryClient, ref: ImageReference, refusal
   const off = await deletesRefused(client, ref.repository, log);
   if (off) {
     return new UnsupportedError(
-      `${ref.registry} does not allow deleting tags or manifests: ${answer}, and likewise to a DELETE by digest (on CNCF distribution an operator enables deletes with storage.delete.enabled); the tag stays`,
+      `${ref.registry} does not allow deleting tags or manifests: ${answer}, and likewise to a DELETE by digest (${deletesEnabledBy(ref.registry)}); the tag stays`,
       { cause: refusal, details: refusal.details },
     );
   }

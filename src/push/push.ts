@@ -113,7 +113,7 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
   const opts = anchorPaths(guarded, inputs.cwd);
   const timings: Record<string, number> = {};
   const clock = phaseClock(timings, opts.events?.phase);
-  const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger, callbacks });
+  const run = new TransferRun({ ...opts, jobs: inputs.jobs, logger: opts.logger ?? silentLogger, callbacks, formatNames: names });
   const tagsOf = tagRule(opts.tags);
   // One target: its first failure stops the push at once (the layer upload is cancelled). One
   // target per repository: `--to X:1 --to X:2` uploads each blob there once and writes both tags.

@@ -4,6 +4,7 @@
  * answer also tells the run what it learns on the way: whether a tag exists (tags-seen.ts) and
  * whether the registry counts pulls, which are manifest GETs (the transport's stats).
  */
+import { deletesEnabledBy } from './quirks.js';
 import { DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
 import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
 import { parseRateLimitHeader } from '../http/stats.js';
@@ -212,7 +213,7 @@ export class Manifests {
     if (res.status === 202 || res.status === 200 || res.status === 204) return drain(res);
     const err = await http.error(res, what);
     if (res.status === 405 || err.details.registryCodes?.includes('UNSUPPORTED')) {
-      throw new UnsupportedError(`${err.message} (this registry does not allow deleting manifests; on CNCF distribution an operator enables it with storage.delete.enabled)`, {
+      throw new UnsupportedError(`${err.message} (this registry does not allow deleting manifests; ${deletesEnabledBy(http.registry)})`, {
         details: err.details,
       });
     }

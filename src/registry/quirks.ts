@@ -11,6 +11,7 @@
  * A registry that refuses one gets the next; the refusal is remembered for the rest of the run,
  * so the other blobs of the run start with the method that works.
  */
+import { isDockerHub } from '../ref/registry.js';
 import type { ScopeAction } from '../auth/scope.js';
 import { withoutPort } from '../ref/host-address.js';
 
@@ -101,6 +102,12 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
     behaviour: 'historically requires PATCH uploads; refuses mounts',
     handledIn: 'a refused monolithic PUT falls back to streamed PATCH (transfer/upload.ts); a refused mount streams (transfer/blobs.ts)',
     source: 'containerd/containerd#3533',
+  },
+  {
+    registry: 'any registry behind nginx (Harbor, Pulp, ingress-nginx)',
+    behaviour: 'a request body over client_max_body_size (1 MiB unless set; proxy-body-size on ingress-nginx) is answered 413 from its headers, unread, and the connection closed while the body is still being sent',
+    handledIn: 'the answer is read though the write failed (http/answer-while-sending.ts) and not retried; the blob goes in chunks smaller than the refused body where they can be (transfer/upload.ts), else the 413 is the error, naming the limit to raise',
+    source: 'goharbor/harbor#3270, pulp/pulp-operator#330',
   },
   {
     registry: 'Nexus',
@@ -205,4 +212,16 @@ export function pickUploadMethod(q: UploadQuirks, preferred: readonly UploadMeth
 /** Chunk size for a session: the run's size, raised to the registry's announced minimum. */
 export function chunkSizeFor(q: UploadQuirks, sessionMin?: number): number {
   return Math.max(q.chunkSize, sessionMin ?? 0, q.minChunk ?? 0);
+}
+
+/**
+ * What turns on the deletes `registry` refused through the registry API (405 UNSUPPORTED), as
+ * advice: GHCR and Docker Hub never take a manifest DELETE there and delete through their own web
+ * UI and API instead (containers/skopeo#1880, docker/hub-feedback#2360); CNCF distribution's
+ * operator enables them with storage.delete.enabled.
+ */
+export function deletesEnabledBy(registry: string): string {
+  if (registry === 'ghcr.io') return 'GHCR takes no deletes through the registry API: delete package versions in GitHub\'s web UI or with the GitHub Packages REST API';
+  if (isDockerHub(registry)) return 'Docker Hub takes no deletes through the registry API: delete tags in its web UI or with the Docker Hub API';
+  return 'on CNCF distribution an operator enables deletes with storage.delete.enabled';
 }

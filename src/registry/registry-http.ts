@@ -5,8 +5,8 @@
  * manifests.ts, blob-reads.ts, blob-uploads.ts, name-lists.ts and referrers-api.ts holds one area
  * of the Distribution API and none holds connection plumbing.
  */
-import { ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
-import { errorFromResponse } from '../http/response.js';
+import { NotFoundError, ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
+import { errorFromResponse, notFoundAdvice } from '../http/response.js';
 import { parseRateLimitHeader } from '../http/stats.js';
 import type { Transport } from '../http/transport.js';
 import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
@@ -15,6 +15,13 @@ import { digestProblem, repositoryProblem, tagProblem } from '../ref/grammar.js'
 import type { ConnectionNames } from '../option-names.js';
 import type { Endpoint } from './endpoint.js';
 import { probeScheme } from './scheme-probe.js';
+
+/**
+ * What a registry that takes no pushes says with its 405: distribution's "The operation is
+ * unsupported." (proxy mode) or a bare "Method not allowed" (read-only mode); any other text
+ * is a reason of its own.
+ */
+const GENERIC_REFUSAL = /^(?:the operation is unsupported\.?|method not allowed\.?|unsupported\.?|)$/i;
 
 export interface RegistryHttpOptions {
   registry: string;
@@ -148,13 +155,36 @@ export class RegistryHttp {
    * 405 or an UNSUPPORTED code says the registry takes no pushes there at all — CNCF distribution
    * in proxy mode (a pull-through cache) refuses every blob upload and manifest PUT with 405
    * UNSUPPORTED, as a registry in read-only mode does — which is E_UNSUPPORTED (exit 6) in one
-   * line, not a registry failure to retry or report. A manifest PUT says so by its 405 only
-   * (`codeSaysReadOnly` false): UNSUPPORTED at another status there refuses that manifest (its
-   * media type), after every blob was taken, and keeps the registry's own words.
+   * line, not a registry failure to retry or report. A manifest PUT says so by a bare 405 only
+   * (`codeSaysReadOnly` false): a 405 with a reason of the registry's own, a 415, or a 400
+   * MANIFEST_INVALID refuses that manifest (its media type, its artifact type), after every blob
+   * was taken, and keeps the registry's own words.
    */
   async failWrite(res: HttpResponse, what: string, repo: string, request: string, codeSaysReadOnly = true): Promise<never> {
     const err = await this.error(res, what);
     const codes = err.details.registryCodes ?? [];
+    if (codes.includes('NAME_UNKNOWN') || (res.status === 404 && codes.length === 0)) {
+      // A write to a repository that is not there: Amazon ECR creates none on push and answers
+      // the target's POST and PUT 404 NAME_UNKNOWN (plexsystems/sinker#55, regclient/regclient#869).
+      // Advice to check a reference that inspect() could show is for a read; here the target's
+      // repository is missing, and is created first.
+      const advice = ` (${notFoundAdvice(this.transport.names)})`;
+      const answer = err.message.endsWith(advice) ? err.message.slice(0, -advice.length) : err.message;
+      throw new NotFoundError(`${answer} (the repository ${repo} does not exist at ${this.registry}; some registries, such as Amazon ECR, do not create one on push: create it first, or check the name)`, { cause: err, details: err.details });
+    }
+    if (!codeSaysReadOnly) {
+      // A manifest PUT refused for the manifest itself: ECR answers one it will not take 405
+      // UNSUPPORTED with its reason ("Invalid parameter at 'ImageManifest' failed to satisfy
+      // constraint: 'Invalid JSON syntax'": falcosecurity/falcoctl#302, opcr-io/policy#149), others
+      // 400 MANIFEST_INVALID or 415. That is no read-only registry: the registry's words are the
+      // error, marked for the transfer layer to add what the caller can change (`manifestRefused`).
+      const explained = (err.details.registryMessages as string[] | undefined)?.some((m) => !GENERIC_REFUSAL.test(m.trim())) ?? false;
+      if ((res.status === 405 && explained) || res.status === 415 || (res.status === 400 && codes.every((c) => c === 'MANIFEST_INVALID' || c === 'UNSUPPORTED'))) {
+        err.details.manifestRefused = true;
+        if (res.status === 400) throw err;
+        throw new UnsupportedError(err.message, { cause: err, details: err.details });
+      }
+    }
     if (res.status !== 405 && !(codeSaysReadOnly && codes.includes('UNSUPPORTED'))) throw err;
     const answer = [res.status, ...codes].join(' ');
     throw new UnsupportedError(`${this.registry} does not accept pushes to ${repo} (${request} answered ${answer}, as a pull-through cache or a read-only mirror does)`, { cause: err, details: err.details });

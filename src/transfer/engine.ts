@@ -7,6 +7,7 @@
  *   TargetSet     the targets of one image (target-set.ts): planned, moved with one read for
  *                 all of them, manifests written only where every blob is in place.
  */
+import type { OptionNames } from '../option-names.js';
 import { setMaxListeners } from 'node:events';
 import { AbortedError, errorForCode, RegpushError } from '../errors.js';
 import { abortedBeforeStart } from '../abort.js';
@@ -50,6 +51,8 @@ export interface TransferRunOptions extends ConnectionOptions {
   trackLanded?: boolean | 'same-repository';
   /** Plan only, write nothing: no speculative start (no upload session is opened while planning). */
   dryRun?: boolean;
+  /** The operation's option names where it has a `format` option (push, copy): TransferContext.formatNames. */
+  formatNames?: OptionNames;
 }
 
 /** One operation's transfer state. */
@@ -126,6 +129,7 @@ export class TransferRun implements SetOwner {
       sessions: new UploadSessions(),
       fallbackIndexes: new Turns(),
       repos: new RepoMemory(),
+      formatNames: opts.formatNames,
     };
   }
 

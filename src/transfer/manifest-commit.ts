@@ -7,8 +7,9 @@
  */
 import pLimit from 'p-limit';
 import { RegpushError } from '../errors.js';
-import { isForeignLayer, isIndexMediaType } from '../image/mediatypes.js';
-import { parseManifest } from '../image/manifest.js';
+import { isForeignLayer, isImageConfigMediaType, isIndexMediaType, mediaFamily } from '../image/mediatypes.js';
+import { artifactTypeOf, parseManifest } from '../image/manifest.js';
+import type { OptionNames } from '../option-names.js';
 import { formatReference, type ImageReference } from '../ref/reference.js';
 import { MIN_PLAN_CONCURRENCY } from './concurrency.js';
 import { statedKey, type RepoEndpoint, type TransferContext } from './types.js';
@@ -91,6 +92,7 @@ export class ManifestCommit<T extends CommitTarget> {
     try {
       await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
     } catch (err) {
+      if (err instanceof RegpushError && err.details.manifestRefused) throw withRefusalAdvice(err, m, this.run.ctx.formatNames);
       if (!(err instanceof RegpushError) || !err.details.registryCodes?.some((c) => RECHECKED_CODES.has(c))) throw err;
       const check = this.recheck(t, m)?.then(() => true) ?? this.presentAll(t, m);
       if (!check || !(await check)) throw err;
@@ -139,6 +141,28 @@ function blobsNamed(m: ManifestToWrite): Set<string> | undefined {
   const parsed = parseManifest(m.bytes, m.mediaType);
   if (parsed.kind !== 'image') return undefined;
   return new Set([parsed.manifest.config, ...parsed.manifest.layers].filter((d) => !isForeignLayer(d)).map((d) => d.digest));
+}
+
+/**
+ * `err`, a registry's refusal of manifest `m` itself (RegistryHttp.failWrite's `manifestRefused`:
+ * a 400, 405 or 415 with its reason), with what the caller can change. An artifact (a signature,
+ * an SBOM) may have a type the registry does not allow: Quay takes only the artifact types its
+ * operator lists (ALLOWED_OCI_ARTIFACT_TYPES; oras-project/oras#738). An image may be in a media
+ * type the registry does not take: where the operation has a `format` (`formatNames`: push and
+ * copy), the other family is named, as containers/image falls back to Docker v2 on such an answer
+ * (containers/image#584).
+ */
+function withRefusalAdvice(err: RegpushError, m: ManifestToWrite, names: OptionNames | undefined): RegpushError {
+  const parsed = parseManifest(m.bytes, m.mediaType);
+  let advice: string | undefined;
+  if (parsed.kind === 'image' && (typeof parsed.manifest.artifactType === 'string' || !isImageConfigMediaType(parsed.manifest.config.mediaType))) {
+    advice = `it is an artifact of type ${artifactTypeOf(parsed.manifest)}, which the registry may not allow: Quay takes only the types its operator lists in ALLOWED_OCI_ARTIFACT_TYPES`;
+  } else if (names) {
+    const other = mediaFamily(m.mediaType) === 'docker' ? 'oci' : 'docker';
+    advice = `the registry may not take ${other === 'oci' ? 'Docker v2' : 'OCI'} manifests: ${names.op ?? names.command ?? 'push'} with ${names.set('format', other)} writes ${other === 'oci' ? 'OCI' : 'Docker v2'} instead`;
+  }
+  if (advice) err.message = `${err.message} (${advice})`;
+  return err;
 }
 
 /** A manifest PUT's refusals that a check of the blobs taken on a 201's word may clear (ManifestCommit.putManifest). */

@@ -2,6 +2,7 @@
  * The vocabulary of blob transfers, shared by the engine (engine.ts), the single-blob moves
  * (blobs.ts), the upload methods (upload.ts) and the pipelines that report on them.
  */
+import type { OptionNames } from '../option-names.js';
 import type { Transport } from '../http/transport.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import type { UploadMemory } from '../registry/quirks.js';
@@ -153,6 +154,8 @@ export interface TransferContext {
   fallbackIndexes?: Turns;
   /** Tag lists and whether a repository has the referrers API, asked once per repository for the run (repo-memory.ts). */
   repos: RepoMemory;
+  /** The operation's option names where it has a `format` (push, copy): a manifest the target refuses is advised the other one (manifest-commit.ts). */
+  formatNames?: OptionNames;
 }
 
 /** The key of an upload in TransferContext.stated. */

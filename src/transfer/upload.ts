@@ -148,6 +148,21 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
       refusal = err;
       const status = (err as RegpushError).details.status;
       const floor = Math.max(MIN_CHUNK_SIZE, q.minChunk ?? 0);
+      if (status === 413 && method !== 'chunked') {
+        // A body size limit, the registry's or a proxy's in front of it (nginx client_max_body_size,
+        // ingress-nginx proxy-body-size; goharbor/harbor#3270): the blob in one request is refused
+        // whichever method carries it, so a streamed PATCH would only be refused again. Chunks
+        // smaller than the refused body may pass; they are tried only where they can be that small.
+        const tooLarge = body?.size ?? state.sent;
+        while (q.chunkSize >= tooLarge && q.chunkSize / 2 >= floor) q.chunkSize = Math.floor(q.chunkSize / 2);
+        q.refused.add('put');
+        q.refused.add('patch');
+        if (q.working !== 'chunked') q.working = undefined;
+        if (!req.methods.includes('chunked') || q.refused.has('chunked') || chunkSizeFor(q) >= tooLarge) throw err;
+        log.info(`${q.registry} refused a request body of ${tooLarge} bytes (answered 413); using ${chunkSizeFor(q)}-byte chunked PATCH uploads for the rest of this run`);
+        if (req.once) throw err;
+        continue;
+      }
       if (method === 'chunked' && (status === 413 || status === 416) && chunkAtStart / 2 >= floor) {
         // Concurrent uploads may hit the same limit: the first one halves, the others just retry.
         if (q.chunkSize === chunkAtStart) {
