@@ -15,7 +15,7 @@ export type ErrorCode =
   | 'E_TLS' // certificate or TLS handshake failure
   | 'E_REGISTRY' // the registry answered something we cannot use (5xx after retries, odd status)
   | 'E_PROTOCOL' // malformed answer: bad JSON, bad challenge, bad Location, oversized body
-  | 'E_UNSUPPORTED' // a manifest/media type regpush does not handle (e.g. schema 1)
+  | 'E_UNSUPPORTED' // content regpush does not handle (schema 1, an artifact as a base), or a registry that refuses the operation itself (no deletes, no pushes)
   | 'E_DIGEST_MISMATCH' // bytes do not match their digest or size
   | 'E_TOO_MANY_REQUESTS' // 429 after all retries
   | 'E_EXISTS' // target tag exists and --no-clobber was given
@@ -143,7 +143,12 @@ export class ProtocolError extends RegpushError {
     super('E_PROTOCOL', message, options);
   }
 }
-/** Content regpush does not handle, e.g. a schema 1 manifest. */
+/**
+ * Something that cannot be done, whoever asks: content regpush does not handle (a schema 1
+ * manifest, an artifact given as a base, what `--format docker` cannot carry), or an operation
+ * the registry does not offer (deletes, pushes to a pull-through cache or read-only registry,
+ * every upload method refused).
+ */
 export class UnsupportedError extends RegpushError {
   declare readonly code: 'E_UNSUPPORTED';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {

@@ -256,9 +256,11 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
  * The layer options' ranges, named as the caller gave them (`push(): gzipLevel`, the CLI's
  * `--gzip-level`), with or without a layer to build, as mtime is: a value out of range is a
  * mistake whether or not this push uses it (a script's `gzipLevel: 42` otherwise passed until the
- * day it got an `app`). The layer builder checks them again, worded for itself.
+ * day it got an `app`). The one check of these ranges that names the caller's option; the CLI calls
+ * it too, ahead of reading a password. The layer builder keeps a guard of its own (layer/options.ts),
+ * its module's contract with zlib, worded for itself.
  */
-function checkLayerRanges(opts: PushOptions, names: OptionNames): void {
+export function checkLayerRanges(opts: Pick<PushOptions, 'gzipLevel' | 'gzipJobs' | 'chown'>, names: OptionNames): void {
   const whole = (path: string, v: number | undefined, min: number, max: number): void => {
     if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) throw new UsageError(`${names.about(path)} must be a whole number from ${min} to ${max} (got ${v})`);
   };
