@@ -1,6 +1,7 @@
 /** Turning repeatable key=value flags into the library's config changes; each bad value is E_INPUT naming the flag. */
 import { checkHealthcheckDuration, checkImagePath, checkStopSignal, checkUser, parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges, type HealthcheckChange } from '../image/config.js';
 import { InputError, UsageError } from '../errors.js';
+import { parseDuration } from './duration.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 
 /** A repeatable flag's values as an array (yargs gives a string for one, an array for several). */
@@ -44,23 +45,6 @@ export function execForm(v: unknown, flag = 'entrypoint', warn?: (msg: string) =
 export function shellForm(cmd: string, flag: string): string {
   if (cmd.trim() === '') throw new InputError(`--${flag}: empty command`);
   return cmd;
-}
-
-/** "30s", "1m30s", "500ms", "2h" → nanoseconds (Docker's unit for healthcheck durations). */
-export function parseDuration(v: string, flag: string): number {
-  const units: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  const s = v.trim();
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/gy;
-  let total = 0;
-  let m: RegExpExecArray | null;
-  let end = 0;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * units[m[2]!]!;
-    end = re.lastIndex;
-  }
-  if (s === '' || end !== s.length) throw new InputError(`--${flag} ${JSON.stringify(v)}: expected a duration such as 30s, 1m30s or 500ms`);
-  return Math.round(total);
 }
 
 /** The image config flags of `push` (help group "Config:"). */
@@ -163,7 +147,7 @@ function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
   const out: HealthcheckChange = { test };
   // Each checked here, named as the flag with the value as written (config.ts would name the library's option, in ns).
   const duration = (v: string, flag: string): number => {
-    const ns = parseDuration(v, flag);
+    const ns = parseDuration(v, `--${flag}`);
     checkHealthcheckDuration(ns, `--${flag}`, v);
     return ns;
   };

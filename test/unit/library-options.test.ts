@@ -605,7 +605,7 @@ test('library calls name the option path, not the CLI\'s flag: jobs, images, for
     ['sync minRateLimit -1', syncWith({ minRateLimit: -1 }), /^sync\(\): minRateLimit must be a whole number of pulls, 0 or more \(got -1\)$/],
     ['sync minRateLimit 1.5', syncWith({ minRateLimit: 1.5 }), /^sync\(\): minRateLimit must be a whole number of pulls, 0 or more \(got 1\.5\)$/],
     ['sync maxWaitMs alone', syncWith({ maxWaitMs: 1000 }), /^sync\(\): maxWaitMs needs minRateLimit: it is how long the pull-limit gate may hold images \(give minRateLimit N too, or leave maxWaitMs out\)$/],
-    ['sync maxWaitMs past a day', syncWith({ minRateLimit: 5, maxWaitMs: 2 * 86_400_000 }), /^sync\(\): maxWaitMs must be milliseconds from 0 to 86400000 \(24 h\) \(got 172800000\)$/],
+    ['sync maxWaitMs past a day', syncWith({ minRateLimit: 5, maxWaitMs: 2 * 86_400_000 }), /^sync\(\): maxWaitMs must be from 0 to 24 h \(86400000 ms; got 172800000 ms\)$/],
     // 0 polled the source back to back (~440 HEADs a second).
     ['sync rateLimitPollMs 0', syncWith({ minRateLimit: 5, rateLimitPollMs: 0 }), /^sync\(\): rateLimitPollMs must be milliseconds from 10 to 3600000 \(got 0\)$/],
     ['sync rateLimitPollMs 2 h', syncWith({ minRateLimit: 5, rateLimitPollMs: 7_200_000 }), /^sync\(\): rateLimitPollMs must be milliseconds from 10 to 3600000 \(got 7200000\)$/],
