@@ -237,7 +237,7 @@ export function parseAnnotations(list: string[] | undefined): Record<string, str
   const out: Record<string, string> = {};
   for (const a of list) {
     const eq = a.indexOf('=');
-    if (eq <= 0) throw new InputError(`invalid --annotation ${JSON.stringify(a)}: expected KEY=VALUE`);
+    if (eq <= 0) throw new UsageError(`invalid --annotation ${JSON.stringify(a)}: expected KEY=VALUE`);
     out[a.slice(0, eq)] = a.slice(eq + 1);
   }
   return out;
