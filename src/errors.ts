@@ -3,11 +3,22 @@
  * the CLI maps the code to one line on stderr and an exit code (see EXIT_CODES and the README).
  */
 
-/** Stable error codes. Never rename one: deploy scripts match on them. */
+/**
+ * Stable error codes. Never rename one: deploy scripts match on them.
+ *
+ * E_USAGE or E_INPUT (both exit 2): how regpush was called — a command, its flags and arguments, a
+ * library call's options — is E_USAGE when wrong: an unknown or missing flag, flags that clash, a
+ * value that does not parse or is out of range, whatever the value sets (--jobs, --format, --port,
+ * --stop-signal, config.env alike). What regpush reads by itself from the machine — a file or
+ * folder (an app or layer source, .dockerignore, a sync file, regpush.json, a certificate,
+ * registries.conf) or an environment variable (SOURCE_DATE_EPOCH, REGPUSH_*) — is E_INPUT when
+ * wrong, a value in a file included (a bad "ports" in regpush.json is the file's mistake). A
+ * library caller that passes its own user's data as options can tell the two apart only by this.
+ */
 export type ErrorCode =
-  | 'E_USAGE' // bad flags or arguments
+  | 'E_USAGE' // how regpush was called: a flag, argument or option, or its value, is wrong
   | 'E_REFERENCE' // malformed image reference
-  | 'E_INPUT' // bad local input: app directory, --env/--port/--label syntax, config file
+  | 'E_INPUT' // what regpush reads locally is wrong: a file or folder (app, sync file, regpush.json), an environment variable
   | 'E_AUTH' // credentials missing or refused, token service failure
   | 'E_DENIED' // authenticated but not allowed (push denied)
   | 'E_NOT_FOUND' // repository, tag, manifest or blob unknown
@@ -15,7 +26,7 @@ export type ErrorCode =
   | 'E_TLS' // certificate or TLS handshake failure
   | 'E_REGISTRY' // the registry answered something we cannot use (5xx after retries, odd status)
   | 'E_PROTOCOL' // malformed answer: bad JSON, bad challenge, bad Location, oversized body
-  | 'E_UNSUPPORTED' // a manifest/media type regpush does not handle (e.g. schema 1)
+  | 'E_UNSUPPORTED' // content regpush does not handle (schema 1, an artifact as a base), or a registry that refuses the operation itself (no deletes, no pushes)
   | 'E_DIGEST_MISMATCH' // bytes do not match their digest or size
   | 'E_TOO_MANY_REQUESTS' // 429 after all retries
   | 'E_EXISTS' // target tag exists and --no-clobber was given
@@ -73,7 +84,7 @@ export class RegpushError extends Error {
   }
 }
 
-/** Bad flags or arguments. */
+/** How regpush was called is wrong: a flag, argument or option, or its value (see ErrorCode). */
 export class UsageError extends RegpushError {
   declare readonly code: 'E_USAGE';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
@@ -87,7 +98,7 @@ export class InvalidReferenceError extends RegpushError {
     super('E_REFERENCE', message, options);
   }
 }
-/** Bad local input (directories, key=value flags, config files). */
+/** What regpush reads locally is wrong: a file or folder, a value in one, an environment variable (see ErrorCode). */
 export class InputError extends RegpushError {
   declare readonly code: 'E_INPUT';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
@@ -143,7 +154,12 @@ export class ProtocolError extends RegpushError {
     super('E_PROTOCOL', message, options);
   }
 }
-/** Content regpush does not handle, e.g. a schema 1 manifest. */
+/**
+ * Something that cannot be done, whoever asks: content regpush does not handle (a schema 1
+ * manifest, an artifact given as a base, what `--format docker` cannot carry), or an operation
+ * the registry does not offer (deletes, pushes to a pull-through cache or read-only registry,
+ * every upload method refused).
+ */
 export class UnsupportedError extends RegpushError {
   declare readonly code: 'E_UNSUPPORTED';
   constructor(message: string, options?: { cause?: unknown; details?: ErrorDetails }) {

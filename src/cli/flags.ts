@@ -1,6 +1,7 @@
 /** Turning repeatable key=value flags into the library's config changes; each bad value is E_INPUT naming the flag. */
 import { checkHealthcheckDuration, checkImagePath, checkStopSignal, checkUser, parseEnvFlag, parseLabelFlag, parsePortFlag, type ConfigChanges, type HealthcheckChange } from '../image/config.js';
-import { InputError, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
+import { parseDuration } from './duration.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 
 /** A repeatable flag's values as an array (yargs gives a string for one, an array for several). */
@@ -24,9 +25,9 @@ export function execForm(v: unknown, flag = 'entrypoint', warn?: (msg: string) =
     try {
       parsed = JSON.parse(a[0]!);
     } catch {
-      throw new InputError(`--${flag} ${JSON.stringify(a[0])}: starts with "[" but is not a JSON array of strings`);
+      throw new UsageError(`--${flag} ${JSON.stringify(a[0])}: starts with "[" but is not a JSON array of strings`);
     }
-    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) throw new InputError(`--${flag}: a JSON value must be an array of strings, e.g. ["node","server.js"]`);
+    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) throw new UsageError(`--${flag}: a JSON value must be an array of strings, e.g. ["node","server.js"]`);
     return parsed as string[];
   }
   if (a.length === 1 && /\s/.test(a[0]!.trim())) {
@@ -42,25 +43,8 @@ export function execForm(v: unknown, flag = 'entrypoint', warn?: (msg: string) =
 
 /** `--entrypoint-shell CMD`: the Dockerfile shell form, whose shell each config decides (ConfigChanges.entrypointShell). */
 export function shellForm(cmd: string, flag: string): string {
-  if (cmd.trim() === '') throw new InputError(`--${flag}: empty command`);
+  if (cmd.trim() === '') throw new UsageError(`--${flag}: empty command`);
   return cmd;
-}
-
-/** "30s", "1m30s", "500ms", "2h" → nanoseconds (Docker's unit for healthcheck durations). */
-export function parseDuration(v: string, flag: string): number {
-  const units: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  const s = v.trim();
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/gy;
-  let total = 0;
-  let m: RegExpExecArray | null;
-  let end = 0;
-  while ((m = re.exec(s)) !== null) {
-    total += Number(m[1]) * units[m[2]!]!;
-    end = re.lastIndex;
-  }
-  if (s === '' || end !== s.length) throw new InputError(`--${flag} ${JSON.stringify(v)}: expected a duration such as 30s, 1m30s or 500ms`);
-  return Math.round(total);
 }
 
 /** The image config flags of `push` (help group "Config:"). */
@@ -136,7 +120,7 @@ function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
   }
   const v = f.healthcheck.trim();
   let test: string[];
-  if (v === '') throw new InputError('--healthcheck: empty command (NONE turns the base\'s check off)');
+  if (v === '') throw new UsageError('--healthcheck: empty command (NONE turns the base\'s check off)');
   if (v.toUpperCase() === 'NONE') {
     if (anyTiming) throw new UsageError('--healthcheck NONE takes no timing flags');
     return { test: ['NONE'] };
@@ -146,24 +130,24 @@ function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
     try {
       parsed = JSON.parse(v);
     } catch {
-      throw new InputError(`--healthcheck ${JSON.stringify(v)}: starts with "[" but is not a JSON array of strings`);
+      throw new UsageError(`--healthcheck ${JSON.stringify(v)}: starts with "[" but is not a JSON array of strings`);
     }
-    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((x) => typeof x === 'string')) throw new InputError('--healthcheck: a JSON value must be a non-empty array of strings');
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((x) => typeof x === 'string')) throw new UsageError('--healthcheck: a JSON value must be a non-empty array of strings');
     const words = parsed as string[];
     // The form `docker inspect` prints and Compose's healthcheck.test takes, ["CMD", …] or
     // ["CMD-SHELL", "…"], is taken as it is: a second CMD in front would make the check run a
     // program named "CMD", and every container would be unhealthy.
     if (words[0] === 'CMD' || words[0] === 'CMD-SHELL' || words[0] === 'NONE') {
       if (words[0] === 'NONE') throw new UsageError('--healthcheck: write NONE, not ["NONE"]');
-      if (words[0] === 'CMD-SHELL' && words.length !== 2) throw new InputError('--healthcheck: ["CMD-SHELL", …] takes exactly one command string');
-      if (words.length < 2) throw new InputError('--healthcheck: ["CMD"] needs a command');
+      if (words[0] === 'CMD-SHELL' && words.length !== 2) throw new UsageError('--healthcheck: ["CMD-SHELL", …] takes exactly one command string');
+      if (words.length < 2) throw new UsageError('--healthcheck: ["CMD"] needs a command');
       test = [...words];
     } else test = ['CMD', ...words];
   } else test = ['CMD-SHELL', f.healthcheck];
   const out: HealthcheckChange = { test };
   // Each checked here, named as the flag with the value as written (config.ts would name the library's option, in ns).
   const duration = (v: string, flag: string): number => {
-    const ns = parseDuration(v, flag);
+    const ns = parseDuration(v, `--${flag}`);
     checkHealthcheckDuration(ns, `--${flag}`, v);
     return ns;
   };
@@ -172,7 +156,7 @@ function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
   if (timing.startPeriod !== undefined) out.startPeriod = duration(timing.startPeriod, 'healthcheck-start-period');
   if (f['healthcheck-retries'] !== undefined) {
     const r = f['healthcheck-retries'];
-    if (!Number.isInteger(r) || r < 0) throw new InputError(`--healthcheck-retries must be a whole number ≥ 0 (got ${r})`);
+    if (!Number.isInteger(r) || r < 0) throw new UsageError(`--healthcheck-retries must be a whole number ≥ 0 (got ${r})`);
     out.retries = r;
   }
   return out;
@@ -182,6 +166,6 @@ function healthcheckFromFlags(f: ConfigFlags): HealthcheckChange | undefined {
 export function parseChown(v: string | undefined): { uid: number; gid: number } | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d{1,10}):(\d{1,10})$/.exec(v);
-  if (!m) throw new InputError(`--chown must be UID:GID in numbers (got "${v}")`);
+  if (!m) throw new UsageError(`--chown must be UID:GID in numbers (got "${v}")`);
   return { uid: Number(m[1]), gid: Number(m[2]) };
 }

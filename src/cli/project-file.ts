@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { jsonMistake } from '../json-check.js';
 import { isObject } from '../json-object.js';
 import { redactTyped } from '../redact.js';
 import { MirrorConfigError, parseMirrorFlag } from '../registry/mirror-config.js';
@@ -33,15 +34,15 @@ export interface ProjectFile {
 export function findProjectFile(cwd: string, explicit?: string): ProjectFile | undefined {
   if (explicit !== undefined) {
     const file = path.resolve(cwd, explicit);
-    return { file, source: explicit, baseDir: path.dirname(file), data: parse(readText(file, true)!, explicit) };
+    return { file, source: explicit, baseDir: path.dirname(file), data: parse(readText(file, true)!, explicit, true) };
   }
   const own = path.join(cwd, CONFIG_FILE_NAME);
   const text = readText(own, false);
-  if (text !== undefined) return { file: own, source: CONFIG_FILE_NAME, baseDir: cwd, data: parse(text, CONFIG_FILE_NAME) };
+  if (text !== undefined) return { file: own, source: CONFIG_FILE_NAME, baseDir: cwd, data: parse(text, CONFIG_FILE_NAME, true) };
   const pkgFile = path.join(cwd, 'package.json');
   const pkgText = readText(pkgFile, false);
   if (pkgText === undefined) return undefined;
-  const pkg = parse(pkgText, 'package.json');
+  const pkg = parse(pkgText, 'package.json', false);
   if (!isObject(pkg) || pkg.regpush === undefined) return undefined;
   return { file: pkgFile, source: 'package.json ("regpush" key)', baseDir: cwd, data: pkg.regpush };
 }
@@ -99,14 +100,22 @@ function readText(file: string, mustExist: boolean): string | undefined {
   }
 }
 
-function parse(text: string, source: string): unknown {
+/**
+ * `strict` (regpush.json, a --config-file): a key written twice is refused, as in a sync file —
+ * JSON.parse keeps the last one without a word, so `"format": "bogus", "format": "oci"` pushed
+ * as oci and the mistake went unseen. package.json is read as npm reads it (JSON.parse, the last
+ * of two equal keys wins): refusing it for a repeat in its scripts would stop a push npm runs.
+ */
+function parse(text: string, source: string, strict: boolean): unknown {
+  // Editors on Windows (Notepad, PowerShell's Out-File) save UTF-8 with a byte order mark, which
+  // npm and Node's own package.json reader skip; JSON.parse does not, and every push from that
+  // directory failed on "not valid JSON".
+  const body = text.replace(/^\uFEFF/, '');
+  const mistake = strict ? jsonMistake(body) : undefined;
+  if (mistake) throw new InputError(`${source}: not valid JSON${mistake}`, { details: { file: source } });
   try {
-    // Editors on Windows (Notepad, PowerShell's Out-File) save UTF-8 with a byte order mark, which
-    // npm and Node's own package.json reader skip; JSON.parse does not, and every push from that
-    // directory failed on "not valid JSON".
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (err) {
-    const pos = /position (\d+)/.exec(String((err as Error).message))?.[1];
-    throw new InputError(`${source}: not valid JSON${pos ? ` (at position ${pos})` : ''}`, { details: { file: source } });
+    return JSON.parse(body);
+  } catch {
+    throw new InputError(`${source}: not valid JSON${jsonMistake(body) ?? ''}`, { details: { file: source } });
   }
 }

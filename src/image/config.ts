@@ -3,7 +3,7 @@
  * plus the bookkeeping for the new layer (rootfs.diff_ids, history, created). Pure functions on
  * copies; fields regpush does not know are carried over untouched.
  */
-import { errorForCode, InputError, ProtocolError, RegpushError, UsageError } from '../errors.js';
+import { errorForCode, ProtocolError, RegpushError, UsageError } from '../errors.js';
 import { assertDigest } from './digest.js';
 import { expandEnvValue } from './env-expand.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from './types.js';
@@ -65,15 +65,15 @@ export interface HistoryRecord {
 }
 
 /**
- * Splits "K=V" at the first "="; the value may be empty or contain "=". InputError on "", "=V", no
+ * Splits "K=V" at the first "="; the value may be empty or contain "=". UsageError on "", "=V", no
  * "=" or a malformed `${…}` in V. No message quotes the text: a value may be a token, and an
  * argument without "=" is most often a value given alone (`--env "$TOKEN"`). `what` names the
  * entry in messages: the CLI's `--env` (default), or a library option path (`config.env[2]`).
  */
 export function parseEnvFlag(s: string, what?: string): [string, string] {
   const eq = s.indexOf('=');
-  if (eq < 0) throw new InputError(`invalid ${what ?? '--env'}: expected KEY=VALUE, and the ${s.length}-character ${what ? 'entry' : 'argument'} has no "=" (its text is not shown: values may hold tokens)`);
-  if (eq === 0) throw new InputError(`invalid ${what ?? '--env'}: the variable name is empty (nothing before "=")`);
+  if (eq < 0) throw new UsageError(`invalid ${what ?? '--env'}: expected KEY=VALUE, and the ${s.length}-character ${what ? 'entry' : 'argument'} has no "=" (its text is not shown: values may hold tokens)`);
+  if (eq === 0) throw new UsageError(`invalid ${what ?? '--env'}: the variable name is empty (nothing before "=")`);
   const [key, value] = [s.slice(0, eq), s.slice(eq + 1)];
   // A malformed ${…} does not depend on the base's Env: refused here, with the flags, rather than
   // once the base has been read and the configs are composed.
@@ -89,24 +89,24 @@ const MAX_PORT_RANGE = 1024;
 
 /**
  * Normalises "80", "80/tcp", "53/UDP", "132/sctp" to "<port>/<proto>", and a range "8000-8002"
- * (as Dockerfile's `EXPOSE` takes it) to "8000-8002/tcp"; InputError on port 0, >65535, a range
+ * (as Dockerfile's `EXPOSE` takes it) to "8000-8002/tcp"; UsageError on port 0, >65535, a range
  * that runs backwards or is wider than MAX_PORT_RANGE, or another protocol. `what` names the
  * entry: the CLI's `--port`, or `config.ports[1]`. expandPorts gives a range's ports.
  */
 export function parsePortFlag(s: string, what = '--port'): string {
   const m = /^(\d+)(?:-(\d+))?(?:\/([A-Za-z]+))?$/.exec(s.trim());
-  if (!m) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: expected PORT[-PORT][/tcp|/udp|/sctp], e.g. 80, 53/udp or 8000-8010`);
+  if (!m) throw new UsageError(`invalid ${what} ${JSON.stringify(s)}: expected PORT[-PORT][/tcp|/udp|/sctp], e.g. 80, 53/udp or 8000-8010`);
   const [first, last] = [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])];
   for (const port of [first, last]) {
-    if (port !== undefined && (port < 1 || port > 65535)) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: port must be 1-65535`);
+    if (port !== undefined && (port < 1 || port > 65535)) throw new UsageError(`invalid ${what} ${JSON.stringify(s)}: port must be 1-65535`);
   }
-  if (last !== undefined && last < first) throw new InputError(`invalid ${what} ${JSON.stringify(s)}: the range ends before it starts`);
+  if (last !== undefined && last < first) throw new UsageError(`invalid ${what} ${JSON.stringify(s)}: the range ends before it starts`);
   if (last !== undefined && last - first + 1 > MAX_PORT_RANGE) {
-    throw new InputError(`invalid ${what} ${JSON.stringify(s)}: a range exposes at most ${MAX_PORT_RANGE} ports (this one ${last - first + 1})`);
+    throw new UsageError(`invalid ${what} ${JSON.stringify(s)}: a range exposes at most ${MAX_PORT_RANGE} ports (this one ${last - first + 1})`);
   }
   const proto = (m[3] ?? 'tcp').toLowerCase();
   if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') {
-    throw new InputError(`invalid ${what} ${JSON.stringify(s)}: protocol must be tcp, udp or sctp`);
+    throw new UsageError(`invalid ${what} ${JSON.stringify(s)}: protocol must be tcp, udp or sctp`);
   }
   return last === undefined || last === first ? `${first}/${proto}` : `${first}-${last}/${proto}`;
 }
@@ -119,11 +119,11 @@ function expandPorts(spec: string): string[] {
   return Array.from({ length: last - first + 1 }, (_, i) => `${first + i}/${m[3]}`);
 }
 
-/** Splits "K=V" at the first "="; the value may be empty. InputError on a missing key or "=", or a key that is not one line. */
+/** Splits "K=V" at the first "="; the value may be empty. UsageError on a missing key or "=", or a key that is not one line. */
 export function parseLabelFlag(s: string): [string, string] {
   const eq = s.indexOf('=');
-  if (eq < 0) throw new InputError(`invalid --label ${JSON.stringify(s)}: expected KEY=VALUE`);
-  if (eq === 0) throw new InputError(`invalid --label ${JSON.stringify(s)}: the label key is empty`);
+  if (eq < 0) throw new UsageError(`invalid --label ${JSON.stringify(s)}: expected KEY=VALUE`);
+  if (eq === 0) throw new UsageError(`invalid --label ${JSON.stringify(s)}: the label key is empty`);
   checkLabelKey(s.slice(0, eq));
   return [s.slice(0, eq), s.slice(eq + 1)];
 }
@@ -137,8 +137,8 @@ const NOT_ONE_LINE = /[\u0000-\u001f\u007f\u2028\u2029]/;
  * label pass for two. `what`: the CLI's `--label`, or `config.labels`.
  */
 function checkLabelKey(key: string, what = '--label'): void {
-  if (key === '') throw new InputError(`invalid ${what}: the label key is empty`);
-  if (NOT_ONE_LINE.test(key)) throw new InputError(`invalid ${what} key ${JSON.stringify(key)}: a key must be one line without control characters`);
+  if (key === '') throw new UsageError(`invalid ${what}: the label key is empty`);
+  if (NOT_ONE_LINE.test(key)) throw new UsageError(`invalid ${what} key ${JSON.stringify(key)}: a key must be one line without control characters`);
 }
 
 /**
@@ -208,9 +208,9 @@ export function unsetEnvReferences(config: ImageConfig, changes: readonly string
   return found;
 }
 
-/** A volume path (`what`: `config.volumes[0]`) is not empty; InputError otherwise. Returns it. */
+/** A volume path (`what`: `config.volumes[0]`) is not empty; UsageError otherwise. Returns it. */
 function checkVolume(v: string, what: string): string {
-  if (v === '') throw new InputError(`invalid ${what} "": the path is empty`);
+  if (v === '') throw new UsageError(`invalid ${what} "": the path is empty`);
   return v;
 }
 
@@ -220,10 +220,10 @@ export const WINDOWS_ABSOLUTE = /^(?:[A-Za-z]:)?[\\/]/;
 /**
  * A workdir or volume path (`what` names it: "--workdir", "config.volumes") is absolute: a relative
  * one has nothing to be relative to in a container. `windows`: the image may be a Windows one, whose
- * paths may also be `C:\app` (Docker writes them so); else only `/…` is absolute. InputError otherwise.
+ * paths may also be `C:\app` (Docker writes them so); else only `/…` is absolute. UsageError otherwise.
  */
 export function checkImagePath(v: string, what: string, windows = false): string {
-  if (!(windows ? WINDOWS_ABSOLUTE.test(v) : v.startsWith('/'))) throw new InputError(`${what} must be an absolute path${windows ? ' (/app or C:\\app)' : ''} (got "${v}")`);
+  if (!(windows ? WINDOWS_ABSOLUTE.test(v) : v.startsWith('/'))) throw new UsageError(`${what} must be an absolute path${windows ? ' (/app or C:\\app)' : ''} (got "${v}")`);
   return v;
 }
 
@@ -234,10 +234,10 @@ const WINDOWS_USER = /^[^:\s](?:[^:]*[^:\s])?(?::[^:\s](?:[^:]*[^:\s])?)?$/;
 
 /**
  * USER or USER:GROUP, names or ids (`what`: "--user", "config.user"); no spaces, except inside a
- * name where the image may be a Windows one (`windows`). InputError otherwise.
+ * name where the image may be a Windows one (`windows`). UsageError otherwise.
  */
 export function checkUser(v: string, what: string, windows = false): string {
-  if (!(windows ? WINDOWS_USER : LINUX_USER).test(v)) throw new InputError(`${what} must be USER or USER:GROUP${windows ? '' : ', without spaces'} (got "${v}")`);
+  if (!(windows ? WINDOWS_USER : LINUX_USER).test(v)) throw new UsageError(`${what} must be USER or USER:GROUP${windows ? '' : ', without spaces'} (got "${v}")`);
   return v;
 }
 
@@ -247,14 +247,14 @@ const SIGNAL_NAMES: ReadonlySet<string> = new Set('ABRT ALRM BUS CHLD CLD CONT F
 /**
  * A stop signal as `docker build` takes STOPSIGNAL: a name in any case, with or without SIG
  * (SIGTERM, term, RTMIN+3, RTMAX-2), or a number from 1 to 64; stored as written, surrounding
- * spaces dropped. InputError for anything Docker would refuse at build time (SIGTERN, 99).
+ * spaces dropped. UsageError for anything Docker would refuse at build time (SIGTERN, 99).
  */
 export function checkStopSignal(v: string, what: string): string {
   const sig = v.trim();
   const name = sig.toUpperCase().replace(/^SIG/, '');
   const number = /^\d{1,2}$/.test(sig) && Number(sig) >= 1 && Number(sig) <= 64;
   const known = SIGNAL_NAMES.has(name) || /^RTMIN\+(?:[1-9]|1[0-5])$/.test(name) || /^RTMAX-(?:[1-9]|1[0-4])$/.test(name);
-  if (!number && !known) throw new InputError(`${what} must be a signal name (SIGTERM, TERM) or number from 1 to 64 (got ${JSON.stringify(v)})`);
+  if (!number && !known) throw new UsageError(`${what} must be a signal name (SIGTERM, TERM) or number from 1 to 64 (got ${JSON.stringify(v)})`);
   return sig;
 }
 
@@ -269,7 +269,7 @@ export function checkConfigChanges(changes: ConfigChanges, windows = false): voi
   if (changes.entrypointShell !== undefined && changes.entrypoint !== undefined) throw new UsageError('config: give entrypoint or entrypointShell, not both');
   if (changes.cmdShell !== undefined && changes.cmd !== undefined) throw new UsageError('config: give cmd or cmdShell, not both');
   for (const [key, v] of [['entrypointShell', changes.entrypointShell], ['cmdShell', changes.cmdShell]] as const) {
-    if (v !== undefined && v.trim() === '') throw new InputError(`config.${key}: empty command`);
+    if (v !== undefined && v.trim() === '') throw new UsageError(`config.${key}: empty command`);
   }
   for (const [i, e] of (changes.env ?? []).entries()) parseEnvFlag(e, `config.env[${i}]`);
   for (const [i, p] of (changes.ports ?? []).entries()) parsePortFlag(p, `config.ports[${i}]`);
@@ -405,9 +405,9 @@ export function applyConfigChanges(
  * `given` the value as written there (`--healthcheck-interval` 500us, `config.healthcheck.interval` 500000 ns).
  */
 export function checkHealthcheckDuration(ns: number, name: string, given: string): void {
-  if (!Number.isSafeInteger(ns) || ns < 0) throw new InputError(`${name} must be a non-negative duration (got ${given})`);
+  if (!Number.isSafeInteger(ns) || ns < 0) throw new UsageError(`${name} must be a non-negative duration (got ${given})`);
   // Docker's minimum: a shorter one (the daemon does not check an image's again) runs the probe back to back.
-  if (ns > 0 && ns < 1e6) throw new InputError(`${name} must be 0 or at least 1ms (got ${given})`);
+  if (ns > 0 && ns < 1e6) throw new UsageError(`${name} must be 0 or at least 1ms (got ${given})`);
 }
 
 /**
@@ -419,13 +419,13 @@ export function checkHealthcheckDuration(ns: number, name: string, given: string
 function healthcheckConfig(h: HealthcheckChange, name: (path: string) => string = (p) => p): Record<string, unknown> {
   const test = name('config.healthcheck.test');
   const kind = h.test[0];
-  if (kind !== 'NONE' && kind !== 'CMD' && kind !== 'CMD-SHELL') throw new InputError(`${test} must start with NONE, CMD or CMD-SHELL (got ${JSON.stringify(kind)})`);
-  if (kind !== 'NONE' && h.test.length < 2) throw new InputError(`${test}: ${kind} needs a command`);
+  if (kind !== 'NONE' && kind !== 'CMD' && kind !== 'CMD-SHELL') throw new UsageError(`${test} must start with NONE, CMD or CMD-SHELL (got ${JSON.stringify(kind)})`);
+  if (kind !== 'NONE' && h.test.length < 2) throw new UsageError(`${test}: ${kind} needs a command`);
   // Docker refuses these forms (its Dockerfile parser and daemon): a runtime would too, or worse, run them.
-  if (kind === 'NONE' && h.test.length > 1) throw new InputError(`${test}: NONE takes no command`);
+  if (kind === 'NONE' && h.test.length > 1) throw new UsageError(`${test}: NONE takes no command`);
   const timing = (['interval', 'timeout', 'startPeriod', 'retries'] as const).find((k) => h[k]);
-  if (kind === 'NONE' && timing) throw new InputError(`${name(`config.healthcheck.${timing}`)}: a healthcheck test of NONE takes no timing`);
-  if (kind === 'CMD-SHELL' && h.test.length !== 2) throw new InputError(`${test}: CMD-SHELL takes exactly one command string (got ${h.test.length - 1})`);
+  if (kind === 'NONE' && timing) throw new UsageError(`${name(`config.healthcheck.${timing}`)}: a healthcheck test of NONE takes no timing`);
+  if (kind === 'CMD-SHELL' && h.test.length !== 2) throw new UsageError(`${test}: CMD-SHELL takes exactly one command string (got ${h.test.length - 1})`);
   const out: Record<string, unknown> = { Test: [...h.test] };
   // Named as the library's option (the CLI checks its flags' values, as written, in cli/flags.ts).
   const dur = (key: string, v: number | undefined, field: string): void => {
@@ -437,7 +437,7 @@ function healthcheckConfig(h: HealthcheckChange, name: (path: string) => string 
   dur('timeout', h.timeout, 'Timeout');
   dur('startPeriod', h.startPeriod, 'StartPeriod');
   if (h.retries !== undefined) {
-    if (!Number.isInteger(h.retries) || h.retries < 0) throw new InputError(`${name('config.healthcheck.retries')} must be a whole number ≥ 0 (got ${h.retries})`);
+    if (!Number.isInteger(h.retries) || h.retries < 0) throw new UsageError(`${name('config.healthcheck.retries')} must be a whole number ≥ 0 (got ${h.retries})`);
     if (h.retries > 0) out.Retries = h.retries;
   }
   return out;

@@ -8,7 +8,7 @@
  * and a manifest's own annotations are the exception: they are dropped, and the caller is told
  * which (DroppedFields for those on descriptors), to say so.
  */
-import { InputError, UnsupportedError } from '../errors.js';
+import { UnsupportedError, UsageError } from '../errors.js';
 import type { OptionNames } from '../option-names.js';
 import { MediaType, baseMediaType, indexMediaTypeFor, isImageConfigMediaType, manifestMediaTypeFor, mediaFamily, type MediaFamily } from './mediatypes.js';
 import { isAttestation } from './platform.js';
@@ -183,7 +183,7 @@ function convertChildType(mt: string, family: MediaFamily): string {
 export function parseFormat(v: string, name: string): MediaFamily {
   const f = v.trim().toLowerCase();
   if (f === 'oci' || f === 'docker') return f;
-  throw new InputError(`${name} must be "oci" or "docker" (got ${JSON.stringify(v)})`);
+  throw new UsageError(`${name} must be "oci" or "docker" (got ${JSON.stringify(v)})`);
 }
 
 /** A converted child manifest, as its parent index must now name it. */

@@ -13,7 +13,7 @@
  * vanish with its name without a word. A `$` not followed by a name or `{` is kept. Unlike a
  * Dockerfile there is no quote removal: a value on the command line is already one word.
  */
-import { InputError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
@@ -22,7 +22,7 @@ const NAME_CHAR = /[A-Za-z0-9_]/;
 export type EnvLookup = (name: string) => string | undefined;
 
 /**
- * `value` with its substitutions made; InputError on an unclosed or malformed `${…}`. The message
+ * `value` with its substitutions made; UsageError on an unclosed or malformed `${…}`. The message
  * names `key` and the offset of the `${` in the value, never the value's text: env values often
  * carry tokens, and CI logs are public. `what` names the entry: `--env KEY` (the CLI's), or a
  * library option path (`config.env[2] (KEY)`). `onUnset` gets the offset of each `$NAME` or
@@ -30,9 +30,9 @@ export type EnvLookup = (name: string) => string | undefined;
  * leave out, nor of one in a word that was not used), in order.
  */
 export function expandEnvValue(key: string, value: string, lookup: EnvLookup, what = `--env ${key}`, onUnset?: (offset: number) => void): string {
-  const bad = (at: number, why: string): InputError =>
-    new InputError(`invalid ${what}: the "\${" at offset ${at} of its value ${why} (write \\$ for a literal $)`, { details: { key, offset: at } });
-  const unclosed = (at: number): InputError => bad(at, 'has no closing "}"');
+  const bad = (at: number, why: string): UsageError =>
+    new UsageError(`invalid ${what}: the "\${" at offset ${at} of its value ${why} (write \\$ for a literal $)`, { details: { key, offset: at } });
+  const unclosed = (at: number): UsageError => bad(at, 'has no closing "}"');
 
   /**
    * Expands from `start` until the closing brace of the `${` at `open` (when given) or the end;

@@ -3,7 +3,7 @@
  * the way containerd does for the common cases, and telling image children from attestations
  * (which carry a fake "unknown/unknown" platform and must never be picked or carried into a new index).
  */
-import { InputError, NotFoundError } from '../errors.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import type { Descriptor, ImageIndex, Platform } from './types.js';
 
 /** One os/architecture/variant field (and an os version): what OCI platforms actually use. */
@@ -15,10 +15,10 @@ const EXPECTED = 'expected os/arch[/variant] or os(osversion)/arch[/variant], e.
 /**
  * Parses "os/arch[/variant]" (e.g. "linux/arm64/v8"), or with containerd's spelling of an OS
  * version "os(osversion)/arch[/variant]" (e.g. "windows(10.0.20348.1)/amd64": Windows images of
- * one architecture differ by it); throws InputError otherwise. "all" is the caller's business.
+ * one architecture differ by it); throws UsageError otherwise. "all" is the caller's business.
  */
 export function parsePlatform(s: string): Platform {
-  const bad = (why?: string) => new InputError(`invalid platform ${JSON.stringify(s)}: ${why ? `${why}; ` : ''}${EXPECTED}`);
+  const bad = (why?: string) => new UsageError(`invalid platform ${JSON.stringify(s)}: ${why ? `${why}; ` : ''}${EXPECTED}`);
   const parts = s.split('/');
   const [osPart, ...rest] = parts as [string, ...string[]];
   let os = osPart;
@@ -51,7 +51,7 @@ export function parsePlatform(s: string): Platform {
  * first "=" is taken for a platform when it starts with a letter or digit, has two or three
  * "/"-separated parts and either has parentheses (containerd's os version, whose dots belong to
  * it) or no "." at all (a path's file names usually have one); `./` in front keeps
- * any path a path. Taken for a platform, it must then parse: parsePlatform's InputError otherwise,
+ * any path a path. Taken for a platform, it must then parse: parsePlatform's UsageError otherwise,
  * so that `windows(10.0/amd64=…` is refused, not read as a file name.
  */
 export function splitPlatformPrefix(value: string): { platform: string; rest: string } | undefined {

@@ -227,7 +227,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
   for (const [i, spec] of (opts.layers ?? []).entries()) {
     const text = (normalise: boolean): string => `${spec.platform ? spec.platform + '=' : ''}${sourcesText(spec.sources, normalise)}`;
     const what = names.about(`layers[${i}]`, text(false));
-    if (spec.sources.length === 0) throw new InputError(`${what}: no source`);
+    if (spec.sources.length === 0) throw new UsageError(`${what}: no source`);
     const n = i + 1;
     // The platform as it is matched (formatPlatform), as each destination is normalised: linux/x86_64
     // and linux/amd64 put the layer into the same image, so they give the same history line and digest.
@@ -271,9 +271,11 @@ function markDependencies(layers: LayerPlan[]): void {
  * The layer options' ranges, named as the caller gave them (`push(): gzipLevel`, the CLI's
  * `--gzip-level`), with or without a layer to build, as mtime is: a value out of range is a
  * mistake whether or not this push uses it (a script's `gzipLevel: 42` otherwise passed until the
- * day it got an `app`). The layer builder checks them again, worded for itself.
+ * day it got an `app`). The one check of these ranges that names the caller's option; the CLI calls
+ * it too, ahead of reading a password. The layer builder keeps a guard of its own (layer/options.ts),
+ * its module's contract with zlib, worded for itself.
  */
-function checkLayerRanges(opts: PushOptions, names: OptionNames): void {
+export function checkLayerRanges(opts: Pick<PushOptions, 'gzipLevel' | 'gzipJobs' | 'chown'>, names: OptionNames): void {
   const whole = (path: string, v: number | undefined, min: number, max: number): void => {
     if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) throw new UsageError(`${names.about(path)} must be a whole number from ${min} to ${max} (got ${v})`);
   };
@@ -409,8 +411,8 @@ function warnSharedSources(layers: readonly NamedLayer[], cwd: string, logger: L
 function checkAnnotations(a: Record<string, string>, names: OptionNames): Record<string, string> {
   for (const [k, v] of Object.entries(a)) {
     // The CLI's KEY=VALUE; a library caller's object has a key "" or of blanks.
-    if (k.trim() === '') throw new InputError(`${names.about('annotations')}: the key is empty${names.op ? ` (got ${JSON.stringify(k)})` : ' (expected KEY=VALUE)'}`);
-    if (typeof v !== 'string') throw new InputError(`${names.about('annotations', k)}: the value must be a string`);
+    if (k.trim() === '') throw new UsageError(`${names.about('annotations')}: the key is empty${names.op ? ` (got ${JSON.stringify(k)})` : ' (expected KEY=VALUE)'}`);
+    if (typeof v !== 'string') throw new UsageError(`${names.about('annotations', k)}: the value must be a string`);
   }
   return { ...a };
 }

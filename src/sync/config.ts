@@ -9,7 +9,7 @@ import { InputError, UsageError } from '../errors.js';
 import { STRINGS, type Shape } from '../options-check.js';
 import type { ConnectionNames } from '../option-names.js';
 import { formatReference, repositoryName, withTag, type ImageReference } from '../ref/reference.js';
-import { jsonProblem } from './json-check.js';
+import { jsonMistake } from '../json-check.js';
 import {
   canonicalPlatforms,
   emptyFilterProblem,
@@ -176,24 +176,12 @@ function readJson(text: string, file: string): { data: unknown; lineOf: KeyLine 
   // Editors on Windows (Notepad, PowerShell's Out-File) start UTF-8 files with a byte order mark,
   // which JSON.parse refuses as an unexpected token.
   const body = text.replace(/^\uFEFF/, '');
-  let problem: { offset: number; why: string } | undefined;
-  try {
-    problem = jsonProblem(body);
-  } catch (err) {
-    if (err instanceof RangeError) throw new InputError(`${file}: not valid JSON: nested too deeply`, { details: { file } });
-    throw err;
-  }
-  if (problem) throw new InputError(`${file}: not valid JSON at ${lineCol(body, problem.offset)}: ${problem.why}`, { details: { file } });
+  const mistake = jsonMistake(body);
+  if (mistake) throw new InputError(`${file}: not valid JSON${mistake}`, { details: { file } });
   // Valid JSON is YAML 1.2 too: the YAML reading of the same text tells where each key stands.
   const lines = new LineCounter();
   const doc = parseDocument(body, { lineCounter: lines });
   return { data: JSON.parse(body), lineOf: doc.errors.length ? () => undefined : keyLine(doc, lines) };
-}
-
-function lineCol(text: string, pos: number): string {
-  const before = text.slice(0, pos);
-  const line = before.split('\n').length;
-  return `line ${line}, column ${pos - before.lastIndexOf('\n')}`;
 }
 
 /**

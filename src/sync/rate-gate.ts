@@ -19,7 +19,7 @@ import type { GateOptions } from './options.js';
 /** How often the gate asks a held source again (a HEAD, which Docker Hub does not count). */
 const DEFAULT_RATE_POLL_MS = 30_000;
 
-/** The longest the gate may hold images (maxWaitMs, --max-wait): a day. */
+/** The longest the gate may hold images (maxWaitMs, --max-wait): a day. The one check of it, for the library and the CLI alike. */
 const MAX_WAIT_MS = 24 * 3_600_000;
 
 /**
@@ -44,7 +44,7 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
     throw new UsageError(`${names.about('maxWaitMs')} needs ${min}: it is how long the pull-limit gate may hold images (give ${min} N too, or leave ${max} out)`);
   }
   if (o.maxWaitMs !== undefined && !(Number.isInteger(o.maxWaitMs) && o.maxWaitMs >= 0 && o.maxWaitMs <= MAX_WAIT_MS)) {
-    throw new UsageError(`${names.about('maxWaitMs')} must be milliseconds from 0 to ${MAX_WAIT_MS} (24 h) (got ${o.maxWaitMs})`);
+    throw new UsageError(`${names.about('maxWaitMs')} must be from 0 to 24 h (${MAX_WAIT_MS} ms; got ${o.maxWaitMs} ms)`);
   }
   const poll = o.rateLimitPollMs;
   if (poll !== undefined && !(Number.isInteger(poll) && poll >= RATE_POLL_RANGE_MS.min && poll <= RATE_POLL_RANGE_MS.max)) {

@@ -109,11 +109,11 @@ test('an index of exactly 1000 children is within the limit (push --dry-run reso
   assert.equal(h.manifestGets(), 1001);
 });
 
-test('a label key with a line break → E_INPUT (from --label and from regpush.json)', async () => {
+test('a label key with a line break → E_USAGE from --label, E_INPUT from regpush.json', async () => {
   const src = imageRef(R.anon, 'base/busybox:v2s2');
   const dst = `${R.anon2.host}/${run}/label:1`;
   const flag = await runCli(['push', '--dry-run', '--from', src, '--to', dst, '--app', appDir(), '--label', 'a\nb=1']);
-  assertOneErrorLine(flag, 2, 'E_INPUT', /invalid --label key "a\\nb": a key must be one line/);
+  assertOneErrorLine(flag, 2, 'E_USAGE', /invalid --label key "a\\nb": a key must be one line/);
   const cwd = tempDir('regpush-proj-');
   mkdirSync(join(cwd, 'app'));
   writeFileSync(join(cwd, 'regpush.json'), JSON.stringify({ from: src, to: dst, app: 'app', labels: { 'x\r\ny': 'v' } }));

@@ -443,7 +443,7 @@ test('--annotation with Docker output is refused with the --format oci hint, not
   const r2 = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/ann-docker2:1`), '--app', app, '--annotation', 'a=b', '--format', 'docker']);
   assertFails(r2, 2, 'E_USAGE', /--format oci/);
   await tagAbsent(R.anon2.host, `${run}/ann-docker2`, '1');
-  assertFails(await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/ann-bad:1`), '--app', app, '--annotation', 'novalue']), 2, 'E_INPUT', /novalue/);
+  assertFails(await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', imageRef(R.anon2, `${run}/ann-bad:1`), '--app', app, '--annotation', 'novalue']), 2, 'E_USAGE', /novalue/);
 });
 
 test('per-platform layers: one index whose amd64 and arm64 children each carry their own layer (and the shared one); amd64 runs', async (t) => {
@@ -591,11 +591,11 @@ const badCases: [string, () => string[], number, string, RegExp][] = [
   ['missing --layer dir', () => ['--layer', '/nonexistent/regpush-layer:/srv'], 2, 'E_INPUT', /\/nonexistent\/regpush-layer/],
   ['relative --layer dest', () => ['--layer', `${oneFile('a', 'a')}:srv`], 2, 'E_INPUT', /--layer .*absolute/],
   ['qualified platform absent from the base', () => ['--layer', `linux/s390x=${oneFile('a', 'a')}:/srv`], 2, 'E_INPUT', /no linux\/s390x platform/],
-  ['--entrypoint JSON that is not an array of strings', () => ['--entrypoint', '["a",1]'], 2, 'E_INPUT', /array of strings/],
+  ['--entrypoint JSON that is not an array of strings', () => ['--entrypoint', '["a",1]'], 2, 'E_USAGE', /array of strings/],
   ['--entrypoint and --entrypoint-shell', () => ['--entrypoint', 'a', '--entrypoint-shell', 'b'], 2, 'E_USAGE', /not both/],
-  ['bad --healthcheck-interval', () => ['--healthcheck', 'true', '--healthcheck-interval', 'soon'], 2, 'E_INPUT', /soon/],
+  ['bad --healthcheck-interval', () => ['--healthcheck', 'true', '--healthcheck-interval', 'soon'], 2, 'E_USAGE', /soon/],
   ['--healthcheck-retries without --healthcheck', () => ['--healthcheck-retries', '3'], 2, 'E_USAGE', /--healthcheck-retries needs --healthcheck/],
-  ['bad --stop-signal', () => ['--stop-signal', 'sig term'], 2, 'E_INPUT', /stop-signal/],
+  ['bad --stop-signal', () => ['--stop-signal', 'sig term'], 2, 'E_USAGE', /stop-signal/],
   ['bad --format', () => ['--format', 'v2s1'], 2, 'E_USAGE', /format/],
 ];
 for (const [name, extra, exit, code, pattern] of badCases) {

@@ -198,7 +198,7 @@ for (const mode of modes) {
     // …refused for another platform or one the index lacks: one line, exit 4, nothing printed.
     assertOneErrorLine(await runCli(['digest', '--platform', 'linux/s390x', single, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /is a single linux\/amd64 image, not linux\/s390x/);
     assertOneErrorLine(await runCli(['digest', '--platform', 'linux/s390x', multi, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /platform linux\/s390x is not in the index; available: .*linux\/arm64/);
-    assertOneErrorLine(await runCli(['digest', '--platform', 'linux//', multi, ...userArgs(creds)]), 2, 'E_INPUT', /invalid platform "linux\/\/"/);
+    assertOneErrorLine(await runCli(['digest', '--platform', 'linux//', multi, ...userArgs(creds)]), 2, 'E_USAGE', /invalid platform "linux\/\/"/);
   });
 
   test(`${mode}: delete by digest removes the manifest and every tag on it; a tag needs --force`, async () => {

@@ -324,15 +324,15 @@ function assertFails(r: { code: number; stdout: string; stderr: string }, exit: 
 
 const badCases: [string, string[], number, string, RegExp][] = [
   ['missing --app dir', ['--app', '/nonexistent/regpush-app'], 2, 'E_INPUT', /\/nonexistent\/regpush-app/],
-  ['malformed --env', ['--env', '=value'], 2, 'E_INPUT', /env/i],
+  ['malformed --env', ['--env', '=value'], 2, 'E_USAGE', /env/i],
   // The argument is not echoed: without "=" it is most often a value given alone (`--env "$TOKEN"`).
-  ['malformed --env without =', ['--env', 'JUSTKEY'], 2, 'E_INPUT', /^(?!.*JUSTKEY).*invalid --env: expected KEY=VALUE, and the 7-character argument has no "="/],
-  ['malformed --port', ['--port', '99999'], 2, 'E_INPUT', /99999/],
-  ['malformed --port protocol', ['--port', '80/sctpx'], 2, 'E_INPUT', /80\/sctpx/],
-  ['backwards --port range', ['--port', '90-80'], 2, 'E_INPUT', /invalid --port "90-80": the range ends before it starts/],
-  ['malformed --label', ['--label', 'novalue'], 2, 'E_INPUT', /novalue/],
-  ['relative --workdir', ['--workdir', 'app'], 2, 'E_INPUT', /workdir/],
-  ['bad --chown', ['--chown', 'root'], 2, 'E_INPUT', /chown/],
+  ['malformed --env without =', ['--env', 'JUSTKEY'], 2, 'E_USAGE', /^(?!.*JUSTKEY).*invalid --env: expected KEY=VALUE, and the 7-character argument has no "="/],
+  ['malformed --port', ['--port', '99999'], 2, 'E_USAGE', /99999/],
+  ['malformed --port protocol', ['--port', '80/sctpx'], 2, 'E_USAGE', /80\/sctpx/],
+  ['backwards --port range', ['--port', '90-80'], 2, 'E_USAGE', /invalid --port "90-80": the range ends before it starts/],
+  ['malformed --label', ['--label', 'novalue'], 2, 'E_USAGE', /novalue/],
+  ['relative --workdir', ['--workdir', 'app'], 2, 'E_USAGE', /workdir/],
+  ['bad --chown', ['--chown', 'root'], 2, 'E_USAGE', /chown/],
   ['bad --tag', ['--tag', 'bad!tag'], 2, 'E_REFERENCE', /bad!tag/],
   ['--from given twice', ['--from', 'x:1'], 2, 'E_USAGE', /--from was given 2 times/],
   ['platform not in the index', ['--platform', 'linux/s390x', '--from', '__MULTI__'], 4, 'E_NOT_FOUND', /s390x/],

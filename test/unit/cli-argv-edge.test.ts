@@ -258,14 +258,14 @@ test('a --digest-file that exists is checked for writing itself, not its folder:
 test('push --env with a malformed ${…} is refused before any request, as a value without "=" is (was found only once the configs were composed, after the base and target were contacted)', async () => {
   for (const env of ['A=${B', 'A=${1}', 'A=${B:?unset}']) {
     const r = await run(['push', '--retries', '0', '--from', SRC, '--env', env, '--to', DST]);
-    usage(r, /invalid --env A: /, 'E_INPUT');
+    usage(r, /invalid --env A: /, 'E_USAGE');
   }
 });
 
 test('push --env errors name the variable, never the value (env values carry tokens; CI logs are public)', async () => {
-  usage(await run(['push', '--retries', '0', '--from', SRC, '--env', 'TOKEN=abc${secret', '--to', DST]), /^(?!.*(abc|secret)).*invalid --env TOKEN: the "\$\{" at offset 3 of its value has no closing "\}"/, 'E_INPUT');
+  usage(await run(['push', '--retries', '0', '--from', SRC, '--env', 'TOKEN=abc${secret', '--to', DST]), /^(?!.*(abc|secret)).*invalid --env TOKEN: the "\$\{" at offset 3 of its value has no closing "\}"/, 'E_USAGE');
   // A value given alone, as `--env "$TOKEN"` does: no "=", and not echoed either.
-  usage(await run(['push', '--retries', '0', '--from', SRC, '--env', 'abcsecret', '--to', DST]), /^(?!.*(abc|secret)).*invalid --env: expected KEY=VALUE/, 'E_INPUT');
+  usage(await run(['push', '--retries', '0', '--from', SRC, '--env', 'abcsecret', '--to', DST]), /^(?!.*(abc|secret)).*invalid --env: expected KEY=VALUE/, 'E_USAGE');
 });
 
 test('inspect and the registry commands read --user / --password / --password-stdin alike: messages name those flags, and both password sources at once are refused', async () => {

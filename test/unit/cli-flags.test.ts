@@ -4,7 +4,7 @@ import { configChangesFromFlags, execForm, many, parseChown } from '../../src/cl
 import { single } from '../../src/cli/flag-table.js';
 import { closest } from '../../src/did-you-mean.js';
 import { withSuggestion } from '../../src/cli/suggest.js';
-import { InputError, UsageError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 
 test('repeatable flags: one value or many; exec form "" clears', () => {
   assert.equal(many(undefined), undefined);
@@ -27,18 +27,18 @@ test('config flags become ConfigChanges, normalised', () => {
   assert.deepEqual(configChangesFromFlags({}), {});
 });
 
-test('bad config flags are E_INPUT naming the value (an --env value excepted: it may be a token)', () => {
+test('bad config flags are E_USAGE naming the value (an --env value excepted: it may be a token)', () => {
   const bad: [Record<string, unknown>, RegExp][] = [
     [{ env: '=1' }, /^invalid --env: the variable name is empty/], [{ env: 'NOEQ' }, /^invalid --env: expected KEY=VALUE(?!.*NOEQ)/], [{ port: '0' }, /0/], [{ port: '70000' }, /70000/], [{ port: 'http' }, /http/],
     [{ label: 'x' }, /x/], [{ workdir: 'rel' }, /workdir/], [{ volume: 'rel' }, /volume/], [{ user: 'a b' }, /user/], [{ user: 'a:b:c' }, /user/],
   ];
-  for (const [flags, msg] of bad) assert.throws(() => configChangesFromFlags(flags), (e: unknown) => e instanceof InputError && msg.test((e as Error).message), JSON.stringify(flags));
+  for (const [flags, msg] of bad) assert.throws(() => configChangesFromFlags(flags), (e: unknown) => e instanceof UsageError && msg.test((e as Error).message), JSON.stringify(flags));
 });
 
 test('--chown and single-valued flags', () => {
   assert.deepEqual(parseChown('1000:1001'), { uid: 1000, gid: 1001 });
   assert.equal(parseChown(undefined), undefined);
-  for (const v of ['root', '1:', ':1', '-1:0', '1:2:3']) assert.throws(() => parseChown(v), { name: 'InputError', code: 'E_INPUT', message: `--chown must be UID:GID in numbers (got "${v}")` }, v);
+  for (const v of ['root', '1:', ':1', '-1:0', '1:2:3']) assert.throws(() => parseChown(v), { name: 'UsageError', code: 'E_USAGE', message: `--chown must be UID:GID in numbers (got "${v}")` }, v);
   assert.doesNotThrow(() => single({ from: 'a' }, ['from']));
   assert.throws(() => single({ from: ['a', 'b'] }, ['from']), (e: unknown) => e instanceof UsageError && /--from was given 2 times/.test((e as Error).message));
 });

@@ -88,6 +88,25 @@ describe('findProjectFile', () => {
     writeFileSync(join(dir, 'regpush.json'), `{${bom}"to":"x"}`);
     assert.throws(() => findProjectFile(dir), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && /regpush\.json: not valid JSON/.test(e.message));
   });
+
+  it('refuses a key written twice in regpush.json or a --config-file, naming where (JSON.parse kept the last: "format": "bogus" then "oci" pushed as oci, the mistake unseen)', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'regpush-dup-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const refused = (source: string, line: RegExp) => (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.details.file === source && line.test(e.message);
+    writeFileSync(join(dir, 'regpush.json'), '{"format":"bogus",\n "format":"oci"}');
+    assert.throws(() => findProjectFile(dir), refused('regpush.json', /^regpush\.json: not valid JSON at line 2, column 2: duplicate key "format"$/));
+    writeFileSync(join(dir, 'other.json'), '{"env": {"A": "1", "A": "2"}}');
+    assert.throws(() => findProjectFile(dir, 'other.json'), refused('other.json', /^other\.json: not valid JSON at line 1, column 20: duplicate key "A"$/));
+    // A syntax error is placed by line and column too.
+    writeFileSync(join(dir, 'regpush.json'), '{"to": "r.example.com/app:1",}');
+    assert.throws(() => findProjectFile(dir), refused('regpush.json', /^regpush\.json: not valid JSON at line 1, column 30: expected a key in double quotes, found "\}"$/));
+    // package.json is read as npm reads it: a repeat outside "regpush" does not stop a push.
+    rmSync(join(dir, 'regpush.json'));
+    writeFileSync(join(dir, 'package.json'), '{"name":"app","scripts":{"b":"x","b":"y"},"regpush":{"from":"alpine:3"}}');
+    assert.deepEqual(findProjectFile(dir)?.data, { from: 'alpine:3' });
+    writeFileSync(join(dir, 'package.json'), '{"name":"app",}');
+    assert.throws(() => findProjectFile(dir), refused('package.json', /^package\.json: not valid JSON at line 1, column 15: /));
+  });
 });
 
 test('regpush.json app entries are split as --app splits them before their source is made absolute (a drive letter\'s colon does not split)', () => {

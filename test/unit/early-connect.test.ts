@@ -213,7 +213,7 @@ process.on('exit', () => fs.writeFileSync(${JSON.stringify(join(dir, 'reads'))},
   writeFileSync(join(dir, 'regpush.json'), '{"mirrors": ');
   const bad = await push();
   assert.equal(bad.code, 2, bad.stderr);
-  assert.equal(bad.stderr, 'regpush: error: regpush.json: not valid JSON [E_INPUT]\n');
+  assert.equal(bad.stderr, 'regpush: error: regpush.json: not valid JSON at line 1, column 13: expected a value, found the end of the file [E_INPUT]\n');
 });
 
 test('a registry or repository registries.conf blocks gets no early connection (the command refuses it before any request); blocked prefixes that cannot be read: none at all', async (t) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InputError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 import { expandEnvValue } from '../../src/image/env-expand.js';
 
 const ENV: Record<string, string> = { PATH: '/usr/local/bin:/usr/bin', HOME: '/root', EMPTY: '' };
@@ -68,7 +68,7 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
     it(`refuses ${JSON.stringify(input)} in one line naming the variable`, () => {
       assert.throws(
         () => expandEnvValue('K', input, lookup),
-        (e: unknown) => e instanceof InputError && re.test(e.message) && e.message.startsWith('invalid --env K: ') && !e.message.includes('\n'),
+        (e: unknown) => e instanceof UsageError && re.test(e.message) && e.message.startsWith('invalid --env K: ') && !e.message.includes('\n'),
       );
     });
   }
@@ -79,8 +79,8 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
     assert.throws(
       () => expandEnvValue('TOKEN', 'abc${secret', lookup),
       (e: unknown) =>
-        e instanceof InputError &&
-        e.code === 'E_INPUT' &&
+        e instanceof UsageError &&
+        e.code === 'E_USAGE' &&
         /^invalid --env TOKEN: the "\$\{" at offset 3 of its value has no closing "\}"/.test(e.message) &&
         !e.message.includes('abc') &&
         !e.message.includes('secret') &&
@@ -91,7 +91,7 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
     it(`keeps ${JSON.stringify(value)} out of its refusal`, () => {
       assert.throws(
         () => expandEnvValue('PW', value, lookup),
-        (e: unknown) => e instanceof InputError && e.message.startsWith('invalid --env PW: ') && !e.message.includes('hunter2') && !/\bpw\b/.test(e.message),
+        (e: unknown) => e instanceof UsageError && e.message.startsWith('invalid --env PW: ') && !e.message.includes('hunter2') && !/\bpw\b/.test(e.message),
       );
     });
   }

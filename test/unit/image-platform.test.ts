@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InputError, NotFoundError } from '../../src/errors.js';
+import { UsageError, NotFoundError } from '../../src/errors.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 import {
   formatPlatform,
@@ -41,7 +41,7 @@ describe('parsePlatform / formatPlatform', () => {
   const INVALID = ['', 'linux', 'linux/', '/amd64', 'linux/amd64/', 'linux/arm/v7/extra', 'linux amd64', 'linux/am d64', 'all'];
   for (const input of INVALID) {
     it(`rejects ${JSON.stringify(input)}`, () => {
-      assert.throws(() => parsePlatform(input), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && e.message.includes(JSON.stringify(input)));
+      assert.throws(() => parsePlatform(input), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.includes(JSON.stringify(input)));
     });
   }
 });
@@ -193,7 +193,7 @@ describe('os version: os(osversion)/arch[/variant], containerd\'s spelling', () 
   for (const [input, why] of BAD) {
     it(`rejects ${JSON.stringify(input)} in one line`, () => {
       assert.throws(() => parsePlatform(input), (e: unknown) => {
-        assert.ok(e instanceof InputError && e.code === 'E_INPUT');
+        assert.ok(e instanceof UsageError && e.code === 'E_USAGE');
         assert.ok(e.message.startsWith(`invalid platform ${JSON.stringify(input)}: `), e.message);
         assert.match(e.message, why);
         assert.ok(!e.message.includes('\n'));

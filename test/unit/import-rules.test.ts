@@ -6,7 +6,7 @@
 //   (a pipeline reaches auth and http through transfer/registry, but for the skips PIPELINE_SKIPS lists)
 //   image, ref, layer: pure (image and ref import only each other; layer also imports those two;
 //   none imports Node's network or process modules)
-//   errors, log, redact, version, options-check, option-names, did-you-mean, abort, json-object: leaves anyone may import; they import only each other
+//   errors, log, redact, version, options-check, option-names, did-you-mean, abort, json-object, json-check: leaves anyone may import; they import only each other
 //   axios only in src/http; www-authenticate only in src/auth; process.env only in src/cli
 //
 // A new folder under src/ fails the test until it is given a layer in LAYERS below.
@@ -42,7 +42,7 @@ const LAYERS: Record<string, number> = {
 const PIPELINES = new Set(['push', 'copy', 'inspect', 'sync', 'login', 'manage']);
 /** What each pure group may import besides leaves. */
 const PURE: Record<string, string[]> = { image: ['image', 'ref'], ref: ['ref', 'image'], layer: ['layer', 'image', 'ref'] };
-const LEAVES = new Set(['src/errors.ts', 'src/log.ts', 'src/redact.ts', 'src/version.ts', 'src/options-check.ts', 'src/option-names.ts', 'src/did-you-mean.ts', 'src/abort.ts', 'src/json-object.ts']);
+const LEAVES = new Set(['src/errors.ts', 'src/log.ts', 'src/redact.ts', 'src/version.ts', 'src/options-check.ts', 'src/option-names.ts', 'src/did-you-mean.ts', 'src/abort.ts', 'src/json-object.ts', 'src/json-check.ts']);
 /** Packages only one folder may import: the one place that wraps them. */
 const PACKAGE_HOME: Record<string, string> = { axios: 'http', 'www-authenticate': 'auth' };
 

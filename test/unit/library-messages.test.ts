@@ -69,7 +69,7 @@ test('push: the target a digest, annotations for Docker v2 output, an empty anno
       '--annotation cannot go into a Docker v2 manifest (it has no annotations); use --format oci',
       'E_USAGE',
     ],
-    [{ ...lib, to: dst.ref('app:1'), annotations: { ' ': 'b' } }, 'push(): annotations: the key is empty (got " ")', ['--to', dst.ref('app:1'), '--annotation', ' =b'], '--annotation: the key is empty (expected KEY=VALUE)', 'E_INPUT'],
+    [{ ...lib, to: dst.ref('app:1'), annotations: { ' ': 'b' } }, 'push(): annotations: the key is empty (got " ")', ['--to', dst.ref('app:1'), '--annotation', ' =b'], '--annotation: the key is empty (expected KEY=VALUE)', 'E_USAGE'],
   ];
   for (const [opts, library, argv, flags, code] of cases) {
     const err = await rejection(push(opts));
@@ -283,7 +283,7 @@ test('push: a library caller\'s healthcheck is named as config.healthcheck.* (it
   ];
   for (const [healthcheck, message] of cases) {
     const err = await rejection(push({ ...lib, config: { healthcheck } }));
-    assert.equal(err.code, 'E_INPUT', err.message);
+    assert.equal(err.code, 'E_USAGE', err.message);
     assert.equal(err.message, message);
   }
   assert.equal(reg.count({ kind: 'manifest', method: 'PUT' }), 0);

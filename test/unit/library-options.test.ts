@@ -118,12 +118,12 @@ test('push(): the shapes the types allow pass: `to` as a string or a list, confi
   assert.deepEqual([dst.tags('app'), dst.tags('other')], [['1', '2'], ['2']]);
 });
 
-test('a blank platform is E_INPUT before any request in copy() and inspect(), as digestOf() and push() refuse it (read as no platform, `--platform "$UNSET"` copied or showed every platform)', async () => {
+test('a blank platform is E_USAGE before any request in copy() and inspect(), as digestOf() and push() refuse it (read as no platform, `--platform "$UNSET"` copied or showed every platform)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: ['1'] });
   const opts = fakeLibraryOptions(src, dst);
   const blank = /^invalid platform "": expected os\/arch/;
-  await refusedUpFront([src, dst], 'E_INPUT', [
+  await refusedUpFront([src, dst], 'E_USAGE', [
     ['copy platform ""', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...opts, platform: '' }), blank],
     ['inspect platform ""', () => inspect(src.ref('app:1'), { ...opts, platform: '' }), blank],
     ['digestOf platform ""', () => digestOf(src.ref('app:1'), { ...opts, platform: '' }), blank],
@@ -131,7 +131,7 @@ test('a blank platform is E_INPUT before any request in copy() and inspect(), as
   // The CLI passes the blank value on.
   const r = await runMain(['copy', '--platform', '', src.ref('app:1'), dst.ref('app:1')], { env: opts.env });
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /^regpush: error: invalid platform "": .*\[E_INPUT\]\n$/);
+  assert.match(r.stderr, /^regpush: error: invalid platform "": .*\[E_USAGE\]\n$/);
   assert.equal(dst.tags('app').length, 0);
 });
 
@@ -205,12 +205,12 @@ test('sync(): a spec given as the sync file\'s content (not parseSyncFile\'s res
   assert.deepEqual(dst.tags('other/app'), ['2']);
 });
 
-test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and a malformed stop signal are E_INPUT before any request, as the CLI refuses them', async () => {
+test('push(): a relative workdir or volume, a user that is not USER[:GROUP] and a malformed stop signal are E_USAGE before any request, as the CLI refuses them', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const good = { from: src.ref('base/node:20'), to: dst.ref('app:1'), ...fakeLibraryOptions(src, dst) };
   const config = (c: Record<string, unknown>, platform?: string) => () => push({ ...good, config: c, ...(platform ? { platform } : {}) } as never);
-  await refusedUpFront([src, dst], 'E_INPUT', [
+  await refusedUpFront([src, dst], 'E_USAGE', [
     ['relative workdir', config({ workdir: 'app' }), /^push\(\): config\.workdir must be an absolute path \(got "app"\)$/],
     ['relative volume', config({ volumes: ['/data', 'cache'] }), /^push\(\): config\.volumes\[1\] must be an absolute path \(got "cache"\)$/],
     // A Linux image (the default platform, or named) takes no Windows path.
@@ -289,8 +289,8 @@ test('Windows paths: accepted for a Windows image and for every platform of a ba
   assert.equal(out.config?.WorkingDir, 'C:\\app');
   assert.deepEqual(Object.keys(out.config?.Volumes ?? {}), ['C:/data', '/logs']);
   // push({ platform: 'all' }) lets C:\app through before the base is read; a Linux child of the index refuses it.
-  assert.throws(() => applyConfigChanges(linux, { workdir: 'C:\\app' }, undefined), { code: 'E_INPUT', message: 'config.workdir must be an absolute path (got "C:\\app")' });
-  assert.throws(() => applyConfigChanges(windows, { volumes: ['data'] }, undefined), { code: 'E_INPUT', message: /^config\.volumes\[0\] must be an absolute path/ });
+  assert.throws(() => applyConfigChanges(linux, { workdir: 'C:\\app' }, undefined), { code: 'E_USAGE', message: 'config.workdir must be an absolute path (got "C:\\app")' });
+  assert.throws(() => applyConfigChanges(windows, { volumes: ['data'] }, undefined), { code: 'E_USAGE', message: /^config\.volumes\[0\] must be an absolute path/ });
   // A stop signal is written without the spaces around it, as the CLI writes it.
   assert.equal(applyConfigChanges(linux, { stopSignal: ' SIGQUIT ' }, undefined).config?.StopSignal, 'SIGQUIT');
 });
@@ -306,19 +306,19 @@ test('push({ platform: "windows/amd64" }) writes C:\\app, and platform "all" ove
   assert.equal(cfg.config.WorkingDir, 'C:\\app');
   assert.deepEqual(cfg.config.Volumes, { 'C:\\data': {} });
   const err = await rejection(() => push({ ...opts, from: src.ref('base/node:20'), to: dst.ref('lin:1'), platform: 'all', config: { workdir: 'C:\\app' } }));
-  assert.equal(err.code, 'E_INPUT', err.message);
+  assert.equal(err.code, 'E_USAGE', err.message);
   assert.equal(err.message, 'push(): config.workdir must be an absolute path (got "C:\\app")');
   assert.equal(dst.manifest('lin', '1'), undefined);
 });
 
 test('the CLI\'s flags keep their checks and messages: "/" paths and USER[:GROUP] without spaces for a Linux image, C:\\app and spaced account names where the image may be a Windows one, a trimmed signal', () => {
-  assert.throws(() => configChangesFromFlags({ workdir: 'C:\\app' }), { code: 'E_INPUT', message: '--workdir must be an absolute path (got "C:\\app")' });
-  assert.throws(() => configChangesFromFlags({ volume: ['/ok', 'rel'] }), { code: 'E_INPUT', message: '--volume must be an absolute path (got "rel")' });
-  assert.throws(() => configChangesFromFlags({ user: 'a b' }), { code: 'E_INPUT', message: '--user must be USER or USER:GROUP, without spaces (got "a b")' });
-  assert.throws(() => configChangesFromFlags({ 'stop-signal': ' SIGTERN' }), { code: 'E_INPUT', message: '--stop-signal must be a signal name (SIGTERM, TERM) or number from 1 to 64 (got " SIGTERN")' });
+  assert.throws(() => configChangesFromFlags({ workdir: 'C:\\app' }), { code: 'E_USAGE', message: '--workdir must be an absolute path (got "C:\\app")' });
+  assert.throws(() => configChangesFromFlags({ volume: ['/ok', 'rel'] }), { code: 'E_USAGE', message: '--volume must be an absolute path (got "rel")' });
+  assert.throws(() => configChangesFromFlags({ user: 'a b' }), { code: 'E_USAGE', message: '--user must be USER or USER:GROUP, without spaces (got "a b")' });
+  assert.throws(() => configChangesFromFlags({ 'stop-signal': ' SIGTERN' }), { code: 'E_USAGE', message: '--stop-signal must be a signal name (SIGTERM, TERM) or number from 1 to 64 (got " SIGTERN")' });
   // As docker build takes STOPSIGNAL: any case, SIG or not, real-time signals; kept as written.
   for (const ok of ['sigterm', 'term', 'SIGRTMIN+3', 'RTMAX-2', '9', 'SIGWINCH']) assert.equal(configChangesFromFlags({ 'stop-signal': ok }).stopSignal, ok);
-  for (const bad of ['RTMIN+16', '0', 'SIG', 'TERM9']) assert.throws(() => configChangesFromFlags({ 'stop-signal': bad }), { code: 'E_INPUT' }, bad);
+  for (const bad of ['RTMIN+16', '0', 'SIG', 'TERM9']) assert.throws(() => configChangesFromFlags({ 'stop-signal': bad }), { code: 'E_USAGE' }, bad);
   assert.deepEqual(configChangesFromFlags({ workdir: '/app', volume: '/data', user: '1000:1000', 'stop-signal': ' SIGQUIT ' }), { workdir: '/app', volumes: ['/data'], user: '1000:1000', stopSignal: 'SIGQUIT' });
   // --platform windows/… or all (the third argument): Windows forms too, still never a relative path.
   assert.deepEqual(configChangesFromFlags({ workdir: 'C:\\app', volume: ['C:/data', '/logs'], user: 'NT AUTHORITY\\NETWORK SERVICE' }, undefined, true), {
@@ -326,8 +326,8 @@ test('the CLI\'s flags keep their checks and messages: "/" paths and USER[:GROUP
     volumes: ['C:/data', '/logs'],
     user: 'NT AUTHORITY\\NETWORK SERVICE',
   });
-  assert.throws(() => configChangesFromFlags({ workdir: 'app' }, undefined, true), { code: 'E_INPUT', message: '--workdir must be an absolute path (/app or C:\\app) (got "app")' });
-  assert.throws(() => configChangesFromFlags({ user: ' ContainerUser' }, undefined, true), { code: 'E_INPUT', message: '--user must be USER or USER:GROUP (got " ContainerUser")' });
+  assert.throws(() => configChangesFromFlags({ workdir: 'app' }, undefined, true), { code: 'E_USAGE', message: '--workdir must be an absolute path (/app or C:\\app) (got "app")' });
+  assert.throws(() => configChangesFromFlags({ user: ' ContainerUser' }, undefined, true), { code: 'E_USAGE', message: '--user must be USER or USER:GROUP (got " ContainerUser")' });
 });
 
 test('push(): a misspelt option name, at the top or in a nested object, is E_USAGE naming its path and the name meant, before any request', async () => {
@@ -583,7 +583,7 @@ test('library calls name the option path, not the CLI\'s flag: jobs, images, for
   await refusedUpFront([src, dst], 'E_USAGE', [
     ['push jobs 0', bad({ jobs: 0 }), /^push\(\): jobs must be a whole number from 1 to 64 \(got 0\)$/],
   ]);
-  await refusedUpFront([src, dst], 'E_INPUT', [
+  await refusedUpFront([src, dst], 'E_USAGE', [
     ['push format', bad({ format: 'v2s2' }), /^push\(\): format must be "oci" or "docker" \(got "v2s2"\)$/],
     ['config.env without =', config({ env: ['A=1', 'NOEQ'] }), /^push\(\): invalid config\.env\[1\]: expected KEY=VALUE, and the 4-character entry has no "="/],
     ['config.env empty name', config({ env: ['=1'] }), /^push\(\): invalid config\.env\[0\]: the variable name is empty/],
@@ -605,12 +605,12 @@ test('library calls name the option path, not the CLI\'s flag: jobs, images, for
     ['sync minRateLimit -1', syncWith({ minRateLimit: -1 }), /^sync\(\): minRateLimit must be a whole number of pulls, 0 or more \(got -1\)$/],
     ['sync minRateLimit 1.5', syncWith({ minRateLimit: 1.5 }), /^sync\(\): minRateLimit must be a whole number of pulls, 0 or more \(got 1\.5\)$/],
     ['sync maxWaitMs alone', syncWith({ maxWaitMs: 1000 }), /^sync\(\): maxWaitMs needs minRateLimit: it is how long the pull-limit gate may hold images \(give minRateLimit N too, or leave maxWaitMs out\)$/],
-    ['sync maxWaitMs past a day', syncWith({ minRateLimit: 5, maxWaitMs: 2 * 86_400_000 }), /^sync\(\): maxWaitMs must be milliseconds from 0 to 86400000 \(24 h\) \(got 172800000\)$/],
+    ['sync maxWaitMs past a day', syncWith({ minRateLimit: 5, maxWaitMs: 2 * 86_400_000 }), /^sync\(\): maxWaitMs must be from 0 to 24 h \(86400000 ms; got 172800000 ms\)$/],
     // 0 polled the source back to back (~440 HEADs a second).
     ['sync rateLimitPollMs 0', syncWith({ minRateLimit: 5, rateLimitPollMs: 0 }), /^sync\(\): rateLimitPollMs must be milliseconds from 10 to 3600000 \(got 0\)$/],
     ['sync rateLimitPollMs 2 h', syncWith({ minRateLimit: 5, rateLimitPollMs: 7_200_000 }), /^sync\(\): rateLimitPollMs must be milliseconds from 10 to 3600000 \(got 7200000\)$/],
   ]);
-  await refusedUpFront([reg], 'E_INPUT', [
+  await refusedUpFront([reg], 'E_USAGE', [
     ['copy format', () => copy({ from: reg.ref('app:1'), to: [reg.ref('other:1')], format: 'v2' as never, ...opts }), /^copy\(\): format must be "oci" or "docker" \(got "v2"\)$/],
   ]);
 });

@@ -524,10 +524,10 @@ test('digestOf({ platform }): the child of an index from its descriptor (one man
   assert.equal(missing?.code, 'E_NOT_FOUND');
   assert.equal(missing!.message, 'platform linux/s390x is not in the index; available: linux/amd64, linux/arm64/v8');
 
-  // Refused before any request: a bad spelling (E_INPUT), a platform that is not a string (the option's path).
+  // Refused before any request: a bad spelling (E_USAGE), a platform that is not a string (the option's path).
   reg.clearLog();
   const bad = await digestOf(reg.ref('app:multi'), { ...opts, platform: 'linux' }).then(() => undefined, (e: RegpushError) => e);
-  assert.equal(bad?.code, 'E_INPUT', String(bad));
+  assert.equal(bad?.code, 'E_USAGE', String(bad));
   const wrongType = await digestOf(reg.ref('app:multi'), { ...opts, platform: 7 as unknown as string }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(wrongType?.code, 'E_USAGE', String(wrongType));
   assert.match(wrongType!.message, /digestOf\(\): platform/);

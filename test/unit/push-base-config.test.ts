@@ -210,13 +210,13 @@ test('a Windows layer with a file it cannot open ahead of a symlink: the symlink
   }
 });
 
-test('a malformed ${…} in a config env value is E_INPUT before any request, as the CLI refuses it (was found only once the configs were composed, after both registries were read)', async () => {
+test('a malformed ${…} in a config env value is E_USAGE before any request, as the CLI refuses it (was found only once the configs were composed, after both registries were read)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   for (const env of [['A=1', 'TOKEN=abc${secret'], ['A=${1}'], ['A=${B:?unset}'], ['noequals']]) {
     let caught: unknown;
     await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), config: { env }, ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
-    assert.equal((caught as RegpushError)?.code, 'E_INPUT', String(caught));
+    assert.equal((caught as RegpushError)?.code, 'E_USAGE', String(caught));
     assert.match((caught as Error).message, /^push\(\): invalid config\.env\[\d\]/);
     assert.doesNotMatch((caught as Error).message, /abc|secret/);
   }
@@ -224,7 +224,7 @@ test('a malformed ${…} in a config env value is E_INPUT before any request, as
   assert.equal(src.count(), 0, 'nor to the source');
 });
 
-test('a bad port, volume, label key or health check in the config is E_INPUT naming the field before any request (was found only once the configs were composed, after the base was read)', async () => {
+test('a bad port, volume, label key or health check in the config is E_USAGE naming the field before any request (was found only once the configs were composed, after the base was read)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const cases: [ConfigChanges, RegExp][] = [
@@ -242,7 +242,7 @@ test('a bad port, volume, label key or health check in the config is E_INPUT nam
     let caught: unknown;
     // With an app layer: without the up-front check, its upload session would be opened before the configs are composed.
     await push({ from: src.ref('base/node:20'), to: dst.ref('app:1'), app: appDir(), config, ...fakeLibraryOptions(src, dst) }).catch((e: unknown) => (caught = e));
-    assert.equal((caught as RegpushError)?.code, 'E_INPUT', `${JSON.stringify(config)}: ${String(caught)}`);
+    assert.equal((caught as RegpushError)?.code, 'E_USAGE', `${JSON.stringify(config)}: ${String(caught)}`);
     assert.match((caught as Error).message, message);
     assert.equal(dst.count(), 0, `${JSON.stringify(config)}: no request to the target`);
     assert.equal(src.count(), 0, `${JSON.stringify(config)}: nor to the source`);
@@ -250,7 +250,7 @@ test('a bad port, volume, label key or health check in the config is E_INPUT nam
   // The same values are what the late check refuses, with the same error: checkInputs runs that check, it does not write another
   // (push() leads it with its name, as its other option messages).
   for (const [config, message] of cases) {
-    assert.throws(() => applyConfigChanges(scratchConfig({ os: 'linux', architecture: 'amd64' }), config, undefined), (e: RegpushError) => e.code === 'E_INPUT' && message.test(`push(): ${e.message}`));
+    assert.throws(() => applyConfigChanges(scratchConfig({ os: 'linux', architecture: 'amd64' }), config, undefined), (e: RegpushError) => e.code === 'E_USAGE' && message.test(`push(): ${e.message}`));
   }
 });
 

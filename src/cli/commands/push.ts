@@ -1,7 +1,7 @@
 /** `regpush push`: base image + app directory → image in the target registry. */
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
-import { InputError, PartialFailureError, UsageError } from '../../errors.js';
+import { PartialFailureError, UsageError } from '../../errors.js';
 import { mayBeWindows, pushPlatform, splitPlatformPrefix } from '../../image/platform.js';
 import type { LayerSource } from '../../layer/types.js';
 import type { PushLayerSpec, PushResult } from '../../push/options.js';
@@ -95,7 +95,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
-      const [{ checkEpochSeconds, parseAppFlag, GZIP_LEVELS }, { pushAs }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../transfer/concurrency.js')]);
+      const [{ checkEpochSeconds, parseAppFlag }, { pushAs }, { checkLayerRanges }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../push/inputs.js'), import('../../transfer/concurrency.js')]);
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
@@ -132,10 +132,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         if (line) warn(line);
       }
       const annotations = parseAnnotations(many(a.annotation));
-      const level = a['gzip-level'];
-      if (level !== undefined && !(Number.isInteger(level) && level >= GZIP_LEVELS.min && level <= GZIP_LEVELS.max)) {
-        throw new UsageError(`--gzip-level must be a whole number from ${GZIP_LEVELS.min} to ${GZIP_LEVELS.max} (got ${level})`);
-      }
+      // push()'s own check, called here so that a bad level is said before a password is read from stdin.
+      checkLayerRanges({ gzipLevel: a['gzip-level'] }, PUSH_FLAG_NAMES);
       const gzipJobs = gzipJobsOption(a['gzip-jobs'], io.env); // { gzipJobs?: number }: --gzip-jobs, else REGPUSH_GZIP_JOBS
       // Here, not in push()'s shape check, which would name the library's option for a negative or fractional value.
       if (a.mtime !== undefined) checkEpochSeconds(a.mtime, '--mtime');
@@ -239,7 +237,7 @@ export function parseAnnotations(list: string[] | undefined): Record<string, str
   const out: Record<string, string> = {};
   for (const a of list) {
     const eq = a.indexOf('=');
-    if (eq <= 0) throw new InputError(`invalid --annotation ${JSON.stringify(a)}: expected KEY=VALUE`);
+    if (eq <= 0) throw new UsageError(`invalid --annotation ${JSON.stringify(a)}: expected KEY=VALUE`);
     out[a.slice(0, eq)] = a.slice(eq + 1);
   }
   return out;

@@ -3,10 +3,11 @@ import { readFile } from 'node:fs/promises';
 import type { SecretSet } from '../../redact.js';
 import path from 'node:path';
 import type { Argv } from 'yargs';
-import { InputError, RegpushError, UsageError } from '../../errors.js';
+import { InputError, RegpushError } from '../../errors.js';
 import type { SyncEvents, SyncResult, SyncUnitReport } from '../../sync/options.js';
 import { chunkSizeOption, commonContext, commonFlags, connectionOptions, cwdOf, type CommonContext } from '../common.js';
 import { defineFlags, withFlags, type InferredArgs } from '../flag-table.js';
+import { parseDurationMs } from '../duration.js';
 import type { CliIO } from '../io.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { isInteractive } from '../progress.js';
@@ -77,7 +78,7 @@ export function syncCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       // Checked before the sync file is read, so that a bad flag is said first (syncAs checks them again, worded the same).
       if (a.jobs !== undefined) checkJobs(a.jobs, '--jobs');
       if (a.images !== undefined) checkImages(a.images, '--images');
-      const maxWaitMs = a['max-wait'] === undefined ? undefined : durationMs(a['max-wait'], '--max-wait');
+      const maxWaitMs = a['max-wait'] === undefined ? undefined : parseDurationMs(a['max-wait'], '--max-wait');
       checkGateOptions({ minRateLimit: a['min-ratelimit'], maxWaitMs }, SYNC_FLAG_NAMES);
       const spec = parseSyncFileAs(await readSyncFile(a.file, io), a.file, connectionFlagNames('sync'));
       const shard = a.shard === undefined ? undefined : parseShardAs(a.shard, io.env, SYNC_FLAG_NAMES);
@@ -119,16 +120,6 @@ async function readSyncFile(file: string, io: CliIO): Promise<string> {
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);
     throw new InputError(`${file}: cannot read the sync file (${why})`, { details: { file } });
   }
-}
-
-/** "90s", "10m", "1h", "500ms" or a number of seconds → ms. */
-function durationMs(text: string, flag: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  if (!m) throw new UsageError(`${flag} must be a duration such as 90s, 10m or 1h (got "${text}")`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  const ms = Math.round(Number(m[1]) * unit);
-  if (ms > 24 * 3_600_000) throw new UsageError(`${flag} must be at most 24h (got "${text}")`);
-  return ms;
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
- * A strict JSON reader for the sync file that says where the first mistake is. JSON.parse alone
- * is not enough: it keeps the last of two equal keys without a word (so `"tags"` written twice in
- * one entry silently drops the first), and Node 20's V8 says "Unexpected token" without a
- * position, quoting lines of the file instead. This scanner walks the text once (RFC 8259
- * grammar), reports the first syntax error or repeated key by offset, and leaves building the
- * value to JSON.parse. Pure.
+ * A strict JSON check for the files a user writes (the sync file, regpush.json) that says where
+ * the first mistake is. JSON.parse alone is not enough: it keeps the last of two equal keys
+ * without a word (so `"tags"` written twice in one sync entry silently drops the first, and
+ * `"format"` twice in regpush.json pushes with the second), and Node 20's V8 says "Unexpected
+ * token" without a position, quoting lines of the file instead. This scanner walks the text once
+ * (RFC 8259 grammar), reports the first syntax error or repeated key by offset, and leaves building
+ * the value to JSON.parse. A leaf, pure: it imports nothing.
  */
 
 /** A number, true, false or null, at lastIndex exactly. */
@@ -111,4 +112,23 @@ export function jsonProblem(text: string): { offset: number; why: string } | und
     if (offset === undefined) throw err;
     return { offset, why: (err as Error).message };
   }
+}
+
+/**
+ * The first mistake in `text` as the words that follow "not valid JSON" in a message about the
+ * file: ` at line 3, column 39: expected a value, found "]"`, or `: nested too deeply` (deeper
+ * than the scanner's stack); undefined for valid JSON without repeated keys.
+ */
+export function jsonMistake(text: string): string | undefined {
+  let problem: { offset: number; why: string } | undefined;
+  try {
+    problem = jsonProblem(text);
+  } catch (err) {
+    if (err instanceof RangeError) return ': nested too deeply';
+    throw err;
+  }
+  if (!problem) return undefined;
+  const before = text.slice(0, problem.offset);
+  const line = before.split('\n').length;
+  return ` at line ${line}, column ${problem.offset - before.lastIndexOf('\n')}: ${problem.why}`;
 }
