@@ -5,7 +5,7 @@
  * flag wins). Every value is checked here with the flags' own parsers, and a bad one is E_INPUT
  * naming the file and the key. Relative `app` paths are relative to the file's directory.
  */
-import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { InputError, RegpushError } from '../errors.js';
@@ -14,9 +14,7 @@ import { splitPlatformPrefix } from '../image/platform.js';
 import { closest } from '../did-you-mean.js';
 import { isObject } from '../json-object.js';
 import { findProjectFileOnce, mirrorsAsFlags, type ProjectFileRead } from './project-file.js';
-import { pathBelow, realPathOutside, splitAppValue } from '../layer/sources.js';
-import type { IgnoreMatcher } from '../layer/dockerignore.js';
-import { byString, loadIgnore } from '../layer/walk.js';
+import { pathBelow, present, realPathOutside, splitAppValue } from '../layer/index.js';
 
 /** Keys a project file may set, and how each is checked. */
 const KEYS = {
@@ -258,107 +256,6 @@ export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--la
   if (pathBelow(path.resolve(cwd), path.resolve(cwd, src)) === undefined) return;
   const real = realPathOutside(src, cwd, cwd);
   if (real !== undefined) warn(`${flag} ${src} resolves outside the working folder, to ${real} (through a symlink)`);
-}
-
-/**
- * The warning, if any, that `folder`'s `.dockerignore` (the project's or the working folder's) does
- * not apply to the directory sources inside it that have none of their own: each source is walked
- * with its own `.dockerignore` only (`docker build` reads the context root's), so `--app ./dist`
- * beside a `./.dockerignore` that leaves out `*.map` still ships the maps. One line naming them
- * (`named`: "--app ./dist", "regpush.json app[0]"); relative `src` are read in `cwd`.
- */
-export function unappliedIgnoreWarning(sources: readonly { src: string; named: string }[], folder: string, cwd: string): string | undefined {
-  const file = path.join(folder, '.dockerignore');
-  if (!present(file)) return undefined; // nothing there to miss
-  let root: string;
-  try {
-    root = realpathSync(folder);
-  } catch {
-    return undefined;
-  }
-  const rules = ignoreRules(folder);
-  const missed: string[] = [];
-  for (const { src, named } of sources) {
-    try {
-      const real = realpathSync(path.resolve(cwd, src));
-      if (!statSync(real).isDirectory()) continue; // a file source has no .dockerignore
-      const rel = pathBelow(root, real);
-      if (rel === undefined || rel === '' || present(path.join(real, '.dockerignore'))) continue;
-      if (!rules) {
-        missed.push(named);
-        continue;
-      }
-      // Only where the file would have left something out there, named: a root `.dockerignore`
-      // of `bin/` and `obj/`, or Visual Studio's `**/bin`, `**/.env`…, says nothing of a
-      // `--app ./publish` that holds none of them, run after run.
-      const example = firstLeftOut(rules, real, rel.split(path.sep).join('/'));
-      if (example === null) continue;
-      missed.push(example === undefined ? named : `${named} (it would leave out ${example})`);
-    } catch {
-      // a missing or unreadable source is said by the source checks
-    }
-  }
-  if (missed.length === 0) return undefined;
-  const shown = path.relative(cwd, file);
-  const name = shown.startsWith('..') || path.isAbsolute(shown) ? file : `./${shown}`;
-  return `${name} does not apply to ${missed.join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
-}
-
-/** Entries firstLeftOut looks at before it answers "maybe": the check runs on every push, before the build's own walk. */
-const LEFT_OUT_LOOK = 2_000;
-
-/**
- * The first path (relative to the context root, in name order) below the source folder `real`
- * (`rel` from the root) that `rules` would have left out; null where none would be, undefined where
- * it cannot tell within LEFT_OUT_LOOK entries (an unreadable folder, a large tree). Symlinks are
- * not followed, as the build does not follow them.
- */
-function firstLeftOut(rules: IgnoreMatcher, real: string, rel: string): string | null | undefined {
-  if (rules.isExcluded(rel)) return `${rel}/`;
-  if (!rules.mayExcludeAtOrBelow(rel)) return null;
-  const stack: [string, string][] = [[real, rel]];
-  let looked = 0;
-  while (stack.length > 0) {
-    const [dir, dirRel] = stack.pop()!;
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true }).sort(byString);
-    } catch {
-      return undefined;
-    }
-    const below: [string, string][] = [];
-    for (const e of entries) {
-      if (++looked > LEFT_OUT_LOOK) return undefined;
-      const entryRel = `${dirRel}/${e.name}`;
-      if (rules.isExcluded(entryRel)) return e.isDirectory() ? `${entryRel}/` : entryRel;
-      if (e.isDirectory() && rules.mayExcludeAtOrBelow(entryRel)) below.push([path.join(dir, e.name), entryRel]);
-    }
-    for (let i = below.length - 1; i >= 0; i--) stack.push(below[i]!);
-  }
-  return null;
-}
-
-/**
- * The patterns of the `.dockerignore` in `folder`, read as a source's is (loadIgnore: a fifo, a
- * folder or a dangling link is refused, not read, and the size is bounded); undefined where it
- * cannot be read or parsed (the warning then errs on the side of saying it).
- */
-function ignoreRules(folder: string): IgnoreMatcher | undefined {
-  try {
-    return loadIgnore(folder);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether anything (a dangling symlink too) is at `p`. */
-function present(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** "./dist:/app" in a file at /p → "/p/dist:/app". */

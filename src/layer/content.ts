@@ -6,13 +6,14 @@
  * any request. A file the build cannot open is refused before any blob is written: found by the
  * build, it ended a first push after the base blobs and the config had been committed at the target.
  */
-import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { resolve, sep } from 'node:path';
+import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { InputError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { fsInputError, normaliseDest, pathBelow } from './sources.js';
 import type { LayerSource } from './types.js';
-import { keepsSomethingBelow, loadIgnore, walkSources, type WalkEntry } from './walk.js';
+import { loadIgnore, type IgnoreMatcher } from './dockerignore.js';
+import { firstBelow, keepsSomethingBelow, walkSources, type WalkEntry } from './walk.js';
 import { windowsSymlinkRefused, WindowsNames } from './windows-layer.js';
 
 /** Ends the walk once it has answered everything asked of it. */
@@ -237,4 +238,88 @@ export function takenIn(outer: LayerSource, inner: LayerSource, cwd: string): st
   // only its empty directory is in the outer layer, so nothing is held twice.
   if (statSync(innerReal).isDirectory() && !keepsSomethingBelow(outerReal, path, ignore)) return undefined;
   return path;
+}
+
+/**
+ * The warning, if any, that `folder`'s `.dockerignore` (the working folder's; for the CLI's
+ * `regpush.json` entries, the project's) does not apply to the directory sources inside it that
+ * have none of their own: each source is walked with its own `.dockerignore` only (`docker build`
+ * reads the context root's), so `--app ./dist` beside a `./.dockerignore` that leaves out `*.map`
+ * still ships the maps. One line naming them as the caller does (`named`: "--app ./dist",
+ * "regpush.json app[0]", push()'s "app[0]"); relative `src` are read in `cwd`. Said by push()
+ * (push/inputs.ts) to a library caller, and by the CLI's push command, which knows each source's folder.
+ */
+export function unappliedIgnoreWarning(sources: readonly { src: string; named: string }[], folder: string, cwd: string): string | undefined {
+  const file = join(folder, '.dockerignore');
+  if (!present(file)) return undefined; // nothing there to miss
+  let root: string;
+  try {
+    root = realpathSync(folder);
+  } catch {
+    return undefined;
+  }
+  const rules = ignoreRules(folder);
+  const missed: string[] = [];
+  for (const { src, named } of sources) {
+    try {
+      const real = realpathSync(resolve(cwd, src));
+      if (!statSync(real).isDirectory()) continue; // a file source has no .dockerignore
+      const rel = pathBelow(root, real);
+      if (rel === undefined || rel === '' || present(join(real, '.dockerignore'))) continue;
+      if (!rules) {
+        missed.push(named);
+        continue;
+      }
+      // Only where the file would have left something out there, named: a root `.dockerignore`
+      // of `bin/` and `obj/`, or Visual Studio's `**/bin`, `**/.env`…, says nothing of a
+      // `--app ./publish` that holds none of them, run after run.
+      const example = firstLeftOut(rules, real, rel.split(sep).join('/'));
+      if (example === null) continue;
+      missed.push(example === undefined ? named : `${named} (it would leave out ${example})`);
+    } catch {
+      // a missing or unreadable source is said by the source checks
+    }
+  }
+  if (missed.length === 0) return undefined;
+  const shown = relative(cwd, file);
+  const name = shown.startsWith('..') || isAbsolute(shown) ? file : `./${shown}`;
+  return `${name} does not apply to ${missed.join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
+}
+
+/** Entries firstLeftOut looks at before it answers "maybe": the check runs on every push, before the build's own walk. */
+const LEFT_OUT_LOOK = 2_000;
+
+/**
+ * The first path (relative to the context root, in name order) below the source folder `real`
+ * (`rel` from the root) that `rules` would have left out; null where none would be, undefined where
+ * it cannot tell within LEFT_OUT_LOOK entries (an unreadable folder, a large tree). Symlinks are
+ * not followed, as the build does not follow them.
+ */
+function firstLeftOut(rules: IgnoreMatcher, real: string, rel: string): string | null | undefined {
+  if (rules.isExcluded(rel)) return `${rel}/`;
+  if (!rules.mayExcludeAtOrBelow(rel)) return null;
+  return firstBelow(real, rel, { hit: (entry) => rules.isExcluded(entry), enter: (entry) => rules.mayExcludeAtOrBelow(entry), limit: LEFT_OUT_LOOK, unreadable: 'unknown' });
+}
+
+/**
+ * The patterns of the `.dockerignore` in `folder`, read as a source's is (loadIgnore: a fifo, a
+ * folder or a dangling link is refused, not read, and the size is bounded); undefined where it
+ * cannot be read or parsed (the warning then errs on the side of saying it).
+ */
+function ignoreRules(folder: string): IgnoreMatcher | undefined {
+  try {
+    return loadIgnore(folder);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether anything (a dangling symlink too) is at `p`. */
+export function present(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }

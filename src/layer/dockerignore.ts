@@ -14,8 +14,10 @@
  * the literal next character (Go's regexp would read `\d` as a digit class), and `^` outside a
  * character class is literal (in Go it is an anchor that can never match).
  */
-import { posix } from 'node:path';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import { InputError } from '../errors.js';
+import { fsInputError } from './sources.js';
 
 /** How one pattern is tested; the first three are moby's fast paths and differ from the regexp in corners (`**.log`). */
 type MatchKind = 'exact' | 'prefix' | 'suffix' | 'regexp';
@@ -43,6 +45,8 @@ interface Rule {
 }
 
 const BOM = '\uFEFF';
+/** The largest .dockerignore read: a real one is a few hundred bytes, and this bounds a mistaken one (a log, an archive) read whole. */
+const MAX_DOCKERIGNORE = 1024 * 1024;
 
 /** Go's filepath.Clean for slash paths: no trailing slash, no `.`, `..` resolved lexically, `""` → `.`. */
 function cleanPath(p: string): string {
@@ -158,7 +162,7 @@ function compilePattern(pattern: string, counter: MatchCounter): Compiled {
   let kind: MatchKind = 'exact';
   let literal = ''; // the unescaped literal text for the exact/prefix/suffix fast paths
   let k = 0;
-  // `why` never holds the pattern's text: a caller may have to leave that out (walk.ts loadIgnore).
+  // `why` never holds the pattern's text: a caller may have to leave that out (loadIgnore, below).
   const bad = (why: string): never => {
     throw new InputError(`.dockerignore: bad pattern "${pattern}": ${why}`, { details: { why } });
   };
@@ -387,5 +391,57 @@ export class IgnoreMatcher {
       }
       return rule.segments.length > dirSegs.length;
     });
+  }
+}
+
+/**
+ * The `.dockerignore` of the source directory `dir`, compiled (an empty matcher when it has none).
+ * One that exists but cannot be read as a file — a symlink to nothing, a directory, a fifo — is
+ * E_INPUT naming it: taken as "no file" it would silently leave in everything it was written to
+ * keep out (`.env`, `.git`), and a fifo's read would never end.
+ */
+export function loadIgnore(dir: string): IgnoreMatcher {
+  const file = join(dir, '.dockerignore');
+  let text: string;
+  let linked = false;
+  try {
+    let st;
+    try {
+      st = lstatSync(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new IgnoreMatcher([]);
+      throw err;
+    }
+    if (st.isSymbolicLink()) {
+      linked = true;
+      try {
+        st = statSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        throw new InputError(`${file}: a symlink to nothing (its target does not exist); fix or remove it: as it is, nothing it lists would be excluded`, { cause: err, details: { path: file } });
+      }
+    }
+    if (!st.isFile()) {
+      const what = st.isDirectory() ? 'a directory' : 'not a regular file';
+      throw new InputError(`${file}: ${what}; a .dockerignore must be a file (or absent): as it is, nothing would be excluded`, { details: { path: file } });
+    }
+    if (st.size > MAX_DOCKERIGNORE) throw new InputError(`${file}: larger than ${MAX_DOCKERIGNORE} bytes`);
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw fsInputError(file, err);
+  }
+  const { patterns, lines } = parseDockerignoreLines(text);
+  try {
+    return new IgnoreMatcher(patterns);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    // Named by file and line. The pattern is quoted only from a file of the source's own: a
+    // .dockerignore that is a symlink may lead to any file of the host (a key, a token), and an
+    // error line ends up in a CI log.
+    const { why, index } = err.details as { why?: string; index?: number };
+    const line = index === undefined ? '' : `:${lines[index]}`;
+    const text = linked ? `bad pattern (not quoted: this .dockerignore is a symlink): ${why}` : err.message.replace(/^\.dockerignore: /, '');
+    throw new InputError(`${file}${line}: ${text}`, { details: { path: file, ...(index === undefined ? {} : { line: lines[index] }) } });
   }
 }

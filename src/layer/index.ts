@@ -19,14 +19,18 @@ import type { LayerOptions, LayerResult } from './types.js';
 export type { LayerOptions, LayerResult, LayerSource } from './types.js';
 /** `--app SRC[:DEST]` parsing and the up-front source check, for the CLI and the push pipeline. */
 export { normaliseDest, parseAppFlag, validateSources } from './sources.js';
+/** Where a source lies against a folder, and `--app` split as written, for the CLI's checks of a project's sources. */
+export { pathBelow, realPathOutside, splitAppValue } from './sources.js';
 /** The range of a time a tar header and a config hold, and SOURCE_DATE_EPOCH parsed, for push's two times (the layers' mtime, the config's `created`). */
 export { checkEpochSeconds, epochFromEnv, GZIP_LEVELS, MAX_ID, resolveLayerOptions } from './options.js';
 /** Lane defaults and thread-pool sizing, for a host program that sizes UV_THREADPOOL_SIZE itself (as the CLI does). */
 export { chooseLanes, defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv, type LaneChoice } from './lanes.js';
 /** Destinations written the Windows way (C:\app), for push's layers of a Windows image. */
 export { isWindowsStylePath, windowsDestination, windowsSymlinkRefused } from './windows-layer.js';
-/** Whether sources hold anything once .dockerignore is applied (an empty --layer is refused). */
-export { firstSymlink, hasContent, scanSources, takenIn, type SourcesScan } from './content.js';
+/** Whether sources hold anything once .dockerignore is applied (an empty --layer is refused), and push's warnings about where sources lie. */
+export { firstSymlink, hasContent, present, scanSources, takenIn, unappliedIgnoreWarning, type SourcesScan } from './content.js';
+/** The first file of a dependency layer that every install writes anew, for push's note when the layer is not reused. */
+export { firstChurningFile } from './churn.js';
 
 const noop = (): void => {};
 

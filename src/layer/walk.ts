@@ -5,11 +5,11 @@
  */
 // Synchronous calls on purpose: an app directory is many small entries and each async call is a
 // thread-pool round trip (measured: the walk of a 167-file app spent ~30 ms idle waiting on them).
-import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Dirent } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import { AbortedError, InputError } from '../errors.js';
 import { sayOnce, type Logger } from '../log.js';
-import { IgnoreMatcher, parseDockerignoreLines } from './dockerignore.js';
+import { loadIgnore, type IgnoreMatcher } from './dockerignore.js';
 import { fsInputError, goneOrUnreadable, normaliseDest } from './sources.js';
 import type { LayerSource } from './types.js';
 
@@ -59,7 +59,6 @@ const EXEC_MODE = 0o755;
  * distroless have 0700).
  */
 const WELL_KNOWN_DIR_MODES: Record<string, number> = { 'root/': 0o700, 'tmp/': 0o1777, 'var/tmp/': 0o1777 };
-const MAX_DOCKERIGNORE = 1024 * 1024;
 /**
  * Names starting with this are whiteouts (OCI image spec, layer.md "Whiteouts"): unpacking the
  * image deletes the named sibling from the layers below (`.wh..wh..opq` empties the directory) and
@@ -69,7 +68,7 @@ const WHITEOUT_PREFIX = '.wh.';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-16 order, which is the byte order of the UTF-8 names unless one has a surrogate pair. */
-export const byString = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byString = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const byUtf8 = (a: Dirent, b: Dirent): number => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name));
 const SURROGATE = /[\uD800-\uDFFF]/;
 
@@ -181,58 +180,6 @@ export function fileMode(mode: number): number {
 }
 
 /**
- * The `.dockerignore` of the source directory `dir`, compiled (an empty matcher when it has none).
- * One that exists but cannot be read as a file — a symlink to nothing, a directory, a fifo — is
- * E_INPUT naming it: taken as "no file" it would silently leave in everything it was written to
- * keep out (`.env`, `.git`), and a fifo's read would never end.
- */
-export function loadIgnore(dir: string): IgnoreMatcher {
-  const file = join(dir, '.dockerignore');
-  let text: string;
-  let linked = false;
-  try {
-    let st;
-    try {
-      st = lstatSync(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new IgnoreMatcher([]);
-      throw err;
-    }
-    if (st.isSymbolicLink()) {
-      linked = true;
-      try {
-        st = statSync(file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        throw new InputError(`${file}: a symlink to nothing (its target does not exist); fix or remove it: as it is, nothing it lists would be excluded`, { cause: err, details: { path: file } });
-      }
-    }
-    if (!st.isFile()) {
-      const what = st.isDirectory() ? 'a directory' : 'not a regular file';
-      throw new InputError(`${file}: ${what}; a .dockerignore must be a file (or absent): as it is, nothing would be excluded`, { details: { path: file } });
-    }
-    if (st.size > MAX_DOCKERIGNORE) throw new InputError(`${file}: larger than ${MAX_DOCKERIGNORE} bytes`);
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw fsInputError(file, err);
-  }
-  const { patterns, lines } = parseDockerignoreLines(text);
-  try {
-    return new IgnoreMatcher(patterns);
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    // Named by file and line. The pattern is quoted only from a file of the source's own: a
-    // .dockerignore that is a symlink may lead to any file of the host (a key, a token), and an
-    // error line ends up in a CI log.
-    const { why, index } = err.details as { why?: string; index?: number };
-    const line = index === undefined ? '' : `:${lines[index]}`;
-    const text = linked ? `bad pattern (not quoted: this .dockerignore is a symlink): ${why}` : err.message.replace(/^\.dockerignore: /, '');
-    throw new InputError(`${file}${line}: ${text}`, { details: { path: file, ...(index === undefined ? {} : { line: lines[index] }) } });
-  }
-}
-
-/**
  * Which directory source, if any, copies the layer directory `name` ("app/bin/"): as its
  * destination, or as a directory inside it that exists in the source tree. Read from the sources
  * themselves, so that the answer does not depend on which source the walk reaches first. A source
@@ -318,18 +265,54 @@ function claimOf(v: SourceView, path: string): Claim {
 
 /** Whether `.dockerignore` keeps any entry below the directory `rel` of `abs` (walked only where an exception may apply). */
 export function keepsSomethingBelow(abs: string, rel: string, ignore: IgnoreMatcher): boolean {
-  let names: Dirent[];
-  try {
-    names = readdirSync(join(abs, rel), { withFileTypes: true });
-  } catch {
-    return false;
+  const kept = firstBelow(join(abs, rel), rel, { hit: (child) => !ignore.isExcluded(child), enter: (child) => ignore.mayReincludeBelow(child), unreadable: 'skip' });
+  return typeof kept === 'string';
+}
+
+/** What firstBelow looks for, where it looks, and for how long. */
+export interface BelowSearch {
+  /** Whether the entry `rel` is the one sought. */
+  hit: (rel: string, isDir: boolean) => boolean;
+  /** Whether to search below the directory `rel` (one that is not a hit). */
+  enter: (rel: string) => boolean;
+  /** Entries looked at before the answer is "cannot tell" (undefined); no bound when absent. */
+  limit?: number;
+  /** A directory that cannot be listed: passed over ('skip'), or the answer is "cannot tell" ('unknown'). */
+  unreadable: 'skip' | 'unknown';
+}
+
+/**
+ * The first entry below the directory `dir`, named as `rel` + `/` + its path below `dir`, that
+ * `look.hit` picks: in name order, a directory's entries before what lies below them, so the first
+ * is the shallowest (a directory found ends with `/`). null where there is none, undefined where
+ * the search could not tell (look.limit, look.unreadable). Symlinks are not followed, as the walk
+ * does not follow them. The one search below a directory for the `.dockerignore` checks that look
+ * before the walk: whether an exception keeps anything (keepsSomethingBelow), and what a folder's
+ * `.dockerignore` would have left out of a source (content.ts unappliedIgnoreWarning).
+ */
+export function firstBelow(dir: string, rel: string, look: BelowSearch): string | null | undefined {
+  const stack: [string, string][] = [[dir, rel]];
+  let looked = 0;
+  while (stack.length > 0) {
+    const [abs, absRel] = stack.pop()!;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(abs, { withFileTypes: true }).sort(byString);
+    } catch {
+      if (look.unreadable === 'unknown') return undefined;
+      continue;
+    }
+    const below: [string, string][] = [];
+    for (const e of entries) {
+      if (look.limit !== undefined && ++looked > look.limit) return undefined;
+      const entryRel = `${absRel}/${e.name}`;
+      const isDir = e.isDirectory();
+      if (look.hit(entryRel, isDir)) return isDir ? `${entryRel}/` : entryRel;
+      if (isDir && look.enter(entryRel)) below.push([join(abs, e.name), entryRel]);
+    }
+    for (let i = below.length - 1; i >= 0; i--) stack.push(below[i]!);
   }
-  for (const d of names) {
-    const child = `${rel}/${d.name}`;
-    if (!ignore.isExcluded(child)) return true;
-    if (d.isDirectory() && ignore.mayReincludeBelow(child) && keepsSomethingBelow(abs, child, ignore)) return true;
-  }
-  return false;
+  return null;
 }
 
 /**

@@ -12,7 +12,7 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource, type SourcesScan } from '../layer/index.js';
+import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, unappliedIgnoreWarning, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource, type SourcesScan } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type Shape } from '../options-check.js';
@@ -239,6 +239,11 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     await plan(opts.app, names.about('app', sourcesText(opts.app, false)), names.about('app', sourcesText(opts.app, true)), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
   warnSharedSources(named, cwd, logger);
+  // The CLI says this line itself, before push() runs: it knows which sources came from a project
+  // file, whose folder's .dockerignore is the one to name (src/cli/commands/push.ts).
+  // A library caller's sources (names.op set): the CLI says this itself, per folder, since only it
+  // knows which sources came from regpush.json and which folder's .dockerignore they were meant to get.
+  if (names.op !== undefined) warnUnappliedIgnore(opts, cwd, names, logger);
   markDependencies(layers);
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each
@@ -405,6 +410,21 @@ function warnSharedSources(layers: readonly NamedLayer[], cwd: string, logger: L
       }
     }
   }
+}
+
+/**
+ * Warns where `cwd`'s `.dockerignore` would leave something out of a directory source inside it
+ * that has no `.dockerignore` of its own: a source is filtered by its own file only, so
+ * `app: [{ src: "./dist" }]` beside a `./.dockerignore` of `*.map` ships the maps. Each source is
+ * named by its option path (`app[0]`, `layers[1].sources[0]`).
+ */
+function warnUnappliedIgnore(opts: PushOptions, cwd: string, names: OptionNames, logger: Logger): void {
+  const sources = [
+    ...(opts.layers ?? []).flatMap((spec, i) => spec.sources.map((s, k) => ({ src: s.src, named: names.name(`layers[${i}].sources[${k}]`) }))),
+    ...(opts.app ?? []).map((s, j) => ({ src: s.src, named: names.name(`app[${j}]`) })),
+  ];
+  const line = unappliedIgnoreWarning(sources, cwd, cwd);
+  if (line) logger.warn(line);
 }
 
 /** Annotation keys must be non-empty; values are strings. */

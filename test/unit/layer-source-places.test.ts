@@ -10,7 +10,7 @@ import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixt
 import { runMain } from '../fixtures/run-main.js';
 import { layerNames } from '../fixtures/layer-names.js';
 import { execFileSync } from 'node:child_process';
-import { unappliedIgnoreWarning } from '../../src/cli/project-config.js';
+import { unappliedIgnoreWarning } from '../../src/layer/index.js';
 
 const fake = fakeRegistryPool();
 

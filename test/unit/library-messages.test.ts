@@ -488,3 +488,24 @@ test('advice naming another operation: the library is told of its function (list
   assert.ok(err.message.endsWith(`: list a repository's tags with listTags(${reg.host}/REPOSITORY)`), err.message);
   assert.equal(reg.count({ method: 'DELETE' }), 0);
 });
+
+test('push: the working folder\'s .dockerignore that a source folder inside it does not get is said to a library caller too, naming the source by its option path', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  const project = tempDir();
+  writeFileSync(join(project, '.dockerignore'), '**/*.map\n');
+  mkdirSync(join(project, 'dist'));
+  writeFileSync(join(project, 'dist', 'server.js'), 'x');
+  writeFileSync(join(project, 'dist', 'server.js.map'), '{}');
+  mkdirSync(join(project, 'deps'));
+  writeFileSync(join(project, 'deps', 'a.js'), 'x');
+  const { said, logger } = warnings();
+  await push({ from: src.ref('base/app:1'), to: dst.ref('app:1'), cwd: project, layers: [{ sources: [{ src: './deps', dest: '/deps' }] }], app: [{ src: './dist', dest: '/app' }], logger, ...fakeLibraryOptions(src, dst) });
+  // deps holds nothing the file would leave out: only app[0] is named.
+  assert.deepEqual(said, ['./.dockerignore does not apply to app[0] (it would leave out dist/server.js.map): a source folder is filtered by its own .dockerignore only; to leave files out of it, put a .dockerignore in that folder']);
+  // With its own .dockerignore, the source is filtered as the user wrote it: nothing to say.
+  writeFileSync(join(project, 'dist', '.dockerignore'), '*.map\n');
+  const quiet = warnings();
+  await push({ from: src.ref('base/app:1'), to: dst.ref('app:2'), cwd: project, app: [{ src: './dist', dest: '/app' }], logger: quiet.logger, ...fakeLibraryOptions(src, dst) });
+  assert.deepEqual(quiet.said, []);
+});

@@ -12,7 +12,7 @@ import type { CliIO } from '../io.js';
 import { printable } from '../terminal-text.js';
 import { withGcPacing } from '../gc-pacing.js';
 import { createProgress } from '../progress.js';
-import { checkSourcePlace, loadProjectConfig, mergeWithFlags, unappliedIgnoreWarning, type ProjectConfig } from '../project-config.js';
+import { checkSourcePlace, loadProjectConfig, mergeWithFlags, type ProjectConfig } from '../project-config.js';
 import { checkDigestFileFlag, checkDigestFileTarget, pushReport, startClock, writeDigestFile } from '../report.js';
 import { gzipJobsOption } from '../threadpool.js';
 import { flagNames, type OptionNames } from '../../option-names.js';
@@ -95,7 +95,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
-      const [{ checkEpochSeconds, parseAppFlag }, { pushAs }, { checkLayerRanges }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../push/inputs.js'), import('../../transfer/concurrency.js')]);
+      const [layer, { pushAs }, { checkLayerRanges }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../push/inputs.js'), import('../../transfer/concurrency.js')]);
+      const { checkEpochSeconds, parseAppFlag } = layer;
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
@@ -128,7 +129,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       // The folder's .dockerignore, where sources inside it have none: the project folder for the file's entries, the working folder for the flags'.
       const sources = given.map(({ src, origin }) => ({ src, named: origin.entry ? origin.label : `${origin.flag} ${src}`, folder: origin.entry?.config.root ?? cwd }));
       for (const folder of new Set(sources.map((s) => s.folder))) {
-        const line = unappliedIgnoreWarning(sources.filter((s) => s.folder === folder), folder, cwd);
+        const line = layer.unappliedIgnoreWarning(sources.filter((s) => s.folder === folder), folder, cwd);
         if (line) warn(line);
       }
       const annotations = parseAnnotations(many(a.annotation));
