@@ -23,10 +23,10 @@ import {
 } from '../../src/image/digest.js';
 
 describe('media types', () => {
-  it('MANIFEST_ACCEPT lists exactly the four manifest types', () => {
+  it('MANIFEST_ACCEPT lists exactly the four manifest types and the OCI 1.1-rc artifact manifest', () => {
     const types = MANIFEST_ACCEPT.split(',').map((s) => s.trim());
-    assert.deepEqual(new Set(types), new Set([MediaType.OCI_INDEX, MediaType.OCI_MANIFEST, MediaType.DOCKER_LIST, MediaType.DOCKER_MANIFEST]));
-    assert.equal(types.length, 4);
+    assert.deepEqual(new Set(types), new Set([MediaType.OCI_INDEX, MediaType.OCI_MANIFEST, MediaType.DOCKER_LIST, MediaType.DOCKER_MANIFEST, MediaType.OCI_ARTIFACT_MANIFEST]));
+    assert.equal(types.length, 5);
   });
 
   const KINDS: Array<[string, boolean, boolean, boolean, 'oci' | 'docker']> = [
