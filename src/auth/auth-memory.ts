@@ -115,7 +115,9 @@ export class AuthMemory {
    * or AD backend (Harbor, Quay, Artifactory) to lock the account, or Docker Hub to throttle.
    * A 403 may concern one repository only (refusalOf), so it stays with the scopes refused.
    * Remembered, a refused credential is sent once per run (per scope set, after a 403); every later
-   * request that would send it fails at once with the same error.
+   * request that would send it fails at once with the same error. An anonymous token a token
+   * service refused (its 401 or 403) is kept so too, with the scopes asked for (anonymousRefusal):
+   * a read in flight when it came does not ask again.
    */
   readonly refusals = new Map<string, AuthError>();
 

@@ -16,7 +16,7 @@ import { who } from './credential-id.js';
 import type { CredentialSource } from './credential-source.js';
 import type { Credential, SecretSink } from './credential-types.js';
 import { neededScopes, realmHostOf, type RefusalErrors } from './refusal-errors.js';
-import { refusalOf, type RefusalRecord } from './refusals.js';
+import { anonymousRefusal, refusalOf, type RefusalRecord } from './refusals.js';
 import type { SchemeState } from './scheme-state.js';
 import { mergeScopes, scopeKey, scopesCover } from './scope.js';
 import type { TokenCache } from './token-cache.js';
@@ -86,7 +86,7 @@ export class BearerAuth {
     // Decided before waiting: a concurrent 401 may drop the presumption while the token is fetched.
     const fromPresumed = challenge === this.opts.state.presumed ? challenge : undefined;
     const key = this.key(cred, scopes, challenge);
-    if (cred) refusals.throwRefused(refusals.refusedAt(cred, challenge, scopes));
+    refusals.throwRefused(refusals.refusedAt(cred, challenge, scopes));
     // The fetch is shared by every request that needs this token, so it is not cancelled with
     // this one; but this request stops waiting for it when its own signal fires (Ctrl-C).
     const got = await untilAborted(signal, cache.getOrFetch(key, now, () => {
@@ -107,6 +107,7 @@ export class BearerAuth {
         (err: unknown) => {
           const refused = cred && refusalOf(err);
           if (refused) refusals.set(refusals.key(cred, challenge, refused === 'scope' ? scopes : undefined), err as AuthError);
+          else if (!cred && anonymousRefusal(err)) refusals.set(refusals.key(undefined, challenge, scopes), err as AuthError);
           throw err;
         },
       );

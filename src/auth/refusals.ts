@@ -27,6 +27,18 @@ export function refusalOf(err: unknown): 'credential' | 'scope' | undefined {
 }
 
 /**
+ * A token service's refusal of an anonymous token (its 401 or 403): the answer to those scopes
+ * for the rest of the run, since nothing about the request can change (no credential is looked up
+ * again for anonymous access). Kept with the scopes (RefusalRecord.refusedAt), so that a read
+ * already on its way when the refusal came, whose own 401 arrives after it, fails with it instead
+ * of asking the token service again: a mirror's token service refusing one repository
+ * (registry/mirrors.ts) is then asked once per run, however many reads of it were in flight.
+ */
+export function anonymousRefusal(err: unknown): boolean {
+  return err instanceof AuthError && err.details.realm !== undefined && err.details.anonymous === true && (err.details.status === 401 || err.details.status === 403);
+}
+
+/**
  * How far an E_AUTH refusal reaches, for a caller that has somewhere else to go (a registry
  * mirror, registry/mirrors.ts): 'registry' where every request to that registry would be refused
  * the same way whatever repository it names, 'repository' where the refusal may concern the
@@ -70,7 +82,7 @@ export class RefusalRecord {
    * are refused there once, not again when the registry names it), and for its 403 the scopes
    * asked for too (refusalOf); for Basic and a registry token, the registry.
    */
-  key(cred: Credential, at: Challenge | 'basic' | 'registry-token', scopes?: string[]): string {
+  key(cred: Credential | undefined, at: Challenge | 'basic' | 'registry-token', scopes?: string[]): string {
     return typeof at === 'string'
       ? `${this.opts.memoryKey}|${at}|${who(cred)}`
       : `${this.opts.registryHost}|${at.params.realm ?? ''}|${at.params.service ?? ''}|${who(cred)}${scopes ? `|${scopeKey(scopes)}` : ''}`;
@@ -84,16 +96,19 @@ export class RefusalRecord {
     this.opts.refusals.set(key, err);
   }
 
-  /** The key of the refusal of `cred` at `challenge`'s token service that applies to `scopes`, if any. */
-  refusedAt(cred: Credential, challenge: Challenge, scopes: string[]): string | undefined {
-    return [this.key(cred, challenge), this.key(cred, challenge, scopes)].find((k) => this.opts.refusals.has(k));
+  /**
+   * The key of the refusal of `cred` at `challenge`'s token service that applies to `scopes`, if
+   * any; for anonymous access (`cred` undefined), the refusal of those very scopes only (anonymousRefusal).
+   */
+  refusedAt(cred: Credential | undefined, challenge: Challenge, scopes: string[]): string | undefined {
+    return (cred ? [this.key(cred, challenge), this.key(cred, challenge, scopes)] : [this.key(undefined, challenge, scopes)]).find((k) => this.opts.refusals.has(k));
   }
 
-  /** Fails with the refusal remembered at `key`, if any: a refused credential is not sent again. */
+  /** Fails with the refusal remembered at `key`, if any: a refused credential is not sent again, refused anonymous scopes not asked again. */
   throwRefused(key: string | undefined): void {
     const err = key === undefined ? undefined : this.opts.refusals.get(key);
     if (!err) return;
-    this.opts.log.debug(`auth: these credentials for ${this.opts.registry} were refused earlier in this run; not sending them again`);
+    this.opts.log.debug(err.details.anonymous === true ? `auth: an anonymous token for these scopes at ${this.opts.registry} was refused earlier in this run; not asking again` : `auth: these credentials for ${this.opts.registry} were refused earlier in this run; not sending them again`);
     throw new AuthError(err.message, { details: err.details });
   }
 }

@@ -857,6 +857,33 @@ describe('refused credentials are remembered for the run (no failed login per im
     assert.equal(tokenCalls(tokens), 3);
   });
 
+  // Anonymous: no credential is looked up again, so the token service's answer to those scopes
+  // stands for the run. A read already on its way when the refusal came (a mirror's HEAD and GET of
+  // one image) has its own 401 after it, and must not ask again.
+  for (const status of [403, 401]) {
+    it(`an anonymous token refused (HTTP ${status}) is asked for once per scope set in the run: a later 401 for those scopes fails with the same error; other scopes are still asked`, async () => {
+      const tokens = await tokenServer(status === 403 ? { forbidRepos: ['secret'] } : { raw: { status: 401, body: '{"details":"anonymous access refused"}' } });
+      const reg = await registry({ tokens });
+      const memory = new AuthMemory();
+      const errors: RegpushError[] = [];
+      const client = middleware(reg, undefined, { memory, scopes: ['repository:secret:pull'] });
+      for (const tag of ['1', '2']) errors.push(await failure(client(get(reg, `/v2/secret/manifests/${tag}`))));
+      errors.push(await failure(middleware(reg, undefined, { memory, scopes: ['repository:secret:pull'] })(get(reg, '/v2/secret/manifests/3'))));
+      assert.equal(tokenCalls(tokens), 1, 'the refused scope is asked for once in the run');
+      for (const err of errors) {
+        assert.ok(err instanceof AuthError);
+        assert.equal(err.details.status, status);
+        assert.equal(err.details.anonymous, true);
+        assert.equal(err.message, errors[0]!.message);
+      }
+      // Another repository's scopes: asked for (granted where only `secret` is forbidden).
+      const other = middleware(reg, undefined, { memory, scopes: ['repository:a:pull'] })(get(reg, '/v2/a/manifests/1'));
+      if (status === 403) await readBody(await other);
+      else await failure(other);
+      assert.equal(tokenCalls(tokens), 2);
+    });
+  }
+
   it('a registry token the registry refuses is sent once per run: every later request fails at once with the same error', async () => {
     const tokens = await tokenServer();
     const reg = await registry({ tokens });
