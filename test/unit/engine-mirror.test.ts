@@ -228,13 +228,15 @@ for (const images of [1, 4]) {
     assert.equal(refused.hits, 1, 'the refused scope is asked for once in the run');
     // Once per read in flight: an image's source HEAD and its manifest GET (a target lacks it) go
     // out together, and with --images 4 the three tags' first reads too, before the refusal is
-    // known; nothing is sent for team/a after it (no other manifest, no blob).
+    // known; nothing is sent for team/a after it (no other manifest, no blob). Such a read may
+    // reach the mirror after the refusal was answered (it waits for a connection of its own while
+    // the token GET goes out on the HEAD's): its 401 then meets the refusal the run keeps, and the
+    // token service is not asked again (refused.hits above).
     const asked = mirror.requests({ repo: 'team/a' });
     const shown = asked.map((q) => `${q.method} ${q.path} ${q.status}`).join('\n');
     assert.ok(asked.length >= 1 && asked.length <= (images === 1 ? 2 : 6), `team/a asked at the mirror once per read in flight:\n${shown}`);
     if (images === 1) assert.deepEqual(new Set(asked.map((q) => q.tag)), new Set(['1']), `only the first image's reads:\n${shown}`);
-    const refusal = mirror.requests({ kind: 'token', status: 403 })[0]!;
-    assert.ok(asked.every((q) => q.kind === 'manifest' && q.status === 401 && q.seq <= refusal.answeredAfter!), `every one came before the refusal was answered:\n${shown}`);
+    assert.ok(asked.every((q) => q.kind === 'manifest' && q.status === 401), `every one a first manifest read, refused its token:\n${shown}`);
     const said = warnings.filter((w) => w.startsWith(`mirror ${mirror.host}`));
     assert.equal(said.length, 1, warnings.join('\n'));
     assert.match(said[0]!, /^mirror \S+ refused team\/a \(E_AUTH: .*HTTP 403.*\); reading team\/a from upstream \S+; not asking \S+ for team\/a again in this run, the mirror is still used for other repositories$/);
