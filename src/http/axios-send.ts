@@ -228,6 +228,14 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         // The whole body is with the kernel, which may still be sending what its send buffer
         // holds: no clock runs out before that could have gone at the pace the body went.
         r.once('finish', () => arm(handover.drainMs()));
+        // A request that stops taking its body before the end (failed, timed out, cut) is
+        // unpiped from it, and the pipe's cleanup resumes a body that still has a 'data'
+        // listener (countChunks'): it would then be read on to its end, unsent (a blob GET
+        // feeding the upload, downloaded for nothing), until the caller's catch destroyed it (a
+        // body that is quick to produce was read whole by then). Destroyed here, it is read no further.
+        r.on('unpipe', (body: Readable) => {
+          if (!body.readableEnded) body.destroy();
+        });
         return r;
       },
     };

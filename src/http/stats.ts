@@ -89,6 +89,8 @@ export class TransportStats {
   private readonly watchers = new Set<(seen: RateLimitSeen) => void>();
   /** Readers (host and whose pulls: spentKey) whose pull limit a manifest GET found used up, with the limit's words (spendPulls). */
   private readonly spent = new Map<string, string>();
+  /** Per host (keyOf), what to call when a reader's pull limit there is noted used up (whenSpent). */
+  private readonly spendWatchers = new Map<string, Set<() => void>>();
   /** Per host and credential identity, the `docker-ratelimit-source` its manifest answers named (rateLimitSource). */
   private readonly sources = new Map<string, string>();
   /** Per reader (host and credential identity: spentKey), the last `ratelimit-remaining` an answer to it carried (readerCount). */
@@ -188,6 +190,25 @@ export class TransportStats {
   spendPulls(host: StatsHost, whose: string, limit: string): void {
     const key = spentKey(host, whose);
     if (!this.spent.has(key)) this.spent.set(key, limit);
+    for (const fn of [...(this.spendWatchers.get(keyOf(host)) ?? [])]) fn();
+  }
+
+  /**
+   * Calls `fn` whenever a reader's pull limit at `host` is noted used up (spendPulls), until the
+   * function returned is called: a manifest GET let go before the mark, and not on the wire yet
+   * (waiting for a token, a socket or its connection), is cut then and checked again
+   * (registry/manifests.ts). Every reader's mark at the host calls it: whose pulls the GET spends
+   * may be known only then (the 429 may name them: rateLimitSource).
+   */
+  whenSpent(host: StatsHost, fn: () => void): () => void {
+    const key = keyOf(host);
+    let fns = this.spendWatchers.get(key);
+    if (!fns) this.spendWatchers.set(key, (fns = new Set()));
+    fns.add(fn);
+    return () => {
+      fns.delete(fn);
+      if (fns.size === 0 && this.spendWatchers.get(key) === fns) this.spendWatchers.delete(key);
+    };
   }
 
   /**

@@ -5,7 +5,7 @@
  * whether the registry counts pulls, which are manifest GETs (the transport's stats).
  */
 import { deletesEnabledBy } from './quirks.js';
-import { DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
+import { AbortedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
 import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
 import { parseRateLimitHeader } from '../http/stats.js';
 import type { HttpResponse } from '../http/types.js';
@@ -119,6 +119,21 @@ export class Manifests {
     }
   }
 
+  /**
+   * `err`, a manifest GET's failure; where it is a 429 saying the pull limit is used up (the
+   * transport raises it itself: it is not retried), this reader's GETs are marked so first
+   * (spendPulls), under the owner the 429 names where it names one.
+   */
+  private async refused(err: unknown): Promise<unknown> {
+    if (err instanceof RegpushError && err.details.pullLimitSpent === true) {
+      const stats = this.http.transport.stats;
+      const source = err.details.rateLimitSource;
+      if (typeof source === 'string') stats.rateLimitSource(this.http.endpoint, await this.http.whose(), source);
+      stats.spendPulls(this.http.endpoint, await this.pullsOwner(), String(err.details.pullLimit));
+    }
+    return err;
+  }
+
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
   async get(repo: string, ref: string): Promise<FetchedManifest> {
     const http = this.http;
@@ -130,26 +145,36 @@ export class Manifests {
     // Docker Hub counts per account, or per address for anonymous reads: only this reader's mark
     // refuses it (another login's, at the same host, is another count).
     const stats = http.transport.stats;
-    const spent = stats.anyPullsSpent(http.endpoint) ? stats.pullsSpent(http.endpoint, await this.pullsOwner()) : undefined;
-    if (spent !== undefined) {
-      throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
-        details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
-      });
+    const url = await http.refUrl('GET', repo, 'manifests', ref);
+    let res: HttpResponse | undefined;
+    while (!res) {
+      const spent = stats.anyPullsSpent(http.endpoint) ? stats.pullsSpent(http.endpoint, await this.pullsOwner()) : undefined;
+      if (spent !== undefined) {
+        throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
+          details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
+        });
+      }
+      // Let go by the check above, the GET may still wait for its token, a socket or its
+      // connection: a 429 met meanwhile by another GET here (another image of a sync, another tag)
+      // cuts it before anything of it goes out, and it is checked again, not sent after the
+      // refusal to be refused in turn (whose pulls are used up may be known only now).
+      const unsent = new AbortController();
+      const unwatch = stats.whenSpent(http.endpoint, () => unsent.abort());
+      try {
+        res = await http.request({ method: 'GET', url, headers: { accept: MANIFEST_ACCEPT }, unsentSignal: unsent.signal });
+      } catch (err) {
+        if (err instanceof AbortedError && unsent.signal.aborted && !http.signal?.aborted) continue;
+        throw await this.refused(err);
+      } finally {
+        unwatch();
+      }
     }
-    let res: HttpResponse;
     try {
-      res = await http.request({ method: 'GET', url: await http.refUrl('GET', repo, 'manifests', ref), headers: { accept: MANIFEST_ACCEPT } });
       await this.answered(res);
       if (res.status === 404) this.tags.saw(repo, ref, false);
       if (res.status !== 200) await http.fail(res, what);
     } catch (err) {
-      // The transport raises the 429 itself (it is not retried); fail() would say the same.
-      if (err instanceof RegpushError && err.details.pullLimitSpent === true) {
-        const source = err.details.rateLimitSource;
-        if (typeof source === 'string') stats.rateLimitSource(http.endpoint, await http.whose(), source);
-        stats.spendPulls(http.endpoint, await this.pullsOwner(), String(err.details.pullLimit));
-      }
-      throw err;
+      throw await this.refused(err);
     }
     const bytes = await readBody(res, MANIFEST_CAP, `manifest ${this.name(repo, ref)}`);
     const contentType = res.headers['content-type']?.split(';')[0]?.trim() ?? '';

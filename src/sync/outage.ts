@@ -126,7 +126,7 @@ export class OutageBreaker {
   down(registry: string): RegpushError | undefined {
     const f = this.failing.get(registry);
     if (!f || f.images < this.threshold) return undefined;
-    return errorForCode(f.last.code, `not attempted: the last ${f.images} images at ${registry} failed, the last with: ${f.last.message}; a re-run copies what is missing`, {
+    return errorForCode(f.last.code, `not attempted: ${f.images === 1 ? 'the last image' : `the last ${f.images} images`} at ${registry} failed, the last with: ${f.last.message}; a re-run copies what is missing`, {
       details: { registry, outage: true },
     });
   }

@@ -533,21 +533,49 @@ test('an in-memory body (a chunk PATCH) that takes longer than the idle timeout 
   t.close();
 });
 
-test('a streamed upload that stops moving (the server reads no more) fails with ETIMEDOUT once the idle timeout has passed without progress', async () => {
+test('a streamed upload that stops moving (the server reads no more) fails with ETIMEDOUT once the idle timeout has passed without progress, and its body is read no further', async () => {
+  const first = 256 * 1024;
   let taken = 0;
+  let tookFirst!: () => void;
+  const took = new Promise<void>((resolve) => (tookFirst = resolve));
   const url = await serve((req) => {
-    // Takes 1 MiB, then reads nothing more and never answers: the socket's buffers fill and the body stops.
+    // Takes the first 256 KiB, then reads nothing more and never answers: the socket's buffers fill and the body stops.
     req.on('data', (c: Buffer) => {
       taken += c.length;
-      if (taken >= 1 << 20) req.pause();
+      if (taken < first) return;
+      req.pause();
+      tookFirst();
     });
   });
   const t = new Transport({ retry: { ...fast, retries: 0 }, idleTimeoutMs: 300 });
   const chunk = Buffer.alloc(64 * 1024, 1);
-  const body = () => Readable.from((function* () { for (let i = 0; i < 4096; i++) yield chunk; })());
+  const chunks = 4096;
+  let produced = 0;
+  // The rest of the body only once the server has taken the first part: until then the body is
+  // being produced and the idle clock waits for it (the source is slow, not the server), so the
+  // upload has moved before it stops however late the server gets to read on a loaded machine.
+  // Each chunk as it is asked for, at once (as a source with its bytes at hand would give them).
+  let serverTookFirst = false;
+  void took.then(() => (serverTookFirst = true));
+  const body = () =>
+    new Readable({
+      read() {
+        if (produced === chunks) return void this.push(null);
+        const next = (): void => {
+          produced++;
+          this.push(chunk);
+        };
+        if (produced * chunk.length === first && !serverTookFirst) void took.then(next);
+        else next();
+      },
+    });
   // The idle watch's own error (its time named), not another deadline's, ends the request.
   await assert.rejects(t.send({ method: 'PUT', url: `${url}/v2/app/blobs/uploads/u?digest=sha256:x`, body, replayable: false }), (e: unknown) => e instanceof NetworkError && e.code === 'E_NETWORK' && e.details.errno === 'ETIMEDOUT' && e.message === `cannot reach ${new URL(url).host}: no progress for 300 ms (ETIMEDOUT)`);
-  assert.ok(taken >= 1 << 20, `the server took ${taken} bytes`);
+  assert.ok(taken >= first, `the server took ${taken} bytes`);
+  // What the socket did not take is not read from the source once the request has failed (a blob
+  // GET feeding an upload is not downloaded on for nothing): the body stopped where the request did.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.ok(produced < chunks, `${produced} of ${chunks} chunks read from the source`);
   t.close();
 });
 

@@ -107,15 +107,30 @@ test('readGraph: a read that failed while a nested index was being read is the e
   await assert.rejects(readGraph(client, 'repo', 'top', { names: optionPaths('copy()') }), (e: unknown) => e instanceof NotFoundError && (e as Error).message.includes(missing));
 });
 
-/** Copies a 3-platform index whose images each have a small layer and one of SMALL_BLOB_BYTES + 1 kB; every upload's closing PUT held 300 ms. */
+/**
+ * Copies a 3-platform index whose images each have a small layer and one of SMALL_BLOB_BYTES + 1 kB.
+ * With the default --jobs every upload's closing PUT is held until more than DEFAULT_JOBS have
+ * arrived (an event, however slow a loaded machine is to send them), or, where the copy never sends
+ * that many together, 10 s: the count then fails rather than the test hanging. With `jobs`, each PUT
+ * is held 300 ms, time for a copy that ignored --jobs to send the next one meanwhile.
+ */
 async function copyMixed(jobs: number | undefined): Promise<{ small: LoggedRequest[]; large: LoggedRequest[] }> {
   const [src, dst] = [await fake(), await fake()];
   const big = (n: number) => bytesOf(`big ${n}`, SMALL_BLOB_BYTES + 1024);
   const imgs = ['amd64', 'arm64', 's390x'].map((architecture, i) => src.seedImage('base/mixed', { platform: { os: 'linux', architecture }, layers: [bytesOf(`small ${i}`, 2000), big(i)] }));
   src.seedIndex('base/mixed', imgs, { tags: ['1'] });
   // What goes out together shows in the log as requests that arrived before one was answered.
-  dst.fault({ kind: 'upload', method: 'PUT' }, { kind: 'delay', ms: 300 });
-  const r = await copy({ from: src.ref('base/mixed:1'), to: [dst.ref('mixed:1')], ...(jobs === undefined ? {} : { jobs }), ...fakeLibraryOptions(src, dst) });
+  let arrived = 0;
+  let enough!: () => void;
+  const manyArrived = new Promise<void>((resolve) => (enough = resolve));
+  const giveUp = setTimeout(enough, 10_000);
+  const count = () => {
+    if (++arrived > DEFAULT_JOBS) enough();
+    return true;
+  };
+  if (jobs === undefined) dst.fault({ kind: 'upload', method: 'PUT', when: count }, { kind: 'hold', until: manyArrived });
+  else dst.fault({ kind: 'upload', method: 'PUT' }, { kind: 'delay', ms: 300 });
+  const r = await copy({ from: src.ref('base/mixed:1'), to: [dst.ref('mixed:1')], ...(jobs === undefined ? {} : { jobs }), ...fakeLibraryOptions(src, dst) }).finally(() => clearTimeout(giveUp));
   assert.ok(r.targets[0]!.ok);
   const puts = dst.requests({ kind: 'upload', method: 'PUT' });
   const sizeOf = new Map(imgs.flatMap((i) => [...i.layers, i.config]).map((b) => [b.digest, b.size]));

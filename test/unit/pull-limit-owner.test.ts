@@ -50,6 +50,26 @@ test('one host, two readers: the used-up pull limit of a logged-in reader does n
   assert.equal(hub.requests({ kind: 'manifest', method: 'GET', repo: 'mirror/app' }).length, 1);
 });
 
+test('a manifest GET let go before another GET\'s 429 said the pull limit is used up, and still unsent then (waiting for its token), is not sent after it: it fails unsent as the later ones do', async () => {
+  const hub = await hubLike();
+  hub.seedImage('team/a', { tags: ['1'] });
+  hub.seedImage('team/b', { tags: ['1'] });
+  // Every GET that carries its token is refused so (the first, without one, is challenged).
+  hub.fault({ kind: 'manifest', method: 'GET', when: (q) => q.headers.authorization !== undefined }, usedUp);
+  let aRefused!: () => void;
+  const refused = new Promise<void>((resolve) => (aRefused = resolve));
+  // b's token is answered only once a's 429 has been met and a's GET has failed with it.
+  hub.fault({ kind: 'token', when: (q) => q.query.get('scope') === 'repository:team/b:pull' }, { kind: 'hold', until: refused });
+  const transport = new Transport({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
+  const client = (repo: string) => new HttpRegistryClient({ registry: hub.host, transport, insecure: [hub.host], scopes: [`repository:${repo}:pull`] });
+  const b = client('team/b').getManifest('team/b', '1');
+  await hub.seen({ kind: 'token', when: (q) => q.query.scope === 'repository:team/b:pull' });
+  await assert.rejects(client('team/a').getManifest('team/a', '1'), (e: RegpushError) => e.code === 'E_TOO_MANY_REQUESTS' && e.details.pullLimitSpent === true);
+  aRefused();
+  await assert.rejects(b, /GET manifest .*team\/b:1: not sent: the pull limit of .* is used up/);
+  assert.equal(hub.count({ kind: 'manifest', method: 'GET', status: 429 }), 1, 'one GET refused; none sent after it');
+});
+
 test('one host, one account named by docker-ratelimit-source: a second login of that account is refused unsent once the first\'s 429 said the account\'s limit is used up', async () => {
   const hub = await hubLike();
   hub.seedImage('team/app', { tags: ['1'] });

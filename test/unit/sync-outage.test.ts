@@ -177,18 +177,18 @@ test('a pull limit used up while other images are under way: their manifest GETs
   const src = await fake({ rateLimit: { limit: 100, remaining: 0 } });
   const dst = await fake();
   for (let i = 0; i < 3; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
-  // app1's and app2's check at the target is answered once app0's GET has met its 429 (and that
-  // answer has had time to reach the client): their GETs come after it.
-  const refused = new Promise<void>((resolve) => {
-    const poll = setInterval(() => {
-      if (src.count({ kind: 'manifest', method: 'GET', status: 429 }) === 0) return;
-      clearInterval(poll);
-      setTimeout(resolve, 100);
-    }, 5);
-  });
+  // app1's and app2's check at the target is answered once app0 has ended, failed by its GET's
+  // 429 (the client has that answer, not only the registry): their GETs come after it.
+  let app0Ended!: () => void;
+  const refused = new Promise<void>((resolve) => (app0Ended = resolve));
   dst.fault({ kind: 'manifest', method: 'HEAD', when: (q) => /app[12]/.test(q.path) }, { kind: 'hold', until: refused });
   const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...Array.from({ length: 3 }, (_, i) => `  - source: ${src.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
-  const err = await sync({ spec, images: 3, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
+  const events = {
+    unitEnd: (u: { source: string }) => {
+      if (u.source.endsWith('/team/app0:1')) app0Ended();
+    },
+  };
+  const err = await sync({ spec, images: 3, events, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
   assert.equal(err?.code, 'E_TOO_MANY_REQUESTS', String(err));
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 1, 'one GET, refused; none sent after it');
   const r = (err.details as { result: SyncResult }).result;
