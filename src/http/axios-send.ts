@@ -299,7 +299,9 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         });
       }
       // No answer after a write the peer refused: the connection's end is named as the write failed.
-      throw transportError(heldWriteError(socket) ?? err, req, opts.tls, proxy, opts.names);
+      // Not for a request we cut (an interrupt): that is E_ABORTED whatever the write met.
+      const held = ctl.signal.aborted ? undefined : heldWriteError(socket);
+      throw transportError(held ?? err, req, opts.tls, proxy, opts.names);
     } finally {
       settled = true;
       clearTimeout(timer);

@@ -33,7 +33,7 @@ export function redirectMiddleware(): Middleware {
       if (!location) return end();
       // A registry that redirects a blob HEAD to storage found the blob before it redirected; the
       // storage URL may be signed for GET only (HttpRequest.answerAtStorageRedirect).
-      if (req.answerAtStorageRedirect && leavesOrigin(req.url, current.url, location)) return end();
+      if (req.answerAtStorageRedirect && isStorageRedirect(res.status, req.url, current.url, location)) return end();
       res.body.resume();
       if (hop >= MAX_REDIRECTS) {
         throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) starting at ${redactUrl(req.url)}`);
@@ -45,9 +45,18 @@ export function redirectMiddleware(): Middleware {
   };
 }
 
-/** True when `location` (relative to `at`) is of another origin than `first`; false for one that does not parse (nextHop refuses it). */
-function leavesOrigin(first: string, at: string, location: string): boolean {
-  return URL.canParse(location, at) && new URL(location, at).origin !== new URL(first).origin;
+/**
+ * True for a redirect to storage, as distribution sends one: a 307 or 308 (its only redirects) to
+ * another host (host and port), by the same scheme or from http up to https (a plain-http registry
+ * on S3 storage). Not a 301/302/303 (an SSO front sending to its login page), nor a move to the
+ * same host by another scheme or back down to http (an http-to-https front): those are followed,
+ * their answer read, as any redirect. False for a Location that does not parse (nextHop refuses it).
+ */
+function isStorageRedirect(status: number, first: string, at: string, location: string): boolean {
+  if ((status !== 307 && status !== 308) || !URL.canParse(location, at)) return false;
+  const [to, from] = [new URL(location, at), new URL(first)];
+  const scheme = to.protocol === from.protocol || (from.protocol === 'http:' && to.protocol === 'https:');
+  return scheme && to.host !== from.host;
 }
 
 function hasAuthorization(req: HttpRequest): boolean {

@@ -149,8 +149,9 @@ function waitOf(outcome: AttemptOutcome, now: number): number | undefined {
 /**
  * Delay before retry number `attempt` (1-based), or null when the outcome is not retryable or
  * retries are used up. Backoff is exponential with "equal jitter" (half fixed, half random);
- * a Retry-After wins when present, up to the cap; beyond the cap we give up rather than wait, as
- * for a quota spent for longer than that (quotaSpent).
+ * a Retry-After header wins when present, up to the cap; a wait named in a 429's error body is
+ * taken as the least delay (the larger of it and the backoff); beyond the cap we give up rather
+ * than wait, as for a quota spent for longer than that (quotaSpent).
  */
 export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number | null {
   if (attempt > policy.retries) return null;
@@ -159,10 +160,15 @@ export function retryDelay(attempt: number, outcome: AttemptOutcome, policy: Ret
     (outcome.status !== undefined && (policy.statuses ?? RETRY_STATUSES).has(outcome.status)) ||
     (outcome.errno !== undefined && (policy.errnos ?? RETRY_ERRNOS).has(outcome.errno));
   if (!retryable || quotaSpent(outcome, policy)) return null;
-  const after = waitOf(outcome, policy.now());
-  if (after !== undefined) return after > policy.maxRetryAfterMs ? null : after;
+  const header = parseRetryAfter(outcome.retryAfter, policy.now());
+  if (header !== undefined) return header > policy.maxRetryAfterMs ? null : header;
+  if (outcome.waitMs !== undefined && outcome.waitMs > policy.maxRetryAfterMs) return null;
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(exp / 2 + policy.random() * (exp / 2));
+  const backoff = Math.round(exp / 2 + policy.random() * (exp / 2));
+  // A wait named in the error body (GHCR's `retry-after: 985.86µs`) is a floor, not the delay:
+  // taken alone, its sub-millisecond waits spend every retry within a few ms of a throttle that
+  // needs longer to lift.
+  return outcome.waitMs === undefined ? backoff : Math.max(outcome.waitMs, backoff);
 }
 
 /**

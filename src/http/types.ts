@@ -41,8 +41,9 @@ export interface HttpRequest {
   /** Free-form label for logs and progress ("manifest GET", "blob PUT"). */
   label?: string;
   /**
-   * A redirect to another origin (a registry's storage or CDN) is the answer itself, not followed:
-   * a blob HEAD's (registry/blob-reads.ts). A redirect within the request's origin is followed.
+   * A redirect to storage (a 307 or 308 to another host, not down to http: isStorageRedirect in
+   * redirect.ts) is the answer itself, not followed: a blob HEAD's (registry/blob-reads.ts). Any
+   * other redirect is followed.
    */
   answerAtStorageRedirect?: boolean;
 }

@@ -28,6 +28,7 @@ export class BlobReads {
     const res = await http.request({ method: 'HEAD', url: await http.refUrl('HEAD', repo, 'blobs', digest), answerAtStorageRedirect: true });
     await drain(res);
     if (res.status === 404) return undefined;
+    // Only a redirect to storage comes back unfollowed (isStorageRedirect in http/redirect.ts).
     if (res.status >= 300 && res.status < 400 && res.headers['location']) return -1;
     if (res.status !== 200) return http.fail(res, `HEAD blob ${http.registry}/${repo}@${digest}`);
     const size = Number(res.headers['content-length']);

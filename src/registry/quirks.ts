@@ -122,10 +122,16 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
     source: 'goharbor/harbor#17097, google/go-containerregistry#1741',
   },
   {
-    registry: 'GHCR / Docker Hub / ECR / ACR',
+    registry: 'Docker Hub / ECR / ACR',
     behaviour: '429 with Retry-After under throttling, also on manifest PUT',
     handledIn: 'http/retry.ts honours Retry-After up to a cap; whole-blob retries keep it (RetryBudget)',
-    source: 'dependabot/cli#380, containers/container-libs#42',
+    source: 'containers/container-libs#42',
+  },
+  {
+    registry: 'GHCR',
+    behaviour: '429 TOOMANYREQUESTS with no Retry-After header; the wait is named in the error message (`retry-after: 985.86µs`)',
+    handledIn: 'http/body-wait.ts reads it; http/retry.ts waits at least that long, and at least the backoff',
+    source: 'dependabot/cli#380, chainguard-images/images#173',
   },
 ];
 

@@ -176,10 +176,11 @@ export class RegistryHttp {
       // A manifest PUT refused for the manifest itself: ECR answers one it will not take 405
       // UNSUPPORTED with its reason ("Invalid parameter at 'ImageManifest' failed to satisfy
       // constraint: 'Invalid JSON syntax'": falcosecurity/falcoctl#302, opcr-io/policy#149), others
-      // 400 MANIFEST_INVALID or 415. That is no read-only registry: the registry's words are the
+      // 400 MANIFEST_INVALID or 415. A 400 naming no code is not one: a proxy's own page ("400
+      // Request Header Or Cookie Too Large") says nothing of the manifest. That is no read-only registry: the registry's words are the
       // error, marked for the transfer layer to add what the caller can change (`manifestRefused`).
       const explained = (err.details.registryMessages as string[] | undefined)?.some((m) => !GENERIC_REFUSAL.test(m.trim())) ?? false;
-      if ((res.status === 405 && explained) || res.status === 415 || (res.status === 400 && codes.every((c) => c === 'MANIFEST_INVALID' || c === 'UNSUPPORTED'))) {
+      if ((res.status === 405 && explained) || res.status === 415 || (res.status === 400 && codes.length > 0 && codes.every((c) => c === 'MANIFEST_INVALID' || c === 'UNSUPPORTED'))) {
         err.details.manifestRefused = true;
         if (res.status === 400) throw err;
         throw new UnsupportedError(err.message, { cause: err, details: err.details });

@@ -512,17 +512,24 @@ function keepTheirs(kept: Set<TransferTarget>, outcome: ImageCopyOutcome, opts: 
 }
 
 /**
- * True for a target's refusal of a manifest for what it holds: 400 (Quay's artifact allowlist,
- * `MANIFEST_INVALID`: oras-project/oras#738), 404 (Docker Hub, for a manifest with a `subject`:
- * docker/hub-feedback#2307), 405 (ECR, for a media type with parameters, as sigstore bundles'
- * `;version=0.2`: aws/containers-roadmap#2306) or 415 (Quay). Not a failure of the connection,
- * the credentials, a rate limit or the registry itself (5xx), nor bytes that do not match their
- * digest: those fail the target, as for the image.
+ * True for a target's refusal of a manifest for what it holds: the refusals RegistryHttp.failWrite
+ * marks `manifestRefused` (400 `MANIFEST_INVALID`, Quay's artifact allowlist: oras-project/oras#738;
+ * 405 with its reason, ECR's for a media type with parameters, as sigstore bundles'
+ * `;version=0.2`: aws/containers-roadmap#2306; 415, Quay), and Docker Hub's 404 for a manifest with
+ * a `subject` (docker/hub-feedback#2307), or a bare 405. Not a failure of the connection, the
+ * credentials, a rate limit or the registry itself (5xx), nor an answer that the target lacks or
+ * got wrong bytes the manifest names (`MANIFEST_BLOB_UNKNOWN`, `DIGEST_INVALID`, `SIZE_INVALID`,
+ * whatever the status), nor any other 400: those fail the target, as for the image.
  */
 function isContentRefusal(err: unknown): boolean {
   if (!(err instanceof RegpushError) || err.code === 'E_DIGEST_MISMATCH') return false;
-  return [400, 404, 405, 415].includes(err.details.status ?? 0);
+  if (err.details.manifestRefused === true) return true;
+  if ((err.details.registryCodes ?? []).some((c) => TRANSFER_FAILURE_CODES.has(c))) return false;
+  return [404, 405, 415].includes(err.details.status ?? 0);
 }
+
+/** A manifest PUT's answers that the target lacks, or holds wrong, bytes the manifest names: a transfer failure, not a refusal. */
+const TRANSFER_FAILURE_CODES: ReadonlySet<string> = new Set(['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID']);
 
 /** True when `err` is the refusal of an OCI 1.1-rc artifact manifest (parseManifest). */
 function isArtifactManifest(err: unknown): boolean {

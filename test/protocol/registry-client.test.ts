@@ -893,6 +893,9 @@ test('a blob HEAD the registry redirects to storage (distribution with `redirect
     if (req.url === `/v2/app/blobs/${d}`) return res.writeHead(307, { location: `http://${storageHost}/bucket/blob?X-Amz-Signature=SIG` }).end();
     if (req.url === `/v2/moved/blobs/${d}`) return res.writeHead(307, { location: `/v2/app/blobs/${d}?at=1` }).end();
     if (req.url === `/v2/app/blobs/${d}?at=1`) return res.writeHead(200, { 'content-length': '11' }).end();
+    // An SSO front's 302 to its login page, and an http-to-https front's move to the same host: not storage.
+    if (req.url === `/v2/sso/blobs/${d}`) return res.writeHead(302, { location: `http://${storageHost}/login?next=x` }).end();
+    if (req.url === `/v2/tls/blobs/${d}`) return res.writeHead(308, { location: `https://${r.host}/v2/app/blobs/${d}?at=1` }).end();
     res.writeHead(404).end();
   });
   const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host] });
@@ -900,6 +903,10 @@ test('a blob HEAD the registry redirects to storage (distribution with `redirect
   assert.deepEqual(storageSaw, [], 'storage was not asked');
   assert.equal(await client.headBlob('moved', d), 11, 'a redirect within the registry is followed, its answer read');
   assert.equal(await client.headBlob('gone', d), undefined);
+  // Was: any redirect leaving the origin counted "present", so every blob looked present behind such a front.
+  await assert.rejects(client.headBlob('sso', d), 'a 302 is followed: the login page\'s answer is read');
+  assert.deepEqual(storageSaw, ['HEAD /login?next=x']);
+  await assert.rejects(client.headBlob('tls', d), 'the same host by https is followed (here no TLS answers)');
   r.transport.close();
 });
 

@@ -125,6 +125,23 @@ test('copy --referrers to one target that refuses a referrer (Docker Hub\'s 404 
   await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst) }), (e: unknown) => (e as { code?: string }).code === 'E_REGISTRY');
 });
 
+test('copy --referrers where a referrer\'s manifest PUT says the target lacks or got wrong bytes (400 MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID, SIZE_INVALID) or answers a bare 400: the copy fails, not a referrer skipped as refused', async () => {
+  // Was: any 400 was taken for a refusal of the manifest: the copy succeeded with the referrer
+  // left behind and advice about what the registry allows.
+  for (const code of ['MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID', undefined]) {
+    const [src, dst] = [await fake(), await fake()];
+    const img = src.seedImage('app', { tags: ['1'] });
+    const sig = src.seedImage('app', { artifactType: 'application/vnd.example.sig', subject: subjectOf(img) });
+    dst.fault({ kind: 'manifest', method: 'PUT', digest: sig.digest }, { kind: 'status', status: 400, ...(code ? { code, message: 'blob unknown to registry' } : {}) });
+    const { warnings, logger } = keepWarnings();
+    await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst) }), (e: unknown) => {
+      assert.match((e as Error).message, /answered 400/, String(code));
+      return true;
+    });
+    assert.ok(!warnings.some((w) => w.startsWith(`referrer ${sig.digest}`) && w.includes('refused')), `${code}: ${warnings.join(' | ')}`);
+  }
+});
+
 test('copy --referrers of an image with a referrer stored as an OCI 1.1-rc artifact manifest (Notation\'s 2023 signatures): the image and its other referrers are copied, that one left behind with one warning naming it', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('app', { tags: ['1'] });

@@ -35,12 +35,25 @@ test('a manifest PUT refused with 405 and a reason of its own: the reason, and t
 
 test('an artifact manifest refused so: its artifact type and the registry\'s allowlist are named', async () => {
   const [src, dst] = await pair();
-  const img = src.seedImage('app', { tags: ['1'] });
-  const att = src.seedImage('app', { artifactType: 'application/vnd.dev.sigstore.bundle+json;version=0.2', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size } });
-  dst.fault({ kind: 'manifest', method: 'PUT', digest: att.digest }, { kind: 'status', status: 405, code: 'UNSUPPORTED', message: ECR_REFUSAL });
-  const err = await failed(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, ...fakeLibraryOptions(src, dst) }));
+  // The artifact copied itself: one copied as a referrer of an image is left behind with a warning
+  // instead (test/unit/copy-registry-quirks.test.ts).
+  src.seedImage('app', { tags: ['att'], artifactType: 'application/vnd.dev.sigstore.bundle+json;version=0.2' });
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 405, code: 'UNSUPPORTED', message: ECR_REFUSAL });
+  const err = await failed(copy({ from: src.ref('app:att'), to: [dst.ref('app:att')], retries: 0, ...fakeLibraryOptions(src, dst) }));
   assert.equal(err.code, 'E_UNSUPPORTED');
   assert.match(err.message, /it is an artifact of type application\/vnd\.dev\.sigstore\.bundle\+json;version=0\.2, which the registry may not allow: Quay takes only the types its operator lists in ALLOWED_OCI_ARTIFACT_TYPES\)$/);
+});
+
+test('a manifest PUT answered a bare 400 (a proxy\'s HTML page, no OCI error code): the answer, not advice to use the other --format', async () => {
+  // Was: a 400 with no codes passed "every code is MANIFEST_INVALID" and was taken for a refusal
+  // of OCI manifests.
+  const [src, dst] = await pair();
+  src.seedImage('app', { tags: ['1'] });
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 400, html: '<html><body><h1>400 Bad Request</h1>Request Header Or Cookie Too Large</body></html>' });
+  const err = await failed(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }));
+  assert.match(err.message, /answered 400/);
+  assert.doesNotMatch(err.message, /may not take|--format|format:/);
+  assert.notEqual(err.details.manifestRefused, true);
 });
 
 test('a manifest PUT answered 405 with distribution\'s words for a pull-through cache is still a registry that takes no pushes', async () => {

@@ -78,15 +78,25 @@ test('waitInBody: GHCR\'s 429 body names its wait as a Go duration; anything els
   }
 });
 
-test('retryDelay: a wait named in the body (waitMs) is taken as a Retry-After: bounded by the cap, second to the header', () => {
-  assert.equal(retryDelay(1, { status: 429, waitMs: 2 }, fixed), 2);
+test('retryDelay: a wait named in the body (waitMs) is the least delay, not the delay: the backoff still grows; bounded by the cap, second to the header', () => {
+  // Was: the body's wait replaced the backoff, so GHCR's `retry-after: 985.86µs` gave delays of
+  // 1 ms each and spent every retry within a few ms of the throttle.
+  const ghcr = waitInBody(JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'retry-after: 985.86µs, allowed: 44000/minute' }] }));
+  assert.equal(ghcr, 1);
+  const delays = [1, 2, 3, 4, 5].map((n) => retryDelay(n, { status: 429, waitMs: ghcr }, fixed));
+  assert.deepEqual(delays, [1, 2, 3, 4, 5].map((n) => retryDelay(n, { status: 429 }, fixed)));
+  assert.deepEqual(delays, [375, 750, 1500, 3000, 6000]);
+  // A wait longer than the backoff is waited in full.
+  assert.equal(retryDelay(1, { status: 429, waitMs: 2_500 }, fixed), 2_500);
   assert.equal(retryDelay(1, { status: 429, waitMs: 60_001 }, fixed), null);
   assert.equal(retryDelay(1, { status: 429, retryAfter: '3', waitMs: 2 }, fixed), 3000);
   // A 429 naming its wait is not a spent quota, whatever the count says.
-  assert.equal(retryDelay(1, { status: 429, rateLimitRemaining: '0;w=21600', waitMs: 5 }, fixed), 5);
-  // The level above (a whole blob transfer) reads it from the error.
+  assert.equal(retryDelay(1, { status: 429, rateLimitRemaining: '0;w=21600', waitMs: 5 }, fixed), 375);
+  // The level above (a whole blob transfer) reads it from the error, as the same floor.
   const err = new TooManyRequestsError('x', { details: { status: 429, waitInBody: 7 } });
-  assert.equal(retryDelay(1, outcomeOfError(err)!, fixed), 7);
+  assert.equal(retryDelay(1, outcomeOfError(err)!, fixed), 375);
+  const longer = new TooManyRequestsError('x', { details: { status: 429, waitInBody: 2_000 } });
+  assert.equal(retryDelay(1, outcomeOfError(longer)!, fixed), 2_000);
 });
 
 test('parseRetryAfter handles absent, past and malformed values', () => {
