@@ -15,7 +15,7 @@ import { AuthError, InvalidReferenceError, rejectsTyped, UsageError } from '../e
 import { redactTyped, scrubbedRejections } from '../redact.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
-import { HttpRegistryClient } from '../registry/client.js';
+import { HttpRegistryClient } from '../registry/http-registry-client.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';

@@ -3,7 +3,7 @@
  * mirrors in front of it for reads, or the refusal of a blocked repository. Every operation comes
  * through here, so there is one way in.
  */
-import type { CredentialRole } from '../auth/credential.js';
+import type { CredentialRole } from '../auth/credential-rules.js';
 import { credentialEnvVars } from '../auth/credential-env.js';
 import type { ScopeAction } from '../auth/scope.js';
 import type { Transport } from '../http/transport.js';

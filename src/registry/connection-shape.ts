@@ -2,14 +2,14 @@
  * The run-time shape of the connection options every operation takes (CONNECTION_SHAPE), for
  * checkOptions (options-check.ts); each operation's own shape spreads it.
  */
-import { registryCredentialsProblem } from '../auth/credentials.js';
-import { userNameProblem } from '../auth/credential.js';
+import { registryCredentialsProblem } from '../auth/credential-lookup.js';
+import { userNameProblem } from '../auth/credential-rules.js';
 import { STRINGS, type Shape, type ShapeProblem } from '../options-check.js';
 
 /**
  * The check of `credentials.registries`, typed as Shape's `problem` is: the operations' shapes
  * (COPY_SHAPE, MANAGE_SHAPE…) spread CONNECTION_SHAPE, and their published declarations would
- * otherwise name credentials.ts, and with it the credential lookup, for this one function's type.
+ * otherwise name credential-lookup.ts, and with it the whole lookup, for this one function's type.
  */
 const REGISTRIES_PROBLEM: (value: never) => ShapeProblem | undefined = registryCredentialsProblem;
 

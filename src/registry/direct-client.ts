@@ -2,15 +2,15 @@
  * The client of one registry itself, mirrors aside: the credential it sends (which one, and how a
  * refusal of it is worded), its scopes, and the registry's insecure settings.
  */
-import { credentialSourceList, registryCredentialFor, resolveCredential } from '../auth/credentials.js';
-import type { CredentialRole } from '../auth/credential.js';
+import { credentialSourceList, registryCredentialFor, resolveCredential } from '../auth/credential-lookup.js';
+import type { CredentialRole } from '../auth/credential-rules.js';
 import type { Credential } from '../auth/credential-types.js';
 import { credentialEnvOrigin } from '../auth/credential-env.js';
 import { storedLoginSources } from '../auth/credential-paths.js';
 import { repositoryScope, type ScopeAction } from '../auth/scope.js';
 import type { AuthMemory } from '../auth/auth-memory.js';
 import type { Transport } from '../http/transport.js';
-import { HttpRegistryClient } from './client.js';
+import { HttpRegistryClient } from './http-registry-client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
 import { insecureFromEnvOnly, insecureList, insecureTlsBy } from './insecure-settings.js';
 import type { ConnectionOptions } from './connection-options.js';

@@ -2,7 +2,7 @@
  * The one way in of an operation that makes a single client (inspect, and tags, catalog, digest,
  * tag, untag, delete): withClient.
  */
-import type { CredentialRole } from '../auth/credential.js';
+import type { CredentialRole } from '../auth/credential-rules.js';
 import type { ScopeAction } from '../auth/scope.js';
 import { silentLogger } from '../log.js';
 import { operationSignal, withAbortReason } from '../abort.js';

@@ -27,7 +27,7 @@ import { checkProjectConfig } from '../../src/cli/project-config.js';
 import { sha256Digest } from '../../src/image/digest.js';
 import { connect } from '../../src/registry/connect.js';
 import { transportFor } from '../../src/registry/operation-transport.js';
-import { HttpRegistryClient } from '../../src/registry/client.js';
+import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { copy } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
