@@ -85,7 +85,7 @@ export function flagNames(flags: Readonly<Record<string, string>>, command?: str
  * flags (src/cli/connection-flags.ts) as the `connectionNames` connection option, which
  * transportFor hands down to the transport, the TLS resolver and the error wording. Nothing else
  * tells the two apart. transportFor drops `jobs` and `credentials` for an operation that has no
- * such setting (HintedSettings, src/registry/connect.ts): a hint names only what the operation
+ * such setting (HintedSettings, src/registry/operation-transport.ts): a hint names only what the operation
  * at hand offers.
  */
 export interface ConnectionNames {

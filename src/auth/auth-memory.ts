@@ -9,7 +9,7 @@ import type { AuthError } from '../errors.js';
 import type { Challenge } from './challenge.js';
 import type { CredentialFile } from './config-file.js';
 import { who } from './credential-id.js';
-import { helperReplyHolds, type HelperReply } from './credentials.js';
+import { helperReplyHolds, type HelperReply } from './credential-lookup.js';
 import type { Credential } from './credential-types.js';
 import { TokenCache } from './token-cache.js';
 
@@ -45,7 +45,7 @@ export class AuthMemory {
    * keeps a sync of many repositories at one helper run per registry, and one more each time the
    * registry refuses what it gave (renewCredential drops that reply). A helper that timed out or is
    * missing from PATH is kept as that failure, for the operation; one that timed out, for a minute
-   * (HELPER_TIMEOUT_KEPT_MS; helperExecFromOptions in credentials.ts).
+   * (HELPER_TIMEOUT_KEPT_MS; helperExecFromOptions in credential-lookup.ts).
    */
   readonly helperReplies = new Map<string, HelperReply>();
 

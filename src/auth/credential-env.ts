@@ -1,12 +1,12 @@
 /**
  * The credentials regpush takes from env variables: REGPUSH_<ROLE>_USER/_PASSWORD, _TOKEN and
  * _IDENTITY_TOKEN per role, the names a role reads in order, and which of them a credential came
- * from (for messages). One step of the lookup in credentials.ts, in a module of its own because
+ * from (for messages). One step of the lookup in credential-lookup.ts, in a module of its own because
  * connect() also names these variables without running a lookup (which ones a credential came
  * from, which ones a mirror's lookup leaves out).
  */
 import { AuthError, InputError } from '../errors.js';
-import { clean, userNameProblem, type CredentialRole } from './credential.js';
+import { clean, userNameProblem, type CredentialRole } from './credential-rules.js';
 import type { Credential } from './credential-types.js';
 
 /** Env var names for a role, e.g. REGPUSH_TO_USER (`read` gives the plain REGPUSH_USER set); also used by connect() to keep the source's set from a mirror's lookup. */

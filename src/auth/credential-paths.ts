@@ -2,7 +2,7 @@
  * Where the credential files are: REGISTRY_AUTH_FILE alone, else Docker's config.json and the
  * containers auth.json files, in lookup order (credentialFiles), and the errors for an env
  * variable that names no usable place (REGISTRY_AUTH_FILE, DOCKER_CONFIG). Reads no credential: the
- * lookup (credentials.ts) and `login`/`logout` (credential-store.ts) both start from these paths.
+ * lookup (credential-lookup.ts) and `login`/`logout` (credential-store.ts) both start from these paths.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

@@ -2,7 +2,7 @@
  * Stores and erases logins for `regpush login`/`logout`, in Docker's format: through the credential
  * helper the file names for the registry, else in `auths` of the file login writes (loginFilePath);
  * a namespace's login ("quay.io/org") in a containers auth.json, never in Docker's config.json.
- * The lookup (credentials.ts) is the other half, and this module takes from it where the files
+ * The lookup (credential-lookup.ts) is the other half, and this module takes from it where the files
  * are (dockerConfigPath, credentialFiles, of credential-paths.ts) and what an `auths` entry holds
  * (decodeEntry), so a login is written where a later command's lookup finds it. Each
  * read-modify-write of a file holds that file's lock (updateCredentialFile in config-file.ts, the
@@ -16,7 +16,7 @@ import { readCredentialFile, updateCredentialFile, type AuthEntry, type Credenti
 import type { FileLockOptions } from './credential-lock.js';
 import { checkHelperName, helperError, HelperFailure, IDENTITY_TOKEN_USERNAME, isNotFound, spawnHelper, type HelperExec } from './helper.js';
 import { registryHostOf } from '../ref/registry.js';
-import { decodeEntry, holdsKey, type CredentialOptions } from './credentials.js';
+import { decodeEntry, holdsKey, type CredentialOptions } from './credential-lookup.js';
 import { checkDockerConfigDir, credentialFiles, dockerConfigPath, type AuthFileSystem } from './credential-paths.js';
 import type { Credential } from './credential-types.js';
 import { findByRegistry, helperKeys, splitAuthKey } from './registry-host.js';
@@ -438,7 +438,7 @@ function keysFor(auths: Record<string, AuthEntry> | undefined, registry: string)
 /** The credential helper `data` names for `registry` (its credHelpers entry, else credsStore), if any. */
 function helperFor(data: CredentialFile, registry: string): { name: string } | undefined {
   const per = findByRegistry(data.credHelpers, registry);
-  // "" keeps this registry's logins in the file (see fromCredentialFile in credentials.ts).
+  // "" keeps this registry's logins in the file (see fromCredentialFile in credential-lookup.ts).
   if (per) return per[1] === '' ? undefined : { name: per[1] };
   if (data.credsStore) return { name: data.credsStore };
   return undefined;

@@ -1,7 +1,7 @@
 /**
  * The credentials a caller gives (ConnectionOptions.credentials) and the sink the auth layer
  * reports secrets to (ConnectionOptions.secrets): types only, part of the library's published
- * declarations; where credentials are looked up is credentials.ts.
+ * declarations; where credentials are looked up is credential-lookup.ts.
  */
 
 /** What regpush may authenticate with. `identityToken` is an OAuth2 refresh token; `registryToken` a ready Bearer token. */

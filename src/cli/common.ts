@@ -4,7 +4,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { missingAuthFile } from '../auth/credential-paths.js';
-import { userNameProblem } from '../auth/credential.js';
+import { userNameProblem } from '../auth/credential-rules.js';
 import type { Credential } from '../auth/credential-types.js';
 import { AbortedError, UsageError } from '../errors.js';
 import { untilAborted } from '../abort.js';

@@ -1,7 +1,7 @@
 /**
  * The transport's vocabulary. Every request regpush makes goes through one `Send` built of
  * middlewares (auth → retry → redirect → axios); see src/http/transport.ts (the auth middleware
- * is composed over the transport's send per registry, in registry/client.ts).
+ * is composed over the transport's send per registry, in registry/http-registry-client.ts).
  */
 import type { Readable } from 'node:stream';
 

@@ -15,11 +15,14 @@ import { AuthError, InvalidReferenceError, rejectsTyped, UsageError } from '../e
 import { redactTyped, scrubbedRejections } from '../redact.js';
 import { silentLogger, type Logger } from '../log.js';
 import { splitAuthKey } from '../auth/registry-host.js';
-import { HttpRegistryClient } from '../registry/client.js';
+import { HttpRegistryClient } from '../registry/http-registry-client.js';
 import { checkOptions, type Shape } from '../options-check.js';
 import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { anchorPaths, CONNECTION_SHAPE, USER_NAME, insecureList, insecureTlsBy, transportFor } from '../registry/connect.js';
+import { CONNECTION_SHAPE, USER_NAME } from '../registry/connection-shape.js';
+import { insecureList, insecureTlsBy } from '../registry/insecure-settings.js';
+import { transportFor } from '../registry/operation-transport.js';
+import { anchorPaths } from '../registry/working-directory.js';
 import { operationSignal, withAbortReason } from '../abort.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { LoginOptions, LoginResult, LogoutOptions, LogoutResult } from './options.js';

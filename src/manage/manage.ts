@@ -1,7 +1,7 @@
 /**
  * The everyday registry commands: list a repository's tags, print a reference's digest, add tags
  * to an image, remove one tag, delete a manifest. Each is one or two Distribution API calls, made through the same
- * transport, credentials and error catalogue as push and copy (`withClient`, registry/connect.ts).
+ * transport, credentials and error catalogue as push and copy (`withClient`, registry/one-client-operation.ts).
  * What delete looks up before it deletes is in delete-checks.ts; a manifest's lookup (digest,
  * tag, untag, delete) is the client's headManifest, which falls back on the GET where a registry
  * refuses HEAD (registry/manifests.ts).
@@ -20,7 +20,8 @@ import type { RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
 import { connectionOptionNames, optionPaths, type ConnectionNames, type OptionNames } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import { CONNECTION_SHAPE, withClient } from '../registry/connect.js';
+import { CONNECTION_SHAPE } from '../registry/connection-shape.js';
+import { withClient } from '../registry/one-client-operation.js';
 import type { DeleteOptions, DeleteResult, DigestOptions, DigestResult, ListTagsOptions, ManageOptions, RepositoryList, TagImageResult, TagList, UntagOptions, UntagResult } from './options.js';
 import { notFoundAdvice } from '../http/response.js';
 import { refusalReach } from '../auth/refusals.js';

@@ -31,7 +31,7 @@ import type { ManifestToWrite } from '../transfer/manifest-commit.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
-import { anchorPaths } from '../registry/connect.js';
+import { anchorPaths } from '../registry/working-directory.js';
 import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, warnUnsetEnv, type Composed, type EarlyConfigs } from './compose-stage.js';
 import { checkInputs, PUSH_SHAPE, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
 import { checkOptions } from '../options-check.js';

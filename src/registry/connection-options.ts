@@ -1,7 +1,7 @@
 /**
  * The connection options every operation takes (push, copy, sync, inspect, login and the registry
  * commands extend them): types only, so the library's published declarations reach these and the
- * few types they name, not the code that builds transports and clients from them (connect.ts).
+ * few types they name, not the code that builds transports and clients from them (operation-transport.ts, connect.ts).
  */
 import type { Credential, RegistryCredentials, SecretSink } from '../auth/credential-types.js';
 import type { EarlySockets } from '../http/early-sockets.js';

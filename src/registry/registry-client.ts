@@ -1,7 +1,7 @@
 /**
  * What the pipelines and the transfer engine need of a registry: one method per Distribution API
  * call they make, with the exact bytes of manifests and streams for blobs. HttpRegistryClient
- * (client.ts) is the one implementation that talks HTTP; the engine and the pipelines depend on
+ * (http-registry-client.ts) is the one implementation that talks HTTP; the engine and the pipelines depend on
  * this interface only, so a test or another transport can stand in for it.
  */
 import type { Readable } from 'node:stream';

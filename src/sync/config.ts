@@ -109,6 +109,8 @@ const BUILT_IN = { platforms: 'all' as const, referrers: false, shard: 'reposito
 /** What to give for a missing `tags`, and the other rules beside a list, as a file spells them. */
 const FILE_TAG_CHOICES = 'a list of tags, "all", or a filter {regex, semver, newest} (or write the tag in "source")';
 const FILE_NOT_A_LIST = '"all", or a filter';
+/** "all" alone, as a file writes it. */
+const FILE_ALL_PLATFORMS = '`platforms: all`';
 
 type Raw = Record<string, unknown>;
 
@@ -159,7 +161,7 @@ export function parseSyncFileAs(text: string, fileName: string, names: Connectio
   unknownKeys(p, defaults, DEFAULT_KEYS, undefined, ['defaults']);
   const base = {
     targets: defaults.targets === undefined ? [] : targetPrefixes(p, undefined, 'defaults.targets', defaults.targets),
-    platforms: defaults.platforms === undefined ? BUILT_IN.platforms : platforms(p, undefined, 'defaults.platforms', defaults.platforms),
+    platforms: defaults.platforms === undefined ? BUILT_IN.platforms : platforms(p, 'defaults.platforms', defaults.platforms),
     referrers: defaults.referrers === undefined ? BUILT_IN.referrers : bool(p, undefined, 'defaults.referrers', defaults.referrers),
     shard: defaults.shard === undefined ? BUILT_IN.shard : shardBy(p, undefined, 'defaults.shard', defaults.shard),
   };
@@ -241,6 +243,11 @@ function unknownKeys(p: Problems, obj: Raw, known: readonly string[], entry: str
   }
 }
 
+/**
+ * One `images` entry of a file, checked by checkedImage, the walk a library caller's SyncImage
+ * takes too: each value is read from the mapping (its type checked, references and prefixes
+ * parsed, the defaults applied) when the check comes to it, and the errors name the file's keys.
+ */
 function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPrefix[]; platforms: 'all' | string[]; referrers: boolean; shard: ShardBy }): SyncImage {
   const entry0 = `images[${i}]`;
   if (!isObject(raw)) throw p.at(entry0, undefined, 'must be a mapping with at least a "source" (and "tags", unless the source names its tag or digest)');
@@ -251,50 +258,71 @@ function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPref
   if (written === undefined || written === null) throw p.at(label, 'source', 'is missing: give the image to copy, e.g. docker.io/library/nginx');
   if (typeof written !== 'string') throw p.at(label, 'source', 'must be a string (an image reference)');
   const src = reference(p, label, 'source', written);
-  const source: ImageReference = { registry: src.registry, repository: src.repository };
+  const source: ImageReference = { registry: src.registry, repository: src.repository, ...(src.digest !== undefined ? { digest: src.digest } : {}) };
   const sourceTag = hasWrittenTag(written) ? src.tag : undefined;
+  const pinnedTag = src.digest !== undefined ? sourceTag : undefined;
 
-  let tags: TagRule | undefined;
-  let pinnedTag: string | undefined;
-  if (src.digest !== undefined) {
-    source.digest = src.digest;
-    p.check(label, 'tags', tagsPresenceProblem(true, raw.tags !== undefined, FILE_TAG_CHOICES));
-    pinnedTag = sourceTag;
-  } else if (raw.tags !== undefined) {
-    if (sourceTag !== undefined) throw p.at(label, 'tags', `cannot be used with a tag in "source" (":${sourceTag}"); give the tags in one place`);
-    tags = tagRule(p, label, raw.tags, ['images', i]);
-  } else if (sourceTag !== undefined) {
-    tags = { kind: 'list', tags: [sourceTag] };
-  } else {
-    p.check(label, 'tags', tagsPresenceProblem(false, false, FILE_TAG_CHOICES));
-  }
-
-  const destinations = imageDestinations(p, label, raw, base.targets, source, tags, pinnedTag);
-  const shard = raw.shard === undefined ? base.shard : shardBy(p, label, 'shard', raw.shard);
+  // How a message names each destination, once they are read.
+  let destinationKeys: string[] = [];
+  const checked = checkedImage(
+    {
+      key: repositoryName(source),
+      source,
+      pinnedTag,
+      tagsGiven: raw.tags !== undefined || (src.digest === undefined && sourceTag !== undefined),
+      tags: () => {
+        if (src.digest !== undefined) return undefined;
+        if (raw.tags === undefined) return sourceTag === undefined ? undefined : { kind: 'list', tags: [sourceTag] };
+        if (sourceTag !== undefined) throw p.at(label, 'tags', `cannot be used with a tag in "source" (":${sourceTag}"); give the tags in one place`);
+        return tagRule(p, label, raw.tags, ['images', i]);
+      },
+      newestWritten: isObject(raw.tags) ? raw.tags.newest : undefined,
+      destinations: () => {
+        const read = imageDestinations(p, label, raw, base.targets, source, pinnedTag);
+        destinationKeys = read.keys;
+        return read.destinations;
+      },
+      shard: () => (raw.shard === undefined ? base.shard : raw.shard),
+      platforms: () => (raw.platforms === undefined ? base.platforms : platformList(p, label, 'platforms', raw.platforms)),
+      referrers: () => (raw.referrers === undefined ? base.referrers : bool(p, label, 'referrers', raw.referrers)),
+    },
+    fileVoice(p, label, () => destinationKeys),
+  );
+  // A prefix given twice (or in the entry and in defaults) is one destination.
+  const seen = new Set<string>();
+  const destinations = checked.destinations.filter((d) => {
+    if (d.kind !== 'prefix') return true;
+    const id = formatTargetPrefix(d.prefix);
+    return !seen.has(id) && Boolean(seen.add(id));
+  });
   return {
     index: i,
     label,
-    key: repositoryName(source),
-    source,
-    ...(tags !== undefined ? { tags } : {}),
+    key: repositoryName(checked.source),
+    source: checked.source,
+    ...(checked.tags !== undefined ? { tags: checked.tags } : {}),
     ...(pinnedTag !== undefined ? { pinnedTag } : {}),
     destinations,
-    platforms: raw.platforms === undefined ? base.platforms : platforms(p, label, 'platforms', raw.platforms),
-    referrers: raw.referrers === undefined ? base.referrers : bool(p, label, 'referrers', raw.referrers),
+    platforms: checked.platforms,
+    referrers: checked.referrers,
     // Only 'tag' is written out: an entry without the key is shared out by repository, the default.
-    ...(shard === 'tag' ? { shard } : {}),
+    ...(checked.shard === 'tag' ? { shard: checked.shard } : {}),
   };
 }
 
+/**
+ * An entry's destinations as the file gives them: its one `target`, else its `targets` or the
+ * defaults' (each prefix as often as written, so that an error names its position), with the key
+ * that names each in a message. Their rules are checkedImage's.
+ */
 function imageDestinations(
   p: Problems,
   label: string,
   raw: Raw,
   defaultTargets: TargetPrefix[],
   source: ImageReference,
-  tags: TagRule | undefined,
   pinnedTag: string | undefined,
-): SyncDestination[] {
+): { destinations: SyncDestination[]; keys: string[] } {
   if (raw.target !== undefined) {
     // Each value's type first, as for every optional key of an entry (a null "tags", "platforms"
     // or "referrers" is a wrong type too): `target: null` beside "targets" is a target of the
@@ -307,23 +335,18 @@ function imageDestinations(
     const ref = reference(p, label, 'target', raw.target);
     const out: ImageReference = { registry: ref.registry, repository: ref.repository };
     if (hasWrittenTag(raw.target)) out.tag = ref.tag!;
-    p.check(label, 'target', referenceTargetProblem(ref.digest === undefined ? out : { ...out, digest: ref.digest }, { source, tags, pinnedTag }));
-    return [{ kind: 'reference', ref: out }];
+    if (ref.digest !== undefined) out.digest = ref.digest;
+    return { destinations: [{ kind: 'reference', ref: out }], keys: ['target'] };
   }
   if (source.digest !== undefined && pinnedTag === undefined) {
     throw p.at(label, 'target', 'is missing: a source pinned by digest needs a full "target" with a tag, or the tag in "source" (repo:tag@sha256:…)');
   }
   const prefixes = raw.targets === undefined ? defaultTargets : targetPrefixes(p, label, 'targets', raw.targets);
   if (prefixes.length === 0) throw p.at(label, 'targets', 'is missing: give "targets" (here or in defaults) or a full "target"');
-  const seen = new Set<string>();
-  return prefixes.flatMap((prefix, n): SyncDestination[] => {
-    const key = raw.targets === undefined ? `defaults.targets[${n}]` : `targets[${n}]`;
-    p.check(label, key, prefixTargetProblem(prefix, source, 'give this entry a full "target" instead'));
-    const id = formatTargetPrefix(prefix);
-    if (seen.has(id)) return [];
-    seen.add(id);
-    return [{ kind: 'prefix', prefix }];
-  });
+  return {
+    destinations: prefixes.map((prefix) => ({ kind: 'prefix', prefix })),
+    keys: prefixes.map((_, n) => (raw.targets === undefined ? `defaults.targets[${n}]` : `targets[${n}]`)),
+  };
 }
 
 /** True when the reference as written has ":tag" (parseReference fills in "latest" otherwise). */
@@ -341,8 +364,8 @@ function reference(p: Problems, label: string, key: string, text: string): Image
 function targetPrefixes(p: Problems, entry: string | undefined, key: string, value: unknown): TargetPrefix[] {
   const list = typeof value === 'string' ? [value] : value;
   if (!Array.isArray(list)) throw p.at(entry, key, 'must be a registry prefix or a list of them (e.g. [prod.example.com/mirror])');
-  // Duplicates stay (imageDestinations drops them): an error about a later prefix must name its
-  // position as written in the file.
+  // Duplicates stay until the entry is checked (image drops them): an error about a later prefix
+  // must name its position as written in the file.
   const out: TargetPrefix[] = [];
   list.forEach((item, n) => {
     if (typeof item !== 'string') throw p.at(entry, `${key}[${n}]`, 'must be a string (registry or registry/path)');
@@ -353,12 +376,20 @@ function targetPrefixes(p: Problems, entry: string | undefined, key: string, val
   return out;
 }
 
-function platforms(p: Problems, entry: string | undefined, key: string, value: unknown): 'all' | string[] {
+/** `platforms` as the file may write it: "all", a list, or one comma-separated string. Its items are checked by canonicalPlatforms. */
+function platformList(p: Problems, entry: string | undefined, key: string, value: unknown): 'all' | unknown[] {
   if (value === 'all') return 'all';
-  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
+  const list: unknown = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value;
   if (!Array.isArray(list)) throw p.at(entry, key, 'must be "all" or a list such as [linux/amd64, linux/arm64]');
-  const r = canonicalPlatforms(list, '`platforms: all`');
-  if ('problem' in r) throw p.at(entry, r.index === undefined ? key : `${key}[${r.index}]`, r.problem);
+  return list;
+}
+
+/** The defaults' `platforms`, checked where they are written (an entry's are checkedImage's). */
+function platforms(p: Problems, key: string, value: unknown): 'all' | string[] {
+  const list = platformList(p, undefined, key, value);
+  if (list === 'all') return 'all';
+  const r = canonicalPlatforms(list, FILE_ALL_PLATFORMS);
+  if ('problem' in r) throw p.at(undefined, r.index === undefined ? key : `${key}[${r.index}]`, r.problem);
   return r.platforms;
 }
 
@@ -372,42 +403,22 @@ function bool(p: Problems, entry: string | undefined, key: string, value: unknow
   return value;
 }
 
+/** `tags` as the file writes it: "all", a list (or one tag), or a filter's mapping; the values as written, for checkedImage. */
 function tagRule(p: Problems, label: string, value: unknown, at: readonly (string | number)[]): TagRule {
   if (value === 'all') return { kind: 'all' };
   if (typeof value === 'string' || Array.isArray(value)) {
-    const list = typeof value === 'string' ? [value] : value;
-    p.check(label, 'tags', tagListProblem(list, FILE_NOT_A_LIST));
-    const tags: string[] = [];
-    list.forEach((t, n) => {
-      if (typeof t !== 'string') {
-        // A JSON number has already lost what a version tag needs (1.20 is read as 1.2): the hint
-        // must not suggest the shortened spelling.
-        const why = typeof t === 'number' ? `is the number ${String(t)}: write the tag in quotes, exactly as the registry names it (e.g. "1.20", not 1.20)` : `must be a string (got ${JSON.stringify(t)}; write the tag in quotes)`;
-        throw p.at(label, `tags[${n}]`, why);
-      }
-      p.check(label, `tags[${n}]`, tagValueProblem(t));
-      if (!tags.includes(t)) tags.push(t);
-    });
-    return { kind: 'list', tags };
+    // Each item's type is checked with its value (checkedImage).
+    return { kind: 'list', tags: typeof value === 'string' ? [value] : (value as string[]) };
   }
   if (!isObject(value)) throw p.at(label, 'tags', 'must be a list of tags, "all", or a filter {regex, semver, newest}');
   unknownKeys(p, value, FILTER_KEYS, label, [...at, 'tags']);
+  // The values as written: checkedImage says what is wrong with them (a regex that is a number…).
   const rule: TagFilter = { kind: 'filter', prerelease: false };
-  if (value.regex !== undefined) {
-    p.check(label, 'tags.regex', regexProblem(value.regex));
-    rule.regex = value.regex as string;
-  }
-  if (value.semver !== undefined) {
-    p.check(label, 'tags.semver', semverProblem(value.semver));
-    rule.semver = value.semver as string;
-  }
-  if (value.newest !== undefined) {
-    const n = typeof value.newest === 'string' && /^\d+$/.test(value.newest) ? Number(value.newest) : value.newest;
-    p.check(label, 'tags.newest', newestProblem(n, value.newest));
-    rule.newest = n as number;
-  }
-  if (value.prerelease !== undefined) rule.prerelease = bool(p, label, 'tags.prerelease', value.prerelease);
-  p.check(label, 'tags', emptyFilterProblem(rule));
+  if (value.regex !== undefined) rule.regex = value.regex as string;
+  if (value.semver !== undefined) rule.semver = value.semver as string;
+  // A YAML digit string counts (readYaml keeps numbers as written).
+  if (value.newest !== undefined) rule.newest = (typeof value.newest === 'string' && /^\d+$/.test(value.newest) ? Number(value.newest) : value.newest) as number;
+  if (value.prerelease !== undefined) rule.prerelease = value.prerelease as boolean;
   return rule;
 }
 
@@ -455,7 +466,7 @@ function checkCollisions(p: Problems, images: SyncImage[]): void {
  * The tags an entry's targets get that the file alone tells: a list's tags; none for `all` and
  * filters (listed at sync time). A pinned source has one: the tag written in `source`
  * (`repo:tag@sha256:…`), or undefined for a bare `repo@sha256:…`. That entry's only destination
- * is then a `target` carrying its own tag (imageDestinations refuses anything else), and
+ * is then a `target` carrying its own tag (imageDestinations and checkedDestination refuse anything else), and
  * targetReference takes that tag when given none, so the entry still takes part in the check.
  */
 function knownTags(img: SyncImage): readonly (string | undefined)[] {
@@ -477,61 +488,165 @@ function isObject(v: unknown): v is Raw {
  */
 export function checkSpecValues(spec: SyncSpec, at: string): SyncSpec {
   if (spec.images.length === 0) throw new UsageError(`${at}.images is empty: give at least one image`);
-  return { ...spec, images: spec.images.map((img, i) => checkedImage(img, `${at}.images[${i}]`)) };
+  return {
+    ...spec,
+    images: spec.images.map((img, i) => {
+      const checked = checkedImage(
+        {
+          key: img.key,
+          source: img.source,
+          pinnedTag: img.pinnedTag,
+          tagsGiven: img.tags !== undefined,
+          tags: () => img.tags,
+          destinations: () => img.destinations,
+          shard: () => img.shard,
+          platforms: () => img.platforms,
+          referrers: () => img.referrers,
+        },
+        libraryVoice(`${at}.images[${i}]`),
+      );
+      return { ...img, source: checked.source, tags: checked.tags, destinations: checked.destinations, platforms: checked.platforms };
+    }),
+  };
 }
 
-/** What to give for a missing `tags`, and the other rules beside a list, as a SyncImage spells them. */
-const LIBRARY_TAG_CHOICES = "{ kind: 'list', tags: [...] }, { kind: 'all' } or a filter (only a source pinned by digest has none)";
-const LIBRARY_NOT_A_LIST = "{ kind: 'all' }, or a filter";
+/**
+ * An entry as checkedImage takes it: its source, and its other values each read when the check
+ * comes to it, so that the first mistake in an entry is the one reported, whichever is read first.
+ * A file's are read from its mapping (each value's type checked, references and prefixes parsed,
+ * the defaults applied); a SyncImage's are taken as they are.
+ */
+interface EntryValues {
+  key: string;
+  source: ImageReference;
+  pinnedTag: string | undefined;
+  /** Whether the entry says which tags to copy (a file's tag in `source` does). */
+  tagsGiven: boolean;
+  tags(): TagRule | undefined;
+  /** A filter's `newest` as written, for its message (a file's "0" is read as 0). */
+  newestWritten?: unknown;
+  destinations(): readonly SyncDestination[];
+  shard(): unknown;
+  platforms(): 'all' | readonly unknown[];
+  referrers(): boolean;
+}
 
-function checkedImage(img: SyncImage, at: string): SyncImage {
+/**
+ * How checkedImage tells what it refuses: the error for a key (named as a SyncImage names it:
+ * `tags.tags[0]`, `destinations[1].prefix`), and the advice that names the other choices as the
+ * caller spells them.
+ */
+interface EntryVoice {
+  at(key: string, why: string): Error;
+  /** What to give for a missing `tags`. */
+  tagChoices: string;
+  /** The rules beside a list of tags. */
+  notAList: string;
+  /** The full destination to give where a prefix cannot take the source. */
+  prefixInstead: string;
+  /** "all" alone, as it is written. */
+  allPlatforms: string;
+}
+
+/** A file's words: InputError naming the file, the entry and the key as the file spells it (`destinationKeys`: each destination's). */
+function fileVoice(p: Problems, label: string, destinationKeys: () => readonly string[]): EntryVoice {
+  const fileKey = (key: string): string => {
+    if (key === 'tags.tags') return 'tags';
+    if (key === 'destinations') return 'targets';
+    const tag = /^tags\.tags(\[\d+\])$/.exec(key);
+    if (tag) return `tags${tag[1]}`;
+    const dest = /^destinations\[(\d+)\]/.exec(key);
+    return dest ? destinationKeys()[Number(dest[1])]! : key;
+  };
+  return {
+    at: (key, why) => p.at(label, fileKey(key), why),
+    tagChoices: FILE_TAG_CHOICES,
+    notAList: FILE_NOT_A_LIST,
+    prefixInstead: 'give this entry a full "target" instead',
+    allPlatforms: FILE_ALL_PLATFORMS,
+  };
+}
+
+/** A library caller's words: UsageError naming `<at>.<key>`, the choices as a SyncImage spells them. */
+function libraryVoice(at: string): EntryVoice {
+  return {
+    at: (key, why) => new UsageError(`${at}.${key} ${why}`),
+    tagChoices: "{ kind: 'list', tags: [...] }, { kind: 'all' } or a filter (only a source pinned by digest has none)",
+    notAList: "{ kind: 'all' }, or a filter",
+    prefixInstead: 'use a reference destination instead',
+    allPlatforms: "`platforms: 'all'`",
+  };
+}
+
+/**
+ * The value rules of one entry (rules.ts), in one walk for a file's entry and a library caller's
+ * SyncImage alike; `v` words the errors for either. Returns the values in their canonical
+ * spelling: the source, a list's tags once each, the prefixes, the platforms. A library caller's
+ * value types were checked by SYNC_SPEC_SHAPE before; a file's are checked here, in turn with the
+ * values, so that the first mistake as written is the one reported.
+ */
+function checkedImage(
+  img: EntryValues,
+  v: EntryVoice,
+): { source: ImageReference; tags: TagRule | undefined; destinations: SyncDestination[]; shard: ShardBy | undefined; platforms: 'all' | string[]; referrers: boolean } {
   const check = (key: string, why: string | undefined): void => {
-    if (why !== undefined) throw new UsageError(`${at}.${key} ${why}`);
+    if (why !== undefined) throw v.at(key, why);
   };
   check('source', img.source.tag === undefined ? undefined : `carries a tag (${JSON.stringify(img.source.tag)}): a SyncImage's source never does; give the tags in "tags" (or, for a source pinned by digest, in "pinnedTag")`);
   const parsed = parsedReference(`${img.source.registry}/${img.source.repository}${img.source.digest === undefined ? '' : `@${img.source.digest}`}`, undefined);
-  if ('problem' in parsed) throw new UsageError(`${at}.source ${parsed.problem}`);
+  if ('problem' in parsed) throw v.at('source', parsed.problem);
   const source: ImageReference = { registry: parsed.ref.registry, repository: parsed.ref.repository, ...(parsed.ref.digest !== undefined ? { digest: parsed.ref.digest } : {}) };
   if (img.key !== repositoryName(source)) check('key', `must be the source repository, ${JSON.stringify(repositoryName(source))} (the shard key; got ${JSON.stringify(img.key)})`);
   const pinned = source.digest !== undefined;
-  check('tags', tagsPresenceProblem(pinned, img.tags !== undefined, LIBRARY_TAG_CHOICES));
+  check('tags', tagsPresenceProblem(pinned, img.tagsGiven, v.tagChoices));
   if (img.pinnedTag !== undefined) {
     check('pinnedTag', pinned ? tagValueProblem(img.pinnedTag) : 'is for a source pinned by digest only (give the tags in "tags")');
   }
-  if (img.tags?.kind === 'list') {
-    check('tags.tags', tagListProblem(img.tags.tags, LIBRARY_NOT_A_LIST));
-    img.tags.tags.forEach((t, n) => check(`tags.tags[${n}]`, tagValueProblem(t)));
-  } else if (img.tags?.kind === 'filter') {
-    const f = img.tags;
+  let tags = img.tags();
+  if (tags?.kind === 'list') {
+    check('tags.tags', tagListProblem(tags.tags, v.notAList));
+    tags.tags.forEach((t: unknown, n) => {
+      // A JSON number has already lost what a version tag needs (1.20 is read as 1.2): the hint
+      // must not suggest the shortened spelling.
+      if (typeof t === 'number') throw v.at(`tags.tags[${n}]`, `is the number ${String(t)}: write the tag in quotes, exactly as the registry names it (e.g. "1.20", not 1.20)`);
+      if (typeof t !== 'string') throw v.at(`tags.tags[${n}]`, `must be a string (got ${JSON.stringify(t)}; write the tag in quotes)`);
+      check(`tags.tags[${n}]`, tagValueProblem(t));
+    });
+    // A tag listed twice is one unit.
+    tags = { ...tags, tags: [...new Set(tags.tags)] };
+  } else if (tags?.kind === 'filter') {
+    const f = tags;
     if (f.regex !== undefined) check('tags.regex', regexProblem(f.regex));
     if (f.semver !== undefined) check('tags.semver', semverProblem(f.semver));
-    if (f.newest !== undefined) check('tags.newest', newestProblem(f.newest));
+    if (f.newest !== undefined) check('tags.newest', newestProblem(f.newest, img.newestWritten ?? f.newest));
+    check('tags.prerelease', typeof f.prerelease === 'boolean' ? undefined : `must be true or false (got ${JSON.stringify(f.prerelease)})`);
     check('tags', emptyFilterProblem(f));
   }
-  if (img.shard !== undefined) check('shard', shardByProblem(img.shard));
-  check('destinations', img.destinations.length === 0 ? 'is empty: give at least one destination' : undefined);
+  const given = img.destinations();
+  check('destinations', given.length === 0 ? 'is empty: give at least one destination' : undefined);
   // Destinations that make one target (spelt apart, or a prefix and the reference it gives) are
   // written once: syncUnits keeps the first of each unit's targets.
-  const destinations = img.destinations.map((d, n) => checkedDestination(d, img, source, `${at}.destinations[${n}]`));
-  // A tag listed twice is one unit, as a file's list keeps it once.
-  const tags = img.tags?.kind === 'list' ? { ...img.tags, tags: [...new Set(img.tags.tags)] } : img.tags;
+  const destinations = given.map((d, n) => checkedDestination(d, { tags, pinnedTag: img.pinnedTag }, source, `destinations[${n}]`, v));
+  const shard = img.shard();
+  if (shard !== undefined) check('shard', shardByProblem(shard));
+  const written = img.platforms();
   let platforms: 'all' | string[] = 'all';
-  if (img.platforms !== 'all') {
-    const r = canonicalPlatforms(img.platforms, "`platforms: 'all'`");
-    if ('problem' in r) throw new UsageError(`${at}.${r.index === undefined ? 'platforms' : `platforms[${r.index}]`} ${r.problem}`);
+  if (written !== 'all') {
+    const r = canonicalPlatforms(written, v.allPlatforms);
+    if ('problem' in r) throw v.at(r.index === undefined ? 'platforms' : `platforms[${r.index}]`, r.problem);
     platforms = r.platforms;
   }
-  return { ...img, source, tags, destinations, platforms };
+  return { source, tags, destinations, shard: shard as ShardBy | undefined, platforms, referrers: img.referrers() };
 }
 
-/** One destination of a hand-built SyncImage, checked as imageDestinations checks a file's; a prefix made canonical. */
-function checkedDestination(d: SyncDestination, img: SyncImage, source: ImageReference, at: string): SyncDestination {
+/** One destination of an entry (`at`: `destinations[n]`), checked; a prefix made canonical. */
+function checkedDestination(d: SyncDestination, img: { tags: TagRule | undefined; pinnedTag: string | undefined }, source: ImageReference, at: string, v: EntryVoice): SyncDestination {
   const check = (key: string, why: string | undefined): void => {
-    if (why !== undefined) throw new UsageError(`${at}${key} ${why}`);
+    if (why !== undefined) throw v.at(`${at}${key}`, why);
   };
   if (d.kind === 'reference') {
     const parsed = parsedReference(`${d.ref.registry}/${d.ref.repository}`, undefined);
-    if ('problem' in parsed) throw new UsageError(`${at}.ref ${parsed.problem}`);
+    if ('problem' in parsed) throw v.at(`${at}.ref`, parsed.problem);
     const out: ImageReference = { registry: parsed.ref.registry, repository: parsed.ref.repository };
     if (d.ref.tag !== undefined) {
       check('.ref.tag', tagValueProblem(d.ref.tag));
@@ -544,7 +659,7 @@ function checkedDestination(d: SyncDestination, img: SyncImage, source: ImageRef
   // Slashes around the path and the registry's case have one canonical spelling (TargetPrefix).
   const path = d.prefix.path.replace(/^\/+|\/+$/g, '');
   const parsed = parsedPrefix(path === '' ? d.prefix.registry : `${d.prefix.registry}/${path}`, undefined);
-  if ('problem' in parsed) throw new UsageError(`${at}.prefix ${parsed.problem}`);
-  check('.prefix', prefixTargetProblem(parsed.prefix, source, 'use a reference destination instead'));
+  if ('problem' in parsed) throw v.at(`${at}.prefix`, parsed.problem);
+  check('.prefix', prefixTargetProblem(parsed.prefix, source, v.prefixInstead));
   return { kind: 'prefix', prefix: parsed.prefix };
 }

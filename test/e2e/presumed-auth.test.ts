@@ -5,7 +5,7 @@
 // challenges regpush does not presume, so the presumption is passed in (RegistryClientOptions.presume).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HttpRegistryClient } from '../../src/registry/client.js';
+import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { Transport } from '../../src/http/transport.js';
 import { loadState, registryLogSince, logLinesSince, settledLogMark } from './harness.js';
 

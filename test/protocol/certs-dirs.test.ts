@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { transportFor } from '../../src/registry/connect.js';
+import { transportFor } from '../../src/registry/operation-transport.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
 
 test('a CA in ~/.config/containers/certs.d/HOST/ is trusted (home from homeDir or env.HOME); REGPUSH_CERTS_DIRS-style certsDirs replace the defaults', async (t) => {

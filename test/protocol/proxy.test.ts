@@ -20,7 +20,7 @@ import { readBody } from '../../src/http/response.js';
 import { tlsResolver } from '../../src/http/tls.js';
 import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
 import { SecretSet } from '../../src/redact.js';
-import { transportFor } from '../../src/registry/connect.js';
+import { transportFor } from '../../src/registry/operation-transport.js';
 import { inspect } from '../../src/index.js';
 import { waitFor } from '../fixtures/wait-for.js';
 

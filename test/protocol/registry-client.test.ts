@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Transport } from '../../src/http/transport.js';
 import { CONNECTION_FLAG_NAMES } from '../../src/cli/connection-flags.js';
-import { HttpRegistryClient } from '../../src/registry/client.js';
+import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { withQuery } from '../../src/registry/blob-uploads.js';
 import { MAX_TAG_PAGES } from '../../src/registry/name-lists.js';
 import { nextLink } from '../../src/registry/pagination.js';

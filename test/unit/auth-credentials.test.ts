@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { credentialSourceList, resolveCredential, type CredentialOptions, type HelperReply, HELPER_TIMEOUT_KEPT_MS } from '../../src/auth/credentials.js';
+import { credentialSourceList, resolveCredential, type CredentialOptions, type HelperReply, HELPER_TIMEOUT_KEPT_MS } from '../../src/auth/credential-lookup.js';
 import { credentialFromEnv } from '../../src/auth/credential-env.js';
 import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
@@ -850,7 +850,7 @@ describe('credential helper: real process', () => {
     const pidFile = path.join(home, 'grandchild.pid');
     await fs.writeFile(path.join(bin, 'docker-credential-spawner'), `#!/bin/sh\nsleep 1000 &\necho $! > "${pidFile}"\nwait\n`, { mode: 0o755 });
     await writeJson(dockerConfig(home), { credHelpers: { 'ghcr.io': 'spawner' } });
-    const credentials = new URL('../../src/auth/credentials.js', import.meta.url).pathname;
+    const credentials = new URL('../../src/auth/credential-lookup.js', import.meta.url).pathname;
     // Exits (as bin.ts does on a second signal) once the helper has started its child.
     const script = [
       `import { existsSync } from 'node:fs';`,

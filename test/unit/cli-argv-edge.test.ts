@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runMain } from '../fixtures/run-main.js';
-import { HttpRegistryClient } from '../../src/registry/client.js';
+import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 
 const SRC = '127.0.0.1:1/a:1';
 const DST = '127.0.0.1:1/b:1';

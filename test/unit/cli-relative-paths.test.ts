@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { push, type RegpushError } from '../../src/index.js';
-import { anchorPaths } from '../../src/registry/connect.js';
+import { anchorPaths } from '../../src/registry/working-directory.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain } from '../fixtures/run-main.js';
 import { layerNames } from '../fixtures/layer-names.js';

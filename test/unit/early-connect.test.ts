@@ -9,7 +9,7 @@ import { connectEarly, earlyOrigins } from '../../src/cli/early-connect.js';
 import type { ProjectFileRead } from '../../src/cli/project-file.js';
 import { runMain } from '../fixtures/run-main.js';
 import type { MirrorMap } from '../../src/registry/mirror-config.js';
-import { insecureList } from '../../src/registry/connect.js';
+import { insecureList } from '../../src/registry/insecure-settings.js';
 import { endpointFor } from '../../src/registry/endpoint.js';
 
 const none: Record<string, string | undefined> = {};

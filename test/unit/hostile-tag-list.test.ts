@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { copy, parseSyncFile, sync } from '../../src/index.js';
 import { ProtocolError } from '../../src/errors.js';
 import { Transport } from '../../src/http/transport.js';
-import { HttpRegistryClient } from '../../src/registry/client.js';
+import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();

@@ -25,8 +25,9 @@ import type { RegistryClient } from '../../src/registry/registry-client.js';
 import { mirrorsFromFlags, registryConfigOptions } from '../../src/cli/mirror-flags.js';
 import { checkProjectConfig } from '../../src/cli/project-config.js';
 import { sha256Digest } from '../../src/image/digest.js';
-import { connect, transportFor } from '../../src/registry/connect.js';
-import { HttpRegistryClient } from '../../src/registry/client.js';
+import { connect } from '../../src/registry/connect.js';
+import { transportFor } from '../../src/registry/operation-transport.js';
+import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { copy } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
 import { Transport } from '../../src/http/transport.js';
-import { HttpRegistryClient } from '../../src/registry/client.js';
+import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 import { usedUp, withNotes } from '../fixtures/pull-limit-sync.js';
 

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copy, inspect, listTags, push, sync, parseSyncFile, type RegpushError } from '../../src/index.js';
-import { registryCredentialFor } from '../../src/auth/credentials.js';
+import { registryCredentialFor } from '../../src/auth/credential-lookup.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();

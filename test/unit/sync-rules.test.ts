@@ -71,6 +71,14 @@ describe('sync value rules: a file and a hand-built spec word each the same', ()
     });
   }
 
+  it('of two mistakes in one entry, both name the same one first (one walk checks both)', () => {
+    // A destination is checked before the shard: the library checked the shard first.
+    const file = fileWhy({ source: 'a.io/team/app', tags: ['1'], targets: ['a.io'], shard: 'image' });
+    const library = libraryWhy({ shard: 'image' as never, destinations: [{ kind: 'prefix', prefix: { registry: 'a.io', path: '' } }] });
+    assert.deepEqual([file.key, library.key], ['targets[0]', 'destinations[0].prefix']);
+    assert.equal(library.why, file.why);
+  });
+
   it('the advice apart: each names what its caller writes', () => {
     // An empty tag list: the other rules as a file's key or a SyncImage's field.
     assert.equal(fileWhy({ source: 'a.io/team/app', tags: [], targets: ['r.io'] }).why, 'is an empty list: give at least one tag, "all", or a filter');

@@ -1,6 +1,6 @@
 /**
  * A credential: what regpush may authenticate with, whose it is (the role), and when one is whole.
- * Apart from the lookup (credentials.ts) because every source of one shares these: the env
+ * Apart from the lookup (credential-lookup.ts) because every source of one shares these: the env
  * variables (credential-env.ts), the files and helpers, the library's options. The Credential type
  * itself is in credential-types.ts, with the other types the library's declarations publish.
  */

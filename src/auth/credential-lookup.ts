@@ -12,7 +12,7 @@
 import { AuthError, InternalError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
-import { clean, isUsable, type CredentialRole } from './credential.js';
+import { clean, isUsable, type CredentialRole } from './credential-rules.js';
 import { credentialEnvRoles, credentialEnvVars, credentialFromEnv } from './credential-env.js';
 import {
   checkDockerConfigDir,
