@@ -426,6 +426,13 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
     left.add(n, lacking, skipped(found, 'subject-not-copied'));
     const into = set.live.filter((t) => !lacking.includes(t));
     if (into.length === 0) return [];
+    // An OCI 1.1-rc artifact manifest its listing names as one (referrers API, fallback index): left
+    // behind without reading it (a GET, a pull where pulls count, to learn what the listing said).
+    if (r.kind === 'digest' && r.mediaType === MediaType.OCI_ARTIFACT_MANIFEST) {
+      opts.warn?.(artifactManifest(ref, source, subject));
+      left.add(n, into, skipped(found, 'artifact-manifest'));
+      return [];
+    }
     const refused = new Map<TransferTarget, unknown>();
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     let copied: ImageCopyOutcome;
@@ -446,6 +453,7 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
       // So is one stored as an OCI 1.1-rc artifact manifest, which regpush does not copy.
       let why: SkippedReferrerReason;
       if (isArtifactManifest(err)) {
+        // Found by a tag, or listed under another media type: known once read.
         opts.warn?.(artifactManifest(ref, source, subject));
         why = 'artifact-manifest';
       } else if (await goneAtSource(err, source, ref)) {

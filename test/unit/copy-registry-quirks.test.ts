@@ -158,4 +158,25 @@ test('copy --referrers of an image with a referrer stored as an OCI 1.1-rc artif
     warnings.filter((w) => w.includes(art.digest)),
     [`referrer ${art.digest} of ${src.host}/app@${img.digest} is an OCI artifact manifest (${type}, of the OCI 1.1 release candidates, dropped from OCI 1.1): not copied`],
   );
+  // The referrers API's listing names its media type: left behind from the listing, not read (a GET, a pull where pulls count).
+  assert.equal(src.count({ kind: 'manifest', digest: art.digest }), 0, 'no request for the artifact manifest');
+});
+
+test('copy --referrers from a source without the referrers API whose fallback index lists an OCI 1.1-rc artifact manifest: left behind from the index\'s entry, the manifest not read; the other referrer copied', async () => {
+  const [src, dst] = [await fake({ referrers: false }), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const sbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(img) });
+  const blob = src.putBlob('app', 'sig-bytes', 'application/vnd.cncf.notary.signature');
+  const type = 'application/vnd.oci.artifact.manifest.v1+json';
+  const art = src.putManifest('app', { mediaType: type, artifactType: 'application/vnd.cncf.notary.signature', blobs: [blob], subject: subjectOf(img) }, { mediaType: type });
+  const entry = (m: { mediaType: string; digest: string; size: number }, artifactType: string) => ({ ...subjectOf(m), artifactType });
+  src.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry(sbom, 'application/spdx+json'), entry(art, 'application/vnd.cncf.notary.signature')] }, { tags: [img.digest.replace(':', '-')] });
+  const { warnings, logger } = keepWarnings();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.ok);
+  assert.deepEqual([r.targets[0]!.referrers, r.targets[0]!.referrersSkipped], [1, 1]);
+  assert.ok(dst.manifest('app', sbom.digest));
+  assert.equal(warnings.filter((w) => w.includes(`referrer ${art.digest} `) && w.includes('is an OCI artifact manifest')).length, 1, warnings.join(' | '));
+  assert.deepEqual(r.targets[0]!.skippedReferrers, [{ digest: art.digest, subject: img.digest, mediaType: type, artifactType: 'application/vnd.cncf.notary.signature', reason: 'artifact-manifest' }]);
+  assert.equal(src.count({ kind: 'manifest', digest: art.digest }), 0, 'no request for the artifact manifest');
 });
