@@ -552,7 +552,8 @@ function keepTheirs(kept: Set<TransferTarget>, found: FoundReferrer, n: number, 
  * a `subject` (docker/hub-feedback#2307), or a bare 405. Not a failure of the connection, the
  * credentials, a rate limit or the registry itself (5xx), nor an answer that the target lacks or
  * got wrong bytes the manifest names (`MANIFEST_BLOB_UNKNOWN`, `DIGEST_INVALID`, `SIZE_INVALID`,
- * whatever the status), nor any other 400: those fail the target, as for the image.
+ * whatever the status) or has no such repository (`NAME_UNKNOWN`), nor any other 400: those fail
+ * the target, as for the image.
  */
 function isContentRefusal(err: unknown): boolean {
   if (!(err instanceof RegpushError) || err.code === 'E_DIGEST_MISMATCH') return false;
@@ -561,8 +562,15 @@ function isContentRefusal(err: unknown): boolean {
   return [404, 405, 415].includes(err.details.status ?? 0);
 }
 
-/** A manifest PUT's answers that the target lacks, or holds wrong, bytes the manifest names: a transfer failure, not a refusal. */
-const TRANSFER_FAILURE_CODES: ReadonlySet<string> = new Set(['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID']);
+/**
+ * A manifest PUT's answers that are a transfer failure, not a refusal of the referrer: the target
+ * lacks, or holds wrong, bytes the manifest names; or it says the repository does not exist
+ * (`NAME_UNKNOWN`), which of a repository the image was just written to is no answer about this
+ * kind of artifact (the repository deleted meanwhile, or access the registry words so): the
+ * target fails (E_NOT_FOUND from the write), where skipping the referrer with a warning would
+ * report a copy that did not land as a success.
+ */
+const TRANSFER_FAILURE_CODES: ReadonlySet<string> = new Set(['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID', 'NAME_UNKNOWN']);
 
 /** True when `err` is the refusal of an OCI 1.1-rc artifact manifest (parseManifest). */
 function isArtifactManifest(err: unknown): boolean {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copy } from '../../src/index.js';
+import { copy, failureResult, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -140,6 +140,32 @@ test('copy --referrers where a referrer\'s manifest PUT says the target lacks or
     });
     assert.ok(!warnings.some((w) => w.startsWith(`referrer ${sig.digest}`) && w.includes('refused')), `${code}: ${warnings.join(' | ')}`);
   }
+});
+
+test('copy --referrers where a referrer\'s manifest PUT is answered 404 NAME_UNKNOWN (no such repository, at the one the image was just written to): that target fails (E_NOT_FOUND), the other gets it all; no referrer skipped as refused', async () => {
+  // Was: counted as a refusal of that kind of artifact, with a warning and exit 0, though the
+  // registry's answer says nothing of the artifact (the repository gone meanwhile, or access worded so).
+  const [src, dst, other] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const sig = src.seedImage('app', { artifactType: 'application/vnd.example.sig', subject: subjectOf(img) });
+  dst.fault({ kind: 'manifest', method: 'PUT', digest: sig.digest }, { kind: 'status', status: 404, code: 'NAME_UNKNOWN', message: 'repository name not known to registry' });
+  const { warnings, logger } = keepWarnings();
+  const alone = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('it succeeded'),
+    (e: unknown) => e as RegpushError,
+  );
+  assert.equal(alone.code, 'E_NOT_FOUND', alone.message);
+  assert.match(alone.message, /answered 404 NAME_UNKNOWN/);
+  const both = await copy({ from: src.ref('app:1'), to: [dst.ref('app:2'), other.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst, other) }).then(
+    () => assert.fail('it succeeded'),
+    (e: unknown) => e as RegpushError,
+  );
+  assert.equal(both.code, 'E_PARTIAL', both.message);
+  const result = failureResult(both, 'copy')!;
+  assert.deepEqual(result.targets.map((t) => [t.ok, t.error?.code]), [[false, 'E_NOT_FOUND'], [true, undefined]]);
+  assert.deepEqual([result.targets[1]!.referrers, result.targets[1]!.referrersSkipped], [1, 0]);
+  assert.ok(other.manifest('app', sig.digest));
+  assert.ok(!warnings.some((w) => w.includes('refused')), warnings.join(' | '));
 });
 
 test('copy --referrers of an image with a referrer stored as an OCI 1.1-rc artifact manifest (Notation\'s 2023 signatures): the image and its other referrers are copied, that one left behind with one warning naming it', async () => {
