@@ -33,6 +33,7 @@ export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from '.
 /** Registry mirrors (ConnectionOptions.mirrors) and insecure hosts (insecureTlsRegistries) from the files users already have; the caller reads the files. */
 export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, insecureFromDaemonJson, mergeMirrorMaps, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/blob-report.js';
+export type { SkippedReferrer, SkippedReferrerReason } from './transfer/referrer-report.js';
 export type { Logger } from './log.js';
 /** The run's secrets (ConnectionOptions.secrets): what the auth layer learns, for scrubbing what a caller prints. */
 export { SecretSet } from './redact.js';

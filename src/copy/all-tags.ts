@@ -23,6 +23,7 @@ import { NOT_APPLICABLE } from '../transfer/graph.js';
 import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
 import { copyImage } from '../transfer/image-copy.js';
 import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
+import type { SkippedReferrer } from '../transfer/referrer-report.js';
 
 /** What the copy's report takes from one tag at one of the command's targets (record(), copy.ts). */
 export interface TagAtTarget {
@@ -35,7 +36,8 @@ export interface TagAtTarget {
   /** Otherwise, the tags that held it already and were not written again. */
   tagsHeld: string[];
   referrers: number;
-  referrersSkipped: number;
+  /** The referrers left behind there, each with why. */
+  skippedReferrers: SkippedReferrer[];
 }
 
 /**
@@ -65,7 +67,7 @@ export function tagCopy(tag: string, outcome: ImageCopyOutcome, at: ReadonlyMap<
       unchanged: outcome.unchanged.has(own),
       tagsHeld: outcome.tagsHeld.get(own) ?? [],
       referrers: outcome.referrers.get(own) ?? 0,
-      referrersSkipped: outcome.referrersSkipped.get(own) ?? 0,
+      skippedReferrers: outcome.referrersSkipped.get(own) ?? [],
     });
   }
   return { tag, digest: outcome.digest, outcome, at: reduced };

@@ -24,7 +24,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
-import { copyImage, laterAlike } from '../transfer/image-copy.js';
+import { copyImage, warnAlikeOnce } from '../transfer/image-copy.js';
 import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import { copyTags, tagCopy, type TagAtTarget, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
@@ -131,8 +131,8 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     for (const t of set.list) t.ep.client.ready().catch(() => undefined);
     // The report's platforms come from the top manifest: a single image named by digest has it read where a target holds it (readHeldTop).
     const imageOpts: ImageCopyOptions = { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, names, readHeldTop: !opts.allTags };
-    // --all-tags with --format or --platform: every tag's referrers stay behind alike (said once).
-    if (opts.allTags) imageOpts.warnAlike = (kind, m) => run.warnOnce(kind, m, laterAlike(kind, 'tag'));
+    // --all-tags with --format or --platform, or a target refusing a kind of referrer: every tag's referrers stay behind alike (said once).
+    if (opts.allTags) imageOpts.warnAlike = warnAlikeOnce(run, 'tag');
     let copied: TagCopy[];
     if (opts.allTags) copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts);
     else {
@@ -197,7 +197,8 @@ function record(r: CopyTargetReport, t: TransferTarget, digest: string, got: Tag
   const held = got.unchanged ? tags : got.tagsHeld;
   if (held.length) (r.tagsUnchanged ??= []).push(...held);
   r.referrers += got.referrers;
-  r.referrersSkipped += got.referrersSkipped;
+  r.referrersSkipped += got.skippedReferrers.length;
+  if (got.skippedReferrers.length) (r.skippedReferrers ??= []).push(...got.skippedReferrers);
 }
 
 function finalTargetResult(r: CopyTargetReport, t: TransferTarget): CopyTargetReport {

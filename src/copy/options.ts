@@ -7,6 +7,7 @@ import type { HttpStats } from '../http/stats-report.js';
 import type { Logger } from '../log.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { BlobEvents, BlobReport } from '../transfer/blob-report.js';
+import type { SkippedReferrer } from '../transfer/referrer-report.js';
 
 /** Options of copy(). */
 export interface CopyOptions extends ConnectionOptions {
@@ -53,6 +54,8 @@ export interface CopyTargetReport {
   referrers: number;
   /** Referrers found and not copied: those naming a digest --format or --platform changed, those past a bound of the walk, those listed and gone from the source (a stale listing), those stored as an OCI 1.1-rc artifact manifest, those whose manifest this target refused (and what refers to them), and with --no-clobber those whose tag the target holds for another manifest (kept; a warning says which). */
   referrersSkipped: number;
+  /** The referrers counted in `referrersSkipped`, each with why (in the walk's order; with allTags, tag after tag); absent when none. */
+  skippedReferrers?: SkippedReferrer[];
 }
 
 /** @deprecated The same type under its former name: use CopyTargetReport. */

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { ImageReference } from '../ref/reference.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import type { BlobEvents } from '../transfer/blob-report.js';
+import type { SkippedReferrer } from '../transfer/referrer-report.js';
 
 // sync(): its options, events and result
 
@@ -89,6 +90,8 @@ export interface SyncTargetReport {
   referrers: number;
   /** Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, those listed and gone from the source, those stored as an OCI 1.1-rc artifact manifest, and those whose manifest this target refused (and what refers to them) (a warning says which). */
   referrersSkipped: number;
+  /** The referrers counted in `referrersSkipped`, each with why (in the walk's order); absent when none. */
+  skippedReferrers?: SkippedReferrer[];
 }
 
 /** What happened to one unit: one source reference and its targets (SyncResult.units). */

@@ -142,6 +142,7 @@ export function targetResult(t: TransferTarget, error: FailureLine | undefined, 
   // A dry run counts what it planned, and the bytes a stream would move (it moved none).
   const moved = (a: 'mounted' | 'streamed') => t.blobs.filter((b) => b.action === (dryRun ? `planned-${a === 'mounted' ? 'mount' : 'stream'}` : a));
   const streamed = moved('streamed');
+  const skipped = outcome?.referrersSkipped.get(t);
   const r: SyncTargetReport = {
     target: formatReference(t.ref),
     action: error ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
@@ -152,8 +153,9 @@ export function targetResult(t: TransferTarget, error: FailureLine | undefined, 
     streamed: streamed.length,
     bytes: streamed.reduce((a, b) => a + (dryRun ? b.size : b.bytes), 0),
     referrers: outcome?.referrers.get(t) ?? 0,
-    referrersSkipped: outcome?.referrersSkipped.get(t) ?? 0,
+    referrersSkipped: skipped?.length ?? 0,
   };
+  if (skipped?.length) r.skippedReferrers = skipped;
   if (error) r.error = error;
   return r;
 }

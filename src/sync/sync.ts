@@ -44,7 +44,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
 import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
-import { copyImage, laterAlike } from '../transfer/image-copy.js';
+import { copyImage, warnAlikeOnce } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { expandEntries, type Expanded, type PullsOwnerOf, type Work } from './expand.js';
@@ -395,7 +395,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // round trip); a changed image started before that answer pays a HEAD more (and a round trip
     // more before its children are read), and an unchanged index whose referrers are walked reads
     // the index at a target (no pull) — only the images started before the first answer.
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), warnAlike: (kind, m) => run.warnOnce(kind, `${source}: ${m}`, laterAlike(kind, 'image')), pulls, headUntilKnown: true, names });
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), warnAlike: warnAlikeOnce(run, 'image', `${source}: `), pulls, headUntilKnown: true, names });
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;

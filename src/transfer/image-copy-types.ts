@@ -8,6 +8,7 @@ import type { FetchedManifest } from '../registry/registry-client.js';
 import type { CopyGraph, GraphOptions, ManifestNode } from './graph.js';
 import type { TargetSet, TransferTarget } from './target-set.js';
 import type { RepoEndpoint } from './types.js';
+import type { SkippedReferrer } from './referrer-report.js';
 
 /** How to copy one image: how its graph is read (platforms, format, notes, pull meter — referrers' included), and: */
 export interface ImageCopyOptions extends GraphOptions {
@@ -51,14 +52,17 @@ export interface ImageCopyOptions extends GraphOptions {
   /**
    * Where the referrer warnings that every image of a run may give alike go, by kind: `moved`,
    * the referrers of a manifest written under a new digest left behind (leftBehind); `bound`, those
-   * a bound of the walk left (cutOff). sync says each kind once per run (an entry's `platforms`
-   * gives every image of it the same line). Without it they go to `warn`, as copy's do (one image).
+   * a bound of the walk left (cutOff); `refused`, a referrer whose manifest a target refused
+   * (refusedReferrer), `about` naming that target's registry (ECR refuses the same kind of
+   * referrer for every image). sync and copy --all-tags say each kind (and `about`) once per run
+   * (an entry's `platforms` gives every image of it the same line). Without it they go to `warn`,
+   * as a single copy's do (one image).
    */
-  warnAlike?: (kind: AlikeWarning, msg: string) => void;
+  warnAlike?: (kind: AlikeWarning, msg: string, about?: string) => void;
 }
 
 /** The kinds of ImageCopyOptions.warnAlike. */
-export type AlikeWarning = 'moved' | 'bound';
+export type AlikeWarning = 'moved' | 'bound' | 'refused';
 
 /** What happened to one image at its targets. */
 export interface ImageCopyOutcome {
@@ -83,8 +87,8 @@ export interface ImageCopyOutcome {
   tagsHeld: Map<TransferTarget, string[]>;
   /** Referrers copied, per target. */
   referrers: Map<TransferTarget, number>;
-  /** Referrers found and not copied, per target: those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, those stored as an OCI 1.1-rc artifact manifest, those whose manifest the target refused (and what refers to them), and with noClobber those whose tag the target holds for another manifest. */
-  referrersSkipped: Map<TransferTarget, number>;
+  /** Referrers found and not copied, per target, each with why (the reports' `skippedReferrers`; their count, `referrersSkipped`): those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, those stored as an OCI 1.1-rc artifact manifest, those whose manifest the target refused (and what refers to them), and with noClobber those whose tag the target holds for another manifest. */
+  referrersSkipped: Map<TransferTarget, SkippedReferrer[]>;
 }
 
 /** copyImage's shape: copies the image `ref` of `source` to every live target of `set`. */

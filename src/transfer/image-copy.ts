@@ -34,9 +34,19 @@ import type { AlikeWarning, ImageCopyOptions, ImageCopyOutcome } from './image-c
  * What the first warning of an alike kind adds in a run of many (TransferRun.warnOnce): that the
  * later ones (`noun`: images of a sync, tags of copy --all-tags) are not warned of again.
  */
-export function laterAlike(kind: AlikeWarning, noun: 'image' | 'tag'): string {
-  const why = kind === 'moved' ? 'whose referrers stay behind for this reason' : 'whose referrer walk stops at a bound';
-  return `later ${noun}s ${why} are not warned of again: each ${noun}'s result counts its referrers left behind`;
+function laterAlike(kind: AlikeWarning, noun: 'image' | 'tag'): string {
+  const why = kind === 'moved' ? 'whose referrers stay behind for this reason' : kind === 'bound' ? 'whose referrer walk stops at a bound' : 'with referrers this registry refuses';
+  return `later ${noun}s ${why} are not warned of again: each ${noun}'s result counts its referrers left behind, and --json names them`;
+}
+
+/**
+ * ImageCopyOptions.warnAlike for a run of many (`noun`: images of a sync, tags of copy --all-tags):
+ * each kind said once per run through `run` (TransferRun.warnOnce) — a refusal once per target
+ * registry (`about`), as another registry's refusal is news —, each line given `label` (sync's
+ * image name).
+ */
+export function warnAlikeOnce(run: { warnOnce(kind: string, line: string, later: string): void }, noun: 'image' | 'tag', label = ''): NonNullable<ImageCopyOptions['warnAlike']> {
+  return (kind, msg, about) => run.warnOnce(about ? `${kind} ${about}` : kind, `${label}${msg}`, laterAlike(kind, noun));
 }
 
 /** Copies the image `ref` of `source` to every live target of `set` (tags: each target's own). */

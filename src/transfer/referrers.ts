@@ -21,6 +21,7 @@ import type { RepoMemory } from './repo-memory.js';
 import type { TargetSet, TransferTarget } from './target-set.js';
 import { MAX_DEPTH, pull, type ManifestNode, type PullMeter } from './graph.js';
 import type { AlikeWarning, CopyImage, ImageCopyOptions, ImageCopyOutcome } from './image-copy-types.js';
+import type { SkippedReferrer, SkippedReferrerReason } from './referrer-report.js';
 
 /**
  * The tag of `digest`'s OCI fallback index, by the distribution spec's referrers tag schema: the
@@ -56,8 +57,11 @@ export function isReferrerTag(tag: string): boolean {
   return /^sha256-[0-9a-f]{64}(?:\.(?:sig|att|sbom))?$|^sha512-[0-9a-f]{64}$/.test(tag);
 }
 
-/** A referrer found at the source: by digest (referrers API) or by tag (fallback scheme). */
-export type Referrer = { kind: 'digest'; digest: string } | { kind: 'tag'; tag: string };
+/**
+ * A referrer found at the source: by digest (referrers API, fallback index), with the media type
+ * and artifact type its listing gave, or by tag (cosign's scheme).
+ */
+export type Referrer = { kind: 'digest'; digest: string; mediaType?: string; artifactType?: string } | { kind: 'tag'; tag: string };
 
 /** A referrer, with the manifest it refers to. */
 export interface FoundReferrer {
@@ -100,9 +104,14 @@ export async function findReferrers(source: RepoEndpoint, subjects: readonly str
     const prefix = cosignTagPrefix(subject) + '.';
     const fallbackTag = referrersTag(subject);
     const byTag = tags.filter((t) => t.startsWith(prefix) || (!api && t === fallbackTag));
-    const byDigest = (api?.manifests ?? []).map((d) => ({ kind: 'digest', digest: d.digest }) as const);
+    const byDigest = (api?.manifests ?? []).map((d): Referrer => ({ kind: 'digest', digest: d.digest, ...listedTypes(d) }));
     return [...byDigest, ...byTag.map((tag) => ({ kind: 'tag', tag }) as const)].map((referrer) => ({ subject, referrer }));
   });
+}
+
+/** What a listing's descriptor says of a referrer's types (the media type only where it is a string: a fallback index is any index). */
+function listedTypes(d: { mediaType?: unknown; artifactType?: unknown }): { mediaType?: string; artifactType?: string } {
+  return { ...(typeof d.mediaType === 'string' ? { mediaType: d.mediaType } : {}), ...(typeof d.artifactType === 'string' ? { artifactType: d.artifactType } : {}) };
 }
 
 /**
@@ -284,6 +293,8 @@ export interface LevelCopies {
   parallel?: number;
   /** Called once every copy of a level (one at least) has succeeded, before the next level is listed. */
   done?: () => Promise<void>;
+  /** Told of the referrers a bound left (those counted in ReferrerWalk's beyondDepth or beyondTotal), for the report. */
+  beyond?: (found: readonly FoundReferrer[], bound: 'depth' | 'total') => void;
 }
 
 /**
@@ -315,6 +326,7 @@ export async function walkReferrers(
     });
     if (depth > bounds.depth) {
       out.beyondDepth = fresh.length;
+      level.beyond?.(fresh, 'depth');
       break;
     }
     const take = Math.min(fresh.length, Math.max(0, bounds.total - out.copied));
@@ -323,6 +335,7 @@ export async function walkReferrers(
     if (take > 0) await level.done?.();
     if (take < fresh.length) {
       out.beyondTotal = fresh.length - take;
+      level.beyond?.(fresh.slice(take), 'total');
       return out;
     }
     // The next level in the order this one was found, whatever order its copies ended in.
@@ -381,14 +394,16 @@ async function copyAll<T>(found: readonly FoundReferrer[], copy: (f: FoundReferr
 export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcome: ImageCopyOutcome, opts: ImageCopyOptions, copyImage: CopyImage): Promise<void> {
   const roots = [outcome.sourceDigest, ...(await copiedChildren(source, outcome, opts))];
   const moved = movedDigests(outcome);
-  const alike = (kind: AlikeWarning, msg: string): void => (opts.warnAlike ? opts.warnAlike(kind, msg) : opts.warn?.(msg));
-  let left = 0;
+  const alike = (kind: AlikeWarning, msg: string, about?: string): void => (opts.warnAlike ? opts.warnAlike(kind, msg, about) : opts.warn?.(msg));
+  const left = new LeftBehind();
+  // Left behind at every target live when the walk ends: those naming a moved digest, those past a bound.
+  const atEnd: { rank: number; entry: SkippedReferrer }[] = [];
   const find = async (subjects: string[]) => {
     const found = await findReferrers(source, subjects, set.ctx.repos, (m) => opts.warn?.(m), opts.pulls);
     // Only the first level's subjects can have moved (the image and its children).
-    const stay = found.filter((f) => moved.has(f.subject)).length;
-    if (stay > 0) alike('moved', leftBehind(stay, found.length - stay, opts));
-    left += stay;
+    const stay = found.filter((f) => moved.has(f.subject));
+    if (stay.length > 0) alike('moved', leftBehind(stay.length, found.length - stay.length, opts));
+    atEnd.push(...stay.map((f) => ({ rank: -1, entry: skipped(f, 'digest-changed') })));
     return found.filter((f) => !moved.has(f.subject));
   };
   // Each copy's number in the walk's order (walkReferrers starts them in that order), the blobs its
@@ -399,17 +414,25 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
   // Per source digest of a referrer, the targets that refused its manifest (refusedReferrer): what
   // refers to it is not copied there, where it would name a manifest the target does not hold.
   const refusedAt = new Map<string, Set<TransferTarget>>();
-  const copyOne = async ({ subject, referrer: r }: FoundReferrer): Promise<string[]> => {
+  const copyOne = async (found: FoundReferrer): Promise<string[]> => {
+    const { subject, referrer: r } = found;
     const n = started++;
     const ref = r.kind === 'digest' ? r.digest : r.tag;
     // --no-clobber holds for a referrer's tag too (cosign's .sig, .att): where it points at
     // another manifest (a signature made at the target), that target keeps it (keepTheirs).
     const kept = new Set<TransferTarget>();
-    const keep = opts.noClobber && r.kind === 'tag' ? keepTheirs(kept, outcome, opts) : undefined;
+    const keep = opts.noClobber && r.kind === 'tag' ? keepTheirs(kept, found, n, left, opts) : undefined;
     const lacking = set.live.filter((t) => refusedAt.get(subject)?.has(t));
-    count(outcome.referrersSkipped, lacking, 1);
+    left.add(n, lacking, skipped(found, 'subject-not-copied'));
     const into = set.live.filter((t) => !lacking.includes(t));
     if (into.length === 0) return [];
+    // An OCI 1.1-rc artifact manifest its listing names as one (referrers API, fallback index): left
+    // behind without reading it (a GET, a pull where pulls count, to learn what the listing said).
+    if (r.kind === 'digest' && r.mediaType === MediaType.OCI_ARTIFACT_MANIFEST) {
+      opts.warn?.(artifactManifest(ref, source, subject));
+      left.add(n, into, skipped(found, 'artifact-manifest'));
+      return [];
+    }
     const refused = new Map<TransferTarget, unknown>();
     // A referrer found by the API is stored by digest (found through its subject); one found by tag keeps its tag.
     let copied: ImageCopyOutcome;
@@ -428,17 +451,25 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
       // manifest, a tag deleted since the list was read): the image and its other referrers
       // are there; this one is left behind with a warning, not the whole image failed for it.
       // So is one stored as an OCI 1.1-rc artifact manifest, which regpush does not copy.
+      let why: SkippedReferrerReason;
       if (isArtifactManifest(err)) {
-        opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is an OCI artifact manifest (${MediaType.OCI_ARTIFACT_MANIFEST}, of the OCI 1.1 release candidates, dropped from OCI 1.1): not copied`);
+        // Found by a tag, or listed under another media type: known once read.
+        opts.warn?.(artifactManifest(ref, source, subject));
+        why = 'artifact-manifest';
       } else if (await goneAtSource(err, source, ref)) {
         opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`);
+        why = 'not-at-source';
       } else throw err;
-      count(outcome.referrersSkipped, into, 1);
+      left.add(n, into, skipped(found, why, why === 'artifact-manifest' ? { mediaType: MediaType.OCI_ARTIFACT_MANIFEST } : {}));
       return [];
     }
     blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
-    for (const [t, err] of refused) opts.warn?.(refusedReferrer(ref, copied, source, subject, t, err));
-    count(outcome.referrersSkipped, [...refused.keys()], 1);
+    for (const [t, err] of refused) {
+      const said = registrySaid(err);
+      // Alike for every image whose referrers are of that kind (ECR and sigstore bundles): once per run and registry in a run of many.
+      alike('refused', refusedReferrer(ref, copied, source, subject, t, said), t.ref.registry);
+      left.add(n, [t], skipped(found, 'refused', { ...copiedTypes(copied), message: said }));
+    }
     if (copied.sourceDigest && (refused.size || lacking.length)) refusedAt.set(copied.sourceDigest, new Set([...refused.keys(), ...lacking]));
     // Kept everywhere: what refers to the source's manifest would name one no target has.
     const copiedTo = into.filter((t) => !kept.has(t) && !refused.has(t));
@@ -470,9 +501,11 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
   };
   const reported = new Map(set.list.map((t) => [t, t.blobs.length]));
   try {
-    const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel });
+    const beyond = (found: readonly FoundReferrer[], bound: 'depth' | 'total') => atEnd.push(...found.map((f) => ({ rank: Number.MAX_SAFE_INTEGER, entry: skipped(f, bound === 'depth' ? 'depth-bound' : 'total-bound') })));
+    const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel, beyond });
     if (walk.beyondDepth || walk.beyondTotal) alike('bound', cutOff(walk, source, outcome.sourceDigest));
-    count(outcome.referrersSkipped, set.live, left + walk.beyondDepth + walk.beyondTotal);
+    for (const { rank, entry } of atEnd) left.add(rank, set.live, entry);
+    left.into(outcome);
   } finally {
     for (const t of set.list) inWalkOrder(t.blobs, reported.get(t)!, blobsOf);
   }
@@ -503,10 +536,10 @@ function inWalkOrder(blobs: BlobReport[], from: number, blobsOf: readonly string
  * image tag is); the others get the copy. copyImage finds them (ImageCopyOptions.keep) from the
  * HEADs its unchanged check asks anyway; they are added to `kept`.
  */
-function keepTheirs(kept: Set<TransferTarget>, outcome: ImageCopyOutcome, opts: ImageCopyOptions): NonNullable<ImageCopyOptions['keep']> {
+function keepTheirs(kept: Set<TransferTarget>, found: FoundReferrer, n: number, left: LeftBehind, opts: ImageCopyOptions): NonNullable<ImageCopyOptions['keep']> {
   return (t, tag, digest) => {
     opts.warn?.(`${t.ref.registry}/${t.ref.repository}:${tag} already points at ${digest} (${opts.names.name('noClobber')}): kept, the source's not copied there`);
-    outcome.referrersSkipped.set(t, (outcome.referrersSkipped.get(t) ?? 0) + 1);
+    left.add(n, [t], skipped(found, 'tag-held', { message: `the target's tag points at ${digest}` }));
     kept.add(t);
   };
 }
@@ -519,7 +552,8 @@ function keepTheirs(kept: Set<TransferTarget>, outcome: ImageCopyOutcome, opts: 
  * a `subject` (docker/hub-feedback#2307), or a bare 405. Not a failure of the connection, the
  * credentials, a rate limit or the registry itself (5xx), nor an answer that the target lacks or
  * got wrong bytes the manifest names (`MANIFEST_BLOB_UNKNOWN`, `DIGEST_INVALID`, `SIZE_INVALID`,
- * whatever the status), nor any other 400: those fail the target, as for the image.
+ * whatever the status) or has no such repository (`NAME_UNKNOWN`), nor any other 400: those fail
+ * the target, as for the image.
  */
 function isContentRefusal(err: unknown): boolean {
   if (!(err instanceof RegpushError) || err.code === 'E_DIGEST_MISMATCH') return false;
@@ -528,8 +562,15 @@ function isContentRefusal(err: unknown): boolean {
   return [404, 405, 415].includes(err.details.status ?? 0);
 }
 
-/** A manifest PUT's answers that the target lacks, or holds wrong, bytes the manifest names: a transfer failure, not a refusal. */
-const TRANSFER_FAILURE_CODES: ReadonlySet<string> = new Set(['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID']);
+/**
+ * A manifest PUT's answers that are a transfer failure, not a refusal of the referrer: the target
+ * lacks, or holds wrong, bytes the manifest names; or it says the repository does not exist
+ * (`NAME_UNKNOWN`), which of a repository the image was just written to is no answer about this
+ * kind of artifact (the repository deleted meanwhile, or access the registry words so): the
+ * target fails (E_NOT_FOUND from the write), where skipping the referrer with a warning would
+ * report a copy that did not land as a success.
+ */
+const TRANSFER_FAILURE_CODES: ReadonlySet<string> = new Set(['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID', 'NAME_UNKNOWN']);
 
 /** True when `err` is the refusal of an OCI 1.1-rc artifact manifest (parseManifest). */
 function isArtifactManifest(err: unknown): boolean {
@@ -537,16 +578,37 @@ function isArtifactManifest(err: unknown): boolean {
 }
 
 /**
- * The warning for a referrer `t` refused (isContentRefusal): which one, of what type, and the
- * registry's own answer (a 405 is worded as a registry that takes no pushes at all, which this
- * one is not: it took the image).
+ * The registry's own answer in a refusal (isContentRefusal): the innermost cause's message (a 405
+ * is worded as a registry that takes no pushes at all, which this one is not: it took the image).
  */
-function refusedReferrer(ref: string, copied: ImageCopyOutcome, source: RepoEndpoint, subject: string, t: TransferTarget, err: unknown): string {
+function registrySaid(err: unknown): string {
   let said = err as RegpushError;
   while (said.cause instanceof RegpushError) said = said.cause;
+  return said.message;
+}
+
+/** The warning for a referrer `t` refused (isContentRefusal): which one, of what type, and the registry's answer (`said`, registrySaid). */
+function refusedReferrer(ref: string, copied: ImageCopyOutcome, source: RepoEndpoint, subject: string, t: TransferTarget, said: string): string {
+  const type = copiedTypes(copied).artifactType;
+  return `referrer ${ref}${type ? ` (${type})` : ''} of ${source.client.registry}/${source.repo}@${subject} not copied to ${t.ref.registry}/${t.ref.repository}: the registry refused its manifest (${said}); the image and its other referrers are copied`;
+}
+
+/** The warning for a referrer stored as an OCI 1.1-rc artifact manifest. */
+function artifactManifest(ref: string, source: RepoEndpoint, subject: string): string {
+  return `referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is an OCI artifact manifest (${MediaType.OCI_ARTIFACT_MANIFEST}, of the OCI 1.1 release candidates, dropped from OCI 1.1): not copied`;
+}
+
+/** A referrer's digest and types as its copy read it (the report's entry for a target that refused it). */
+function copiedTypes(copied: ImageCopyOutcome): Pick<SkippedReferrer, 'digest' | 'mediaType' | 'artifactType'> {
   const node = copied.graph?.top;
-  const type = node ? fallbackEntry(node).artifactType : undefined;
-  return `referrer ${ref}${type ? ` (${type})` : ''} of ${source.client.registry}/${source.repo}@${subject} not copied to ${t.ref.registry}/${t.ref.repository}: the registry refused its manifest (${said.message}); the image and its other referrers are copied`;
+  const artifactType = node ? fallbackEntry(node).artifactType : undefined;
+  return { ...(copied.sourceDigest ? { digest: copied.sourceDigest } : {}), ...(copied.mediaType ? { mediaType: copied.mediaType } : {}), ...(artifactType ? { artifactType } : {}) };
+}
+
+/** The report's entry for `found` left behind for `reason`; `more` adds or corrects what the listing said. */
+function skipped({ subject, referrer: r }: FoundReferrer, reason: SkippedReferrerReason, more: Partial<SkippedReferrer> = {}): SkippedReferrer {
+  const listed = r.kind === 'digest' ? { digest: r.digest, ...listedTypes(r) } : { tag: r.tag };
+  return { ...listed, subject, ...more, reason };
 }
 
 /** True when `err` is a not-found and the manifest `ref` is not at the source (one HEAD, no pull): not a target's 404, nor a blob's. */
@@ -558,6 +620,30 @@ async function goneAtSource(err: unknown, source: RepoEndpoint, ref: string): Pr
 /** Adds `n` to the count in `m` of each of `targets`. */
 function count(m: Map<TransferTarget, number>, targets: readonly TransferTarget[], n: number): void {
   if (n) for (const t of targets) m.set(t, (m.get(t) ?? 0) + n);
+}
+
+/**
+ * The referrers a walk leaves behind, each at its targets, recorded as found and put in the
+ * outcome (`referrersSkipped`) in the walk's order (`rank`: the copy's number; those naming a moved
+ * digest before all, those past a bound after), not in the order the concurrent copies of a level
+ * ended in, which differs from one run to the next: the report is the same run to run.
+ */
+class LeftBehind {
+  private readonly found: { rank: number; targets: readonly TransferTarget[]; entry: SkippedReferrer }[] = [];
+
+  add(rank: number, targets: readonly TransferTarget[], entry: SkippedReferrer): void {
+    if (targets.length) this.found.push({ rank, targets, entry });
+  }
+
+  into(outcome: ImageCopyOutcome): void {
+    for (const { targets, entry } of this.found.sort((a, b) => a.rank - b.rank)) {
+      for (const t of targets) {
+        const list = outcome.referrersSkipped.get(t);
+        if (list) list.push(entry);
+        else outcome.referrersSkipped.set(t, [entry]);
+      }
+    }
+  }
 }
 
 /** The one warning for referrers a bound of the walk left behind. */

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copy } from '../../src/index.js';
+import { copy, failureResult, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -142,6 +142,32 @@ test('copy --referrers where a referrer\'s manifest PUT says the target lacks or
   }
 });
 
+test('copy --referrers where a referrer\'s manifest PUT is answered 404 NAME_UNKNOWN (no such repository, at the one the image was just written to): that target fails (E_NOT_FOUND), the other gets it all; no referrer skipped as refused', async () => {
+  // Was: counted as a refusal of that kind of artifact, with a warning and exit 0, though the
+  // registry's answer says nothing of the artifact (the repository gone meanwhile, or access worded so).
+  const [src, dst, other] = [await fake(), await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const sig = src.seedImage('app', { artifactType: 'application/vnd.example.sig', subject: subjectOf(img) });
+  dst.fault({ kind: 'manifest', method: 'PUT', digest: sig.digest }, { kind: 'status', status: 404, code: 'NAME_UNKNOWN', message: 'repository name not known to registry' });
+  const { warnings, logger } = keepWarnings();
+  const alone = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('it succeeded'),
+    (e: unknown) => e as RegpushError,
+  );
+  assert.equal(alone.code, 'E_NOT_FOUND', alone.message);
+  assert.match(alone.message, /answered 404 NAME_UNKNOWN/);
+  const both = await copy({ from: src.ref('app:1'), to: [dst.ref('app:2'), other.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst, other) }).then(
+    () => assert.fail('it succeeded'),
+    (e: unknown) => e as RegpushError,
+  );
+  assert.equal(both.code, 'E_PARTIAL', both.message);
+  const result = failureResult(both, 'copy')!;
+  assert.deepEqual(result.targets.map((t) => [t.ok, t.error?.code]), [[false, 'E_NOT_FOUND'], [true, undefined]]);
+  assert.deepEqual([result.targets[1]!.referrers, result.targets[1]!.referrersSkipped], [1, 0]);
+  assert.ok(other.manifest('app', sig.digest));
+  assert.ok(!warnings.some((w) => w.includes('refused')), warnings.join(' | '));
+});
+
 test('copy --referrers of an image with a referrer stored as an OCI 1.1-rc artifact manifest (Notation\'s 2023 signatures): the image and its other referrers are copied, that one left behind with one warning naming it', async () => {
   const [src, dst] = [await fake(), await fake()];
   const img = src.seedImage('app', { tags: ['1'] });
@@ -158,4 +184,25 @@ test('copy --referrers of an image with a referrer stored as an OCI 1.1-rc artif
     warnings.filter((w) => w.includes(art.digest)),
     [`referrer ${art.digest} of ${src.host}/app@${img.digest} is an OCI artifact manifest (${type}, of the OCI 1.1 release candidates, dropped from OCI 1.1): not copied`],
   );
+  // The referrers API's listing names its media type: left behind from the listing, not read (a GET, a pull where pulls count).
+  assert.equal(src.count({ kind: 'manifest', digest: art.digest }), 0, 'no request for the artifact manifest');
+});
+
+test('copy --referrers from a source without the referrers API whose fallback index lists an OCI 1.1-rc artifact manifest: left behind from the index\'s entry, the manifest not read; the other referrer copied', async () => {
+  const [src, dst] = [await fake({ referrers: false }), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const sbom = src.seedImage('app', { artifactType: 'application/spdx+json', subject: subjectOf(img) });
+  const blob = src.putBlob('app', 'sig-bytes', 'application/vnd.cncf.notary.signature');
+  const type = 'application/vnd.oci.artifact.manifest.v1+json';
+  const art = src.putManifest('app', { mediaType: type, artifactType: 'application/vnd.cncf.notary.signature', blobs: [blob], subject: subjectOf(img) }, { mediaType: type });
+  const entry = (m: { mediaType: string; digest: string; size: number }, artifactType: string) => ({ ...subjectOf(m), artifactType });
+  src.putManifest('app', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry(sbom, 'application/spdx+json'), entry(art, 'application/vnd.cncf.notary.signature')] }, { tags: [img.digest.replace(':', '-')] });
+  const { warnings, logger } = keepWarnings();
+  const r = await copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst) });
+  assert.ok(r.targets[0]!.ok);
+  assert.deepEqual([r.targets[0]!.referrers, r.targets[0]!.referrersSkipped], [1, 1]);
+  assert.ok(dst.manifest('app', sbom.digest));
+  assert.equal(warnings.filter((w) => w.includes(`referrer ${art.digest} `) && w.includes('is an OCI artifact manifest')).length, 1, warnings.join(' | '));
+  assert.deepEqual(r.targets[0]!.skippedReferrers, [{ digest: art.digest, subject: img.digest, mediaType: type, artifactType: 'application/vnd.cncf.notary.signature', reason: 'artifact-manifest' }]);
+  assert.equal(src.count({ kind: 'manifest', digest: art.digest }), 0, 'no request for the artifact manifest');
 });

@@ -29,6 +29,7 @@ const TYPES_ONLY: Record<string, string> = {
   'auth/credential-types.d.ts': 'Credential, RegistryCredentials, SecretSink (ConnectionOptions.credentials and .secrets)',
   'http/stats-report.d.ts': 'HttpStats, RateLimitSeen (the results\' `http`)',
   'transfer/blob-report.d.ts': 'BlobReport, BlobAction, BlobEvents (the results\' `blobs`, the `events` option)',
+  'transfer/referrer-report.d.ts': 'SkippedReferrer, SkippedReferrerReason (copy\'s and sync\'s `skippedReferrers`)',
   'image/config-changes.d.ts': 'ConfigChanges, HealthcheckChange (PushOptions.config)',
   'image/types.d.ts': 'Platform (InspectResult.manifests), beside the image documents\' types',
   'layer/types.d.ts': 'LayerSource (PushOptions.app, .layers), beside the layer builder\'s options',

@@ -21,6 +21,8 @@ import {
   push,
   sync,
   type BlobReport,
+  type SkippedReferrer,
+  type SkippedReferrerReason,
   type ConfigSummary,
   type CopyResult,
   type CopyTargetReport,
@@ -84,12 +86,14 @@ const PUSH_TARGET = keysOf<PushTargetReport>({
 });
 const PUSH_LAYER = keysOf<PushLayerReport>({ name: true, dest: true, platform: true, digest: true, diffId: true, size: true, action: true, method: true });
 const PUSHED_PLATFORM = keysOf<PushedPlatform>({ platform: true, digest: true, configDigest: true });
+const SKIPPED_REFERRER = keysOf<SkippedReferrer>({ digest: true, tag: true, subject: true, artifactType: true, mediaType: true, reason: true, message: true });
+const SKIPPED_REASONS = Object.keys({ refused: true, 'subject-not-copied': true, 'digest-changed': true, 'depth-bound': true, 'total-bound': true, 'not-at-source': true, 'artifact-manifest': true, 'tag-held': true } satisfies Record<SkippedReferrerReason, true>).sort();
 const BLOB = keysOf<BlobReport>({ digest: true, size: true, mediaType: true, action: true, bytes: true, retries: true, resumes: true, mountedFrom: true, mirror: true });
 const COPY_RESULT = keysOf<CopyResult>({ source: true, digest: true, mediaType: true, digestChanged: true, targets: true, platforms: true, dryRun: true, timings: true, http: true });
-const COPY_TARGET = keysOf<CopyTargetReport>({ reference: true, target: true, digest: true, tags: true, tagsUnchanged: true, ok: true, error: true, blobs: true, referrers: true, referrersSkipped: true });
+const COPY_TARGET = keysOf<CopyTargetReport>({ reference: true, target: true, digest: true, tags: true, tagsUnchanged: true, ok: true, error: true, blobs: true, referrers: true, referrersSkipped: true, skippedReferrers: true });
 const SYNC_RESULT = keysOf<SyncResult>({ file: true, shard: true, dryRun: true, units: true, totals: true, timings: true, http: true });
 const SYNC_UNIT = keysOf<SyncUnitReport>({ entry: true, source: true, sourceDigest: true, ok: true, error: true, targets: true, bytesRead: true });
-const SYNC_TARGET = keysOf<SyncTargetReport>({ target: true, action: true, ok: true, error: true, digest: true, mounted: true, streamed: true, bytes: true, referrers: true, referrersSkipped: true });
+const SYNC_TARGET = keysOf<SyncTargetReport>({ target: true, action: true, ok: true, error: true, digest: true, mounted: true, streamed: true, bytes: true, referrers: true, referrersSkipped: true, skippedReferrers: true });
 const SYNC_TOTALS = keysOf<SyncResult['totals']>({ entries: true, units: true, copied: true, skipped: true, planned: true, failed: true, bytesRead: true, mounted: true, streamed: true, referrers: true, referrersSkipped: true });
 const INSPECT = keysOf<InspectResult>({ reference: true, kind: true, digest: true, mediaType: true, size: true, indexDigest: true, artifactType: true, manifests: true, config: true, layers: true, raw: true, configRaw: true });
 const CONFIG_SUMMARY = keysOf<ConfigSummary>({ digest: true, mediaType: true, size: true, os: true, architecture: true, variant: true, created: true, Entrypoint: true, Cmd: true, Env: true, WorkingDir: true, ExposedPorts: true, Labels: true, User: true });
@@ -129,6 +133,8 @@ test('the schema documents exactly the fields the result types declare (less the
   assert.deepEqual(props(push.properties.targets.items.properties.layers.items), PUSH_LAYER, 'push targets[].layers[] ↔ PushLayerReport');
   assert.deepEqual(props(push.properties.platforms.items), PUSHED_PLATFORM, 'push platforms[] ↔ PushedPlatform');
   assert.deepEqual(props(defs.blob), BLOB, 'blob ↔ BlobReport');
+  assert.deepEqual(props(defs.skippedReferrer), SKIPPED_REFERRER, 'skippedReferrer ↔ SkippedReferrer');
+  assert.deepEqual([...defs.skippedReferrer.properties.reason.enum].sort(), SKIPPED_REASONS, 'skippedReferrer.reason ↔ SkippedReferrerReason');
   assert.deepEqual(props(defs.copyReport, ENVELOPE_ONLY), COPY_RESULT, 'copy report ↔ CopyResult');
   assert.deepEqual(props(defs.copyReport.properties.targets.items), COPY_TARGET, 'copy targets[] ↔ CopyTargetReport');
   assert.deepEqual(props(defs.syncReport, ENVELOPE_ONLY), SYNC_RESULT, 'sync report ↔ SyncResult');

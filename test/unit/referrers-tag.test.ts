@@ -64,7 +64,7 @@ test('a sha512 subject without the referrers API: its fallback index is read fro
   const index = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [{ mediaType: MediaType.OCI_MANIFEST, digest: sig, size: 10 }] };
   const src = noApiClient(['1', referrersTag(sha512)], { [referrersTag(sha512)]: index });
   const found = await findReferrers({ client: src.client, repo: 'app' }, [sha512], new RepoMemory(), () => undefined);
-  assert.deepEqual(found, [{ subject: sha512, referrer: { kind: 'digest', digest: sig } }]);
+  assert.deepEqual(found, [{ subject: sha512, referrer: { kind: 'digest', digest: sig, mediaType: MediaType.OCI_MANIFEST } }]);
   assert.deepEqual(src.gets, [referrersTag(sha512)]);
 
   // At a target without the API: the index is written under the same tag (a new one: nothing there yet).

@@ -40,7 +40,7 @@ test('sync referrers: true with platforms: the kept child\'s signature is copied
   assert.ok(r.units.every((u) => u.ok), JSON.stringify(r.units));
   assert.equal(dst.manifest('app', sigTag(arm.digest))?.digest, armSig.digest);
   assert.equal(dst.manifest('app', sigTag(index.digest)), undefined);
-  assert.deepEqual(warn, [`${src.ref('app:1')}: keeping only linux/arm64 changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied (later images whose referrers stay behind for this reason are not warned of again: each image's result counts its referrers left behind)`]);
+  assert.deepEqual(warn, [`${src.ref('app:1')}: keeping only linux/arm64 changes the image's digest: its 1 referrer (signatures, attestations) refers to the source digest and is not copied; the 1 of the manifests it keeps as they are is copied (later images whose referrers stay behind for this reason are not warned of again: each image's result counts its referrers left behind, and --json names them)`]);
 });
 
 test('sync: the referrer warnings every image gives alike (referrers of a replaced index, a walk cut at its bound) come once per run each, the later ones at debug level; each image\'s result still counts them', async () => {
@@ -65,8 +65,8 @@ test('sync: the referrer warnings every image gives alike (referrers of a replac
   const bound = /: the walk stops 8 levels below the image /;
   const of = (list: string[], re: RegExp) => list.filter((l) => re.test(l));
   assert.equal(lines.warn.length, 2, lines.warn.join('\n'));
-  assert.match(of(lines.warn, moved)[0] ?? '', /\(later images whose referrers stay behind for this reason are not warned of again: each image's result counts its referrers left behind\)$/);
-  assert.match(of(lines.warn, bound)[0] ?? '', /\(later images whose referrer walk stops at a bound are not warned of again: each image's result counts its referrers left behind\)$/);
+  assert.match(of(lines.warn, moved)[0] ?? '', /\(later images whose referrers stay behind for this reason are not warned of again: each image's result counts its referrers left behind, and --json names them\)$/);
+  assert.match(of(lines.warn, bound)[0] ?? '', /\(later images whose referrer walk stops at a bound are not warned of again: each image's result counts its referrers left behind, and --json names them\)$/);
   // The other two images' lines, as they were, at debug level (each names its image).
   assert.equal(of(lines.debug, moved).length, 2, lines.debug.join('\n'));
   assert.equal(of(lines.debug, bound).length, 2, lines.debug.join('\n'));
@@ -75,6 +75,17 @@ test('sync: the referrer warnings every image gives alike (referrers of a replac
     for (const repo of repos) assert.equal(all.filter((l) => l.startsWith(`${src.ref(`${repo}:1`)}: `)).length, 1, `${repo}: ${all.join('\n')}`);
   }
   for (const u of r.units) assert.deepEqual([u.targets[0]!.referrers, u.targets[0]!.referrersSkipped], [8, 2], u.source);
+  // And names them, with why: the source index's signature (by its cosign tag, not read), the ninth note (by digest).
+  for (const u of r.units) {
+    assert.deepEqual(
+      u.targets[0]!.skippedReferrers?.map((s) => [s.reason, s.tag ? 'tag' : 'digest', s.artifactType]),
+      [
+        ['digest-changed', 'tag', undefined],
+        ['depth-bound', 'digest', 'application/vnd.example.note'],
+      ],
+      u.source,
+    );
+  }
   assert.equal(r.totals.referrersSkipped, 6);
 });
 
@@ -149,7 +160,7 @@ test('copy --all-tags with --platform: the referrers every tag leaves behind ali
   const r = await copy({ from: src.ref('app'), to: [dst.ref('app')], allTags: true, referrers: true, platform: 'linux/arm64', logger, ...fakeLibraryOptions(src, dst) });
   const moved = /changes the image's digest/;
   assert.equal(lines.warn.filter((l) => moved.test(l)).length, 1, lines.warn.join('\n'));
-  assert.match(lines.warn.find((l) => moved.test(l))!, /\(later tags whose referrers stay behind for this reason are not warned of again: each tag's result counts its referrers left behind\)$/);
+  assert.match(lines.warn.find((l) => moved.test(l))!, /\(later tags whose referrers stay behind for this reason are not warned of again: each tag's result counts its referrers left behind, and --json names them\)$/);
   assert.equal(lines.debug.filter((l) => moved.test(l)).length, 2, 'the other two tags at debug level');
   assert.equal(r.targets[0]!.referrersSkipped, 3, 'each tag counted its own');
 });
