@@ -9,6 +9,7 @@
 import pLimit from 'p-limit';
 import { NotFoundError, ProtocolError, RegpushError, UnsupportedError } from '../errors.js';
 import { formatPlatform } from '../image/platform.js';
+import { isDockerHub } from '../ref/registry.js';
 import { serializeManifest } from '../image/build.js';
 import { CHILD_MANIFEST_READS, checkIndexChildren, parseManifest } from '../image/manifest.js';
 import { digestMismatch } from '../image/digest.js';
@@ -444,7 +445,7 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
         keep,
         headUntilKnown: opts.headUntilKnown,
         names: opts.names,
-        refused: (t, err) => isContentRefusal(err) && (refused.set(t, err), true),
+        refused: (t, err) => isContentRefusal(err, t.ref.registry) && (refused.set(t, err), true),
       });
     } catch (err) {
       // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
@@ -555,10 +556,14 @@ function keepTheirs(kept: Set<TransferTarget>, found: FoundReferrer, n: number, 
  * whatever the status) or has no such repository (`NAME_UNKNOWN`), nor any other 400: those fail
  * the target, as for the image.
  */
-function isContentRefusal(err: unknown): boolean {
+export function isContentRefusal(err: unknown, registry: string): boolean {
   if (!(err instanceof RegpushError) || err.code === 'E_DIGEST_MISMATCH') return false;
   if (err.details.manifestRefused === true) return true;
-  if ((err.details.registryCodes ?? []).some((c) => TRANSFER_FAILURE_CODES.has(c))) return false;
+  // Docker Hub makes a repository on its first push, so its 404 to a manifest with a `subject` in
+  // a repository the image was just written to is that refusal whatever code it carries (the
+  // reports of hub-feedback#2307 quote the status, not the code).
+  const failures = isDockerHub(registry) ? TRANSFER_FAILURE_CODES_HUB : TRANSFER_FAILURE_CODES;
+  if ((err.details.registryCodes ?? []).some((c) => failures.has(c))) return false;
   return [404, 405, 415].includes(err.details.status ?? 0);
 }
 
@@ -571,6 +576,7 @@ function isContentRefusal(err: unknown): boolean {
  * report a copy that did not land as a success.
  */
 const TRANSFER_FAILURE_CODES: ReadonlySet<string> = new Set(['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID', 'NAME_UNKNOWN']);
+const TRANSFER_FAILURE_CODES_HUB: ReadonlySet<string> = new Set([...TRANSFER_FAILURE_CODES].filter((c) => c !== 'NAME_UNKNOWN'));
 
 /** True when `err` is the refusal of an OCI 1.1-rc artifact manifest (parseManifest). */
 function isArtifactManifest(err: unknown): boolean {

@@ -10,6 +10,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { copy, failureResult, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { NotFoundError } from '../../src/errors.js';
+import { isContentRefusal } from '../../src/transfer/referrers.js';
 
 const fake = fakeRegistryPool();
 const subjectOf = (m: { mediaType: string; digest: string; size: number }) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size });
@@ -166,6 +168,15 @@ test('copy --referrers where a referrer\'s manifest PUT is answered 404 NAME_UNK
   assert.deepEqual([result.targets[1]!.referrers, result.targets[1]!.referrersSkipped], [1, 0]);
   assert.ok(other.manifest('app', sig.digest));
   assert.ok(!warnings.some((w) => w.includes('refused')), warnings.join(' | '));
+});
+
+test('a referrer PUT answered 404 NAME_UNKNOWN fails the target, but at Docker Hub (which makes repositories on push; its 404 to a `subject` is the refusal of hub-feedback#2307) it is a refusal', () => {
+  const answer = (codes: string[]) => new NotFoundError('PUT manifest answered 404', { details: { status: 404, registryCodes: codes } });
+  assert.equal(isContentRefusal(answer(['NAME_UNKNOWN']), 'registry.example.com'), false);
+  assert.equal(isContentRefusal(answer(['NAME_UNKNOWN']), 'docker.io'), true);
+  assert.equal(isContentRefusal(answer(['NAME_UNKNOWN']), 'registry-1.docker.io'), true);
+  assert.equal(isContentRefusal(answer(['MANIFEST_UNKNOWN']), 'docker.io'), true);
+  assert.equal(isContentRefusal(answer(['MANIFEST_BLOB_UNKNOWN']), 'docker.io'), false);
 });
 
 test('copy --referrers of an image with a referrer stored as an OCI 1.1-rc artifact manifest (Notation\'s 2023 signatures): the image and its other referrers are copied, that one left behind with one warning naming it', async () => {
