@@ -147,6 +147,8 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
           target,
           {
             methods: method ? [method] : known || small ? KNOWN_LAYER_METHODS : LAYER_METHODS,
+            // Known for a layer held whole or hashed ahead; a streamed one's is not, until it is built.
+            size: small ? small.data.length : known?.size,
             what: label,
             session,
             beforeCommit,

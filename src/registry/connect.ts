@@ -82,7 +82,7 @@ export function connect(
   };
   const routes = (repo: string): MirrorRoute[] => mirrorsFor(map, registry, repo).map((m) => ({ ...m, client: mirrorClient(m.registry, m.plainHttp, m.apiPath) }));
   if (scopes.every((s) => mirrorsFor(map, registry, s.repo).length === 0) && !Object.keys(map).some((k) => k.split('/')[0] === registry)) return upstream;
-  return new MirroredClient(upstream, routes, memory?.mirrors ?? new MirrorHealth());
+  return new MirroredClient(upstream, routes, memory?.mirrors ?? new MirrorHealth(), scopes.map((s) => s.repo));
 }
 
 /** The one line for a repository under a blocked prefix (E_DENIED: configuration forbids it, as a registry's 403 would). */

@@ -144,6 +144,8 @@ export class MirroredClient implements RegistryClient {
     /** The mirrors of a repository of this registry, in order (empty: read the upstream). */
     private readonly routes: (repo: string) => MirrorRoute[],
     private readonly health: MirrorHealth,
+    /** The repositories this client reads (its scopes), whose first reads warm() prepares for. */
+    private readonly repos: readonly string[] = [],
   ) {
     this.registry = upstream.registry;
     this.logger = upstream.logger;
@@ -229,6 +231,24 @@ export class MirroredClient implements RegistryClient {
 
   ready(): Promise<void> {
     return this.upstream.ready();
+  }
+
+  /**
+   * Opens up to `n` connections ahead (RegistryClient.warm) where this client's next reads go
+   * first: per repository it reads, the first mirror still usable for it (not down, not refusing
+   * it), or the registry itself where none is (every mirror given up, or none for that
+   * repository). Without it a source read through a mirror met the first image's blob burst with
+   * no spare connection, a handshake (a round trip or two at 20-150 ms) on the critical path; the
+   * registry itself is not warmed while a mirror answers, as it is read only when that one fails.
+   */
+  warm(n: number): void {
+    const warmed = new Set<RegistryClient>();
+    for (const repo of new Set(this.repos)) {
+      const first = this.routes(repo).find((m) => this.health.usable(m))?.client ?? this.upstream;
+      if (warmed.has(first)) continue;
+      warmed.add(first);
+      first.warm?.(n);
+    }
   }
 
   /**

@@ -157,6 +157,14 @@ export interface UploadQuirks {
   registry: string;
   /** Methods this registry refused (or is known to refuse); never tried again in this run. */
   refused: Set<UploadMethod>;
+  /**
+   * The smallest request body this registry (or a proxy in front of it) refused with 413 in this
+   * run. A body size limit refuses every body of that size or more, whichever method carries it,
+   * and none smaller for that reason: a blob of that size or more, or of a size not known before
+   * it is sent, goes in chunks (wholeFits), while a smaller one (a config, a small layer) still
+   * goes whole, one request, rather than as chunks.
+   */
+  tooLarge?: number;
   /** The method of the last successful upload. */
   working?: UploadMethod;
   /** Chunk size for chunked uploads (bytes). */
@@ -210,9 +218,18 @@ export class UploadMemory {
   }
 }
 
-/** The first method of `preferred` this registry has not refused, if any. */
-export function pickUploadMethod(q: UploadQuirks, preferred: readonly UploadMethod[]): UploadMethod | undefined {
-  return preferred.find((m) => !q.refused.has(m));
+/**
+ * The first method of `preferred` this registry has not refused, if any, for a body of `size`
+ * bytes (undefined: not known before it is sent): a whole-body method (a monolithic PUT, a
+ * streamed PATCH) only where the body fits under a 413 met in this run (wholeFits).
+ */
+export function pickUploadMethod(q: UploadQuirks, preferred: readonly UploadMethod[], size?: number): UploadMethod | undefined {
+  return preferred.find((m) => !q.refused.has(m) && (m === 'chunked' || wholeFits(q, size)));
+}
+
+/** True when a body of `size` bytes is smaller than every body this registry refused with 413 in this run (any body where none was). */
+export function wholeFits(q: UploadQuirks, size: number | undefined): boolean {
+  return q.tooLarge === undefined || (size !== undefined && size < q.tooLarge);
 }
 
 /** Chunk size for a session: the run's size, raised to the registry's announced minimum. */

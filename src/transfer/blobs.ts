@@ -258,6 +258,7 @@ async function streamBlobAttempts(desc: Descriptor, source: RepoEndpoint, target
         target,
         {
           methods: KNOWN_BLOB_METHODS,
+          size: desc.size,
           session,
           what: `blob ${desc.digest}`,
           open: () => {
@@ -449,8 +450,8 @@ async function teeInto(
     branch.pause();
     body.pipe(branch);
     try {
-      const method = pickUploadMethod(ctx.uploads.of(t.client.registry), KNOWN_BLOB_METHODS);
-      await uploadBlob(t, { methods: method ? [method] : [], once: true, session: s.value, what: `blob ${desc.digest}`, open: () => ({ data: branch, digest: desc.digest, size: desc.size }) }, ctx);
+      const method = pickUploadMethod(ctx.uploads.of(t.client.registry), KNOWN_BLOB_METHODS, desc.size);
+      await uploadBlob(t, { methods: method ? [method] : [], size: desc.size, once: true, session: s.value, what: `blob ${desc.digest}`, open: () => ({ data: branch, digest: desc.digest, size: desc.size }) }, ctx);
       return reports[i]!;
     } catch (err) {
       body.unpipe(branch);

@@ -21,7 +21,7 @@ export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx: 
     const restarts = new Restarts(ctx.transport.retryPolicy);
     for (let session = first; ; session = undefined) {
       try {
-        await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, what: `blob ${digest}`, session, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
+        await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, size: bytes.length, what: `blob ${digest}`, session, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);
         return { digest, uploaded: true };
       } catch (err) {
         // (uploadBlob has cancelled its session.)

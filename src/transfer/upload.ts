@@ -61,6 +61,8 @@ export function handOver(target: RepoEndpoint, s: UploadSession, ctx: TransferCo
 export interface UploadRequest {
   /** Methods this blob can use, best first. */
   methods: readonly UploadMethod[];
+  /** The body's size where it is known before it is opened (a source blob, a config, a layer held whole): after a 413 it still goes whole if it is smaller than the refused body (pickUploadMethod). */
+  size?: number;
   /** A fresh body for an attempt with `method`; undefined when the target turned out to have the blob already. */
   open(method: UploadMethod): Promise<BlobBody | undefined> | BlobBody | undefined;
   /** A session opened earlier (a mount answered 202, a tee, a spare: HandedSession), used by the first attempt. */
@@ -105,7 +107,7 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
   let refusal: unknown;
   // Bounded: each round either refuses a method for good or halves the chunk size.
   for (let round = 0; round < req.methods.length + 8; round++) {
-    const method = pickUploadMethod(q, req.methods);
+    const method = pickUploadMethod(q, req.methods, req.size);
     if (!method) break;
     let body: BlobBody | undefined;
     if (session?.minChunk) q.minChunk = Math.max(q.minChunk ?? 0, session.minChunk);
@@ -153,13 +155,15 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
         // ingress-nginx proxy-body-size; goharbor/harbor#3270): the blob in one request is refused
         // whichever method carries it, so a streamed PATCH would only be refused again. Chunks
         // smaller than the refused body may pass; they are tried only where they can be that small.
+        // A smaller body is not refused by that limit: configs and small layers still go whole
+        // (q.tooLarge, pickUploadMethod), one request instead of a POST, chunks and a closing PUT.
         const tooLarge = body?.size ?? state.sent;
         while (q.chunkSize >= tooLarge && q.chunkSize / 2 >= floor) q.chunkSize = Math.floor(q.chunkSize / 2);
-        q.refused.add('put');
-        q.refused.add('patch');
+        const news = q.tooLarge === undefined || tooLarge < q.tooLarge;
+        if (news) q.tooLarge = tooLarge;
         if (q.working !== 'chunked') q.working = undefined;
         if (!req.methods.includes('chunked') || q.refused.has('chunked') || chunkSizeFor(q) >= tooLarge) throw err;
-        log.info(`${q.registry} refused a request body of ${tooLarge} bytes (answered 413); using ${chunkSizeFor(q)}-byte chunked PATCH uploads for the rest of this run`);
+        if (news) log.info(`${q.registry} refused a request body of ${tooLarge} bytes (answered 413); using ${chunkSizeFor(q)}-byte chunked PATCH uploads for blobs of that size or more (or not known in advance) for the rest of this run, smaller ones still in one request`);
         if (req.once) throw err;
         continue;
       }

@@ -108,3 +108,29 @@ test('a 413 for a blob smaller than any chunk can be: the answer is the error, w
   assert.deepEqual(front.seen.filter((s) => s.endsWith(' 413')), ['PUT 413'], 'sent once: not retried, no PATCH of the same bytes');
   assert.equal(dst.count({ kind: 'upload', method: 'PATCH' }), 0);
 });
+
+test('after a 413, a blob smaller than the refused body still goes in one PUT; one of the refused size or more goes in chunks without a PUT first', async () => {
+  const [src, dst] = await registries();
+  // Copied one tag after the other (images: 1): tag a's large layer meets the limit first.
+  src.seedImage('app', { tags: ['a'], layers: [bytesOf('big', 3_000_000)] });
+  const b = src.seedImage('app', { tags: ['b'], layers: [bytesOf('small', 200_000), bytesOf('larger', 4_000_000)] });
+  const front = await bodyLimitFront(dst, 1_000_000);
+  const o = fakeLibraryOptions(src, dst);
+  const infos: string[] = [];
+  const logger = { debug: () => {}, info: (m: string) => infos.push(m), warn: () => {} };
+  const r = await copy({ from: src.ref('app'), to: [`${front.host}/app`], allTags: true, images: 1, retries: 2, logger, ...o, insecureRegistries: [...o.insecureRegistries, front.host] });
+  assert.ok(r.targets.every((t) => t.ok), JSON.stringify(r.targets.map((t) => t.error)));
+  assert.equal(dst.manifest('app', 'b')?.digest, b.digest);
+  // b's config and small layer: one PUT each, carrying the blob, on a session with no PATCH.
+  for (const blob of [b.config, b.layers[0]!]) {
+    const sent = dst.uploadsFor(blob.digest).filter((q) => q.method !== 'POST');
+    assert.deepEqual(sent.map((q) => `${q.method} ${q.bytesIn} ${q.status}`), [`PUT ${blob.size} 201`], `${blob.digest} (${blob.size} bytes) in one PUT`);
+  }
+  // b's larger layer: chunks under the limit at once, never offered whole.
+  const larger = b.layers[1]!;
+  const its = dst.uploadsFor(larger.digest);
+  assert.ok(its.filter((q) => q.method === 'PATCH').length >= 4, its.map((q) => `${q.method} ${q.bytesIn}`).join('; '));
+  assert.deepEqual(front.seen.filter((s) => s.endsWith(' 413')), ['PUT 413', 'PATCH chunk 413', 'PATCH chunk 413'], `the one whole body refused is tag a's layer (then its 2 MiB and 1 MiB chunks): ${front.seen.join('; ')}`);
+  assert.equal(infos.filter((m) => m.includes('refused a request body')).length, 1, infos.join('\n'));
+  assert.equal(dst.openUploads(), 0);
+});

@@ -4,15 +4,18 @@
 // registry serving bad bytes itself stays an error (nothing to fall back to). Also through the
 // library: a mirror behind a path, one that hangs, fails or stalls, and one that refuses access,
 // for one repository (that repository is read upstream and not asked at the mirror again, the
-// others still read through it) or for the whole registry (given up for the run).
+// others still read through it) or for the whole registry (given up for the run). Connections
+// opened ahead (warm) go where the first reads go: the mirror, or the registry once it is given up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, parseSyncFile, sync, type RegpushError } from '../../src/index.js';
+import { copy, parseReference, parseSyncFile, sync, type RegpushError } from '../../src/index.js';
+import { TransferRun } from '../../src/transfer/engine.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 const fake = fakeRegistryPool();
 
@@ -123,8 +126,13 @@ test('a mirror that accepts connections and never answers costs one attempt of t
   const { src, image } = await setup();
   const dst = await fake();
   // A hung cache, or a firewall that swallows the request: connections are taken and never answered.
+  // Connections opened ahead (warm) are taken too, with nothing sent on them: a request is a socket that sent bytes.
   const held: import('node:net').Socket[] = [];
-  const hung = net.createServer((s) => held.push(s));
+  let asked = 0;
+  const hung = net.createServer((s) => {
+    held.push(s);
+    s.once('data', () => asked++);
+  });
   await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
   t.after(() => {
     for (const s of held) s.destroy();
@@ -137,7 +145,7 @@ test('a mirror that accepts connections and never answers costs one attempt of t
   const r = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], mirrors: { [src.host]: [`http://${hungHost}`] }, logger, idleTimeoutMs: 500, ...opts, insecureRegistries: [...opts.insecureRegistries, hungHost] });
   assert.equal(r.digest, image);
   // Before: the run's retry policy (5 retries with backoff, each attempt its own idle timeout): six connections and ~10 s.
-  assert.equal(held.length, 1, 'one attempt at the mirror');
+  assert.equal(asked, 1, 'one attempt at the mirror');
   assert.ok(warnings.some((w) => w.startsWith(`mirror ${hungHost} failed (E_NETWORK: `) && w.includes('no answer within 500 ms')), warnings.join('\n'));
 });
 
@@ -349,5 +357,57 @@ test('a blob the target refuses at its closing PUT (DIGEST_INVALID) has its sess
       assert.equal(dst.openUploads(), 1);
       assert.match(err.message, new RegExp(`; 1 upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ${dst.host}/app \\(${layer.size} bytes sent, the registry did not confirm the cancel\\)$`));
     }
+  }
+});
+
+test('a source read through a mirror opens its connections ahead at the mirror, none at the registry itself: the first manifest read goes out on one of them', async () => {
+  const { src, mirror, image } = await setup();
+  mirror.seedImage('base/app', { tags: ['1'], layers: [bytesOf('the layer', 300_000)] }); // the cache holds it
+  const run = new TransferRun({ mirrors: { [src.host]: [mirror.host] }, ...fakeLibraryOptions(src, mirror) });
+  try {
+    const { client, repo } = run.source(parseReference(src.ref('base/app:1')));
+    assert.ok(client.warm, 'a client that reads through mirrors opens connections ahead');
+    client.warm(2);
+    await waitFor('two connections at the mirror', () => mirror.connectionsAt.length === 2);
+    assert.equal(mirror.requests().length, 0, 'nothing is sent on them');
+    assert.equal((await client.getManifest(repo, '1')).digest, image);
+    assert.equal(mirror.count({ kind: 'manifest' }), 1);
+    assert.equal(mirror.connectionsAt.length, 2, 'the manifest GET went out on a connection opened ahead');
+    assert.equal(src.connectionsAt.length, 0, 'the registry itself, not read while its mirror answers, is not connected to');
+  } finally {
+    run.close();
+  }
+});
+
+test('a mirror given up for the run (it failed): connections opened ahead go to the registry itself, which the reads go to now', async () => {
+  const { src, mirror } = await setup();
+  mirror.fault({}, { kind: 'status', status: 503, retryAfter: 0 });
+  const run = new TransferRun({ mirrors: { [src.host]: [mirror.host] }, logger: { debug: () => {}, info: () => {}, warn: () => {} }, ...fakeLibraryOptions(src, mirror) });
+  try {
+    const { client, repo } = run.source(parseReference(src.ref('base/app:1')));
+    await client.getManifest(repo, '1');
+    assert.equal(src.count({ kind: 'manifest' }), 1, 'read from the registry after the mirror\'s 503');
+    assert.equal(mirror.connectionsAt.length, 1);
+    client.warm!(3);
+    await waitFor('three connections at the registry', () => src.connectionsAt.length === 3);
+    assert.equal(mirror.connectionsAt.length, 1, 'none more at the mirror given up');
+  } finally {
+    run.close();
+  }
+});
+
+test('a cold target warms the source\'s mirror as it warms a source without one: the blob reads find connections open at the mirror', async () => {
+  const { src, mirror } = await setup();
+  const dst = await fake();
+  const run = new TransferRun({ jobs: 3, mirrors: { [src.host]: [mirror.host] }, ...fakeLibraryOptions(src, mirror, dst) });
+  try {
+    run.source(parseReference(src.ref('base/app:1')));
+    const set = run.targets([{ ref: parseReference(dst.ref('app:1')), tags: ['1'] }], parseReference(src.ref('base/app:1')));
+    assert.equal(await set.list[0]!.ep.client.headManifest('app', '1'), undefined, 'the tag is new at the target');
+    set.finish();
+    await waitFor('--jobs connections at the mirror', () => mirror.connectionsAt.length === 3);
+    assert.equal(src.connectionsAt.length, 0, 'none at the registry itself');
+  } finally {
+    run.close();
   }
 });

@@ -55,6 +55,21 @@ test('isUploadRefusal: 400/405/411/413/415/416/501 without a digest error', () =
   assert.ok(!isUploadRefusal(new Error('400')));
 });
 
+test('pickUploadMethod after a 413 (tooLarge): whole-body methods for smaller bodies only; a body of the refused size or more, or of a size not known, goes in chunks', () => {
+  const q = new UploadMemory().of('127.0.0.1:5000');
+  const all = ['put', 'patch', 'chunked'] as const;
+  assert.equal(pickUploadMethod(q, all), 'put', 'no 413 yet: any size goes whole');
+  q.tooLarge = 1_000_000;
+  assert.equal(pickUploadMethod(q, all, 999_999), 'put');
+  assert.equal(pickUploadMethod(q, ['patch', 'put', 'chunked'], 400), 'patch');
+  assert.equal(pickUploadMethod(q, all, 1_000_000), 'chunked');
+  assert.equal(pickUploadMethod(q, all, 5_000_000), 'chunked');
+  assert.equal(pickUploadMethod(q, all), 'chunked', 'a streamed layer, its size not known before it is sent');
+  assert.equal(pickUploadMethod(q, ['put', 'patch'], 5_000_000), undefined);
+  q.refused.add('chunked');
+  assert.equal(pickUploadMethod(q, all, 5_000_000), undefined);
+});
+
 test('quirks: one memory per run and registry, seeded from the table', () => {
   const run1 = new UploadMemory();
   const run2 = new UploadMemory();
