@@ -258,6 +258,25 @@ it('plain progress: a layer\'s start at each target says "build" once, before it
   assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 100 B sent/);
 });
 
+it('plain progress: a dependency layer\'s digest pass (a start with no target, its bytes) says "build" at once, before any target answers; its starts at the targets count its bytes once', () => {
+  const out: string[] = [];
+  const stderr = new PassThrough().on('data', (d) => out.push(String(d)));
+  const p = plainProgress({ stderr }, true);
+  p.events.start!('layer:1', 'uploaded', undefined);
+  assert.deepEqual(out.join('').trim().split('\n'), ['build   layer 1'], 'said before the HEAD');
+  p.events.bytes!('layer:1', 100);
+  p.events.start!('layer:1', 'skipped', 100, 'reg-a/app');
+  p.events.end!(report('layer:1', 'skipped', 100), 'reg-a/app');
+  p.events.start!('layer:1', 'uploaded', 100, 'reg-b/app');
+  p.events.bytes!('layer:1', 100); // built again to be sent: the same bytes
+  p.events.end!(report('layer:1', 'uploaded', 100, 100), 'reg-b/app');
+  p.events.phase!('transfer');
+  p.stop(true);
+  const lines = out.join('').trim().split('\n');
+  assert.deepEqual(lines.slice(0, -1), ['build   layer 1', 'build   layer 1 done (100 B)']);
+  assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 100 B sent/);
+});
+
 it('ProgressModel: a chunk, a start and an end look at the entries of their digest only, not at every entry of the run (copy --all-tags: thousands)', () => {
   const c = clock();
   const m = new ProgressModel(c.now);
