@@ -44,7 +44,7 @@ describe('formatting', () => {
       writeFileSync(join(dir, 'a.txt'), 'a');
       // --platform all plans each unqualified layer twice, once per OS family: every key the push
       // gives the progress display reads as that layer's name.
-      const inputs = await checkInputs({ from: 'scratch', to: '127.0.0.1:1/app:1', platform: 'all', app: [{ src: dir, dest: '/app' }], layers: [{ sources: [{ src: dir, dest: '/deps' }] }, { sources: [{ src: dir, dest: '/x' }] }] }, optionPaths('push()'));
+      const inputs = await checkInputs({ from: 'scratch', to: '127.0.0.1:1/app:1', platform: 'all', app: [{ src: dir, dest: '/app' }], layers: [{ sources: [{ src: dir, dest: '/deps' }] }, { sources: [{ src: dir, dest: '/x' }] }] }, optionPaths('push()'), { ignoreWarned: false });
       const shown = inputs.layers.map((l) => [l.label.name, shortDigest(l.label.key)]);
       assert.deepEqual(shown.map(([, s]) => s), ['layer 1', 'layer 1 (Windows)', 'layer 2', 'layer 2 (Windows)', 'app layer', 'app layer (Windows)']);
       for (const [name, s] of shown) assert.equal(s, name);
