@@ -258,6 +258,23 @@ it('plain progress: a layer\'s start at each target says "build" once, before it
   assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 100 B sent/);
 });
 
+it('plain progress: a dependency layer built for its digest that every target had says "build" and its size, and counts nothing as sent', () => {
+  const out: string[] = [];
+  const stderr = new PassThrough().on('data', (d) => out.push(String(d)));
+  const p = plainProgress({ stderr }, true);
+  p.events.start!('layer:1', 'uploaded', undefined);
+  p.events.bytes!('layer:1', 100);
+  for (const t of ['reg-a/app', 'reg-b/app']) {
+    p.events.start!('layer:1', 'skipped', 100, t);
+    p.events.end!(report('layer:1', 'skipped', 100), t);
+  }
+  p.events.phase!('transfer');
+  p.stop(true);
+  const lines = out.join('').trim().split('\n');
+  assert.deepEqual(lines.slice(0, -1), ['build   layer 1', 'build   layer 1 done (100 B)']);
+  assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 0 B sent/);
+});
+
 it('plain progress: a dependency layer\'s digest pass (a start with no target, its bytes) says "build" at once, before any target answers; its starts at the targets count its bytes once', () => {
   const out: string[] = [];
   const stderr = new PassThrough().on('data', (d) => out.push(String(d)));
