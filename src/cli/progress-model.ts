@@ -20,6 +20,12 @@ export interface ProgressEntry {
   ended?: number;
   /** Targets still working on this blob (copy to several targets). */
   pending: number;
+  /**
+   * A layer built for its digest alone (a dependency layer's pass before any target is asked for
+   * it) that no target has been sent yet: its bytes were made, not sent, and stay out of the
+   * totals unless a target then takes the layer as `uploaded`.
+   */
+  unsent?: boolean;
 }
 
 const VERB: Record<BlobAction, DisplayAction> = {
@@ -104,10 +110,12 @@ export class ProgressModel {
 
   /**
    * A blob starts (at one target). A layer being built has one line ("build") for all its
-   * targets; one that is only skipped or mounted at a target makes none (nothing is built there).
+   * targets; one that is only skipped or mounted at a target makes none (nothing is built there),
+   * unless it was built for its digest first. `forDigest`: a layer's start at no target, as its
+   * digest pass begins (a dependency layer's, push/layer-events.ts).
    */
-  start(digest: string, action: BlobAction, size: number | undefined): ProgressEntry | undefined {
-    if (isLayerKey(digest)) return this.layerStart(digest, action, size);
+  start(digest: string, action: BlobAction, size: number | undefined, forDigest = false): ProgressEntry | undefined {
+    if (isLayerKey(digest)) return this.layerStart(digest, action, size, forDigest);
     const t = this.now();
     this.firstStart ??= t;
     const verb = displayAction(action);
@@ -150,17 +158,20 @@ export class ProgressModel {
     return this.byDigest.get(digest)?.at(-1);
   }
 
-  private layerStart(digest: string, action: BlobAction, size: number | undefined): ProgressEntry | undefined {
+  private layerStart(digest: string, action: BlobAction, size: number | undefined, forDigest: boolean): ProgressEntry | undefined {
     const line = this.lastOf(digest);
     if (line) {
-      this.layersCounted.add(digest); // a further target
+      // A further target, or the first after the digest pass: what is built from now on is the
+      // same layer again, counted once.
+      this.layersCounted.add(digest);
       line.size ??= size;
+      if (action === 'uploaded' && !forDigest) line.unsent = undefined; // the pass's bytes stand for those sent
       return line;
     }
     if (action === 'skipped' || action === 'mounted') return undefined;
     const t = this.now();
     this.firstStart ??= t;
-    return this.add({ digest, action: 'build', size, bytes: 0, started: t, pending: 1 });
+    return this.add({ digest, action: 'build', size, bytes: 0, started: t, pending: 1, ...(forDigest ? { unsent: true } : {}) });
   }
 
   /** Bytes of a blob went out (a layer's may come without a start: one whose mount fell back); a mount getting them has fallen back to streaming. */
@@ -234,6 +245,7 @@ export class ProgressModel {
     let toSend = 0;
     let unknown = false;
     for (const e of this.entries) {
+      if (e.unsent) continue; // built for its digest, sent to no target (so far): its own line shows the pass
       bytes += e.bytes;
       if (e.action === 'stream' || e.action === 'upload' || e.action === 'build') {
         if (e.size === undefined) unknown = true;

@@ -58,7 +58,7 @@ export function plainProgress(io: Pick<CliIO, 'stderr'>, nameTargets = false): P
   return {
     events: {
       start(digest, action, size, target) {
-        model.start(digest, action, size);
+        model.start(digest, action, size, isLayerKey(digest) && target === undefined);
         if (isLayerKey(digest)) {
           // A layer's lines are said once, not per target: "build" when it is first built or sent.
           if (action !== 'skipped' && action !== 'mounted') once(`layer start ${digest}`, `build   ${shortDigest(digest)}`);
@@ -137,8 +137,8 @@ async function terminalProgress(io: CliIO, ctx: Pick<CommonContext, 'logSink'>):
   let stopped = false;
   return {
     events: {
-      start(digest, action, size) {
-        model.start(digest, action, size);
+      start(digest, action, size, target) {
+        model.start(digest, action, size, isLayerKey(digest) && target === undefined);
         dirty = true;
       },
       bytes(digest, n) {

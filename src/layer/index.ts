@@ -124,12 +124,16 @@ export function createLayerStream(opts: LayerOptions): { stream: Readable; resul
   return { stream, result };
 }
 
-/** Computes the layer exactly as createLayerStream would and discards the bytes (a hash pass before a byte-identical upload pass). */
-export async function hashLayer(opts: LayerOptions): Promise<LayerResult> {
+/**
+ * Computes the layer exactly as createLayerStream would and discards the bytes (a hash pass before
+ * a byte-identical upload pass). `onBytes`: the gzip bytes made so far, for progress (a large
+ * layer's pass is long, and nothing else is heard of it meanwhile).
+ */
+export async function hashLayer(opts: LayerOptions, onBytes?: (n: number) => void): Promise<LayerResult> {
   const cfg = resolveLayerOptions(opts);
   let final: LayerResult | undefined;
   const signal = cfg.signal ?? new AbortController().signal;
-  for await (const chunk of layerBytes(cfg, signal, (r) => (final = r))) void chunk;
+  for await (const chunk of layerBytes(cfg, signal, (r) => (final = r))) onBytes?.(chunk.length);
   return final!;
 }
 

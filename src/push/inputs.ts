@@ -127,10 +127,25 @@ export const PUSH_SHAPE = {
 } satisfies Shape;
 
 /**
- * Every input checked before the first request; their shape (PUSH_SHAPE) has been checked by
- * push(). `names`: what the messages call the options (the library's paths, or the CLI's flags).
+ * What the entry point that runs a push (push(), or the CLI through pushAs) has done for the
+ * user already, said by that entry: how its messages are worded (OptionNames) decides no behaviour.
  */
-export async function checkInputs(opts: PushOptions, names: OptionNames): Promise<PushInputs> {
+export interface PushEntry {
+  /**
+   * It has warned where the working folder's `.dockerignore` does not apply to a source folder
+   * inside it (the CLI does, per folder: only it knows which sources came from regpush.json, and so
+   * which folder's file they were meant to get). When false, checkInputs warns the logger, for the
+   * `cwd`'s file, naming each source by `names`.
+   */
+  ignoreWarned: boolean;
+}
+
+/**
+ * Every input checked before the first request; their shape (PUSH_SHAPE) has been checked by
+ * push(). `names`: what the messages call the options (the library's paths, or the CLI's flags);
+ * `entry`: what the caller has done already.
+ */
+export async function checkInputs(opts: PushOptions, names: OptionNames, entry: PushEntry): Promise<PushInputs> {
   // Read once, here: every layer source below is looked up in it (LayerOptions.cwd), not in
   // whatever the process's directory is when a build starts.
   const cwd = workingDirectory(opts.cwd);
@@ -240,11 +255,8 @@ export async function checkInputs(opts: PushOptions, names: OptionNames): Promis
     await plan(opts.app, names.about('app', sourcesText(opts.app, false)), names.about('app', sourcesText(opts.app, true)), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
   warnSharedSources(named, cwd, logger);
-  // The CLI says this line itself, before push() runs: it knows which sources came from a project
-  // file, whose folder's .dockerignore is the one to name (src/cli/commands/push.ts).
-  // A library caller's sources (names.op set): the CLI says this itself, per folder, since only it
-  // knows which sources came from regpush.json and which folder's .dockerignore they were meant to get.
-  if (names.op !== undefined) warnUnappliedIgnore(opts, cwd, names, logger);
+  // Unless the entry has said it (the CLI, before push runs: src/cli/commands/push.ts).
+  if (!entry.ignoreWarned) warnUnappliedIgnore(opts, cwd, names, logger);
   markDependencies(layers);
   // The CLI and regpush.json check these with the flags; a library caller's are checked here.
   // Every platform of the base ('all') may be a Windows one: applyConfigChanges checks each

@@ -38,6 +38,19 @@ export class LayerEvents {
   }
 
   /**
+   * A dependency layer's digest pass begins (layer-everywhere.ts): said before it, with no target
+   * (the one pass serves every target's HEAD) and no size, as a first build's start is; the
+   * returned callback gives its bytes as they are made. Over a large layer this pass is the
+   * longest step of the push, and without it nothing would be heard of the layer until each
+   * target had answered the HEAD that follows.
+   */
+  digesting(label: LayerLabel): (n: number) => void {
+    const events = this.ctx.events;
+    events?.start?.(label.key, 'uploaded', undefined);
+    return (n) => events?.bytes?.(label.key, n);
+  }
+
+  /**
    * The layer is at `t`, with the built layer's own size (a progress display adding up its bytes
    * would count it once per target that was sent it).
    */

@@ -142,7 +142,7 @@ export async function uploadLayerEverywhere(
   const fromTag = holders[0];
   // Once for every target: a target whose build failed sets itself aside, and the next meets the same failure.
   let digesting: Promise<LayerResult> | undefined;
-  const digestFirst = job.dependency && !known ? () => (digesting ??= dependencyDigest(job, ctx)) : undefined;
+  const digestFirst = job.dependency && !known ? () => (digesting ??= dependencyDigest(job, ctx, events)) : undefined;
   for (const t of set.list) {
     const state = states.get(t)!;
     if (t.failed || state.reusable[i]) continue;
@@ -216,12 +216,14 @@ async function layerTo(
  * A dependency layer's digest and facts, before anything of it is sent (LayerJob.dependency): its
  * build ahead, carried on to its end holding nothing more, or a hash pass of its own (tar, gzip
  * and sha256, the bytes let go). Either way the layer is as large as it likes: nothing is held
- * but a build ahead's output that ended within its bound.
+ * but a build ahead's output that ended within its bound. The pass has its progress events
+ * (LayerEvents.digesting): a start before it, its bytes as they are made.
  */
-async function dependencyDigest(job: LayerJob, ctx: TransferContext): Promise<LayerResult> {
+async function dependencyDigest(job: LayerJob, ctx: TransferContext, events: LayerEvents): Promise<LayerResult> {
   ctx.transport.logger.debug(`${job.label.name}: a dependency layer no tag here names; its digest comes first, then each target is asked for it, and it is sent only where absent`);
   const ahead = job.headStart;
-  if (ahead?.running) return ahead.digest();
-  if (ahead?.built) return ahead.built;
-  return hashLayer({ ...job.options, signal: ctx.signal });
+  if (!ahead?.running && ahead?.built) return ahead.built;
+  const made = events.digesting(job.label);
+  if (ahead?.running) return ahead.digest(made);
+  return hashLayer({ ...job.options, signal: ctx.signal }, made);
 }

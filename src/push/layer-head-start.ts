@@ -116,13 +116,18 @@ export class LayerHeadStart {
    * PUT if the target lacks it; one still running goes on to its end holding nothing more (what it
    * held is let go: a layer past the bound is built again to be sent, as it would be without a
    * head start), so its work so far is not done twice. Rejects with the build's failure.
+   * `onBytes`: the gzip bytes made, for progress: those made so far at once, then the rest as
+   * they come.
    */
-  async digest(): Promise<LayerResult> {
-    if (this.state === 'running' && !this.ended) {
+  async digest(onBytes?: (n: number) => void): Promise<LayerResult> {
+    if (this.state !== 'running') return this.result;
+    if (onBytes && this.heldBytes > 0) onBytes(this.heldBytes);
+    if (!this.ended) {
       this.state = 'taken';
       this.stream.off('data', this.hold);
       this.held = [];
       this.heldBytes = 0;
+      if (onBytes) this.stream.on('data', (c: Buffer) => onBytes(c.length));
       this.stream.resume(); // flowing with no reader: the rest is counted into the digest and let go
     }
     return this.result;

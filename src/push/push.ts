@@ -33,7 +33,7 @@ import { oneTargetPerRepository } from '../transfer/target-list.js';
 import type { RepoEndpoint } from '../transfer/types.js';
 import { anchorPaths } from '../registry/working-directory.js';
 import { composeConfigs, composeStage, layersFor, topDigestOf, usedLayers, warnUnsetEnv, type Composed, type EarlyConfigs } from './compose-stage.js';
-import { checkInputs, PUSH_SHAPE, tagRule, type LayerPlan, type PushInputs } from './inputs.js';
+import { checkInputs, PUSH_SHAPE, tagRule, type LayerPlan, type PushEntry, type PushInputs } from './inputs.js';
 import { checkOptions } from '../options-check.js';
 import { optionPaths, type OptionNames } from '../option-names.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
@@ -80,25 +80,29 @@ interface Front {
  * registry that needs it, and one failing target does not stop the others (E_PARTIAL).
  */
 export async function push(given: PushOptions): Promise<PushResult> {
-  return scrubbedRejections(given, (opts) => pushAs(opts, PUSH_NAMES));
+  return scrubbedRejections(given, (opts) => pushAs(opts, PUSH_NAMES, LIBRARY_ENTRY));
 }
 
 /** What push()'s messages call its options: their paths (`push(): to`, `format: "oci"`). */
 const PUSH_NAMES = optionPaths('push()');
 
+/** push() has said nothing before the push runs: the checks warn its logger of what the CLI says itself. */
+const LIBRARY_ENTRY: PushEntry = { ignoreWarned: false };
+
 /**
  * push() for a caller whose messages name the options its own way (`names`): the CLI, whose
- * messages name its flags (src/cli/commands/push.ts). Not part of the library's surface.
+ * messages name its flags (src/cli/commands/push.ts), and which says `entry` what it has done
+ * already (its own warnings). Not part of the library's surface.
  * @internal Not part of the library: left out of the published declarations (stripInternal).
  */
-export async function pushAs(given: PushOptions, names: OptionNames): Promise<PushResult> {
+export async function pushAs(given: PushOptions, names: OptionNames, entry: PushEntry): Promise<PushResult> {
   // The caller's callbacks go through one guard (callbacks.ts): a throw there stops the push, and
   // the push rejects with that error; any other failure, the checks' included, is a RegpushError.
   const callbacks = new CallerCallbacks();
   return callbacks.around(() => {
     // Plain-JS callers first: a wrong type would otherwise be misread by the checks that follow.
     checkOptions('push()', given, PUSH_SHAPE);
-    return pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks, names);
+    return pushChecked({ ...given, events: callbacks.guard(given.events, PUSH_EVENTS) }, callbacks, names, entry);
   }, 'push');
 }
 
@@ -106,8 +110,8 @@ export async function pushAs(given: PushOptions, names: OptionNames): Promise<Pu
 const PUSH_EVENTS = Object.keys(PUSH_SHAPE.fields.events.fields);
 
 /** push() once its options' shape is checked and its callbacks guarded. */
-async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, names: OptionNames): Promise<PushResult> {
-  const inputs = await checkInputs(guarded, names);
+async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, names: OptionNames, entry: PushEntry): Promise<PushResult> {
+  const inputs = await checkInputs(guarded, names, entry);
   // Relative paths of the options (TLS files, env's path variables) taken in the same directory as the layers' sources.
   const opts = anchorPaths(guarded, inputs.cwd);
   const timings: Record<string, number> = {};

@@ -28,7 +28,9 @@ export interface BlobReport {
  * Progress events, for the terminal display and a library caller's own. Per blob and target: a
  * `start`, its `bytes` as they go, an `end`. A layer push builds has no digest until it is built:
  * its events go under its key (`layer` for the app layer, `layer:N` for the N-th of `layers`), the
- * same three at each target it goes to (see src/push/layer-events.ts).
+ * same three at each target it goes to (see src/push/layer-events.ts). A dependency layer whose
+ * digest is computed before any target is asked for it has one more `start` before those, with no
+ * target and no size, and the bytes of that pass.
  *
  * `image`, the last argument of each, says which image the blob moves for where several move at
  * once: a sync()'s unit (its source reference, as `unitStart` names it) and a tag of copy() with
@@ -45,7 +47,7 @@ export interface BlobEvents {
    * yet (its size is known once it is built: the `end` gives it).
    */
   start?(digest: string, action: BlobAction, size: number | undefined, target?: string, image?: string): void;
-  /** `n` more bytes of the blob went out (for a layer push builds: were built and sent). */
+  /** `n` more bytes of the blob went out (for a layer push builds: were built and sent, or built for a dependency layer's digest pass). */
   bytes?(digest: string, n: number, image?: string): void;
   /**
    * `target`: the "registry/repo" this blob is done at. A layer push builds is reported with the

@@ -52,6 +52,30 @@ function makeCode(version: string): string {
   return dir;
 }
 
+/** One new layer of a push's --json report, as these tests read it. */
+interface LayerLine {
+  name: string;
+  action: string;
+  digest: string;
+  diffId: string;
+  size: number;
+  method?: string;
+  platform?: string;
+}
+
+/**
+ * Runs `regpush push` with `args` (which hold --json) and reads its report: the push exits 0, the
+ * report is valid by the published schema (`label` names it in a failure), and `actions` are its
+ * layers' actions, bottom to top.
+ */
+async function pushReport(args: string[], label: string, opts?: Parameters<typeof runCli>[1]): Promise<{ report: { digest: string; layer: LayerLine; layers: LayerLine[] }; actions: string[]; stderr: string }> {
+  const r = await runCli(args, opts);
+  assert.equal(r.code, 0, `${label}: ${r.stderr}`);
+  const report = JSON.parse(r.stdout);
+  assertValidReport(report, label);
+  return { report, actions: report.layers.map((l: LayerLine) => l.action), stderr: r.stderr };
+}
+
 /** A directory with one file saying `text`. */
 function oneFile(name: string, text: string): string {
   const dir = tempDir('regpush-one-');
@@ -87,11 +111,8 @@ test('two --layers: each its own layer in order; after a one-file change the re-
   const to = imageRef(R.anon2, `${run}/split:1`);
   const args = (dir: string) => ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to,
     '--layer', `${deps}:/srv/deps`, '--layer', `${dir}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
-  const first = await runCli(args(code));
-  assert.equal(first.code, 0, first.stderr);
-  const a = JSON.parse(first.stdout);
-  assertValidReport(a, 'split first push');
-  assert.deepEqual(a.layers.map((l: { name: string; action: string }) => [l.name, l.action]), [['layer 1', 'uploaded'], ['layer 2', 'uploaded']]);
+  const { report: a } = await pushReport(args(code), 'split first push');
+  assert.deepEqual(a.layers.map((l) => [l.name, l.action]), [['layer 1', 'uploaded'], ['layer 2', 'uploaded']]);
   assert.ok(a.layers[0].size > 10_000_000, `dependency layer is ~10 MB (${a.layers[0].size})`);
   assert.ok(a.layers[1].size < 400_000, `app layer is small (${a.layers[1].size})`);
   assert.equal(a.layer.digest, a.layers[1].digest, 'the old `layer` field is the top layer');
@@ -105,11 +126,8 @@ test('two --layers: each its own layer in order; after a one-file change the re-
   // One file of the app changes.
   writeFileSync(join(code, 'version.txt'), 'v2\n');
   const mark = logMark('anon2');
-  const second = await runCli(args(code));
-  assert.equal(second.code, 0, second.stderr);
-  const b = JSON.parse(second.stdout);
-  assertValidReport(b, 'split re-push');
-  assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['reused', 'uploaded']);
+  const { report: b, actions } = await pushReport(args(code), 'split re-push');
+  assert.deepEqual(actions, ['reused', 'uploaded']);
   assert.equal(b.layers[0].digest, a.layers[0].digest, 'dependency layer reused as is');
   assert.equal(b.layers[0].method, 'reused');
   assert.notEqual(b.layers[1].digest, a.layers[1].digest);
@@ -144,16 +162,12 @@ test('a new tag per deploy (--to app:COMMIT --tag latest, SOURCE_DATE_EPOCH the 
     '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
   // As CI sets it (git log -1 --format=%ct): another value per commit. It dates the config only,
   // so the dependency layer stays the same blob (it dated every entry, and the layer was re-sent).
-  const first = await runCli(args('c1'), { env: { SOURCE_DATE_EPOCH: '1700000000' } });
-  assert.equal(first.code, 0, first.stderr);
-  const a = JSON.parse(first.stdout);
+  const { report: a } = await pushReport(args('c1'), 'per-commit first push', { env: { SOURCE_DATE_EPOCH: '1700000000' } });
   writeFileSync(join(code, 'version.txt'), 'v2\n');
   const mark = logMark('anon2');
-  const second = await runCli(args('c2'), { env: { SOURCE_DATE_EPOCH: '1700000100' } });
-  assert.equal(second.code, 0, second.stderr);
-  const b = JSON.parse(second.stdout);
-  assertValidReport(b, 'per-commit push');
-  assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['reused', 'uploaded']);
+  const second = await pushReport(args('c2'), 'per-commit push', { env: { SOURCE_DATE_EPOCH: '1700000100' } });
+  const b = second.report;
+  assert.deepEqual(second.actions, ['reused', 'uploaded']);
   assert.equal(b.layers[0].digest, a.layers[0].digest);
   assert.match(second.stderr, /percommit:c2 is a new tag; its layers are matched against :latest/);
   const log = await registryLogSince('anon2', mark);
@@ -191,18 +205,14 @@ test('two branches deploying to one tag in turn: the dependency layer the reposi
   // The base in another registry: no build ahead of the dependency layer, its digest comes from a hash pass.
   const args = (deps: string) => ['push', '--json', '--from', imageRef(R.anon, 'base/busybox:oci'), '--to', to,
     '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
-  const a1 = await runCli(args(depsA));
-  assert.equal(a1.code, 0, a1.stderr);
-  const a = JSON.parse(a1.stdout);
+  const { report: a } = await pushReport(args(depsA), 'branch A');
 
   // Branch B deploys to the same tag: its dependency layer is new to the repository.
   writeFileSync(join(code, 'version.txt'), 'b\n');
   let mark = logMark('anon2');
-  const b1 = await runCli(args(depsB));
-  assert.equal(b1.code, 0, b1.stderr);
-  const b = JSON.parse(b1.stdout);
-  assertValidReport(b, 'branch B');
-  assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['uploaded', 'uploaded']);
+  const b1 = await pushReport(args(depsB), 'branch B');
+  const b = b1.report;
+  assert.deepEqual(b1.actions, ['uploaded', 'uploaded']);
   assert.notEqual(b.layers[0].digest, a.layers[0].digest);
   let reqs = await registryLogSince('anon2', mark);
   // What a new dependency layer costs: one HEAD more; its bytes go as one PUT with the digest, no PATCH.
@@ -211,11 +221,9 @@ test('two branches deploying to one tag in turn: the dependency layer the reposi
   // Branch A again, with a code change: :staging names B's image, the repository still holds A's dependencies.
   writeFileSync(join(code, 'version.txt'), 'a2\n');
   mark = logMark('anon2');
-  const a2 = await runCli(args(depsA));
-  assert.equal(a2.code, 0, a2.stderr);
-  const c = JSON.parse(a2.stdout);
-  assertValidReport(c, 'branch A again');
-  assert.deepEqual(c.layers.map((l: { action: string }) => l.action), ['skipped', 'uploaded']);
+  const a2 = await pushReport(args(depsA), 'branch A again');
+  const c = a2.report;
+  assert.deepEqual(a2.actions, ['skipped', 'uploaded']);
   assert.equal(c.layers[0].digest, a.layers[0].digest, 'the same blob as the first deploy');
   reqs = await registryLogSince('anon2', mark);
   assert.deepEqual(naming(reqs, a.layers[0].digest), ['HEAD 200'], 'asked for once, not sent');
@@ -236,17 +244,14 @@ test('a new tag per deploy and no other tag (--to app:COMMIT): the dependency la
     const repo = `${run}/commits-${where}`;
     const args = (commit: string) => ['push', '--json', '--from', from, '--to', imageRef(R.anon2, `${repo}:${commit}`),
       '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`];
-    const first = await runCli(args('c1'));
-    assert.equal(first.code, 0, first.stderr);
-    const a = JSON.parse(first.stdout);
-    assert.deepEqual(a.layers.map((l: { action: string }) => l.action), ['uploaded', 'uploaded'], where);
+    const first = await pushReport(args('c1'), `first per-commit push, base in the ${where} registry`);
+    const a = first.report;
+    assert.deepEqual(first.actions, ['uploaded', 'uploaded'], where);
     writeFileSync(join(code, 'version.txt'), 'v2\n');
     const mark = logMark('anon2');
-    const second = await runCli(args('c2'));
-    assert.equal(second.code, 0, second.stderr);
-    const b = JSON.parse(second.stdout);
-    assertValidReport(b, `per-commit push, base in the ${where} registry`);
-    assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['skipped', 'uploaded'], where);
+    const second = await pushReport(args('c2'), `per-commit push, base in the ${where} registry`);
+    const b = second.report;
+    assert.deepEqual(second.actions, ['skipped', 'uploaded'], where);
     assert.equal(b.layers[0].digest, a.layers[0].digest, where);
     const reqs = await registryLogSince('anon2', mark);
     assert.deepEqual(naming(reqs, a.layers[0].digest), ['HEAD 200'], `${where}: asked for once, not sent`);
@@ -268,17 +273,14 @@ test('same registry, a one-file change whose code layer is built before the tag 
     const code = makeCode('v1');
     const args = (to: string) => ['push', '--json', '--from', baseRef, '--to', to, '--layer', `${deps}:/srv/deps`, '--layer', `${code}:/srv/app`, '--entrypoint', '/srv/app/run.sh'];
     const to = `${p.host}/${run}/same-split:1`;
-    const first = await runCli(args(to));
-    assert.equal(first.code, 0, first.stderr);
-    const a = JSON.parse(first.stdout);
+    const { report: a } = await pushReport(args(to), 'same-registry first push');
 
     writeFileSync(join(code, 'version.txt'), 'v2\n');
     p.clearRecords();
     p.rule({ method: 'GET', path: new RegExp(`/v2/${run}/same-split/manifests/1$`), fault: { kind: 'delay', ms: 700 }, name: 'late-tag' });
-    const second = await runCli(args(to));
-    assert.equal(second.code, 0, second.stderr);
-    const b = JSON.parse(second.stdout);
-    assert.deepEqual(b.layers.map((l: { action: string }) => l.action), ['reused', 'uploaded']);
+    const second = await pushReport(args(to), 'same-registry one-file change');
+    const b = second.report;
+    assert.deepEqual(second.actions, ['reused', 'uploaded']);
     assert.equal(b.layers[0].digest, a.layers[0].digest);
     assert.equal(p.hits('late-tag').length, 1);
     const tagAnswered = p.hits('late-tag')[0]!.at + 700;
@@ -294,9 +296,8 @@ test('same registry, a one-file change whose code layer is built before the tag 
     await assertValidImage(imageRef(R.anon2, `${run}/same-split:1`), b.digest);
 
     // The same inputs to a new tag: the same image.
-    const fresh = await runCli(args(`${p.host}/${run}/same-split-fresh:1`));
-    assert.equal(fresh.code, 0, fresh.stderr);
-    assert.equal(JSON.parse(fresh.stdout).digest, b.digest);
+    const fresh = await pushReport(args(`${p.host}/${run}/same-split-fresh:1`), 'same-registry fresh push');
+    assert.equal(fresh.report.digest, b.digest);
   } finally {
     await p.close();
   }
@@ -320,22 +321,19 @@ test('--layer and --app: --layers first, in order, the --app layer on top (its f
   assert.deepEqual(plan.layers.map((l: { action: string }) => l.action), ['planned', 'planned', 'planned']);
   await tagAbsent(R.anon.host, `${run}/mixed`, '1');
 
-  const r = await runCli(['push', '--json', ...args]);
-  assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout);
-  assertValidReport(report, 'layers + app');
-  assert.deepEqual(report.layers.map((l: { name: string }) => l.name), ['layer 1', 'layer 2', 'app layer']);
-  assert.deepEqual(report.layers.map((l: { digest: string }) => l.digest), plan.layers.map((l: { digest: string }) => l.digest), 'the plan names the same layers');
+  const { report } = await pushReport(['push', '--json', ...args], 'layers + app');
+  assert.deepEqual(report.layers.map((l) => l.name), ['layer 1', 'layer 2', 'app layer']);
+  assert.deepEqual(report.layers.map((l) => l.digest), plan.layers.map((l: { digest: string }) => l.digest), 'the plan names the same layers');
   const m = (await skopeoInspect(to, { raw: true })).json;
   assert.ok(m.layers.every((l: { mediaType: string }) => DOCKER.test(l.mediaType)));
-  assert.deepEqual(m.layers.slice(-3).map((l: { digest: string }) => l.digest), report.layers.map((l: { digest: string }) => l.digest));
+  assert.deepEqual(m.layers.slice(-3).map((l: { digest: string }) => l.digest), report.layers.map((l) => l.digest));
   const bundle = await umociUnpack(await skopeoCopyToLayout(to));
   assert.equal(readFileSync(join(bundle, 'rootfs', 'srv', 'who.txt'), 'utf8'), 'from-app\n');
   assert.equal(readFileSync(join(bundle, 'rootfs', 'opt', 'extra', 'extra.txt'), 'utf8'), 'extra\n');
 
   // Same inputs, same digest (reproducible).
-  const again = await runCli(['push', '--json', ...args.map((x) => (x === to ? imageRef(R.anon, `${run}/mixed-again:1`) : x))]);
-  assert.equal(JSON.parse(again.stdout).digest, report.digest);
+  const again = await pushReport(['push', '--json', ...args.map((x) => (x === to ? imageRef(R.anon, `${run}/mixed-again:1`) : x))], 'layers + app, again');
+  assert.equal(again.report.digest, report.digest);
 });
 
 test('a layer leaves the base\'s directories as they are: /home/node stays its user\'s under --app …:/home/node/app --chown; a missing parent is made 0755 root (umoci unpacks it)', async () => {
@@ -451,17 +449,15 @@ test('per-platform layers: one index whose amd64 and arm64 children each carry t
   const arm = oneFile('arch.txt', 'built-for-arm64\n');
   const shared = oneFile('shared.txt', 'shared\n');
   const to = imageRef(R.anon2, `${run}/per-arch:1`);
-  const r = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to,
+  const args = ['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to,
     '--layer', `${shared}:/srv`, '--layer', `linux/amd64=${amd}:/srv/bin`, '--layer', `linux/arm64=${arm}:/srv/bin`,
-    '--entrypoint', '["/bin/sh","-c"]', '--cmd', 'cat /srv/bin/arch.txt /srv/shared.txt']);
-  assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout);
-  assertValidReport(report, 'per-platform layers');
-  assert.deepEqual(report.layers.map((l: { platform?: string }) => l.platform ?? ''), ['', 'linux/amd64', 'linux/arm64']);
+    '--entrypoint', '["/bin/sh","-c"]', '--cmd', 'cat /srv/bin/arch.txt /srv/shared.txt'];
+  const { report } = await pushReport(args, 'per-platform layers');
+  assert.deepEqual(report.layers.map((l) => l.platform ?? ''), ['', 'linux/amd64', 'linux/arm64']);
   const idx = (await skopeoInspect(to, { raw: true })).json;
   assert.equal(idx.mediaType, 'application/vnd.oci.image.index.v1+json');
   assert.deepEqual(idx.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort(), ['amd64', 'arm64']);
-  const [sharedL, amdL, armL] = report.layers as { digest: string }[];
+  const [sharedL, amdL, armL] = report.layers;
   for (const [arch, own, other] of [['amd64', amdL!, armL!], ['arm64', armL!, amdL!]] as const) {
     const c = await childOf(to, arch);
     const child = c.json;
@@ -475,11 +471,7 @@ test('per-platform layers: one index whose amd64 and arm64 children each carry t
   }
   // Re-push with only the arm64 output changed: the shared and amd64 layers are reused from the index's children.
   writeFileSync(join(arm, 'arch.txt'), 'built-for-arm64 v2\n');
-  const again = await runCli(['push', '--json', '--from', imageRef(R.anon, 'base/multi:oci'), '--to', to,
-    '--layer', `${shared}:/srv`, '--layer', `linux/amd64=${amd}:/srv/bin`, '--layer', `linux/arm64=${arm}:/srv/bin`,
-    '--entrypoint', '["/bin/sh","-c"]', '--cmd', 'cat /srv/bin/arch.txt /srv/shared.txt']);
-  assert.equal(again.code, 0, again.stderr);
-  assert.deepEqual(JSON.parse(again.stdout).layers.map((l: { action: string }) => l.action), ['reused', 'reused', 'uploaded']);
+  assert.deepEqual((await pushReport(args, 'per-platform layers, arm64 changed')).actions, ['reused', 'reused', 'uploaded']);
   const why = await runtimeUnavailable();
   if (why) return t.skip(`cannot run images here: ${why}`);
   if (process.arch !== 'x64') return t.skip('amd64 images run only on an x64 host');

@@ -44,7 +44,7 @@ describe('formatting', () => {
       writeFileSync(join(dir, 'a.txt'), 'a');
       // --platform all plans each unqualified layer twice, once per OS family: every key the push
       // gives the progress display reads as that layer's name.
-      const inputs = await checkInputs({ from: 'scratch', to: '127.0.0.1:1/app:1', platform: 'all', app: [{ src: dir, dest: '/app' }], layers: [{ sources: [{ src: dir, dest: '/deps' }] }, { sources: [{ src: dir, dest: '/x' }] }] }, optionPaths('push()'));
+      const inputs = await checkInputs({ from: 'scratch', to: '127.0.0.1:1/app:1', platform: 'all', app: [{ src: dir, dest: '/app' }], layers: [{ sources: [{ src: dir, dest: '/deps' }] }, { sources: [{ src: dir, dest: '/x' }] }] }, optionPaths('push()'), { ignoreWarned: false });
       const shown = inputs.layers.map((l) => [l.label.name, shortDigest(l.label.key)]);
       assert.deepEqual(shown.map(([, s]) => s), ['layer 1', 'layer 1 (Windows)', 'layer 2', 'layer 2 (Windows)', 'app layer', 'app layer (Windows)']);
       for (const [name, s] of shown) assert.equal(s, name);
@@ -251,6 +251,42 @@ it('plain progress: a layer\'s start at each target says "build" once, before it
   p.events.start!('layer:1', 'uploaded', 100, 'reg-c/app');
   p.events.bytes!('layer:1', 100);
   p.events.end!(report('layer:1', 'uploaded', 100, 100), 'reg-c/app');
+  p.events.phase!('transfer');
+  p.stop(true);
+  const lines = out.join('').trim().split('\n');
+  assert.deepEqual(lines.slice(0, -1), ['build   layer 1', 'build   layer 1 done (100 B)']);
+  assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 100 B sent/);
+});
+
+it('plain progress: a dependency layer built for its digest that every target had says "build" and its size, and counts nothing as sent', () => {
+  const out: string[] = [];
+  const stderr = new PassThrough().on('data', (d) => out.push(String(d)));
+  const p = plainProgress({ stderr }, true);
+  p.events.start!('layer:1', 'uploaded', undefined);
+  p.events.bytes!('layer:1', 100);
+  for (const t of ['reg-a/app', 'reg-b/app']) {
+    p.events.start!('layer:1', 'skipped', 100, t);
+    p.events.end!(report('layer:1', 'skipped', 100), t);
+  }
+  p.events.phase!('transfer');
+  p.stop(true);
+  const lines = out.join('').trim().split('\n');
+  assert.deepEqual(lines.slice(0, -1), ['build   layer 1', 'build   layer 1 done (100 B)']);
+  assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 0 B sent/);
+});
+
+it('plain progress: a dependency layer\'s digest pass (a start with no target, its bytes) says "build" at once, before any target answers; its starts at the targets count its bytes once', () => {
+  const out: string[] = [];
+  const stderr = new PassThrough().on('data', (d) => out.push(String(d)));
+  const p = plainProgress({ stderr }, true);
+  p.events.start!('layer:1', 'uploaded', undefined);
+  assert.deepEqual(out.join('').trim().split('\n'), ['build   layer 1'], 'said before the HEAD');
+  p.events.bytes!('layer:1', 100);
+  p.events.start!('layer:1', 'skipped', 100, 'reg-a/app');
+  p.events.end!(report('layer:1', 'skipped', 100), 'reg-a/app');
+  p.events.start!('layer:1', 'uploaded', 100, 'reg-b/app');
+  p.events.bytes!('layer:1', 100); // built again to be sent: the same bytes
+  p.events.end!(report('layer:1', 'uploaded', 100, 100), 'reg-b/app');
   p.events.phase!('transfer');
   p.stop(true);
   const lines = out.join('').trim().split('\n');

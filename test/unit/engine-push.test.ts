@@ -233,6 +233,61 @@ test('a dependency layer no tag names, over two platforms and two targets: hashe
   }
 });
 
+test('a dependency layer hashed before its HEAD is heard of meanwhile: a start with no target and no size, its bytes as they are made, all before the target is asked for it; then its start at the target', async () => {
+  const [src, a] = [await fake(), await fake()];
+  src.seedImage('base/node', { tags: ['20'] });
+  const opts = { from: src.ref('base/node:20'), layers: [{ sources: appDir('dependencies\n'.repeat(5000)) }], ...fakeLibraryOptions(src, a) };
+  const dep = (await push({ ...opts, to: a.ref('app:c1'), app: appDir('v1\n') })).layers![0]!;
+  a.clearLog();
+  const asked = (): number => a.count({ digest: dep.digest });
+  const seen: string[] = [];
+  let madeBeforeHead = 0;
+  const events: PushOptions['events'] = {
+    start: (d, action, size, target) => void (d === 'layer:1' && seen.push(`start ${action} ${size ?? '?'} ${target ?? '-'} after ${asked()} requests`)),
+    bytes: (d, n) => void (d === 'layer:1' && asked() === 0 && (madeBeforeHead += n)),
+    end: (r, target) => void (r.digest === 'layer:1' && seen.push(`end ${r.action} ${r.size} ${target}`)),
+  };
+  // Another tag, none lending the layer: its digest comes first, then the HEAD (test above).
+  const r = await push({ ...opts, to: a.ref('app:c2'), app: appDir('v2\n'), events });
+  assert.equal(r.layers![0]!.action, 'skipped');
+  assert.deepEqual(seen, [`start uploaded ? - after 0 requests`, `start skipped ${dep.size} ${a.host}/app after 1 requests`, `end skipped ${dep.size} ${a.host}/app`]);
+  assert.equal(madeBeforeHead, dep.size, 'every byte of the digest pass is said before the HEAD');
+});
+
+test('a dependency layer whose build ahead ended within its bound is sent from the bytes it held: built once, asked for with one HEAD, one PUT with its digest; its bytes said before the HEAD', async () => {
+  const dst = await fake();
+  const depDir = mkdtempSync(join(tmpdir(), 'regpush-engine-push-'));
+  dirs.push(depDir);
+  for (const name of ['a.js', 'b.js', 'c.js']) writeFileSync(join(depDir, name), `module.exports = '${name}';\n`);
+  const builds: string[] = [];
+  let depBuilt!: () => void;
+  const built = new Promise<void>((resolve) => (depBuilt = resolve));
+  const logger = {
+    ...silentLogger,
+    debug: (m: string) => {
+      if (!/^layer: built /.test(m)) return;
+      builds.push(m);
+      if (/^layer: built 3 entries/.test(m)) depBuilt();
+    },
+  };
+  // The target's answers wait until the dependency layer's build ahead (no base: it starts at
+  // once) has ended, so its digest is asked of a build that holds its whole output.
+  dst.fault({ kind: 'manifest', method: ['GET', 'HEAD'] }, { kind: 'hold', until: built });
+  // Each run of bytes with the number of requests the target had received by then.
+  const made: [n: number, requests: number][] = [];
+  const events: PushOptions['events'] = { bytes: (d, n) => void (d === 'layer:1' && made.push([n, dst.log.length])) };
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), layers: [{ sources: [{ src: depDir, dest: '/deps' }] }], app: appDir(), logger, events, ...fakeLibraryOptions(dst) });
+  const layer = r.layers![0]!;
+  const dep = layer.digest;
+  const head = dst.requests({ digest: dep, method: 'HEAD' })[0]!.seq;
+  const madeBeforeHead = made.filter(([, requests]) => requests < head).reduce((sum, [n]) => sum + n, 0);
+  assert.equal(layer.action, 'uploaded');
+  assert.deepEqual(builds.map((b) => b.replace(/ of gzip.*/, '').replace(/\d+ bytes of tar, /, '')), ['layer: built 3 entries, ' + layer.size, 'layer: built 1 entries, ' + r.layers![1]!.size].sort(), 'each layer built once');
+  assert.deepEqual(dst.requests({ digest: dep }).map((q) => `${q.method} ${q.status} ${q.bytesIn}`), ['HEAD 404 0', `PUT 201 ${layer.size}`], 'asked for, then its held bytes in one PUT');
+  assert.equal(dst.uploadsFor(dep).filter((q) => q.method === 'PATCH').length, 0);
+  assert.equal(madeBeforeHead, layer.size);
+});
+
 test('SOURCE_DATE_EPOCH set to each commit\'s time dates the config only: a re-push reuses every unchanged layer and uploads the config and the manifest alone, without a warning (it dated every layer entry, and so re-sent every layer)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
@@ -1117,8 +1172,10 @@ test('each new layer\'s events at each target: start (its size once it is known)
   assert.deepEqual(JSON.parse(a.manifest('app', '1')!.bytes.toString('utf8')).layers.at(-1).mediaType, dockerLayer);
   for (const [key, layer] of [['layer:1', r.layers![0]!], ['layer', r.layers![1]!]] as const) {
     assert.deepEqual(ev.of(key), [
-      // The dependency layer is hashed and asked for before it is sent, so its size is known; the
-      // app layer is built while it goes: its size is not known yet.
+      // The dependency layer is hashed (with no target: its one pass serves both) and asked for
+      // before it is sent, so its size is known at each target; the app layer is built while it
+      // goes: its size is not known yet.
+      ...(key === 'layer:1' ? ['start uploaded ? undefined', 'bytes'] : []),
       `start uploaded ${key === 'layer:1' ? layer.size : '?'} ${a.host}/app`,
       'bytes',
       `end uploaded ${layer.size} ${dockerLayer} ${a.host}/app`,

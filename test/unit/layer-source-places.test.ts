@@ -11,6 +11,8 @@ import { runMain } from '../fixtures/run-main.js';
 import { layerNames } from '../fixtures/layer-names.js';
 import { execFileSync } from 'node:child_process';
 import { unappliedIgnoreWarning } from '../../src/layer/index.js';
+import { checkInputs } from '../../src/push/inputs.js';
+import { flagNames, optionPaths } from '../../src/option-names.js';
 
 const fake = fakeRegistryPool();
 
@@ -232,6 +234,25 @@ test('the working folder\'s .dockerignore is warned of only where it would have 
   writeFileSync(join(proj, '.dockerignore'), 'dep*\n');
   const folder = await pushWith({}, proj, ['--app', './dist', '--layer', 'deps:/deps']);
   assert.match(folder.stderr, /^warning: \.\/\.dockerignore does not apply to --layer deps \(it would leave out deps\/\): /m);
+});
+
+test('push\'s checks warn of an unapplied .dockerignore as their entry says, not as their messages are worded: the CLI has said it (each folder\'s file), push() has not', async (t) => {
+  const { proj } = checkout(t);
+  writeFileSync(join(proj, '.dockerignore'), '**/*.map\n');
+  writeFileSync(join(proj, 'dist', 'server.js.map'), '{}');
+  const warned = async (names: Parameters<typeof checkInputs>[1], ignoreWarned: boolean): Promise<string[]> => {
+    const said: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (l: string) => void said.push(l) };
+    await checkInputs({ from: 'scratch', to: '127.0.0.1:1/app:1', cwd: proj, app: [{ src: './dist', dest: '/app' }], logger }, names, { ignoreWarned });
+    return said.filter((l) => l.includes('does not apply'));
+  };
+  const cli = flagNames({ app: '--app' });
+  const library = optionPaths('push()');
+  // Named the way the messages name options, whichever entry it is.
+  assert.deepEqual(await warned(cli, false), ['./.dockerignore does not apply to --app (it would leave out dist/server.js.map): a source folder is filtered by its own .dockerignore only; to leave files out of it, put a .dockerignore in that folder']);
+  assert.deepEqual(await warned(library, false), ['./.dockerignore does not apply to app[0] (it would leave out dist/server.js.map): a source folder is filtered by its own .dockerignore only; to leave files out of it, put a .dockerignore in that folder']);
+  assert.deepEqual(await warned(cli, true), []);
+  assert.deepEqual(await warned(library, true), [], 'an entry that has said it is not said to twice, however its options are named');
 });
 
 test('a working folder whose .dockerignore is a fifo: the warning check does not read it (it would wait for a writer forever), and says it as for a file it cannot read', (t) => {

@@ -126,7 +126,8 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const warn = (m: string): void => ctx.logger.warn(m);
       const given = [...app.map((s, i) => ({ src: s.src, origin: appOrigins[i]! })), ...layers.map((l, i) => ({ src: l.sources[0]!.src, origin: layerOrigins[i]! }))];
       for (const { src, origin } of given) checkSourcePlace(src, cwd, origin.flag, warn, origin.entry);
-      // The folder's .dockerignore, where sources inside it have none: the project folder for the file's entries, the working folder for the flags'.
+      // The folder's .dockerignore, where sources inside it have none: the project folder for the file's entries, the working folder for the flags'
+      // (said here, not by push's checks, which know only one folder: pushAs is told so below).
       const sources = given.map(({ src, origin }) => ({ src, named: origin.entry ? origin.label : `${origin.flag} ${src}`, folder: origin.entry?.config.root ?? cwd }));
       for (const folder of new Set(sources.map((s) => s.folder))) {
         const line = layer.unappliedIgnoreWarning(sources.filter((s) => s.folder === folder), folder, cwd);
@@ -165,7 +166,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         events: withGcPacing(progress.events),
         credentials: { from, to },
         chunkSize: chunkSizeOption(a['chunk-size']),
-      }, names).then(
+      }, names, { ignoreWarned: true }).then(
         (r) => {
           progress.stop(true);
           return r;
