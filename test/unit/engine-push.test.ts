@@ -854,11 +854,11 @@ test('a layer built for Linux never goes into a Windows image: a single Windows 
     assert.equal(reg.manifest('app', '1'), undefined, 'no manifest');
   };
   await refused({ ...opts, from: reg.ref('base/win:ltsc') }, 'E_INPUT', /^the base is a windows\/amd64 image, and the app layer is built for Linux: give platform: "windows\/amd64"$/);
-  await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_INPUT', /^push\(\): app \(.*:C:\\app\): with platform: "all", write the destination as \/…: the layer goes into the base's Linux and Windows images alike/);
+  await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_USAGE', /^push\(\): app \(.*:C:\\app\): with platform: "all", write the destination as \/…: the layer goes into the base's Linux and Windows images alike/);
   await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', chown: { uid: 1000, gid: 1000 } }, 'E_USAGE', /^the base has a windows\(10\.0\.20348\.2340\)\/amd64 image: chown sets a Linux owner/);
-  await refused({ ...opts, from: reg.ref('base/mixed:1'), app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_INPUT', /^push\(\): app \(.*\): destination "C:\\app" is a Windows path, and this layer goes into a Linux image \(for a Windows base, give platform: "windows\/amd64"\)$/);
+  await refused({ ...opts, from: reg.ref('base/mixed:1'), app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_USAGE', /^push\(\): app \(.*\): destination "C:\\app" is a Windows path, and this layer goes into a Linux image \(for a Windows base, give platform: "windows\/amd64"\)$/);
   await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', chown: { uid: 1000, gid: 1000 } }, 'E_USAGE', /^push\(\): chown sets a Linux owner, and a Windows image has none/);
-  await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', app: [{ src: opts.app[0]!.src, dest: 'D:\\app' }] }, 'E_INPUT', /is on drive D:, and a Windows layer holds only the system drive/);
+  await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', app: [{ src: opts.app[0]!.src, dest: 'D:\\app' }] }, 'E_USAGE', /is on drive D:, and a Windows layer holds only the system drive/);
   // Each OS pushed with its own --platform works.
   await push({ ...opts, from: reg.ref('base/mixed:1'), platform: 'windows/amd64' });
   assert.ok(reg.manifest('app', '1'));

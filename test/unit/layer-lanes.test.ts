@@ -186,8 +186,8 @@ describe('layer lanes: choice, thread pool and --debug', () => {
   });
 
   it('bad lanes or pool sizes are InputError', () => {
-    for (const bad of [0, -1, 1.5, 65, Number.NaN]) assert.throws(() => resolveLayerOptions({ sources: [], gzipConcurrency: bad }), { name: 'InputError', code: 'E_INPUT', message: `gzip jobs must be an integer from 1 to 64, got ${bad}` }, String(bad));
-    for (const bad of [0, 1.5, 1025]) assert.throws(() => resolveLayerOptions({ sources: [], threadPoolSize: bad }), { name: 'InputError', code: 'E_INPUT', message: `thread pool size must be an integer from 1 to 1024, got ${bad}` }, String(bad));
+    for (const bad of [0, -1, 1.5, 65, Number.NaN]) assert.throws(() => resolveLayerOptions({ sources: [], gzipConcurrency: bad }), { name: 'UsageError', code: 'E_USAGE', message: `gzip concurrency must be an integer from 1 to 64, got ${bad}` }, String(bad));
+    for (const bad of [0, 1.5, 1025]) assert.throws(() => resolveLayerOptions({ sources: [], threadPoolSize: bad }), { name: 'UsageError', code: 'E_USAGE', message: `thread pool size must be an integer from 1 to 1024, got ${bad}` }, String(bad));
     assert.equal(resolveLayerOptions({ sources: [], gzipConcurrency: 64, threadPoolSize: 1024 }).concurrency, 64);
   });
 
