@@ -76,6 +76,8 @@ const CASES: [string, string[], 'E_USAGE' | 'E_INPUT', RegExp, Record<string, st
   ['a regpush.json app entry with a Windows destination, into a Linux image', project('windows.json'), 'E_INPUT', /^regpush: error: windows\.json app \(.*app\.txt:C:\\app\): destination "C:\\app" is a Windows path, and this layer goes into a Linux image/],
   // The environment: E_INPUT.
   ['REGPUSH_GZIP_JOBS=99 (was E_USAGE)', push(), 'E_INPUT', /^regpush: error: REGPUSH_GZIP_JOBS must be a whole number from 1 to 64 \(got "99"\) \[/, { REGPUSH_GZIP_JOBS: '99' }],
+  ['REGPUSH_IDLE_TIMEOUT_MS=soon (was E_USAGE)', ['copy', '--retries', '0', SRC, DST], 'E_INPUT', /^regpush: error: REGPUSH_IDLE_TIMEOUT_MS must be milliseconds from 100 to 3600000 \(got "soon"\) \[/, { REGPUSH_IDLE_TIMEOUT_MS: 'soon' }],
+  ['REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS=5 (was E_USAGE)', ['copy', '--retries', '0', SRC, DST], 'E_INPUT', /^regpush: error: REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds from 100 to 3600000 \(got "5"\) \[/, { REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: '5' }],
   ['SOURCE_DATE_EPOCH past the tar field', push(), 'E_INPUT', /^regpush: error: SOURCE_DATE_EPOCH must be a whole number of seconds from 0 to 8589934591 .*, got "99999999999" \[/, { SOURCE_DATE_EPOCH: '99999999999' }],
 ];
 writeFileSync(join(dir, 'app.json'), JSON.stringify({ app: ['app.txt:srv'] }));
