@@ -23,6 +23,8 @@ type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerRespons
 const servers: http.Server[] = [];
 after(() => servers.forEach((s) => s.close()));
 const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+/** An AbortedError (E_ABORTED) whose message names what was interrupted (`message`, the whole of it). */
+const abortedAt = (message: RegExp) => (e: unknown): boolean => e instanceof Error && e.name === 'AbortedError' && (e as RegpushError).code === 'E_ABORTED' && message.test(e.message);
 
 async function registry(handler: Handler): Promise<{ host: string; client: HttpRegistryClient; transport: Transport; log: string[]; server: http.Server }> {
   const log: string[] = [];
@@ -492,6 +494,8 @@ test('an upload or mount POST interrupted while the registry opens a session: th
     // A registry that does not mount opens a session instead (202): the same must hold.
     ['mount', (c) => c.mountBlob('app', sha('layer'), 'base')],
   ];
+  /** What the interruption names: the upload's POST, or the mount. */
+  const interrupted = (what: string, host: string) => abortedAt(what === 'upload' ? new RegExp(`^aborted: POST http://${host}/v2/app/blobs/uploads/$`) : new RegExp(`^aborted: mount ${sha('layer')} into ${host}/app$`));
   for (const [what, start] of starts) {
     const deleted: string[] = [];
     const op = new AbortController();
@@ -511,11 +515,11 @@ test('an upload or mount POST interrupted while the registry opens a session: th
     });
     const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
     const started = start(client);
-    await assert.rejects(started, (e: Error) => e.name === 'AbortedError', what);
+    await assert.rejects(started, interrupted(what, r.host), what);
     assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=s0'], what);
     // Already interrupted: no POST at all.
     const before = r.log.length;
-    await assert.rejects(start(client), (e: Error) => e.name === 'AbortedError', what);
+    await assert.rejects(start(client), interrupted(what, r.host), what);
     assert.equal(r.log.length, before, what);
     r.transport.close();
   }
@@ -526,6 +530,7 @@ test('a session a POST opened as the operation was interrupted is told of at the
     ['upload', (c) => c.startUpload('app')],
     ['mount', (c) => c.mountBlob('app', sha('layer'), 'base')],
   ];
+  const interrupted = (what: string, host: string) => abortedAt(what === 'upload' ? new RegExp(`^aborted: POST http://${host}/v2/app/blobs/uploads/$`) : new RegExp(`^aborted: mount ${sha('layer')} into ${host}/app$`));
   for (const [what, start] of starts) {
     for (const deleteStatus of [404, 204]) {
       const op = new AbortController();
@@ -543,7 +548,7 @@ test('a session a POST opened as the operation was interrupted is told of at the
         res.writeHead(500).end();
       });
       const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal, onInterruptedSession: (s) => told.push(s) });
-      await assert.rejects(start(client), (e: Error) => e.name === 'AbortedError', what);
+      await assert.rejects(start(client), interrupted(what, r.host), what);
       assert.ok(toldBeforeAnswer, what);
       assert.deepEqual(told.map((t) => [t.registry, t.repo]), [[r.host, 'app']], what);
       assert.equal(await told[0]!.cancelled, deleteStatus === 204, `${what}, DELETE answered ${deleteStatus}`);
@@ -559,7 +564,7 @@ test('a session a POST opened as the operation was interrupted is told of at the
     res.writeHead(req.method === 'POST' ? 201 : 500, { 'content-length': '0' }).end();
   });
   const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal, onInterruptedSession: (s) => told.push(s.cancelled) });
-  await assert.rejects(client.mountBlob('app', sha('layer'), 'base'), (e: Error) => e.name === 'AbortedError');
+  await assert.rejects(client.mountBlob('app', sha('layer'), 'base'), abortedAt(new RegExp(`^aborted: mount ${sha('layer')} into ${r.host}/app$`)));
   assert.equal(told.length, 1);
   assert.equal(await told[0], true);
   assert.deepEqual(r.log, [`POST /v2/app/blobs/uploads/?mount=${encodeURIComponent(sha('layer'))}&from=base`]);
@@ -597,7 +602,7 @@ test('a streamed PATCH interrupted mid-body is ended, not cut: the AbortedError 
   op.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
   await assert.rejects(
     client.patchUpload('http://' + r.host + '/v2/app/blobs/uploads/u1?_state=offset-0', () => source),
-    (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-3000`,
+    (e: Error) => abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`))(e) && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-3000`,
   );
   assert.equal(received, 3000);
   // The client leaves the cancel to the upload's owner (transfer/upload.ts), which tracks the session.
@@ -620,11 +625,11 @@ test('a chunk PATCH interrupted mid-body is let finish: the AbortedError carries
   // The interruption comes when the request is at the registry (its headers in, its body on the way).
   r.server.once('request', () => op.abort());
   const patched = client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-0`, () => chunk, { start: 0, end: chunk.length - 1 });
-  await assert.rejects(patched, (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
+  await assert.rejects(patched, (e: Error) => abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`))(e) && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
   assert.equal(received, chunk.length);
   // Interrupted before it starts: no request at all.
   const before = r.log.length;
-  await assert.rejects(client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=x`, () => chunk, { start: 0, end: chunk.length - 1 }), (e: Error) => e.name === 'AbortedError');
+  await assert.rejects(client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=x`, () => chunk, { start: 0, end: chunk.length - 1 }), abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`)));
   assert.equal(r.log.length, before);
   r.transport.close();
 });
@@ -1082,9 +1087,9 @@ test('an upload request still queued for a pooled socket when the operation is i
   }
   op.abort();
   answerPatch();
-  await assert.rejects(patched, (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
+  await assert.rejects(patched, (e: Error) => abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`))(e) && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
   const refused = await started;
-  assert.ok(refused instanceof Error && refused.name === 'AbortedError', String(refused));
+  assert.ok(abortedAt(new RegExp(`^aborted: POST http://${r.host}/v2/app/blobs/uploads/$`))(refused), String(refused));
   // The PATCH's socket is free again: a POST sent on it would have been read by now, before this DELETE.
   await transport.send({ method: 'DELETE', url: `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}` }).then((res) => res.body.resume());
   assert.deepEqual(r.log.map((l) => l.split(' ')[0]), ['PATCH', 'DELETE'], 'no POST reached the registry');
