@@ -125,11 +125,11 @@ test('manifests: digest checked against the bytes and Docker-Content-Digest; sch
   });
   const got = await r.client.getManifest('app', 'v1');
   assert.equal(got.digest, sha(m));
-  await assert.rejects(r.client.getManifest('app', 'sha256:' + 'b'.repeat(64)), { name: 'DigestMismatchError', message: new RegExp(`^manifest \\S+/app@sha256:b{64} has digest ${sha(m)}$`) });
+  await assert.rejects(r.client.getManifest('app', 'sha256:' + 'b'.repeat(64)), { name: 'DigestMismatchError', code: 'E_DIGEST_MISMATCH', message: new RegExp(`^manifest \\S+/app@sha256:b{64} has digest ${sha(m)}$`) });
   header = 'sha256:' + 'c'.repeat(64);
-  await assert.rejects(r.client.getManifest('app', 'v1'), { name: 'DigestMismatchError', message: new RegExp(`^manifest \\S+/app:v1: registry says sha256:c{64} but the bytes hash to ${sha(m)}$`) });
+  await assert.rejects(r.client.getManifest('app', 'v1'), { name: 'DigestMismatchError', code: 'E_DIGEST_MISMATCH', message: new RegExp(`^manifest \\S+/app:v1: registry says sha256:c{64} but the bytes hash to ${sha(m)}$`) });
   type = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
-  await assert.rejects(r.client.getManifest('app', 'v1'), { name: 'UnsupportedError', message: /\/app:v1 is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI/ });
+  await assert.rejects(r.client.getManifest('app', 'v1'), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /\/app:v1 is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI/ });
   r.transport.close();
 });
 
@@ -167,7 +167,7 @@ test('OCI error bodies become typed errors keeping the registry codes', async ()
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] }));
   });
   await assert.rejects(r.client.getBlob('app', sha('x')), (e: unknown) => e instanceof NotFoundError && e.code === 'E_NOT_FOUND' && e.details.registryCodes?.[0] === 'BLOB_UNKNOWN');
-  await assert.rejects(r.client.getBlob('app', sha('x')), { message: new RegExp(`^GET blob \\S+/app@${sha('x')}: \\S+ answered 404 BLOB_UNKNOWN: blob unknown to registry`) });
+  await assert.rejects(r.client.getBlob('app', sha('x')), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: new RegExp(`^GET blob \\S+/app@${sha('x')}: \\S+ answered 404 BLOB_UNKNOWN: blob unknown to registry`) });
   assert.equal(await r.client.headBlob('app', sha('x')), undefined);
   r.transport.close();
 });
@@ -175,9 +175,9 @@ test('OCI error bodies become typed errors keeping the registry codes', async ()
 test('an upload without Location, or with a non-http Location, is a ProtocolError', async () => {
   let loc: string | undefined;
   const r = await registry((_req, _b, res) => res.writeHead(202, loc ? { location: loc } : {}).end());
-  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /opened an upload without a Location header$/ });
+  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', code: 'E_PROTOCOL', message: /opened an upload without a Location header$/ });
   loc = 'ftp://elsewhere/upload';
-  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /sent an upload Location with scheme ftp: "ftp:\/\/elsewhere\/upload" \(only http and https are followed\)$/ });
+  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', code: 'E_PROTOCOL', message: /sent an upload Location with scheme ftp: "ftp:\/\/elsewhere\/upload" \(only http and https are followed\)$/ });
   r.transport.close();
 });
 
@@ -292,11 +292,11 @@ test('deleteManifest: 202 is done; 405 (deletes disabled) is E_UNSUPPORTED; 404 
   answers.push([405, oci('UNSUPPORTED')]);
   await assert.rejects(r.client.deleteManifest('app', d), (e: unknown) => e instanceof UnsupportedError && /405 UNSUPPORTED.*does not allow deleting/.test(e.message));
   answers.push([405, '']);
-  await assert.rejects(r.client.deleteManifest('app', d), { name: 'UnsupportedError', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 405 \\(this registry does not allow deleting manifests`) });
+  await assert.rejects(r.client.deleteManifest('app', d), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 405 \\(this registry does not allow deleting manifests`) });
   answers.push([404, oci('MANIFEST_UNKNOWN')]);
-  await assert.rejects(r.client.deleteManifest('app', d), { name: 'NotFoundError', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 404 MANIFEST_UNKNOWN`) });
+  await assert.rejects(r.client.deleteManifest('app', d), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 404 MANIFEST_UNKNOWN`) });
   answers.push([403, oci('DENIED')]);
-  await assert.rejects(r.client.deleteManifest('app', d), { name: 'DeniedError', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 403 DENIED`) });
+  await assert.rejects(r.client.deleteManifest('app', d), { name: 'DeniedError', code: 'E_DENIED', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 403 DENIED`) });
   r.transport.close();
 });
 
@@ -318,9 +318,9 @@ test('deleteTag: DELETE of /manifests/<tag>; 202, 200 and 204 are done; 405 and 
     await assert.rejects(r.client.deleteTag('app', 'old'), (e: unknown) => e instanceof UnsupportedError && e.details.status === status && /DELETE tag \S+:old/.test(e.message), `${status} ${body}`);
   }
   answers.push([404, oci('MANIFEST_UNKNOWN')]);
-  await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'NotFoundError', message: /^DELETE tag \S+\/app:old: \S+ answered 404 MANIFEST_UNKNOWN/ });
+  await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: /^DELETE tag \S+\/app:old: \S+ answered 404 MANIFEST_UNKNOWN/ });
   answers.push([403, oci('DENIED')]);
-  await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'DeniedError', message: /^DELETE tag \S+\/app:old: \S+ answered 403 DENIED/ });
+  await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'DeniedError', code: 'E_DENIED', message: /^DELETE tag \S+\/app:old: \S+ answered 403 DENIED/ });
   assert.equal(answers.length, 0);
   r.transport.close();
 });

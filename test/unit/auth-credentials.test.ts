@@ -117,7 +117,7 @@ describe('resolveCredential: order', () => {
 
   it('an explicit username without password is an error, not a fallthrough', async () => {
     const o = await setup({ explicit: { username: 'flaguser' } });
-    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', message: /^incomplete credentials given for ghcr\.io: a username needs a password$/ });
+    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /^incomplete credentials given for ghcr\.io: a username needs a password$/ });
   });
 
   it('empty explicit fields are ignored', async () => {

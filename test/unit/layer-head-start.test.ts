@@ -113,7 +113,7 @@ test('dropped: the build stops, its result rejects as aborted, and nothing can t
 
 test('a build that failed is not handed over: the upload builds the layer itself and meets the error there', async () => {
   const head = new LayerHeadStart(layerOf(missingDir()), undefined);
-  await assert.rejects(resultOf(head), { name: 'InputError', message: /^app source \S+\/missing: not found$/ });
+  await assert.rejects(resultOf(head), { name: 'InputError', code: 'E_INPUT', message: /^app source \S+\/missing: not found$/ });
   assert.equal(head.take(), undefined);
 });
 
@@ -249,7 +249,7 @@ test('built: nothing while the build runs or after it failed or was dropped unfi
   await assert.rejects(resultOf(stopped), { name: 'AbortedError', code: 'E_ABORTED', message: 'layer build aborted' });
   assert.equal(stopped.built, undefined, 'dropped before it ended');
   const failed = new LayerHeadStart(layerOf(missingDir()), undefined);
-  await assert.rejects(resultOf(failed), { name: 'InputError', message: /^app source \S+\/missing: not found$/ });
+  await assert.rejects(resultOf(failed), { name: 'InputError', code: 'E_INPUT', message: /^app source \S+\/missing: not found$/ });
   assert.equal(failed.built, undefined, 'failed');
 });
 

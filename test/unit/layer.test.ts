@@ -1085,7 +1085,7 @@ describe('layer: sources', () => {
     // The layer functions check the same things before building.
     const { stream, result } = createLayerStream({ sources: [{ src: missing, dest: '/app' }] });
     stream.resume();
-    await assert.rejects(result, { name: 'InputError', message: /^app source \S+\/does-not-exist: not found$/ });
+    await assert.rejects(result, { name: 'InputError', code: 'E_INPUT', message: /^app source \S+\/does-not-exist: not found$/ });
   });
 
   it('an unreadable source or subdirectory is an InputError, an unreadable excluded one is skipped (checked as an unprivileged user)', async (t) => {
@@ -1218,7 +1218,7 @@ describe('layer: streaming, failures and cancellation', () => {
       }
     })();
     await assert.rejects(done, (err: unknown) => err instanceof InputError && /shrank|changed size/.test(err.message));
-    await assert.rejects(result, { name: 'InputError', message: /\/big\.bin shrank while being read \(\d+ of 16777216 bytes\)$/ });
+    await assert.rejects(result, { name: 'InputError', code: 'E_INPUT', message: /\/big\.bin shrank while being read \(\d+ of 16777216 bytes\)$/ });
   });
 
   it('fails with InputError when a file grows while being read', async () => {

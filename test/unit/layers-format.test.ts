@@ -70,8 +70,8 @@ test('convertManifest: OCI → Docker drops annotations (and says so); zstd and 
     assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker', undefined, undefined, true, CLI), (e: unknown) => e instanceof UnsupportedError && /not an image config.*; copy it without --format$/.test((e as Error).message), config);
     assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker', undefined, undefined, true, optionPaths('copy()')), /not an image config.*; copy it without format$/, config);
   }
-  assert.throws(() => convertManifest({ ...dockerManifest, config: d('application/vnd.docker.plugin.v1+json', 'c') }, 'oci'), { name: 'UnsupportedError', message: /^the manifest's config is "application\/vnd\.docker\.plugin\.v1\+json", not an image config/ });
-  assert.throws(() => convertLayerMediaType(MediaType.OCI_LAYER_NONDIST, 'docker'), { name: 'UnsupportedError', message: /^layer type application\/vnd\.oci\.image\.layer\.nondistributable\.v1\.tar has no Docker v2 equivalent$/ });
+  assert.throws(() => convertManifest({ ...dockerManifest, config: d('application/vnd.docker.plugin.v1+json', 'c') }, 'oci'), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /^the manifest's config is "application\/vnd\.docker\.plugin\.v1\+json", not an image config/ });
+  assert.throws(() => convertLayerMediaType(MediaType.OCI_LAYER_NONDIST, 'docker'), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /^layer type application\/vnd\.oci\.image\.layer\.nondistributable\.v1\.tar has no Docker v2 equivalent$/ });
   assert.equal(convertLayerMediaType(MediaType.DOCKER_LAYER_GZIP, 'docker'), MediaType.DOCKER_LAYER_GZIP);
 });
 
@@ -218,7 +218,7 @@ test('healthcheck and stop signal in the config: Docker field names, zero durati
   const out = applyConfigChanges(base, { healthcheck: { test: ['CMD-SHELL', 'true'], interval: 30e9, timeout: 0, retries: 3 }, stopSignal: 'SIGQUIT' }, undefined);
   assert.deepEqual(out.config!.Healthcheck, { Test: ['CMD-SHELL', 'true'], Interval: 30e9, Retries: 3 });
   assert.equal(out.config!.StopSignal, 'SIGQUIT');
-  assert.throws(() => applyConfigChanges(base, { healthcheck: { test: ['RUN', 'x'] } }, undefined), { name: 'UsageError', message: /^config\.healthcheck\.test must start with NONE, CMD or CMD-SHELL \(got "RUN"\)$/ });
+  assert.throws(() => applyConfigChanges(base, { healthcheck: { test: ['RUN', 'x'] } }, undefined), { name: 'UsageError', code: 'E_USAGE', message: /^config\.healthcheck\.test must start with NONE, CMD or CMD-SHELL \(got "RUN"\)$/ });
   assert.throws(() => applyConfigChanges(base, { healthcheck: { test: ['CMD'] } }, undefined), /needs a command/);
 });
 
@@ -236,9 +236,9 @@ test('exec form: JSON array value, the whitespace warning naming both forms, she
   execForm(['/bin/sh', '-c', 'echo a b'], 'entrypoint', (m) => warnings.push(m));
   assert.equal(warnings.length, 1, 'several values: no warning (spaces inside one argument are intended)');
   assert.equal(shellForm('echo $HOME', 'cmd-shell'), 'echo $HOME');
-  assert.throws(() => shellForm(' ', 'cmd-shell'), { name: 'UsageError', message: /^--cmd-shell: empty command$/ });
+  assert.throws(() => shellForm(' ', 'cmd-shell'), { name: 'UsageError', code: 'E_USAGE', message: /^--cmd-shell: empty command$/ });
   assert.deepEqual(configChangesFromFlags({ 'cmd-shell': 'node server.js' }), { cmdShell: 'node server.js' });
-  assert.throws(() => configChangesFromFlags({ cmd: 'a', 'cmd-shell': 'b' }), { name: 'UsageError', message: /^give --cmd or --cmd-shell, not both$/ });
+  assert.throws(() => configChangesFromFlags({ cmd: 'a', 'cmd-shell': 'b' }), { name: 'UsageError', code: 'E_USAGE', message: /^give --cmd or --cmd-shell, not both$/ });
 });
 
 test('shell form, per image as a Dockerfile builds it: the base\'s Shell, else cmd /S /C for Windows, else /bin/sh -c', () => {
@@ -252,8 +252,8 @@ test('shell form, per image as a Dockerfile builds it: the base\'s Shell, else c
   assert.deepEqual(pwsh.Entrypoint, ['powershell', '-Command', 'dotnet App.dll'], 'the base\'s SHELL');
   const bash = applyConfigChanges(config('linux', ['/bin/bash', '-c']), { entrypointShell: 'run' }, undefined).config!;
   assert.deepEqual([bash.Entrypoint, bash.Cmd], [['/bin/bash', '-c', 'run'], null], 'a new entrypoint resets the base\'s Cmd');
-  assert.throws(() => checkConfigChanges({ entrypoint: ['a'], entrypointShell: 'b' }), { name: 'UsageError', message: /^config: give entrypoint or entrypointShell, not both$/ });
-  assert.throws(() => checkConfigChanges({ cmdShell: ' ' }), { name: 'UsageError', message: /^config\.cmdShell: empty command$/ });
+  assert.throws(() => checkConfigChanges({ entrypoint: ['a'], entrypointShell: 'b' }), { name: 'UsageError', code: 'E_USAGE', message: /^config: give entrypoint or entrypointShell, not both$/ });
+  assert.throws(() => checkConfigChanges({ cmdShell: ' ' }), { name: 'UsageError', code: 'E_USAGE', message: /^config\.cmdShell: empty command$/ });
 });
 
 test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without a check refused', () => {
@@ -278,12 +278,12 @@ test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without 
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE', 'x'] } }), { code: 'E_USAGE', message: 'config.healthcheck.test: NONE takes no command' });
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE'], interval: 5e9 } }), { code: 'E_USAGE', message: 'config.healthcheck.interval: a healthcheck test of NONE takes no timing' });
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'a', 'b'] } }), /exactly one command string \(got 2\)/);
-  assert.throws(() => configChangesFromFlags({ 'healthcheck-timeout': '5s' }), { name: 'UsageError', message: /^--healthcheck-timeout needs --healthcheck: it times the check it gives$/ });
-  assert.throws(() => configChangesFromFlags({ 'healthcheck-interval': '5s', 'healthcheck-retries': 2 }), { name: 'UsageError', message: /^--healthcheck-interval, --healthcheck-retries need --healthcheck/ });
-  assert.throws(() => configChangesFromFlags({ healthcheck: 'NONE', 'healthcheck-retries': 1 }), { name: 'UsageError', message: /^--healthcheck NONE takes no timing flags$/ });
-  assert.throws(() => configChangesFromFlags({ healthcheck: 'x', 'healthcheck-retries': -1 }), { name: 'UsageError', message: /^--healthcheck-retries must be a whole number ≥ 0 \(got -1\)$/ });
+  assert.throws(() => configChangesFromFlags({ 'healthcheck-timeout': '5s' }), { name: 'UsageError', code: 'E_USAGE', message: /^--healthcheck-timeout needs --healthcheck: it times the check it gives$/ });
+  assert.throws(() => configChangesFromFlags({ 'healthcheck-interval': '5s', 'healthcheck-retries': 2 }), { name: 'UsageError', code: 'E_USAGE', message: /^--healthcheck-interval, --healthcheck-retries need --healthcheck/ });
+  assert.throws(() => configChangesFromFlags({ healthcheck: 'NONE', 'healthcheck-retries': 1 }), { name: 'UsageError', code: 'E_USAGE', message: /^--healthcheck NONE takes no timing flags$/ });
+  assert.throws(() => configChangesFromFlags({ healthcheck: 'x', 'healthcheck-retries': -1 }), { name: 'UsageError', code: 'E_USAGE', message: /^--healthcheck-retries must be a whole number ≥ 0 \(got -1\)$/ });
   assert.equal(configChangesFromFlags({ 'stop-signal': '15' }).stopSignal, '15');
-  assert.throws(() => configChangesFromFlags({ 'stop-signal': 'kill me' }), { name: 'UsageError', message: /^--stop-signal must be a signal name .* \(got "kill me"\)$/ });
+  assert.throws(() => configChangesFromFlags({ 'stop-signal': 'kill me' }), { name: 'UsageError', code: 'E_USAGE', message: /^--stop-signal must be a signal name .* \(got "kill me"\)$/ });
 });
 
 test('--layer parsing: platform qualifier, SRC[:DEST], messages name --layer; --annotation parsing', () => {
@@ -295,8 +295,8 @@ test('--layer parsing: platform qualifier, SRC[:DEST], messages name --layer; --
   assert.throws(() => parseLayerFlag('out:rel', '/x', parseAppFlag), /--layer out:rel: destination "rel" must be an absolute path/);
   assert.deepEqual(parseAnnotations(['a=1', 'b=x=y', 'a=2']), { a: '2', b: 'x=y' });
   assert.equal(parseAnnotations([]), undefined);
-  assert.throws(() => parseAnnotations(['=v']), { name: 'UsageError', message: /^invalid --annotation "=v": expected KEY=VALUE$/ });
-  assert.throws(() => parseAnnotations(['k']), { name: 'UsageError', message: /^invalid --annotation "k": expected KEY=VALUE$/ });
+  assert.throws(() => parseAnnotations(['=v']), { name: 'UsageError', code: 'E_USAGE', message: /^invalid --annotation "=v": expected KEY=VALUE$/ });
+  assert.throws(() => parseAnnotations(['k']), { name: 'UsageError', code: 'E_USAGE', message: /^invalid --annotation "k": expected KEY=VALUE$/ });
 });
 
 test('--layer PLATFORM=: the os(osversion)/arch spelling --platform takes; a misspelt one is one E_USAGE line, as for --platform; paths stay paths', () => {
