@@ -271,7 +271,7 @@ describe('applyConfigChanges', () => {
   });
 
   it('rejects an invalid diff_id', () => {
-    assert.throws(() => applyConfigChanges(base(), {}, { ...LAYER, diffId: 'sha256:nope' }), /diff_id/);
+    assert.throws(() => applyConfigChanges(base(), {}, { ...LAYER, diffId: 'sha256:nope' }), { name: 'ProtocolError', code: 'E_PROTOCOL', message: /diff_id/ });
   });
 });
 
