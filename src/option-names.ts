@@ -34,6 +34,12 @@ export interface OptionNames {
    * `` `regpush delete --force reg/app:1` ``.
    */
   instead(op: string, reference: string, set?: Readonly<Record<string, string | number | boolean>>): string;
+  /**
+   * The file the CLI read option `path` from (`regpush.json`) where no flag gave it: a bad value
+   * there is the file's mistake, E_INPUT, where a flag's or a library option's is E_USAGE
+   * (src/errors.ts). Absent, or undefined for a path: the caller gave it.
+   */
+  fileOf?(path: string): string | undefined;
 }
 
 /** The CLI's command for a library operation (flagNames' `commands`): its name, and the flags that give its options. */

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { missingAuthFile } from '../auth/credential-paths.js';
 import { userNameProblem } from '../auth/credential-rules.js';
 import type { Credential } from '../auth/credential-types.js';
-import { AbortedError, UsageError } from '../errors.js';
+import { AbortedError, InputError, UsageError } from '../errors.js';
 import { untilAborted } from '../abort.js';
 import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
@@ -223,12 +223,12 @@ function checkAuthFile(env: Record<string, string | undefined>, cwd: string): vo
   }
 }
 
-/** REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: how long a credential helper may take (ms), validated. */
+/** REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: how long a credential helper may take (ms), validated (E_INPUT: the environment's). */
 export function credentialHelperTimeoutOption(env: Record<string, string | undefined>): number | undefined {
   const v = env.REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS;
   if (v === undefined || v === '') return undefined;
   if (!/^\d+$/.test(v) || Number(v) < 100 || Number(v) > 3_600_000) {
-    throw new UsageError(`REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds from 100 to 3600000 (got "${v}")`);
+    throw new InputError(`REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds from 100 to 3600000 (got "${v}")`);
   }
   return Number(v);
 }
@@ -277,12 +277,12 @@ export function homeDirOf(io: CliIO): string {
   return io.env.HOME || os.homedir();
 }
 
-/** The idle timeout from REGPUSH_IDLE_TIMEOUT_MS (ms a connection may stay silent), validated. */
+/** The idle timeout from REGPUSH_IDLE_TIMEOUT_MS (ms a connection may stay silent), validated (E_INPUT: the environment's). */
 export function idleTimeoutOption(env: Record<string, string | undefined>): number | undefined {
   const v = env.REGPUSH_IDLE_TIMEOUT_MS;
   if (v === undefined || v === '') return undefined;
   if (!/^\d+$/.test(v) || Number(v) < IDLE_TIMEOUT_RANGE_MS.min || Number(v) > IDLE_TIMEOUT_RANGE_MS.max) {
-    throw new UsageError(`REGPUSH_IDLE_TIMEOUT_MS must be milliseconds from ${IDLE_TIMEOUT_RANGE_MS.min} to ${IDLE_TIMEOUT_RANGE_MS.max} (got "${v}")`);
+    throw new InputError(`REGPUSH_IDLE_TIMEOUT_MS must be milliseconds from ${IDLE_TIMEOUT_RANGE_MS.min} to ${IDLE_TIMEOUT_RANGE_MS.max} (got "${v}")`);
   }
   return Number(v);
 }

@@ -4,7 +4,7 @@
  * process first uses the pool (any async fs, dns.lookup, crypto or zlib call), and every gzip lane
  * needs a thread of it. Keep this module's imports free of anything that touches the pool.
  */
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { defaultLanes, MAX_LANES, poolSizeFor, poolSizeFromEnv } from '../layer/lanes.js';
 import { rawFlagValues } from './raw-argv.js';
 
@@ -25,7 +25,8 @@ function wholeJobs(v: unknown): number | undefined {
 
 /**
  * The lanes asked for by `--gzip-jobs` (parsed by yargs) or else REGPUSH_GZIP_JOBS; undefined for
- * the library's default (one per usable core plus 2). UsageError on a bad value from either.
+ * the library's default (one per usable core plus 2). A bad value is E_USAGE from the flag, E_INPUT
+ * from the environment variable (src/errors.ts).
  */
 export function gzipJobsOption(flag: unknown, env: Record<string, string | undefined>): { gzipJobs?: number } {
   if (Array.isArray(flag)) throw new UsageError(`--gzip-jobs was given ${flag.length} times; give it once`);
@@ -37,7 +38,7 @@ export function gzipJobsOption(flag: unknown, env: Record<string, string | undef
   const raw = env[GZIP_JOBS_ENV];
   if (raw === undefined || raw.trim() === '') return {};
   const n = wholeJobs(raw);
-  if (n === undefined) throw new UsageError(`${GZIP_JOBS_ENV} must be a whole number from 1 to ${MAX_LANES} (got "${raw}")`);
+  if (n === undefined) throw new InputError(`${GZIP_JOBS_ENV} must be a whole number from 1 to ${MAX_LANES} (got "${raw}")`);
   return { gzipJobs: n };
 }
 

@@ -18,7 +18,7 @@ import type { LayerOptions, LayerResult } from './types.js';
 /** The option and result shapes (see types.ts). */
 export type { LayerOptions, LayerResult, LayerSource } from './types.js';
 /** `--app SRC[:DEST]` parsing and the up-front source check, for the CLI and the push pipeline. */
-export { normaliseDest, parseAppFlag, validateSources } from './sources.js';
+export { badFileEntry, badFlag, normaliseDest, parseAppFlag, validateSources, type BadValue } from './sources.js';
 /** Where a source lies against a folder, and `--app` split as written, for the CLI's checks of a project's sources. */
 export { pathBelow, realPathOutside, splitAppValue } from './sources.js';
 /** The range of a time a tar header and a config hold, and SOURCE_DATE_EPOCH parsed, for push's two times (the layers' mtime, the config's `created`). */

@@ -3,7 +3,7 @@
  * here once, so the hash pass and the upload pass cannot disagree.
  */
 import { resolve } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from './gzip.js';
 import { chooseLanes, LIBUV_MAX_POOL, MAX_LANES, type LaneChoice } from './lanes.js';
@@ -49,14 +49,15 @@ const MAX_MTIME = 8 ** 11 - 1;
 
 /**
  * `seconds` when it is a time every new layer's tar headers and every config's `created` can hold:
- * a whole number from 0 to 8^11-1 (2242-03-16). InputError naming `what` (the option, or
- * SOURCE_DATE_EPOCH) otherwise. One range for every push, with a layer or config-only: a
- * config-only push once took any value a JS Date holds, and failed past it with E_INTERNAL
- * ("Invalid time value") after the base blobs had moved.
+ * a whole number from 0 to 8^11-1 (2242-03-16). Otherwise an error naming `what`: UsageError for
+ * an option or flag (`--mtime`, `push(): mtime`), InputError for what was read (`Bad`:
+ * SOURCE_DATE_EPOCH), as src/errors.ts splits them. One range for every push, with a layer or
+ * config-only: a config-only push once took any value a JS Date holds, and failed past it with
+ * E_INTERNAL ("Invalid time value") after the base blobs had moved.
  */
-export function checkEpochSeconds(seconds: number, what: string, shown: string = String(seconds)): number {
+export function checkEpochSeconds(seconds: number, what: string, shown: string = String(seconds), Bad: typeof UsageError | typeof InputError = UsageError): number {
   if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_MTIME) {
-    throw new InputError(`${what} must be a whole number of seconds from 0 to ${MAX_MTIME} (2242-03-16, the most a tar header holds), got ${shown}`);
+    throw new Bad(`${what} must be a whole number of seconds from 0 to ${MAX_MTIME} (2242-03-16, the most a tar header holds), got ${shown}`);
   }
   return seconds;
 }
@@ -65,15 +66,20 @@ export function checkEpochSeconds(seconds: number, what: string, shown: string =
 export function epochFromEnv(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   if (!/^\d+$/.test(value.trim())) throw new InputError(`SOURCE_DATE_EPOCH must be a non-negative integer, got "${value}"`);
-  return checkEpochSeconds(Number(value.trim()), 'SOURCE_DATE_EPOCH', `"${value}"`);
+  return checkEpochSeconds(Number(value.trim()), 'SOURCE_DATE_EPOCH', `"${value}"`, InputError);
 }
 
 function intIn(name: string, v: number, min: number, max: number): number {
-  if (!Number.isInteger(v) || v < min || v > max) throw new InputError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
+  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${v}`);
   return v;
 }
 
-/** Applies defaults and checks ranges; InputError on anything out of range. */
+/**
+ * Applies defaults and checks ranges; UsageError on anything out of range (an option's value),
+ * naming the option as this module's callers give it (`gzip level` for gzipLevel). The push's
+ * options were checked before, named as its caller gave them (push/inputs.ts, checkLayerRanges):
+ * these are the builder's guards.
+ */
 export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
   // Never SOURCE_DATE_EPOCH: it dates an image's config (push, inputs.ts), and a layer dated by it
   // would be another layer whenever it changes, though its files have not.
@@ -82,12 +88,12 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
   const gid = intIn('chown gid', opts.chown?.gid ?? 0, 0, MAX_ID);
   const level = intIn('gzip level', opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, GZIP_LEVELS.min, GZIP_LEVELS.max);
   const blockSize = intIn('gzip block size', opts.blockSize ?? DEFAULT_BLOCK_SIZE, 16 * 1024, 64 * 1024 * 1024);
-  if (opts.gzipConcurrency !== undefined) intIn('gzip jobs', opts.gzipConcurrency, 1, MAX_LANES);
+  if (opts.gzipConcurrency !== undefined) intIn('gzip concurrency', opts.gzipConcurrency, 1, MAX_LANES);
   if (opts.threadPoolSize !== undefined) intIn('thread pool size', opts.threadPoolSize, 1, LIBUV_MAX_POOL);
   // One lane per usable core, capped at the thread pool's threads (see lanes.ts).
   const lanes = chooseLanes({ requested: opts.gzipConcurrency, threadPoolSize: opts.threadPoolSize, env: opts.env });
   const mode = opts.gzipMode ?? 'parallel';
-  if (mode !== 'parallel' && mode !== 'single') throw new InputError(`gzip mode must be "parallel" or "single", got "${String(mode)}"`);
+  if (mode !== 'parallel' && mode !== 'single') throw new UsageError(`gzip mode must be "parallel" or "single", got "${String(mode)}"`);
   return {
     sources: opts.sources,
     // The layer builder's boundary: the process's directory only where the caller named none.

@@ -5,13 +5,14 @@
 import { constants } from 'node:fs';
 import { accessSync, opendirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, UsageError, type RegpushError } from '../errors.js';
 import type { LayerSource } from './types.js';
 import { isWindowsStylePath } from './windows-layer.js';
 
 /**
- * `./publish` → {src, dest: defaultDest + "/"}; `SRC:DEST` → both. InputError on an empty value or a
- * relative DEST. The default destination is a directory (the work directory, or /app), so a file
+ * `./publish` → {src, dest: defaultDest + "/"}; `SRC:DEST` → both. An empty value or a relative DEST
+ * is the error `bad` makes: a flag's value is E_USAGE (the default), a project file's entry E_INPUT
+ * (src/errors.ts). The default destination is a directory (the work directory, or /app), so a file
  * given without DEST goes into it, as `WORKDIR /app` + `COPY server.js .` puts it: without the
  * slash `--app ./server.js` would become the file /app itself, and a second source's tree at /app
  * (`--app ./dist --app ./package.json`) would be replaced by it. A DEST given is taken as written:
@@ -23,19 +24,30 @@ import { isWindowsStylePath } from './windows-layer.js';
  * `x:/srv` is the one-letter directory `x` copied to /srv, as every POSIX path is read: no path there
  * starts with a drive, and the answer must not depend on which directories exist.
  */
-export function parseAppFlag(value: string, defaultDest: string, flag = '--app', host: NodeJS.Platform = process.platform): LayerSource {
-  if (value.trim() === '') throw new InputError(`${flag}: empty value; expected DIR or DIR:/absolute/dest`);
+export function parseAppFlag(value: string, defaultDest: string, flag = '--app', host: NodeJS.Platform = process.platform, bad: BadValue = badFlag): LayerSource {
+  if (value.trim() === '') throw bad(`${flag}: empty value; expected DIR or DIR:/absolute/dest`);
   const split = splitAppValue(value, host);
   const src = split.src;
   let dest = /[\\/]$/.test(defaultDest) ? defaultDest : defaultDest + (isWindowsStylePath(defaultDest) ? '\\' : '/');
   if (split.dest !== undefined) {
     dest = split.dest;
-    if (dest === '') throw new InputError(`${flag} ${value}: empty destination after ":"`);
+    if (dest === '') throw bad(`${flag} ${value}: empty destination after ":"`);
   }
-  if (src === '') throw new InputError(`${flag} ${value}: empty source before ":"`);
-  if (!isWindowsStylePath(dest)) checkDest(dest, `${flag} ${value}`);
+  if (src === '') throw bad(`${flag} ${value}: empty source before ":"`);
+  if (!isWindowsStylePath(dest)) checkDest(dest, `${flag} ${value}`, bad);
   return { src, dest };
 }
+
+/**
+ * The error for a malformed source or destination, `message` naming it: a flag's value or a
+ * library option's is how regpush was called (E_USAGE), a project file's entry is what it read
+ * (E_INPUT), as src/errors.ts splits them.
+ */
+export type BadValue = (message: string) => RegpushError;
+/** BadValue for a flag's value or a library option's: E_USAGE. */
+export const badFlag: BadValue = (message) => new UsageError(message);
+/** BadValue for an entry of a file regpush read (regpush.json): E_INPUT. */
+export const badFileEntry: BadValue = (message) => new InputError(message);
 
 /**
  * SRC[:DEST] as `--app` reads it: which colon, if any, splits the value (dest undefined: none
@@ -51,10 +63,10 @@ export function splitAppValue(value: string, host: NodeJS.Platform = process.pla
   return colon >= 0 ? { src: value.slice(0, colon), dest: value.slice(colon + 1) } : { src: value };
 }
 
-/** InputError unless dest is an absolute image path. */
-function checkDest(dest: string, what: string): void {
-  if (!dest.startsWith('/')) throw new InputError(`${what}: destination "${dest}" must be an absolute path inside the image`);
-  if (dest.includes('\0')) throw new InputError(`${what}: destination contains a NUL byte`);
+/** `bad`'s error unless dest is an absolute image path. */
+function checkDest(dest: string, what: string, bad: BadValue): void {
+  if (!dest.startsWith('/')) throw bad(`${what}: destination "${dest}" must be an absolute path inside the image`);
+  if (dest.includes('\0')) throw bad(`${what}: destination contains a NUL byte`);
 }
 
 /**
@@ -123,13 +135,14 @@ export function goneOrUnreadable(path: string, err: unknown): InputError {
 
 /**
  * InputError naming the path (as given) when a src is missing, not a directory or regular file, or
- * unreadable; dest must be absolute. A relative src is looked up in `cwd` (absolute).
+ * unreadable. The sources themselves are the caller's options: none, an empty path or a dest that
+ * is not absolute is E_USAGE. A relative src is looked up in `cwd` (absolute).
  */
 export async function validateSources(sources: LayerSource[], cwd: string): Promise<void> {
-  if (sources.length === 0) throw new InputError('no app source given');
+  if (sources.length === 0) throw new UsageError('no app source given');
   for (const s of sources) {
-    if (typeof s.src !== 'string' || s.src === '') throw new InputError('app source: empty path');
-    checkDest(s.dest, `app source ${s.src}`);
+    if (typeof s.src !== 'string' || s.src === '') throw new UsageError('app source: empty path');
+    checkDest(s.dest, `app source ${s.src}`, badFlag);
     const abs = resolve(cwd, s.src);
     let st;
     // Synchronous: a few metadata calls per source, each a thread-pool round trip when async.

@@ -12,7 +12,7 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, unappliedIgnoreWarning, validateSources, windowsDestination, windowsSymlinkRefused, type LayerSource, type SourcesScan } from '../layer/index.js';
+import { badFileEntry, badFlag, checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, unappliedIgnoreWarning, validateSources, windowsDestination, windowsSymlinkRefused, type BadValue, type LayerSource, type SourcesScan } from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type Shape } from '../options-check.js';
@@ -197,7 +197,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
   // `what` names the layer as given, for its errors; `shown`, with its destinations as the report and
   // the history line give them (`/app`, where the default was given as `/app/`), for the warning of
   // sources two layers share, which is about layers the user then reads of in the report.
-  const plan = async (given: readonly LayerSource[], what: string, shown: string, q: Platform | undefined, label: LayerLabel, createdBy: string, index?: number): Promise<void> => {
+  const plan = async (given: readonly LayerSource[], what: string, shown: string, bad: BadValue, q: Platform | undefined, label: LayerLabel, createdBy: string, index?: number): Promise<void> => {
     named.push({ what: shown, sources: given, platform: q });
     // As the history line writes them (the report's `dest` said "/app/" for the one and "/app" for the other).
     const dest = given.map((s) => normalisedDest(s.dest));
@@ -207,9 +207,9 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
       const windows = forWindows ?? definitelyWindows(q);
       if (forWindows === false) {
         const winStyle = given.find((s) => typeof s.dest === 'string' && isWindowsStylePath(s.dest));
-        if (winStyle) throw new InputError(`${what}: with ${names.set('platform', 'all')}, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
+        if (winStyle) throw bad(`${what}: with ${names.set('platform', 'all')}, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
       }
-      const sources = layerSources(given, windows, what, names);
+      const sources = layerSources(given, windows, what, names, bad);
       // One walk answers the checks (layer/content.ts, scanSources): not empty (awaited now,
       // answered at the first entry), every file opens (awaited before the first blob), and a
       // Windows layer's first symlink. The variants of --platform all take the same files: the Linux one's
@@ -248,11 +248,11 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
     // The platform as it is matched (formatPlatform), as each destination is normalised: linux/x86_64
     // and linux/amd64 put the layer into the same image, so they give the same history line and digest.
     const q = qualifiers[i];
-    await plan(spec.sources, what, names.about(`layers[${i}]`, text(true)), q, layerLabel(n), `regpush: layer ${historyDests(spec.sources)}${q ? ` (${formatPlatform(q)})` : ''}`, i);
+    await plan(spec.sources, what, names.about(`layers[${i}]`, text(true)), badValue(names, `layers[${i}]`), q, layerLabel(n), `regpush: layer ${historyDests(spec.sources)}${q ? ` (${formatPlatform(q)})` : ''}`, i);
   }
   if (opts.app?.length) {
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    await plan(opts.app, names.about('app', sourcesText(opts.app, false)), names.about('app', sourcesText(opts.app, true)), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
+    await plan(opts.app, names.about('app', sourcesText(opts.app, false)), names.about('app', sourcesText(opts.app, true)), badValue(names, 'app'), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
   }
   warnSharedSources(named, cwd, logger);
   // Unless the entry has said it (the CLI, before push runs: src/cli/commands/push.ts).
@@ -329,20 +329,25 @@ export function chownWindows(chown: string): string {
   return `${chown} sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file`;
 }
 
+/** The error of a malformed source or destination of option `path`: E_USAGE, E_INPUT where a project file gave it (OptionNames.fileOf). */
+function badValue(names: OptionNames, path: string): BadValue {
+  return names.fileOf?.(path) !== undefined ? badFileEntry : badFlag;
+}
+
 /**
  * The sources as the layer builder takes them. In a Windows image's layer a destination may be
  * written the Windows way (`C:\app`, `\app`) and becomes the builder's `/app` (under `Files/`);
- * in a Linux image's, such a destination is refused, naming the OS to ask for.
+ * in a Linux image's, such a destination is refused, naming the OS to ask for. Either refusal is `bad`'s error.
  */
-function layerSources(sources: readonly LayerSource[], windows: boolean, what: string, names: OptionNames): LayerSource[] {
+function layerSources(sources: readonly LayerSource[], windows: boolean, what: string, names: OptionNames, bad: BadValue): LayerSource[] {
   return sources.map((s) => {
     if (typeof s.dest !== 'string') return s; // the shape check has said so already; validateSources names it too
     if (windows) {
       const d = windowsDestination(s.dest);
-      if ('problem' in d) throw new InputError(`${what}: ${d.problem}`);
+      if ('problem' in d) throw bad(`${what}: ${d.problem}`);
       return { src: s.src, dest: d.path };
     }
-    if (isWindowsStylePath(s.dest)) throw new InputError(`${what}: destination "${s.dest}" is a Windows path, and this layer goes into a Linux image (for a Windows base, give ${names.set('platform', 'windows/amd64')})`);
+    if (isWindowsStylePath(s.dest)) throw bad(`${what}: destination "${s.dest}" is a Windows path, and this layer goes into a Linux image (for a Windows base, give ${names.set('platform', 'windows/amd64')})`);
     return s;
   });
 }

@@ -5,10 +5,11 @@ import { checkDiffIds, configPlatform, parseConfig, scratchConfig } from '../ima
 import pLimit from 'p-limit';
 import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } from '../image/manifest.js';
 import { isImageConfigMediaType, MediaType, type MediaFamily } from '../image/mediatypes.js';
-import { formatPlatform, imagePlatforms, osVersionChoice, platformMatches, selectPlatform } from '../image/platform.js';
+import { formatPlatform, imagePlatforms, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
 import { manifestRef, type ImageReference } from '../ref/reference.js';
 import type { RegistryClient } from '../registry/registry-client.js';
+import { platformChild } from '../transfer/graph.js';
 
 /** One platform image of the base. */
 export interface BasePlatformImage {
@@ -56,9 +57,8 @@ export async function resolveBase(client: RegistryClient, ref: ImageReference, p
   checkIndexChildren(parsed.index, name);
   // An artifact listed in the index (an SBOM, a signature: OCI 1.1 descriptors say artifactType)
   // is no platform image; without this it would be read as linux/amd64 and get the app layer.
-  const children = platform === 'all' ? imagePlatforms(parsed.index).filter((d) => d.artifactType === undefined) : [selectPlatform(parsed.index, platform)];
-  const choice = platform === 'all' ? undefined : osVersionChoice(parsed.index, platform);
-  if (choice) client.logger.warn(`base ${name}: ${choice}`);
+  // One platform: picked as inspect, digest and copy pick it (platformChild), its warning naming the base.
+  const children = platform === 'all' ? imagePlatforms(parsed.index).filter((d) => d.artifactType === undefined) : [platformChild(parsed.index, platform, `base ${name}`, client.logger)];
   if (children.length === 0) throw new NotFoundError(`index ${name} has no image children`);
   const budget = new GraphBudget(`base ${name}`);
   // A few at a time, and none started after a failure: each child is a manifest and a config GET.

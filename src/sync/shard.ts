@@ -16,7 +16,7 @@
  * shard splits the same set, and each unit lands in exactly one shard.
  */
 import { createHash } from 'node:crypto';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import { optionPaths, type OptionNames } from '../option-names.js';
 import type { ImageReference } from '../ref/reference.js';
 import { destinationRepository, type UnitSource } from './target.js';
@@ -40,7 +40,8 @@ const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
 /**
  * Parses a shard's text, as `--shard` takes it: "I/N", or "/N" to take I from JOB_COMPLETION_INDEX
  * in `env` (default: none; pass `process.env` to read the process's). Throws UsageError (E_USAGE)
- * saying what is wrong.
+ * saying what is wrong, or InputError (E_INPUT) where JOB_COMPLETION_INDEX is no whole number: the
+ * environment's mistake, not the caller's.
  */
 export function parseShard(text: string, env: Readonly<Record<string, string | undefined>> = {}): Shard {
   return parseShardAs(text, env, PARSE_SHARD_NAMES);
@@ -68,7 +69,7 @@ export function parseShardAs(text: string, env: Readonly<Record<string, string |
     if (fromEnv === undefined || fromEnv === '') {
       throw new UsageError(`${shard} ${JSON.stringify(text)} takes the index from ${SHARD_INDEX_ENV}, which is not set (give I/N instead)`);
     }
-    if (!/^\d+$/.test(fromEnv.trim())) throw new UsageError(`${SHARD_INDEX_ENV}=${JSON.stringify(fromEnv)} is not a shard index (a whole number from 0)`);
+    if (!/^\d+$/.test(fromEnv.trim())) throw new InputError(`${SHARD_INDEX_ENV}=${JSON.stringify(fromEnv)} is not a shard index (a whole number from 0)`);
     index = Number(fromEnv.trim());
   }
   if (index >= count) {

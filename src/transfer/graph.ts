@@ -162,8 +162,10 @@ async function platformCheck(client: RegistryClient, repo: string, manifest: Ima
 /**
  * The child of `index` (`name`) for `want` (selectPlatform), with a warning through `logger` where
  * it is one of images of several OS versions (osVersionChoice): a Windows host runs only its own.
+ * The one pick of an index's child for a platform: pickPlatform's (inspect, digest), and push's for
+ * its base (push/resolve.ts), which names the index as `base …`.
  */
-function platformChild(index: ImageIndex, want: Platform, name: string, logger: Logger): Descriptor {
+export function platformChild(index: ImageIndex, want: Platform, name: string, logger: Logger): Descriptor {
   const child = selectPlatform(index, want);
   const choice = osVersionChoice(index, want);
   if (choice) logger.warn(`${name}: ${choice}`);

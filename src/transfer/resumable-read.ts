@@ -72,8 +72,10 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
       cb(err);
     },
   });
+  // Naming the read, as an interrupted request names itself (`aborted: GET …`): a bare "aborted" said nothing of what stopped.
+  const interrupted = (): AbortedError => new AbortedError(`aborted: reading ${opts.what}`, { cause: opts.signal?.reason });
   const onAbort = (): void => {
-    out.destroy(new AbortedError());
+    out.destroy(interrupted());
   };
   /**
    * Listens on the signal once the read has started, not when it is made: the uploads a sync of
@@ -139,7 +141,7 @@ export function resumableRead(opts: ResumableReadOptions): Readable {
     let ended = false;
     let dead: Error | undefined;
     try {
-      if (opts.signal?.aborted) throw new AbortedError();
+      if (opts.signal?.aborted) throw interrupted();
       const { body, partial, size, mirror } = await opts.open(done);
       from = mirror;
       if (out.destroyed) {

@@ -59,7 +59,7 @@ test('a credential helper that hangs: one E_AUTH line naming the helper and the 
 
 test('REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS that is not milliseconds is a usage error', async () => {
   const r = await runCli(['inspect', imageRef(R.anon, 'base/busybox:v2s2')], { env: { REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: '10s' } });
-  assertOneErrorLine(r, 2, 'E_USAGE', /REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds/);
+  assertOneErrorLine(r, 2, 'E_INPUT', /REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds/);
 });
 
 test('a credential helper that prints its JSON reply and then fails: the Secret is not on the error line', async () => {

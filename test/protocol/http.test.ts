@@ -476,7 +476,7 @@ test('withProfile: a deadline for the answer to start and for each silence of it
   const ctl = new AbortController();
   const cancelled = await p.send({ method: 'GET', url: `${url}/slow`, signal: ctl.signal });
   ctl.abort();
-  await assert.rejects(readBody(cancelled, 100, 'x'), (e: unknown) => e instanceof AbortedError && e.code === 'E_ABORTED');
+  await assert.rejects(readBody(cancelled, 100, 'x'), (e: unknown) => e instanceof AbortedError && e.code === 'E_ABORTED' && e.message === `aborted: GET ${url}/slow`);
   assert.equal(p.stats, t.stats, 'one set of stats');
   t.close();
 });

@@ -62,6 +62,15 @@ async function read(host: string, insecure: boolean, logger: Logger, where = '/e
   }
 }
 
+
+/** The self-signed certificate of `host` refused (E_TLS), the message naming the host and the setting that trusts its CA. */
+const selfSigned = (host: string) => (e: unknown): boolean =>
+  e instanceof RegpushError && e.code === 'E_TLS' && e.message.startsWith(`TLS failure talking to ${host}: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT); to trust its CA add tls.caCerts: { ${JSON.stringify(host)}: [PATH] }`);
+/** A plain-HTTP `host` spoken to over TLS only: E_TLS saying it answered in plain HTTP and naming the setting, or (where the handshake fails otherwise) E_NETWORK naming the host. */
+const plainRefused = (host: string) => (e: unknown): boolean =>
+  e instanceof RegpushError &&
+  ((e.code === 'E_TLS' && e.message.startsWith(`TLS failure talking to ${host}: it answered in plain HTTP, not TLS`) && e.message.endsWith(`; if ${host} serves plain HTTP, add insecureRegistries: [${JSON.stringify(host)}]`)) ||
+    (e.code === 'E_NETWORK' && e.message.includes(host)));
 test('insecure = true off loopback: a self-signed TLS server is read over TLS without verification (TLS asked first), with a warning naming the file', async (t) => {
   const ip = ownAddress();
   if (!ip) return t.skip('no non-loopback IPv4 address');
@@ -81,7 +90,7 @@ test('insecure = true off loopback: a self-signed TLS server is read over TLS wi
   const warned = log.lines.filter((l) => l.startsWith('warn: '));
   assert.deepEqual(warned, [`warn: TLS verification is off for ${host} (insecure = true in /etc/containers/registries.conf): the connection is encrypted, but the server is not authenticated`]);
   // Without the setting the certificate is checked, and refused.
-  await assert.rejects(read(host, false, recorder()), (e: unknown) => e instanceof RegpushError && e.code === 'E_TLS');
+  await assert.rejects(read(host, false, recorder()), selfSigned(host));
 });
 
 test('the library\'s insecureFromDaemonJson: daemon.json\'s insecure-registries applied as insecureTlsRegistries, the self-signed server is read (digestOf), its warning naming the file', async (t) => {
@@ -98,7 +107,7 @@ test('the library\'s insecureFromDaemonJson: daemon.json\'s insecure-registries 
   const got = await digestOf(`${host}/app:v1`, { retries: 0, logger: log, tls: { certsDirs: [] }, insecureTlsRegistries: insecure });
   assert.equal(got.digest, digest);
   assert.deepEqual(log.lines.filter((l) => l.startsWith('warn: ')), [`warn: TLS verification is off for ${host} (insecure-registries in /etc/docker/daemon.json): the connection is encrypted, but the server is not authenticated`]);
-  await assert.rejects(digestOf(`${host}/app:v1`, { retries: 0, logger: recorder(), tls: { certsDirs: [] } }), (e: unknown) => e instanceof RegpushError && e.code === 'E_TLS');
+  await assert.rejects(digestOf(`${host}/app:v1`, { retries: 0, logger: recorder(), tls: { certsDirs: [] } }), selfSigned(host));
 });
 
 test('insecure = true off loopback: a host that speaks only plain HTTP is read over plain HTTP after the TLS attempt fails', async (t) => {
@@ -123,7 +132,7 @@ test('insecure = true off loopback: a host that speaks only plain HTTP is read o
     `warn: ${host} is spoken to in plain HTTP ([registries.insecure] in /etc/containers/registries.conf; it did not answer over TLS): the connection is neither encrypted nor authenticated`,
   ]);
   // Without the setting, a host that is not loopback is spoken to over TLS only.
-  await assert.rejects(read(host, false, recorder()), (e: unknown) => e instanceof RegpushError && (e.code === 'E_TLS' || e.code === 'E_NETWORK'));
+  await assert.rejects(read(host, false, recorder()), plainRefused(host));
 });
 
 test('insecure = true off loopback: login() reaches a host that speaks only plain HTTP, as every other command does', async (t) => {
@@ -139,7 +148,7 @@ test('insecure = true off loopback: login() reaches a host that speaks only plai
   const dir = mkdtempSync(join(tmpdir(), 'regpush-login-insecure-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const opts = { registry: host, username: 'bob', password: 'pw', retries: 0, logger: recorder(), tls: { certsDirs: [] }, env: { DOCKER_CONFIG: dir }, homeDir: dir };
-  await assert.rejects(login(opts), (e: unknown) => e instanceof RegpushError && (e.code === 'E_TLS' || e.code === 'E_NETWORK'), 'without the setting: TLS only');
+  await assert.rejects(login(opts), plainRefused(host), 'without the setting: TLS only');
   assert.equal(seen.length, 0, 'nothing reached the host over plain HTTP');
   assert.deepEqual(await login({ ...opts, insecureTlsRegistries: { [host]: '/etc/containers/registries.conf' } }), { registry: host });
   assert.ok(seen.some((l) => l.startsWith('GET /v2/ Basic ')), seen.join('\n'));

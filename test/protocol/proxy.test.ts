@@ -274,8 +274,8 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   for (const [bad, msg] of [['library/alpine', /not a registry host/], ['quay.io/org/app:1', /no tag or digest/], ['', /not a registry host/]] as const) {
     await assert.rejects(login({ ...common, registry: bad, username: 'bob', password: 'pw' }), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_REFERENCE' && msg.test(e.message));
   }
-  await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: 'bob', password: '' }), /password is empty/);
-  await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: '', password: 'pw' }), /user name is empty/);
+  await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: 'bob', password: '' }), { name: 'UsageError', code: 'E_USAGE', message: /password is empty/ });
+  await assert.rejects(login({ ...common, registry: 'reg.corp.example:5000', username: '', password: 'pw' }), { name: 'UsageError', code: 'E_USAGE', message: /user name is empty/ });
   assert.equal(seen.length, proxied.length);
 
   assert.deepEqual(await logout({ registry: 'reg.corp.example:5000/team', homeDir: home, env: { XDG_RUNTIME_DIR: runtime } }), { registry: 'reg.corp.example:5000', namespace: 'team', removed: true });

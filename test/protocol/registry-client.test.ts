@@ -23,6 +23,8 @@ type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerRespons
 const servers: http.Server[] = [];
 after(() => servers.forEach((s) => s.close()));
 const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+/** An AbortedError (E_ABORTED) whose message names what was interrupted (`message`, the whole of it). */
+const abortedAt = (message: RegExp) => (e: unknown): boolean => e instanceof Error && e.name === 'AbortedError' && (e as RegpushError).code === 'E_ABORTED' && message.test(e.message);
 
 async function registry(handler: Handler): Promise<{ host: string; client: HttpRegistryClient; transport: Transport; log: string[]; server: http.Server }> {
   const log: string[] = [];
@@ -123,11 +125,11 @@ test('manifests: digest checked against the bytes and Docker-Content-Digest; sch
   });
   const got = await r.client.getManifest('app', 'v1');
   assert.equal(got.digest, sha(m));
-  await assert.rejects(r.client.getManifest('app', 'sha256:' + 'b'.repeat(64)), { name: 'DigestMismatchError', message: new RegExp(`^manifest \\S+/app@sha256:b{64} has digest ${sha(m)}$`) });
+  await assert.rejects(r.client.getManifest('app', 'sha256:' + 'b'.repeat(64)), { name: 'DigestMismatchError', code: 'E_DIGEST_MISMATCH', message: new RegExp(`^manifest \\S+/app@sha256:b{64} has digest ${sha(m)}$`) });
   header = 'sha256:' + 'c'.repeat(64);
-  await assert.rejects(r.client.getManifest('app', 'v1'), { name: 'DigestMismatchError', message: new RegExp(`^manifest \\S+/app:v1: registry says sha256:c{64} but the bytes hash to ${sha(m)}$`) });
+  await assert.rejects(r.client.getManifest('app', 'v1'), { name: 'DigestMismatchError', code: 'E_DIGEST_MISMATCH', message: new RegExp(`^manifest \\S+/app:v1: registry says sha256:c{64} but the bytes hash to ${sha(m)}$`) });
   type = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
-  await assert.rejects(r.client.getManifest('app', 'v1'), { name: 'UnsupportedError', message: /\/app:v1 is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI/ });
+  await assert.rejects(r.client.getManifest('app', 'v1'), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /\/app:v1 is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI/ });
   r.transport.close();
 });
 
@@ -165,7 +167,7 @@ test('OCI error bodies become typed errors keeping the registry codes', async ()
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] }));
   });
   await assert.rejects(r.client.getBlob('app', sha('x')), (e: unknown) => e instanceof NotFoundError && e.code === 'E_NOT_FOUND' && e.details.registryCodes?.[0] === 'BLOB_UNKNOWN');
-  await assert.rejects(r.client.getBlob('app', sha('x')), { message: new RegExp(`^GET blob \\S+/app@${sha('x')}: \\S+ answered 404 BLOB_UNKNOWN: blob unknown to registry`) });
+  await assert.rejects(r.client.getBlob('app', sha('x')), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: new RegExp(`^GET blob \\S+/app@${sha('x')}: \\S+ answered 404 BLOB_UNKNOWN: blob unknown to registry`) });
   assert.equal(await r.client.headBlob('app', sha('x')), undefined);
   r.transport.close();
 });
@@ -173,9 +175,9 @@ test('OCI error bodies become typed errors keeping the registry codes', async ()
 test('an upload without Location, or with a non-http Location, is a ProtocolError', async () => {
   let loc: string | undefined;
   const r = await registry((_req, _b, res) => res.writeHead(202, loc ? { location: loc } : {}).end());
-  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /opened an upload without a Location header$/ });
+  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', code: 'E_PROTOCOL', message: /opened an upload without a Location header$/ });
   loc = 'ftp://elsewhere/upload';
-  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', message: /sent an upload Location with scheme ftp: "ftp:\/\/elsewhere\/upload" \(only http and https are followed\)$/ });
+  await assert.rejects(r.client.startUpload('app'), { name: 'ProtocolError', code: 'E_PROTOCOL', message: /sent an upload Location with scheme ftp: "ftp:\/\/elsewhere\/upload" \(only http and https are followed\)$/ });
   r.transport.close();
 });
 
@@ -290,11 +292,11 @@ test('deleteManifest: 202 is done; 405 (deletes disabled) is E_UNSUPPORTED; 404 
   answers.push([405, oci('UNSUPPORTED')]);
   await assert.rejects(r.client.deleteManifest('app', d), (e: unknown) => e instanceof UnsupportedError && /405 UNSUPPORTED.*does not allow deleting/.test(e.message));
   answers.push([405, '']);
-  await assert.rejects(r.client.deleteManifest('app', d), { name: 'UnsupportedError', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 405 \\(this registry does not allow deleting manifests`) });
+  await assert.rejects(r.client.deleteManifest('app', d), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 405 \\(this registry does not allow deleting manifests`) });
   answers.push([404, oci('MANIFEST_UNKNOWN')]);
-  await assert.rejects(r.client.deleteManifest('app', d), { name: 'NotFoundError', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 404 MANIFEST_UNKNOWN`) });
+  await assert.rejects(r.client.deleteManifest('app', d), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 404 MANIFEST_UNKNOWN`) });
   answers.push([403, oci('DENIED')]);
-  await assert.rejects(r.client.deleteManifest('app', d), { name: 'DeniedError', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 403 DENIED`) });
+  await assert.rejects(r.client.deleteManifest('app', d), { name: 'DeniedError', code: 'E_DENIED', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 403 DENIED`) });
   r.transport.close();
 });
 
@@ -316,9 +318,9 @@ test('deleteTag: DELETE of /manifests/<tag>; 202, 200 and 204 are done; 405 and 
     await assert.rejects(r.client.deleteTag('app', 'old'), (e: unknown) => e instanceof UnsupportedError && e.details.status === status && /DELETE tag \S+:old/.test(e.message), `${status} ${body}`);
   }
   answers.push([404, oci('MANIFEST_UNKNOWN')]);
-  await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'NotFoundError', message: /^DELETE tag \S+\/app:old: \S+ answered 404 MANIFEST_UNKNOWN/ });
+  await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: /^DELETE tag \S+\/app:old: \S+ answered 404 MANIFEST_UNKNOWN/ });
   answers.push([403, oci('DENIED')]);
-  await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'DeniedError', message: /^DELETE tag \S+\/app:old: \S+ answered 403 DENIED/ });
+  await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'DeniedError', code: 'E_DENIED', message: /^DELETE tag \S+\/app:old: \S+ answered 403 DENIED/ });
   assert.equal(answers.length, 0);
   r.transport.close();
 });
@@ -492,6 +494,8 @@ test('an upload or mount POST interrupted while the registry opens a session: th
     // A registry that does not mount opens a session instead (202): the same must hold.
     ['mount', (c) => c.mountBlob('app', sha('layer'), 'base')],
   ];
+  /** What the interruption names: the upload's POST, or the mount. */
+  const interrupted = (what: string, host: string) => abortedAt(what === 'upload' ? new RegExp(`^aborted: POST http://${host}/v2/app/blobs/uploads/$`) : new RegExp(`^aborted: mount ${sha('layer')} into ${host}/app$`));
   for (const [what, start] of starts) {
     const deleted: string[] = [];
     const op = new AbortController();
@@ -511,11 +515,11 @@ test('an upload or mount POST interrupted while the registry opens a session: th
     });
     const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal });
     const started = start(client);
-    await assert.rejects(started, (e: Error) => e.name === 'AbortedError', what);
+    await assert.rejects(started, interrupted(what, r.host), what);
     assert.deepEqual(deleted, ['/v2/app/blobs/uploads/u1?_state=s0'], what);
     // Already interrupted: no POST at all.
     const before = r.log.length;
-    await assert.rejects(start(client), (e: Error) => e.name === 'AbortedError', what);
+    await assert.rejects(start(client), interrupted(what, r.host), what);
     assert.equal(r.log.length, before, what);
     r.transport.close();
   }
@@ -526,6 +530,7 @@ test('a session a POST opened as the operation was interrupted is told of at the
     ['upload', (c) => c.startUpload('app')],
     ['mount', (c) => c.mountBlob('app', sha('layer'), 'base')],
   ];
+  const interrupted = (what: string, host: string) => abortedAt(what === 'upload' ? new RegExp(`^aborted: POST http://${host}/v2/app/blobs/uploads/$`) : new RegExp(`^aborted: mount ${sha('layer')} into ${host}/app$`));
   for (const [what, start] of starts) {
     for (const deleteStatus of [404, 204]) {
       const op = new AbortController();
@@ -543,7 +548,7 @@ test('a session a POST opened as the operation was interrupted is told of at the
         res.writeHead(500).end();
       });
       const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal, onInterruptedSession: (s) => told.push(s) });
-      await assert.rejects(start(client), (e: Error) => e.name === 'AbortedError', what);
+      await assert.rejects(start(client), interrupted(what, r.host), what);
       assert.ok(toldBeforeAnswer, what);
       assert.deepEqual(told.map((t) => [t.registry, t.repo]), [[r.host, 'app']], what);
       assert.equal(await told[0]!.cancelled, deleteStatus === 204, `${what}, DELETE answered ${deleteStatus}`);
@@ -559,7 +564,7 @@ test('a session a POST opened as the operation was interrupted is told of at the
     res.writeHead(req.method === 'POST' ? 201 : 500, { 'content-length': '0' }).end();
   });
   const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], signal: op.signal, onInterruptedSession: (s) => told.push(s.cancelled) });
-  await assert.rejects(client.mountBlob('app', sha('layer'), 'base'), (e: Error) => e.name === 'AbortedError');
+  await assert.rejects(client.mountBlob('app', sha('layer'), 'base'), abortedAt(new RegExp(`^aborted: mount ${sha('layer')} into ${r.host}/app$`)));
   assert.equal(told.length, 1);
   assert.equal(await told[0], true);
   assert.deepEqual(r.log, [`POST /v2/app/blobs/uploads/?mount=${encodeURIComponent(sha('layer'))}&from=base`]);
@@ -597,7 +602,7 @@ test('a streamed PATCH interrupted mid-body is ended, not cut: the AbortedError 
   op.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
   await assert.rejects(
     client.patchUpload('http://' + r.host + '/v2/app/blobs/uploads/u1?_state=offset-0', () => source),
-    (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-3000`,
+    (e: Error) => abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`))(e) && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-3000`,
   );
   assert.equal(received, 3000);
   // The client leaves the cancel to the upload's owner (transfer/upload.ts), which tracks the session.
@@ -620,11 +625,11 @@ test('a chunk PATCH interrupted mid-body is let finish: the AbortedError carries
   // The interruption comes when the request is at the registry (its headers in, its body on the way).
   r.server.once('request', () => op.abort());
   const patched = client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-0`, () => chunk, { start: 0, end: chunk.length - 1 });
-  await assert.rejects(patched, (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
+  await assert.rejects(patched, (e: Error) => abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`))(e) && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
   assert.equal(received, chunk.length);
   // Interrupted before it starts: no request at all.
   const before = r.log.length;
-  await assert.rejects(client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=x`, () => chunk, { start: 0, end: chunk.length - 1 }), (e: Error) => e.name === 'AbortedError');
+  await assert.rejects(client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=x`, () => chunk, { start: 0, end: chunk.length - 1 }), abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`)));
   assert.equal(r.log.length, before);
   r.transport.close();
 });
@@ -1082,9 +1087,9 @@ test('an upload request still queued for a pooled socket when the operation is i
   }
   op.abort();
   answerPatch();
-  await assert.rejects(patched, (e: Error) => e.name === 'AbortedError' && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
+  await assert.rejects(patched, (e: Error) => abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`))(e) && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
   const refused = await started;
-  assert.ok(refused instanceof Error && refused.name === 'AbortedError', String(refused));
+  assert.ok(abortedAt(new RegExp(`^aborted: POST http://${r.host}/v2/app/blobs/uploads/$`))(refused), String(refused));
   // The PATCH's socket is free again: a POST sent on it would have been read by now, before this DELETE.
   await transport.send({ method: 'DELETE', url: `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}` }).then((res) => res.body.resume());
   assert.deepEqual(r.log.map((l) => l.split(' ')[0]), ['PATCH', 'DELETE'], 'no POST reached the registry');

@@ -117,7 +117,7 @@ describe('resolveCredential: order', () => {
 
   it('an explicit username without password is an error, not a fallthrough', async () => {
     const o = await setup({ explicit: { username: 'flaguser' } });
-    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', message: /^incomplete credentials given for ghcr\.io: a username needs a password$/ });
+    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /^incomplete credentials given for ghcr\.io: a username needs a password$/ });
   });
 
   it('empty explicit fields are ignored', async () => {
@@ -161,7 +161,7 @@ describe('resolveCredential: order', () => {
     o.env = {};
     assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'fileuser', password: 'filepass' });
     o.env = { REGPUSH_USER: 'plain' };
-    await assert.rejects(resolveCredential('ghcr.io', o), /REGPUSH_PASSWORD is set|REGPUSH_PASSWORD is not/);
+    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /REGPUSH_PASSWORD is set|REGPUSH_PASSWORD is not/ });
   });
 
   it('credentialSourceList names the variables each role reads, in order', () => {
@@ -180,7 +180,7 @@ describe('resolveCredential: order', () => {
 
   it('half an env pair is an error naming the missing variable', async () => {
     const o = await setup({ env: { REGPUSH_TO_USER: 'u' } });
-    await assert.rejects(resolveCredential('ghcr.io', o), /REGPUSH_TO_PASSWORD is not/);
+    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /REGPUSH_TO_PASSWORD is not/ });
     o.env = { REGPUSH_TO_PASSWORD: SECRET };
     await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => /REGPUSH_TO_USER is not/.test(err.message) && !err.message.includes(SECRET));
   });
@@ -436,9 +436,9 @@ describe('resolveCredential: docker config.json', () => {
       },
     });
     await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'gcloud' } });
-    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/a' }), /timed out after 30 s/);
+    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/a' }), { name: 'AuthError', code: 'E_AUTH', message: /timed out after 30 s/ });
     clock += HELPER_TIMEOUT_KEPT_MS - 1;
-    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/b' }), /timed out after 30 s/, 'within the span: the same failure, the helper not run');
+    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/b' }), { name: 'AuthError', code: 'E_AUTH', message: /timed out after 30 s/ }, 'within the span: the same failure, the helper not run');
     assert.equal(runs, 1);
     clock += 1;
     assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/c' }), { username: 'oauth2accesstoken', password: 'tok' });
@@ -457,7 +457,7 @@ describe('resolveCredential: docker config.json', () => {
       },
     });
     await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'gcloud' } });
-    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/a' }), /rate exceeded/);
+    await assert.rejects(resolveCredential('gcr.io', { ...o, repository: 'p/a' }), { name: 'AuthError', code: 'E_AUTH', message: /rate exceeded/ });
     assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/b' }), { username: 'oauth2accesstoken', password: 'tok' });
     assert.deepEqual(await resolveCredential('gcr.io', { ...o, repository: 'p/c' }), { username: 'oauth2accesstoken', password: 'tok' });
     assert.equal(runs, 2);
@@ -466,7 +466,7 @@ describe('resolveCredential: docker config.json', () => {
   it('a helper name that could escape docker-credential-* is refused', async () => {
     const o = await setup();
     await writeJson(dockerConfig(o.home), { credsStore: '../../bin/sh' });
-    await assert.rejects(resolveCredential('ghcr.io', o), /invalid credential helper name/);
+    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /invalid credential helper name/ });
   });
 });
 
@@ -676,14 +676,14 @@ describe('resolveCredential: a broken file and the namespace keys looked for in 
     assert.deepEqual(await resolveCredential('127.0.0.1:5000', { ...o, repository: 'acme/app' }), as('docker'));
     assert.deepEqual(await resolveCredential('127.0.0.1:5000', o), as('docker'));
     // Another registry: the lookup reaches the file, and fails on it as it always did.
-    await assert.rejects(resolveCredential('ghcr.io', { ...o, repository: 'acme/app' }), /malformed credential file .*auth\.json: not valid JSON/);
+    await assert.rejects(resolveCredential('ghcr.io', { ...o, repository: 'acme/app' }), { name: 'AuthError', code: 'E_AUTH', message: /malformed credential file .*auth\.json: not valid JSON/ });
   });
 
   it('a namespace key in a file after a malformed one does not step over it: the lookup in file order fails on it, as it did', async () => {
     const o = await setup();
     await writeJson(dockerConfig(o.home), '{"auths": {');
     await writeJson(runtimeAuthFile(o.home), { auths: { 'quay.io/org': creds('ns') } });
-    await assert.rejects(resolveCredential('quay.io', { ...o, repository: 'org/app' }), /malformed credential file .*config\.json/);
+    await assert.rejects(resolveCredential('quay.io', { ...o, repository: 'org/app' }), { name: 'AuthError', code: 'E_AUTH', message: /malformed credential file .*config\.json/ });
   });
 
   it('a file that cannot be read (here a folder) is skipped with one warning, whichever pass meets it', async () => {

@@ -25,7 +25,7 @@ describe('cli: --gzip-jobs and REGPUSH_GZIP_JOBS', () => {
   it('bad values are E_USAGE naming the flag or the variable', () => {
     for (const bad of [0, 65, 1.5, Number.NaN, -2]) assert.throws(() => gzipJobsOption(bad, {}), usage(/^--gzip-jobs must be a whole number from 1 to 64/), String(bad));
     assert.throws(() => gzipJobsOption([2, 3], {}), usage(/--gzip-jobs was given 2 times/));
-    for (const bad of ['0', 'four', '2.5', '65', '-1', '3x']) assert.throws(() => gzipJobsOption(undefined, { REGPUSH_GZIP_JOBS: bad }), usage(new RegExp(`^REGPUSH_GZIP_JOBS must be a whole number from 1 to 64 \\(got "${bad.replace('.', '\\.')}"\\)`)), bad);
+    for (const bad of ['0', 'four', '2.5', '65', '-1', '3x']) assert.throws(() => gzipJobsOption(undefined, { REGPUSH_GZIP_JOBS: bad }), { name: 'InputError', code: 'E_INPUT', message: new RegExp(`^REGPUSH_GZIP_JOBS must be a whole number from 1 to 64 \\(got "${bad.replace('.', '\\.')}"\\)`) }, bad);
     // A valid flag is used even when the variable is bad: the flag is what the user typed last.
     assert.deepEqual(gzipJobsOption(4, { REGPUSH_GZIP_JOBS: 'four' }), { gzipJobs: 4 });
   });
@@ -100,7 +100,7 @@ describe('cli: the bundled launcher sizes the real thread pool', () => {
     return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as [boolean, boolean];
   }
 
-  it('regpush push refuses a bad --gzip-jobs or REGPUSH_GZIP_JOBS with one E_USAGE line, exit 2, before any request', (t) => {
+  it('regpush push refuses a bad --gzip-jobs (E_USAGE) or REGPUSH_GZIP_JOBS (E_INPUT) with one line, exit 2, before any request', (t) => {
     if (!existsSync(BIN)) return t.skip('dist/cli/regpush.cjs not built (npm run build)');
     // Port 9 (discard) on loopback: nothing listens there; the usage check comes first.
     const push = ['push', '--from', 'scratch', '--to', '127.0.0.1:9/x/app:1', '--app', dir];
@@ -108,7 +108,7 @@ describe('cli: the bundled launcher sizes the real thread pool', () => {
       [['--gzip-jobs', '0'], {}, /^regpush: error: --gzip-jobs must be a whole number from 1 to 64 \(got 0\) \[E_USAGE\]\n$/],
       [['--gzip-jobs', 'many'], {}, /^regpush: error: --gzip-jobs needs a number \[E_USAGE\]\n$/],
       [['--gzip-jobs', '2', '--gzip-jobs', '3'], {}, /^regpush: error: --gzip-jobs was given 2 times; give it once \[E_USAGE\]\n$/],
-      [[], { REGPUSH_GZIP_JOBS: '99' }, /^regpush: error: REGPUSH_GZIP_JOBS must be a whole number from 1 to 64 \(got "99"\) \[E_USAGE\]\n$/],
+      [[], { REGPUSH_GZIP_JOBS: '99' }, /^regpush: error: REGPUSH_GZIP_JOBS must be a whole number from 1 to 64 \(got "99"\) \[E_INPUT\]\n$/],
     ];
     for (const [args, env, want] of cases) {
       const r = spawnSync(process.execPath, [BIN, ...push, ...args], { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });

@@ -72,7 +72,7 @@ test('readGraph: once a child read has failed, no further read starts (the walk 
       return new Promise((resolve) => pending.push(() => resolve({ bytes: k.bytes, mediaType: MediaType.OCI_MANIFEST, digest: k.digest })));
     },
   } as unknown as RegistryClient;
-  await assert.rejects(readGraph(client, 'repo', 'top', { names: optionPaths('copy()') }), { name: 'NotFoundError', message: /\/repo@sha256:[0-9a-f]{64} lists its linux\/amd64 image sha256:[0-9a-f]{64}, which the registry does not have/ });
+  await assert.rejects(readGraph(client, 'repo', 'top', { names: optionPaths('copy()') }), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: /\/repo@sha256:[0-9a-f]{64} lists its linux\/amd64 image sha256:[0-9a-f]{64}, which the registry does not have/ });
   for (const release of pending) release();
   await new Promise((r) => setImmediate(r));
   // The top, then the first CHILD_MANIFEST_READS children; the slot the failed read left is not given to another.

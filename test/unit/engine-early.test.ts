@@ -473,7 +473,8 @@ test('a spare upload session taken after the run was stopped stays counted until
     assert.equal(settled, false, 'settle() waits for the cancel of the session handed over');
     assert.equal(dst.openUploads(), 1);
     answer();
-    assert.ok((await upload) instanceof AbortedError);
+    const stopped = await upload;
+    assert.ok(stopped instanceof AbortedError && stopped.code === 'E_ABORTED' && stopped.message === `aborted: PUT upload to ${dst.host}`, String(stopped));
     await settling;
     assert.equal(dst.openUploads(), 0, 'no session left once the run has settled');
     assert.equal(run.ctx.sessions!.describeLeft(), undefined);

@@ -897,6 +897,30 @@ function seedMixedBase(reg: FakeRegistry): void {
   reg.seedIndex('base/mixed', [linux, windows], { tags: ['1'] });
 }
 
+test('push --platform over a base of several Windows OS versions picks as copy, inspect and digest pick (the first, with a warning naming the base and the spelling that picks one); a platform the base lacks is E_NOT_FOUND listing what it has', async () => {
+  const reg = await fake();
+  const ltsc2019 = reg.seedImage('base/win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.5576' } });
+  const ltsc2022 = reg.seedImage('base/win', { platform: { os: 'windows', architecture: 'amd64', 'os.version': '10.0.20348.2340' } });
+  const index = reg.seedIndex('base/win', [ltsc2019, ltsc2022], { tags: ['1'] });
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+  const opts = { from: reg.ref('base/win:1'), to: reg.ref('app:1'), app: appDir(), platform: 'windows/amd64', logger, ...fakeLibraryOptions(reg) };
+  const r = await push(opts);
+  assert.deepEqual(r.platforms.map((p) => p.platform), ['windows(10.0.17763.5576)/amd64']);
+  assert.deepEqual(warnings.filter((w) => w.includes('OS versions')), [
+    `base ${reg.host}/base/win@${index.digest}: windows/amd64 matches images of 2 OS versions (10.0.17763.5576, 10.0.20348.2340); taking the first, 10.0.17763.5576. A host runs only images of its own OS version: name one with windows(VERSION)/amd64, e.g. windows(10.0.20348.2340)/amd64`,
+  ]);
+  // Named exactly: that image, no warning.
+  warnings.length = 0;
+  await push({ ...opts, to: reg.ref('app:2'), platform: 'windows(10.0.20348.2340)/amd64' });
+  assert.deepEqual(warnings.filter((w) => w.includes('OS versions')), []);
+  // A platform the base lacks: the index's list, before anything is written.
+  const err = await push({ ...opts, to: reg.ref('app:3'), platform: 'windows/arm64' }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_NOT_FOUND', String(err));
+  assert.equal(err!.message, 'platform windows/arm64 is not in the index; available: windows(10.0.17763.5576)/amd64, windows(10.0.20348.2340)/amd64');
+  assert.equal(reg.manifest('app', '3'), undefined, 'no manifest');
+});
+
 test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, a Windows path in a Linux image, --chown: E_INPUT / E_USAGE, no manifest', async () => {
   const reg = await fake();
   reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
@@ -909,11 +933,11 @@ test('a layer built for Linux never goes into a Windows image: a single Windows 
     assert.equal(reg.manifest('app', '1'), undefined, 'no manifest');
   };
   await refused({ ...opts, from: reg.ref('base/win:ltsc') }, 'E_INPUT', /^the base is a windows\/amd64 image, and the app layer is built for Linux: give platform: "windows\/amd64"$/);
-  await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_INPUT', /^push\(\): app \(.*:C:\\app\): with platform: "all", write the destination as \/…: the layer goes into the base's Linux and Windows images alike/);
+  await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_USAGE', /^push\(\): app \(.*:C:\\app\): with platform: "all", write the destination as \/…: the layer goes into the base's Linux and Windows images alike/);
   await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', chown: { uid: 1000, gid: 1000 } }, 'E_USAGE', /^the base has a windows\(10\.0\.20348\.2340\)\/amd64 image: chown sets a Linux owner/);
-  await refused({ ...opts, from: reg.ref('base/mixed:1'), app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_INPUT', /^push\(\): app \(.*\): destination "C:\\app" is a Windows path, and this layer goes into a Linux image \(for a Windows base, give platform: "windows\/amd64"\)$/);
+  await refused({ ...opts, from: reg.ref('base/mixed:1'), app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_USAGE', /^push\(\): app \(.*\): destination "C:\\app" is a Windows path, and this layer goes into a Linux image \(for a Windows base, give platform: "windows\/amd64"\)$/);
   await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', chown: { uid: 1000, gid: 1000 } }, 'E_USAGE', /^push\(\): chown sets a Linux owner, and a Windows image has none/);
-  await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', app: [{ src: opts.app[0]!.src, dest: 'D:\\app' }] }, 'E_INPUT', /is on drive D:, and a Windows layer holds only the system drive/);
+  await refused({ ...opts, from: reg.ref('base/win:ltsc'), platform: 'windows/amd64', app: [{ src: opts.app[0]!.src, dest: 'D:\\app' }] }, 'E_USAGE', /is on drive D:, and a Windows layer holds only the system drive/);
   // Each OS pushed with its own --platform works.
   await push({ ...opts, from: reg.ref('base/mixed:1'), platform: 'windows/amd64' });
   assert.ok(reg.manifest('app', '1'));

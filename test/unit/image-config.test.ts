@@ -206,7 +206,7 @@ describe('applyConfigChanges', () => {
   });
 
   it('env rejects malformed entries', () => {
-    assert.throws(() => applyConfigChanges(base(), { env: ['=x'] }, undefined), { name: 'UsageError', message: /^invalid config\.env\[0\]: the variable name is empty/ });
+    assert.throws(() => applyConfigChanges(base(), { env: ['=x'] }, undefined), { name: 'UsageError', code: 'E_USAGE', message: /^invalid config\.env\[0\]: the variable name is empty/ });
   });
 
   const ENTRY_CMD: Array<[string, ConfigChanges, string[] | null, string[] | null]> = [
@@ -241,9 +241,9 @@ describe('applyConfigChanges', () => {
   });
 
   it('rejects a bad port, an empty volume and an empty label key', () => {
-    assert.throws(() => applyConfigChanges(base(), { ports: ['99999'] }, undefined), { name: 'UsageError', message: /^invalid config\.ports\[0\] "99999": port must be 1-65535/ });
-    assert.throws(() => applyConfigChanges(base(), { volumes: [''] }, undefined), { name: 'UsageError', message: /^invalid config\.volumes\[0\] "": the path is empty/ });
-    assert.throws(() => applyConfigChanges(base(), { labels: { '': 'x' } }, undefined), { name: 'UsageError', message: /^invalid config\.labels: the label key is empty/ });
+    assert.throws(() => applyConfigChanges(base(), { ports: ['99999'] }, undefined), { name: 'UsageError', code: 'E_USAGE', message: /^invalid config\.ports\[0\] "99999": port must be 1-65535/ });
+    assert.throws(() => applyConfigChanges(base(), { volumes: [''] }, undefined), { name: 'UsageError', code: 'E_USAGE', message: /^invalid config\.volumes\[0\] "": the path is empty/ });
+    assert.throws(() => applyConfigChanges(base(), { labels: { '': 'x' } }, undefined), { name: 'UsageError', code: 'E_USAGE', message: /^invalid config\.labels: the label key is empty/ });
     // From regpush.json a key arrives without going through parseLabelFlag.
     assert.throws(() => applyConfigChanges(base(), { labels: { 'a\nb': 'x' } }, undefined), (e: unknown) => e instanceof UsageError && /one line/.test((e as Error).message));
   });
@@ -271,7 +271,7 @@ describe('applyConfigChanges', () => {
   });
 
   it('rejects an invalid diff_id', () => {
-    assert.throws(() => applyConfigChanges(base(), {}, { ...LAYER, diffId: 'sha256:nope' }), /diff_id/);
+    assert.throws(() => applyConfigChanges(base(), {}, { ...LAYER, diffId: 'sha256:nope' }), { name: 'ProtocolError', code: 'E_PROTOCOL', message: /diff_id/ });
   });
 });
 

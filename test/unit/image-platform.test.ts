@@ -144,7 +144,7 @@ describe('selectPlatform', () => {
 
   it('never picks an attestation that claims a real platform', () => {
     const onlyAttest: ImageIndex = { schemaVersion: 2, manifests: [attestAnnotated] };
-    assert.throws(() => selectPlatform(onlyAttest, parsePlatform('linux/amd64')), /available: none/);
+    assert.throws(() => selectPlatform(onlyAttest, parsePlatform('linux/amd64')), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: /available: none/ });
   });
 
   it('lists the available platforms when nothing matches', () => {
@@ -162,7 +162,7 @@ describe('selectPlatform', () => {
   it('an alias implies its variant even in a Platform given as it is (library callers): armel is never arm/v7', () => {
     assert.equal(selectPlatform(index, { os: 'linux', architecture: 'armel' }), armv6);
     assert.equal(selectPlatform(index, { os: 'linux', architecture: 'armhf' }), armv7);
-    assert.throws(() => selectPlatform({ schemaVersion: 2, manifests: [amd64, armv7] }, { os: 'linux', architecture: 'armel' }), { name: 'NotFoundError', message: /^platform linux\/armel is not in the index; available: linux\/amd64, linux\/arm\/v7$/ });
+    assert.throws(() => selectPlatform({ schemaVersion: 2, manifests: [amd64, armv7] }, { os: 'linux', architecture: 'armel' }), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: /^platform linux\/armel is not in the index; available: linux\/amd64, linux\/arm\/v7$/ });
   });
 
   it('matches a variant-less child when v8 is asked for', () => {

@@ -61,7 +61,7 @@ describe('media types', () => {
   });
 
   it('mediaFamily rejects foreign families', () => {
-    assert.throws(() => mediaFamily('application/json'), { name: 'UnsupportedError', message: /^media type "application\/json" is neither OCI nor Docker$/ });
+    assert.throws(() => mediaFamily('application/json'), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /^media type "application\/json" is neither OCI nor Docker$/ });
   });
 
   it('family helpers never mix families', () => {

@@ -146,11 +146,11 @@ describe('IgnoreMatcher (moby patternmatcher semantics)', () => {
 
   it('rejects malformed patterns with InputError', () => {
     // Each names the pattern and what is wrong with it.
-    assert.throws(() => matcher('[abc'), { name: 'InputError', message: /^\.dockerignore: bad pattern "\[abc": unclosed "\["$/ });
-    assert.throws(() => matcher('[-a]'), { name: 'InputError', message: /^\.dockerignore: bad pattern "\[-a\]": "-" at the edge of a character class$/ });
-    assert.throws(() => matcher('[]'), { name: 'InputError', message: /^\.dockerignore: bad pattern "\[\]": empty character class$/ });
-    assert.throws(() => matcher('!'), { name: 'InputError', message: /^\.dockerignore: illegal exclusion pattern "!"$/ });
-    assert.throws(() => matcher('[z-a]'), { name: 'InputError', message: /^\.dockerignore: bad pattern "\[z-a\]": a range out of order in a character class$/ });
+    assert.throws(() => matcher('[abc'), { name: 'InputError', code: 'E_INPUT', message: /^\.dockerignore: bad pattern "\[abc": unclosed "\["$/ });
+    assert.throws(() => matcher('[-a]'), { name: 'InputError', code: 'E_INPUT', message: /^\.dockerignore: bad pattern "\[-a\]": "-" at the edge of a character class$/ });
+    assert.throws(() => matcher('[]'), { name: 'InputError', code: 'E_INPUT', message: /^\.dockerignore: bad pattern "\[\]": empty character class$/ });
+    assert.throws(() => matcher('!'), { name: 'InputError', code: 'E_INPUT', message: /^\.dockerignore: illegal exclusion pattern "!"$/ });
+    assert.throws(() => matcher('[z-a]'), { name: 'InputError', code: 'E_INPUT', message: /^\.dockerignore: bad pattern "\[z-a\]": a range out of order in a character class$/ });
   });
 });
 

@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AbortedError } from '../../src/errors.js';
 import { push } from '../../src/index.js';
 import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer/index.js';
 import { HEAD_START_BYTES, LayerHeadStart } from '../../src/push/layer-head-start.js';
@@ -108,13 +107,13 @@ test('dropped: the build stops, its result rejects as aborted, and nothing can t
   const result = resultOf(head);
   head.drop();
   assert.equal(head.bytesHeld, 0, 'what it held is freed');
-  await assert.rejects(result, AbortedError);
+  await assert.rejects(result, { name: 'AbortedError', code: 'E_ABORTED', message: 'layer build aborted' });
   assert.equal(head.take(), undefined);
 });
 
 test('a build that failed is not handed over: the upload builds the layer itself and meets the error there', async () => {
   const head = new LayerHeadStart(layerOf(missingDir()), undefined);
-  await assert.rejects(resultOf(head), { name: 'InputError', message: /^app source \S+\/missing: not found$/ });
+  await assert.rejects(resultOf(head), { name: 'InputError', code: 'E_INPUT', message: /^app source \S+\/missing: not found$/ });
   assert.equal(head.take(), undefined);
 });
 
@@ -123,7 +122,7 @@ test('the caller\'s abort stops a running build', async () => {
   const head = new LayerHeadStart(layerOf(appDir(8, 512 * 1024)), ac.signal, 128 * 1024);
   const result = resultOf(head);
   ac.abort();
-  await assert.rejects(result, AbortedError);
+  await assert.rejects(result, { name: 'AbortedError', code: 'E_ABORTED', message: 'layer build aborted' });
   assert.equal(head.take(), undefined);
 });
 
@@ -247,10 +246,10 @@ test('built: nothing while the build runs or after it failed or was dropped unfi
   const stopped = new LayerHeadStart(layerOf(appDir(8, 512 * 1024)), undefined, 128 * 1024);
   await holding(stopped, 128 * 1024);
   stopped.drop();
-  await assert.rejects(resultOf(stopped), AbortedError);
+  await assert.rejects(resultOf(stopped), { name: 'AbortedError', code: 'E_ABORTED', message: 'layer build aborted' });
   assert.equal(stopped.built, undefined, 'dropped before it ended');
   const failed = new LayerHeadStart(layerOf(missingDir()), undefined);
-  await assert.rejects(resultOf(failed), { name: 'InputError', message: /^app source \S+\/missing: not found$/ });
+  await assert.rejects(resultOf(failed), { name: 'InputError', code: 'E_INPUT', message: /^app source \S+\/missing: not found$/ });
   assert.equal(failed.built, undefined, 'failed');
 });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { extract, pack, type Header } from 'tar-stream';
-import { AbortedError, InputError } from '../../src/errors.js';
+import { AbortedError, InputError, UsageError } from '../../src/errors.js';
 import { parallelGzip, singleGzip } from '../../src/layer/gzip.js';
 import { computeDiffId, createLayerStream, hasContent, hashLayer, parseAppFlag, scanSources, validateSources, windowsDestination, type LayerOptions } from '../../src/layer/index.js';
 import { silentLogger, type Logger } from '../../src/log.js';
@@ -257,7 +257,7 @@ describe('layer: reproducibility and hashes', () => {
       assert.equal((await build({ ...base, env })).result.digest, zero.result.digest, env.SOURCE_DATE_EPOCH);
     }
     assert.equal((await build({ ...base, mtime: 1700000000, env: { SOURCE_DATE_EPOCH: '1' } })).result.digest, later.result.digest);
-    await assert.rejects(hashLayer({ ...base, mtime: -1 }), { name: 'InputError', message: /^layer mtime must be a whole number of seconds from 0 to 8589934591 .*, got -1$/ });
+    await assert.rejects(hashLayer({ ...base, mtime: -1 }), { name: 'UsageError', code: 'E_USAGE', message: /^layer mtime must be a whole number of seconds from 0 to 8589934591 .*, got -1$/ });
   });
 
   it('an mtime past 2038 fits the 11 octal digits of the ustar field (up to 2242); past them it is refused', async () => {
@@ -270,7 +270,7 @@ describe('layer: reproducibility and hashes', () => {
       for (const e of await entries(zlib.gunzipSync(bytes))) assert.equal(e.header.mtime.getTime(), epoch * 1000);
       assert.equal((await computeDiffId(opts)).diffId, result.diffId);
     }
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], mtime: 8 ** 11 }), (err: unknown) => err instanceof InputError && /mtime/.test(err.message));
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], mtime: 8 ** 11 }), (err: unknown) => err instanceof UsageError && /mtime/.test(err.message));
   });
 
   it('the same tree at another path on disk gives the same digest', async () => {
@@ -362,9 +362,9 @@ describe('layer: tar contents (checked with GNU tar)', () => {
       'home/app/site/': '1000:2000',
       'home/app/site/a.txt': '1000:2000', 'home/app/site/d/': '1000:2000', 'home/app/site/d/b': '1000:2000', 'home/app/site/l': '1000:2000',
     });
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: -1, gid: 0 } }), { name: 'InputError', message: /^chown uid must be an integer from 0 to 4294967294, got -1$/ });
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 2 ** 32 - 1, gid: 0 } }), { name: 'InputError', message: /^chown uid must be an integer from 0 to 4294967294, got 4294967295$/ }); // (uid_t)-1
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 0, gid: 2 ** 32 } }), { name: 'InputError', message: /^chown gid must be an integer from 0 to 4294967294, got 4294967296$/ });
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: -1, gid: 0 } }), { name: 'UsageError', code: 'E_USAGE', message: /^chown uid must be an integer from 0 to 4294967294, got -1$/ });
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 2 ** 32 - 1, gid: 0 } }), { name: 'UsageError', code: 'E_USAGE', message: /^chown uid must be an integer from 0 to 4294967294, got 4294967295$/ }); // (uid_t)-1
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], chown: { uid: 0, gid: 2 ** 32 } }), { name: 'UsageError', code: 'E_USAGE', message: /^chown gid must be an integer from 0 to 4294967294, got 4294967296$/ });
   });
 
   it('a uid or gid past the 6 octal digits of the ustar field goes in pax records that GNU tar reads', async () => {
@@ -621,7 +621,7 @@ describe('layer: Windows layout', () => {
     assert.deepEqual(parseAppFlag('./publish:D:\\data', '/app'), { src: './publish', dest: 'D:\\data' });
     assert.deepEqual(parseAppFlag('./publish', 'C:\\app'), { src: './publish', dest: 'C:\\app\\' }, 'the default, a directory');
     assert.deepEqual(windowsDestination('C:\\app\\'), { path: '/app/' });
-    assert.throws(() => parseAppFlag('./publish:app', 'C:\\app'), { name: 'InputError', message: /^--app \.\/publish:app: destination "app" must be an absolute path inside the image$/ });
+    assert.throws(() => parseAppFlag('./publish:app', 'C:\\app'), { name: 'UsageError', code: 'E_USAGE', message: /^--app \.\/publish:app: destination "app" must be an absolute path inside the image$/ });
   });
 
   it('windowsDestination: C:\\app, C:/app, \\app and /app are /app; another drive or a relative path is refused', () => {
@@ -867,7 +867,7 @@ describe('layer: gzip', () => {
     assert.equal(l0.result.diffId, l1.diffId);
     assert.notEqual(l1.digest, l9.digest);
     assert.equal(sha256(zlib.gunzipSync(l0.bytes)), l0.result.diffId);
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], gzipLevel: 10 }), { name: 'InputError', message: /^gzip level must be an integer from 0 to 9, got 10$/ });
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], gzipLevel: 10 }), { name: 'UsageError', code: 'E_USAGE', message: /^gzip level must be an integer from 0 to 9, got 10$/ });
   });
 });
 
@@ -1073,19 +1073,19 @@ describe('layer: sources', () => {
     await assert.rejects(validateSources([{ src: join(loop, 'a'), dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.message === `app source ${join(loop, 'a')}: too many levels of symbolic links (a symlink loop, or a chain of links too long to follow)`);
   });
 
-  it('validateSources: missing, not a dir/file, relative dest → one-line InputError naming the path', async () => {
+  it('validateSources: missing, not a dir/file → one-line InputError naming the path; no source, a relative dest → UsageError (the caller\'s options)', async () => {
     const src = tree({ 'a': 'a' });
     const missing = join(root, 'does-not-exist');
     await assert.rejects(validateSources([{ src: missing, dest: '/app' }], '/'), (err: unknown) => err instanceof InputError && err.message.includes(missing) && !err.message.includes('\n'));
     await run('mkfifo', [join(src, 'fifo')], Buffer.alloc(0));
     await assert.rejects(validateSources([{ src: join(src, 'fifo'), dest: '/app' }], '/'), (err: unknown) => err instanceof InputError && /not a directory or regular file/.test(err.message));
-    await assert.rejects(validateSources([{ src, dest: 'app' }], '/'), (err: unknown) => err instanceof InputError && /absolute/.test(err.message));
-    await assert.rejects(validateSources([], '/'), { name: 'InputError', message: /^no app source given$/ });
+    await assert.rejects(validateSources([{ src, dest: 'app' }], '/'), { name: 'UsageError', code: 'E_USAGE', message: `app source ${src}: destination "app" must be an absolute path inside the image` });
+    await assert.rejects(validateSources([], '/'), { name: 'UsageError', code: 'E_USAGE', message: /^no app source given$/ });
     await validateSources([{ src, dest: '/app' }, { src: join(src, 'a'), dest: '/a' }], '/');
     // The layer functions check the same things before building.
     const { stream, result } = createLayerStream({ sources: [{ src: missing, dest: '/app' }] });
     stream.resume();
-    await assert.rejects(result, { name: 'InputError', message: /^app source \S+\/does-not-exist: not found$/ });
+    await assert.rejects(result, { name: 'InputError', code: 'E_INPUT', message: /^app source \S+\/does-not-exist: not found$/ });
   });
 
   it('an unreadable source or subdirectory is an InputError, an unreadable excluded one is skipped (checked as an unprivileged user)', async (t) => {
@@ -1172,9 +1172,9 @@ describe('layer: sources', () => {
       ['./publish:app', '--app ./publish:app: destination "app" must be an absolute path inside the image'],
       [':/app', '--app :/app: empty source before ":"'],
     ]) {
-      assert.throws(() => parseAppFlag(bad, '/app'), { name: 'InputError', code: 'E_INPUT', message }, bad);
+      assert.throws(() => parseAppFlag(bad, '/app'), { name: 'UsageError', code: 'E_USAGE', message }, bad);
     }
-    assert.throws(() => parseAppFlag('./publish', 'relative'), { name: 'InputError', message: /^--app \.\/publish: destination "relative\/" must be an absolute path inside the image$/ });
+    assert.throws(() => parseAppFlag('./publish', 'relative'), { name: 'UsageError', code: 'E_USAGE', message: /^--app \.\/publish: destination "relative\/" must be an absolute path inside the image$/ });
   });
 });
 
@@ -1218,7 +1218,7 @@ describe('layer: streaming, failures and cancellation', () => {
       }
     })();
     await assert.rejects(done, (err: unknown) => err instanceof InputError && /shrank|changed size/.test(err.message));
-    await assert.rejects(result, { name: 'InputError', message: /\/big\.bin shrank while being read \(\d+ of 16777216 bytes\)$/ });
+    await assert.rejects(result, { name: 'InputError', code: 'E_INPUT', message: /\/big\.bin shrank while being read \(\d+ of 16777216 bytes\)$/ });
   });
 
   it('fails with InputError when a file grows while being read', async () => {
@@ -1294,12 +1294,13 @@ describe('layer: streaming, failures and cancellation', () => {
     const errored = new Promise<unknown>((r) => stream.on('error', r));
     stream.once('data', () => ac.abort());
     stream.resume();
-    assert.ok((await errored) instanceof AbortedError);
-    await assert.rejects(result, AbortedError);
+    const destroyed = await errored;
+    assert.ok(destroyed instanceof AbortedError && destroyed.code === 'E_ABORTED' && destroyed.message === 'layer build aborted', String(destroyed));
+    await assert.rejects(result, { name: 'AbortedError', code: 'E_ABORTED', message: 'layer build aborted' });
     const pre = new AbortController();
     pre.abort();
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], signal: pre.signal }), AbortedError);
-    await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }], signal: pre.signal }), AbortedError);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], signal: pre.signal }), { name: 'AbortedError', code: 'E_ABORTED', message: 'layer build aborted' });
+    await assert.rejects(computeDiffId({ sources: [{ src, dest: '/app' }], signal: pre.signal }), { name: 'AbortedError', code: 'E_ABORTED', message: 'layer build aborted' });
   });
 
   it('a diffID pass gives the event loop turns: I/O callbacks run while it hashes', async () => {
@@ -1327,7 +1328,7 @@ describe('layer: streaming, failures and cancellation', () => {
     const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }] });
     await new Promise<void>((r) => stream.once('data', () => r()));
     stream.destroy();
-    await assert.rejects(result, AbortedError);
+    await assert.rejects(result, { name: 'AbortedError', code: 'E_ABORTED', message: 'layer stream closed before its end' });
     // A file's close may land a few turns after the rejection (more on a loaded machine): poll.
     for (let i = 0; i < 200 && fds() !== before; i++) await new Promise((r) => setTimeout(r, 25));
     assert.equal(fds(), before);
@@ -1337,10 +1338,10 @@ describe('layer: streaming, failures and cancellation', () => {
     const src = tree({ 'a': 'a' });
     const { stream, result } = createLayerStream({ sources: [{ src, dest: '/app' }], blockSize: 1 });
     const err = await new Promise<unknown>((r) => stream.on('error', r));
-    assert.ok(err instanceof InputError);
-    assert.equal(err.code, 'E_INPUT');
+    assert.ok(err instanceof UsageError);
+    assert.equal(err.code, 'E_USAGE');
     assert.equal(err.message, 'gzip block size must be an integer from 16384 to 67108864, got 1');
-    await assert.rejects(result, { name: 'InputError', code: 'E_INPUT', message: /^gzip block size must be an integer from 16384 to 67108864, got 1$/ });
+    await assert.rejects(result, { name: 'UsageError', code: 'E_USAGE', message: /^gzip block size must be an integer from 16384 to 67108864, got 1$/ });
   });
 
   it('a stalled consumer stops the walk, however many header-only entries there are', async () => {

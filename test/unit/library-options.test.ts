@@ -236,7 +236,7 @@ test('push(): a layer option out of range (mtime, chown ids, gzip level or jobs)
   src.seedImage('base/node', { tags: ['20'] });
   const layered = { from: src.ref('base/node:20'), to: dst.ref('app:1'), app: [{ src: appDir(), dest: '/app' }], ...fakeLibraryOptions(src, dst) };
   const configOnly = { from: src.ref('base/node:20'), to: dst.ref('app:1'), config: { env: ['A=1'] }, ...fakeLibraryOptions(src, dst) };
-  await refusedUpFront([src, dst], 'E_INPUT', [
+  await refusedUpFront([src, dst], 'E_USAGE', [
     ['mtime past the tar field', () => push({ ...layered, mtime: 9e9 }), /^push\(\): mtime must be a whole number of seconds from 0 to 8589934591 \(2242-03-16, the most a tar header holds\), got 9000000000$/],
   ]);
   const cases: [string, () => Promise<unknown>, RegExp][] = [];
@@ -259,7 +259,7 @@ test('push(): a layer option out of range (mtime, chown ids, gzip level or jobs)
   assert.ok((await push({ ...layered, to: dst.ref('app:2'), gzipLevel: 9 })).digest);
 });
 
-test('push(): SOURCE_DATE_EPOCH or mtime out of range is E_INPUT naming it before any request, with a layer or config-only, one range for both (config-only was E_INTERNAL "Invalid time value" after the base blobs were mounted)', async () => {
+test('push(): SOURCE_DATE_EPOCH (E_INPUT) or mtime (E_USAGE) out of range is refused naming it before any request, with a layer or config-only, one range for both (config-only was E_INTERNAL "Invalid time value" after the base blobs were mounted)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
   const opts = fakeLibraryOptions(src, dst);
@@ -267,14 +267,17 @@ test('push(): SOURCE_DATE_EPOCH or mtime out of range is E_INPUT naming it befor
   const configOnly = { from: src.ref('base/node:20'), to: dst.ref('app:1'), config: { env: ['A=1'] }, ...opts };
   const range = 'must be a whole number of seconds from 0 to 8589934591 \\(2242-03-16, the most a tar header holds\\)';
   const cases: [string, () => Promise<unknown>, RegExp][] = [];
+  const options: [string, () => Promise<unknown>, RegExp][] = [];
   for (const [shape, good] of [['with a layer', withLayer], ['config-only', configOnly]] as const) {
     // 8^11 is one past the tar field; 1e13 is past what a JS Date holds (config-only got that far before).
     for (const epoch of ['8589934592', '10000000000000', '99999999999999999999999']) {
       cases.push([`SOURCE_DATE_EPOCH=${epoch}, ${shape}`, () => push({ ...good, env: { ...opts.env, SOURCE_DATE_EPOCH: epoch } }), new RegExp(`^SOURCE_DATE_EPOCH ${range}, got "${epoch}"$`)]);
     }
-    cases.push([`mtime 1e13, ${shape}`, () => push({ ...good, mtime: 1e13 }), new RegExp(`^push\\(\\): mtime ${range}, got 10000000000000$`)]);
+    // The option is how push() was called (E_USAGE); the variable is read from its environment (E_INPUT).
+    options.push([`mtime 1e13, ${shape}`, () => push({ ...good, mtime: 1e13 }), new RegExp(`^push\\(\\): mtime ${range}, got 10000000000000$`)]);
   }
   await refusedUpFront([src, dst], 'E_INPUT', cases);
+  await refusedUpFront([src, dst], 'E_USAGE', options);
   // The last second the range holds is taken either way.
   const last = new Date((8 ** 11 - 1) * 1000).toISOString();
   const r = await push({ ...configOnly, env: { ...opts.env, SOURCE_DATE_EPOCH: String(8 ** 11 - 1) } });

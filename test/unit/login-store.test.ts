@@ -505,7 +505,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
   it('a whole registry: a malformed config.json is refused before the request too', async (t) => {
     const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
     const { home, env } = await setup('{"auths": {');
-    await assert.rejects(login({ registry: 'ghcr.io', username: 'alice', password: SECRET, env, homeDir: home }), /malformed credential file/);
+    await assert.rejects(login({ registry: 'ghcr.io', username: 'alice', password: SECRET, env, homeDir: home }), { name: 'AuthError', code: 'E_AUTH', message: /malformed credential file/ });
     assert.equal(pings.mock.callCount(), 0);
   });
 });

@@ -720,7 +720,7 @@ describe('MirroredClient', () => {
 
   it('an abort is not a reason to fall back', async () => {
     const { upstream, client } = setup([new Map()], [() => new AbortedError('aborted')]);
-    await assert.rejects(client.getManifest('app', '1'), (e: unknown) => e instanceof AbortedError);
+    await assert.rejects(client.getManifest('app', '1'), (e: unknown) => e instanceof AbortedError && e.code === 'E_ABORTED' && e.message === 'aborted');
     assert.deepEqual(upstream.calls, []);
   });
 

@@ -46,7 +46,7 @@ test('one host, two readers: the used-up pull limit of a logged-in reader does n
   assert.ok(got.digest.startsWith('sha256:'));
   assert.deepEqual(hub.requests({ kind: 'manifest', method: 'GET', repo: 'team/app' }).map((q) => q.status).filter((s) => s !== 401), [200], 'the anonymous GET was sent (after its token challenge)');
   // The logged-in reader's own next GET is still refused unsent: its count is used up.
-  await assert.rejects(target.getManifest('mirror/app', '1'), /not sent: the pull limit/);
+  await assert.rejects(target.getManifest('mirror/app', '1'), { name: 'TooManyRequestsError', code: 'E_TOO_MANY_REQUESTS', message: /not sent: the pull limit/ });
   assert.equal(hub.requests({ kind: 'manifest', method: 'GET', repo: 'mirror/app' }).length, 1);
 });
 
@@ -66,7 +66,7 @@ test('a manifest GET let go before another GET\'s 429 said the pull limit is use
   await hub.seen({ kind: 'token', when: (q) => q.query.scope === 'repository:team/b:pull' });
   await assert.rejects(client('team/a').getManifest('team/a', '1'), (e: RegpushError) => e.code === 'E_TOO_MANY_REQUESTS' && e.details.pullLimitSpent === true);
   aRefused();
-  await assert.rejects(b, /GET manifest .*team\/b:1: not sent: the pull limit of .* is used up/);
+  await assert.rejects(b, { name: 'TooManyRequestsError', code: 'E_TOO_MANY_REQUESTS', message: /GET manifest .*team\/b:1: not sent: the pull limit of .* is used up/ });
   assert.equal(hub.count({ kind: 'manifest', method: 'GET', status: 429 }), 1, 'one GET refused; none sent after it');
 });
 
@@ -82,7 +82,7 @@ test('one host, one account named by docker-ratelimit-source: a second login of 
   const second = new HttpRegistryClient({ registry: hub.host, transport, insecure: [hub.host], scopes: ['repository:team/app:pull'], credential: async () => ({ ...login, password: 'another token of the account' }) });
   await second.headManifest('team/app', '1');
   await assert.rejects(first.getManifest('mirror/app', '1'), (e: RegpushError) => e.details.pullLimitSpent === true);
-  await assert.rejects(second.getManifest('team/app', '1'), /not sent: the pull limit/);
+  await assert.rejects(second.getManifest('team/app', '1'), { name: 'TooManyRequestsError', code: 'E_TOO_MANY_REQUESTS', message: /not sent: the pull limit/ });
   assert.equal(hub.requests({ kind: 'manifest', method: 'GET', repo: 'team/app' }).length, 0);
 });
 

@@ -50,8 +50,8 @@ test('parseReference: credentials before a registry host are refused as such (E_
   }
   // Not credentials: a digest after the '@', and the problems of a reference that has one.
   assert.equal(parseReference(`reg.example/app:1@${DIGEST}`).digest, DIGEST);
-  assert.throws(() => parseReference('reg.example/app@sha256:abc'), /sha256 digest must have 64 hex characters/);
-  assert.throws(() => parseReference('reg.example/app@latest'), /digest must look like/);
+  assert.throws(() => parseReference('reg.example/app@sha256:abc'), { name: 'InvalidReferenceError', code: 'E_REFERENCE', message: /sha256 digest must have 64 hex characters/ });
+  assert.throws(() => parseReference('reg.example/app@latest'), { name: 'InvalidReferenceError', code: 'E_REFERENCE', message: /digest must look like/ });
 });
 
 test('copy(): the library names its options; the CLI names `regpush login` and its flags, exit 2', async () => {

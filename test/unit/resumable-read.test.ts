@@ -136,7 +136,7 @@ test('an aborted signal fails the read with E_ABORTED', async () => {
   const open: OpenAt = async () => ({ body: new Readable({ read() {} }), partial: false }); // never sends
   const r = resumableRead({ open, size: blob.length, what: 'blob', policy: policy(3), signal: ac.signal });
   setTimeout(() => ac.abort(), 10);
-  await assert.rejects(readAll(r), { code: 'E_ABORTED' });
+  await assert.rejects(readAll(r), { name: 'AbortedError', code: 'E_ABORTED', message: 'aborted: reading blob' });
 });
 
 test('a read() while a dropped read waits for its retry delay opens no second request (the resume race)', async () => {

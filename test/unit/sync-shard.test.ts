@@ -22,7 +22,7 @@ describe('parseShard', () => {
     assert.deepEqual(parseShard('1/4', { JOB_COMPLETION_INDEX: '3' }), { index: 1, count: 4 }, 'an explicit index wins');
     usage(() => parseShard('/4', {}), /takes the index from JOB_COMPLETION_INDEX, which is not set/);
     usage(() => parseShard('/4', { JOB_COMPLETION_INDEX: '' }), /not set/);
-    usage(() => parseShard('/4', { JOB_COMPLETION_INDEX: 'x1' }), /JOB_COMPLETION_INDEX="x1" is not a shard index/);
+    assert.throws(() => parseShard('/4', { JOB_COMPLETION_INDEX: 'x1' }), { name: 'InputError', code: 'E_INPUT', message: /^JOB_COMPLETION_INDEX="x1" is not a shard index \(a whole number from 0\)$/ });
     usage(() => parseShard('/4', { JOB_COMPLETION_INDEX: '4' }), /index 4 is out of range for 4 shards \(0 to 3/);
   });
 

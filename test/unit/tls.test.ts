@@ -196,7 +196,7 @@ test('a registry key written as a bare IPv6 address (--tls-verify, --ca-cert, --
   assert.equal(await r.settingsFor('[fd00::5]:5000'), undefined);
   // A bare key of the library's tls.caCerts is read for that registry (the file is then opened: E_INPUT naming it).
   const lib = tlsResolver({ certsDirs: [], caCerts: { 'fd00::3': ['/nonexistent/ca.pem'] } }, logger);
-  await assert.rejects(lib.settingsFor('[fd00::3]'), /\/nonexistent\/ca\.pem/);
+  await assert.rejects(lib.settingsFor('[fd00::3]'), { name: 'InputError', code: 'E_INPUT', message: /\/nonexistent\/ca\.pem/ });
 });
 
 test('tlsResolver: verification off for the named registry only, with one warning per host once it has answered over TLS (naming the CLI\'s flag, or the library\'s option)', async () => {

@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { PartialFailureError, UsageError } from '../../errors.js';
 import { mayBeWindows, pushPlatform, splitPlatformPrefix } from '../../image/platform.js';
+import type { BadValue } from '../../layer/index.js';
 import type { LayerSource } from '../../layer/types.js';
 import type { PushLayerSpec, PushResult } from '../../push/options.js';
 import { chunkSizeOption, commonContext, commonFlags, cwdOf, transferCredentialFlags, transferCredentials, connectionOptions } from '../common.js';
@@ -96,7 +97,7 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
       const [layer, { pushAs }, { checkLayerRanges }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../push/inputs.js'), import('../../transfer/concurrency.js')]);
-      const { checkEpochSeconds, parseAppFlag } = layer;
+      const { badFileEntry, checkEpochSeconds, parseAppFlag } = layer;
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
       const project = await loadProjectConfig(cwd, argv['config-file'], io.projectFile);
@@ -118,11 +119,13 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const appValues = many(a.app) ?? [];
       const appOrigins = appValues.map((_, i) => sourceOrigin('--app', appFile !== undefined ? project : undefined, `app[${i}]`));
       const layerOrigins = layerValues.map((_, i) => sourceOrigin('--layer', layersFile !== undefined ? project : undefined, `layers[${i}]`));
-      const app = appValues.map((v, i) => parseAppFlag(v, defaultDest, appOrigins[i]!.label));
+      // A flag's malformed value is E_USAGE, an entry of the project file E_INPUT (src/errors.ts).
+      const badOf = (origin: SourceOrigin): BadValue | undefined => (origin.entry ? badFileEntry : undefined);
+      const app = appValues.map((v, i) => parseAppFlag(v, defaultDest, appOrigins[i]!.label, undefined, badOf(appOrigins[i]!)));
       // So are the config paths whose form the base's OS decides (a workdir of C:\app over a mixed base).
       const fromFile = (flag: 'workdir' | 'volume' | 'user'): string | undefined => (argv[flag] === undefined && project?.values[flag] !== undefined ? project.source : undefined);
       const names = fileEntryNames(PUSH_FLAG_NAMES, appFile, layersFile, { 'config.workdir': fromFile('workdir'), 'config.volumes': fromFile('volume'), 'config.user': fromFile('user') });
-      const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layerOrigins[i]!.label));
+      const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layerOrigins[i]!.label, badOf(layerOrigins[i]!)));
       const warn = (m: string): void => ctx.logger.warn(m);
       const given = [...app.map((s, i) => ({ src: s.src, origin: appOrigins[i]! })), ...layers.map((l, i) => ({ src: l.sources[0]!.src, origin: layerOrigins[i]! }))];
       for (const { src, origin } of given) checkSourcePlace(src, cwd, origin.flag, warn, origin.entry);
@@ -209,12 +212,14 @@ function sourceOrigin(flag: SourceOrigin['flag'], project: ProjectConfig | undef
 
 /**
  * `[PLATFORM=]SRC[:DEST]`: a leading platform, spelt as `--platform` takes it (`linux/arm64/v8`,
- * `windows(10.0.20348.1)/amd64`), qualifies the layer; a bad one is E_INPUT (splitPlatformPrefix).
+ * `windows(10.0.20348.1)/amd64`), qualifies the layer; a bad one is E_USAGE (splitPlatformPrefix;
+ * a project file's entries were checked as it was read, E_INPUT). `bad`: the error of a malformed
+ * source or destination (parseAppFlag's), E_USAGE unless given.
  */
-export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string) => LayerSource, flag = '--layer'): PushLayerSpec {
+export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string, host?: NodeJS.Platform, bad?: BadValue) => LayerSource, flag = '--layer', bad?: BadValue): PushLayerSpec {
   const q = splitPlatformPrefix(v);
-  if (!q) return { sources: [parseSource(v, defaultDest, flag)] };
-  return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, flag)] };
+  if (!q) return { sources: [parseSource(v, defaultDest, flag, undefined, bad)] };
+  return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, flag, undefined, bad)] };
 }
 
 /**
@@ -230,7 +235,7 @@ function fileEntryNames(names: OptionNames, appFile: string | undefined, layersF
     const source = fileOf(p);
     return source ? `${source} ${p.replace(/^config\./, '')}${detail === undefined ? '' : ` (${detail})`}` : or(p, detail);
   };
-  return { ...names, name: (p, d) => entry(p, d, names.name), about: (p, d) => entry(p, d, names.about) };
+  return { ...names, name: (p, d) => entry(p, d, names.name), about: (p, d) => entry(p, d, names.about), fileOf };
 }
 
 /** `--annotation KEY=VALUE` values → an object (later wins); E_INPUT on a missing key or "=". */
