@@ -136,3 +136,26 @@ test('sync under --min-ratelimit, Docker Hub to Docker Hub with two readers (ano
   const r = await sync({ spec, images: 1, retries: 0, minRateLimit: 5, credentials: { to: login }, ...fakeLibraryOptions(hub) } as SyncOpts);
   assert.equal(r.totals.copied, 3, said(r));
 });
+
+test('sync, two readers of one registry (a login for team/, anonymous for other/) whose pull limits are both used up, and a second registry\'s: the error names each used-up limit and whose it is, not the first alone', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  const second = await fake({ rateLimit: { limit: 200, remaining: 0 } });
+  const dst = await fake();
+  for (const ns of ['team', 'other']) hub.seedImage(`${ns}/app`, { tags: ['1'] });
+  second.seedImage('lib/app', { tags: ['1'] });
+  const sources = [`${hub.ref('team/app')}:1`, `${hub.ref('other/app')}:1`, `${second.ref('lib/app')}:1`];
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...sources.map((s) => `  - source: ${s}`), ''].join('\n'), 'sync.yaml');
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/app' }, usedUp, { times: 1 });
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'other/app' }, { ...usedUp, headers: { 'ratelimit-limit': '10;w=3600', 'ratelimit-remaining': '0;w=3600' } }, { times: 1 });
+  const err: RegpushError = await sync({ spec, images: 1, retries: 0, credentials: { registries: { [`${hub.host}/team`]: login } }, ...fakeLibraryOptions(hub, second, dst) } as SyncOpts).then(
+    () => assert.fail('the sync succeeded'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_TOO_MANY_REQUESTS', err.message);
+  assert.equal(
+    err.message,
+    `the pull limits of 3 readers are used up (${hub.host} (as bot): ratelimit-remaining 0 of 100 per 6 h; ${hub.host} (anonymous): ratelimit-remaining 0 of 10 per 1 h; ${second.host}: ratelimit-remaining 0 of 200 per 6 h): 3 images that needed pulls there were not copied, each stopped at its first refused pull or before it; a re-run once the limits have come back copies what is missing`,
+  );
+  assert.deepEqual(err.details.registries, [hub.host, second.host]);
+  assert.ok(!err.message.includes(login.password));
+});
