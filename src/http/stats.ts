@@ -45,17 +45,20 @@ export type HostScheme = 'https' | 'http' | 'auto';
 
 /**
  * A host as the stats are asked about it: host[:port] (a registry's API host, RegistryClient's
- * `endpoint.host`), with the scheme it is reached by where known (a bare string: `auto`).
+ * `endpoint.host`), with the scheme it is reached by where known (a bare string: `auto`); or a
+ * record key the stats gave (hostKey, PullsReader.host), taken as it is: keyed again as `auto`,
+ * `127.0.0.1:443` of a registry spoken to in plain HTTP would lose its port.
  */
-export type StatsHost = string | { host: string; scheme: HostScheme };
+export type StatsHost = string | { host: string; scheme: HostScheme } | { key: string };
 
 /**
  * The form a host's records are kept under: host[:port] as a URL's `host` gives it, the scheme's
  * default port left out, so that a registry named `reg.example.com:443` (its API host,
  * RegistryClient's `endpoint.host`) finds the counts its answers from `https://reg.example.com/v2/…`
  * brought. Only the scheme's own default: `http://reg:443` is not `https://reg` (another server, or
- * another port of one). Where the scheme is probed (`auto`), either default is left out: the URL
- * the probe settles on drops its own.
+ * another port of one). Where the scheme is probed (`auto`) and not yet known, either default is
+ * left out; a registry client keys its host by the scheme its probe settled on once it has
+ * (RegistryHttp.statsHost), as the URLs of its answers are keyed.
  */
 export function hostKey(host: string, scheme: HostScheme = 'auto'): string {
   const h = host.toLowerCase();
@@ -66,7 +69,8 @@ export function hostKey(host: string, scheme: HostScheme = 'auto'): string {
 
 /** The record key of `at` (hostKey). */
 function keyOf(at: StatsHost): string {
-  return typeof at === 'string' ? hostKey(at) : hostKey(at.host, at.scheme);
+  if (typeof at === 'string') return hostKey(at);
+  return 'key' in at ? at.key : hostKey(at.host, at.scheme);
 }
 
 /** The key of `whose` pulls at `at` (spendPulls): the host's key first, so that a host's keys share a prefix. */

@@ -76,6 +76,8 @@ export class Transport {
   readonly stats = new TransportStats();
   /** API base URL per loopback host, as probed once for every client of this transport (push's source and target may share a registry). */
   readonly baseUrls = new Map<string, Promise<string>>();
+  /** The scheme each of those probes settled on, once it has: what its hosts' stats are keyed by (RegistryHttp.statsHost), known to a client made after the probe without awaiting it. */
+  readonly probedSchemes = new Map<string, 'http' | 'https'>();
   private readonly closeBase: () => void;
   private readonly preconnectBase: (url: string, n: number) => Promise<void>;
   private readonly stack: (retry: RetryPolicy | undefined, answerTimeoutMs: number | undefined) => Send;

@@ -53,7 +53,7 @@ export class Manifests {
    */
   private async answered(res: HttpResponse): Promise<void> {
     const { stats } = this.http.transport;
-    const host = this.http.endpoint;
+    const host = this.http.statsHost();
     if (res.status >= 200 && res.status < 300) stats.manifestAnswered(host, res.headers);
     const source = res.headers['docker-ratelimit-source'];
     if (source) stats.rateLimitSource(host, await this.http.whose(), source);
@@ -62,7 +62,7 @@ export class Manifests {
 
   /** Whose pulls this client's manifest GETs spend (TransportStats.pullsOwner): its credential's, or the account or address the registry named for it. */
   async pullsOwner(): Promise<string> {
-    return this.http.transport.stats.pullsOwner(this.http.endpoint, await this.http.whose());
+    return this.http.transport.stats.pullsOwner(await this.http.settledStatsHost(), await this.http.whose());
   }
 
   /**
@@ -128,8 +128,9 @@ export class Manifests {
     if (err instanceof RegpushError && err.details.pullLimitSpent === true) {
       const stats = this.http.transport.stats;
       const source = err.details.rateLimitSource;
-      if (typeof source === 'string') stats.rateLimitSource(this.http.endpoint, await this.http.whose(), source);
-      stats.spendPulls(this.http.endpoint, await this.pullsOwner(), String(err.details.pullLimit));
+      const host = this.http.statsHost();
+      if (typeof source === 'string') stats.rateLimitSource(host, await this.http.whose(), source);
+      stats.spendPulls(host, await this.pullsOwner(), String(err.details.pullLimit));
     }
     return err;
   }
@@ -148,7 +149,8 @@ export class Manifests {
     const url = await http.refUrl('GET', repo, 'manifests', ref);
     let res: HttpResponse | undefined;
     while (!res) {
-      const spent = stats.anyPullsSpent(http.endpoint) ? stats.pullsSpent(http.endpoint, await this.pullsOwner()) : undefined;
+      // After refUrl: the scheme is known (statsHost).
+      const spent = stats.anyPullsSpent(http.statsHost()) ? stats.pullsSpent(http.statsHost(), await this.pullsOwner()) : undefined;
       if (spent !== undefined) {
         throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
           details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
@@ -159,7 +161,7 @@ export class Manifests {
       // cuts it before anything of it goes out, and it is checked again, not sent after the
       // refusal to be refused in turn (whose pulls are used up may be known only now).
       const unsent = new AbortController();
-      const unwatch = stats.whenSpent(http.endpoint, () => unsent.abort());
+      const unwatch = stats.whenSpent(http.statsHost(), () => unsent.abort());
       try {
         res = await http.request({ method: 'GET', url, headers: { accept: MANIFEST_ACCEPT }, unsentSignal: unsent.signal });
       } catch (err) {

@@ -76,6 +76,7 @@ export function uploadLocationOf(err: unknown): string | undefined {
 
 /** A reader of a registry (RegistryClient.pullsReader): the host's record key and the credential's identity. */
 export interface PullsReader {
+  /** TransportStats.hostKey of the host, by the scheme its requests go by: given back to the stats as `{ key: host }`. */
   host: string;
   who: string;
 }

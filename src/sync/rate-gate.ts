@@ -393,7 +393,7 @@ export class RateGate {
   /** The last count `g`'s reader was sent (TransportStats.readerCount); without a reader, the last its host sent. */
   private remaining(g: RegistryGate): number | undefined {
     const stats = this.run.transport.stats;
-    if (g.who !== undefined) return stats.readerRemaining(g.host, g.who);
+    if (g.who !== undefined) return stats.readerRemaining({ key: g.host }, g.who);
     return stats.snapshot().rateLimits.find((r) => r.registry === g.host)?.remaining;
   }
 
@@ -467,7 +467,7 @@ export class RateGate {
           // The mark of this group's reader (TransportStats.spendPulls keys them by whose pulls
           // they are); a group without a reader goes by the host's count: every reader's there.
           const stats = this.run.transport.stats;
-          stats.restorePulls(g.host, g.who === undefined ? undefined : stats.pullsOwner(g.host, g.who));
+          stats.restorePulls({ key: g.host }, g.who === undefined ? undefined : stats.pullsOwner({ key: g.host }, g.who));
         }
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;
