@@ -128,6 +128,17 @@ describe('statsMiddleware', () => {
     stats.restorePulls('hub.example:443'); // the gate's: every reader at the host
     assert.equal(stats.anyPullsSpent('hub.example'), false);
   });
+  it('a reader keeps the owner key it was first given: an account named later does not move it, and another login of that account goes by the same key', () => {
+    const stats = new TransportStats();
+    const first = stats.pullsOwner('hub.example', 'user:a:1');
+    assert.equal(first, 'credential:user:a:1');
+    stats.spendPulls('hub.example', first, 'ratelimit-remaining 0 of 200 per 6 h');
+    stats.rateLimitSource('hub.example', 'user:a:1', 'acct-1');
+    stats.rateLimitSource('hub.example', 'user:a:2', 'acct-1');
+    assert.equal(stats.pullsOwner('hub.example', 'user:a:1'), first);
+    assert.equal(stats.pullsOwner('hub.example', 'user:a:2'), first);
+    assert.ok(stats.pullsSpent('hub.example', stats.pullsOwner('hub.example', 'user:a:2')));
+  });
   it('counts failed requests too', async () => {
     const stats = new TransportStats();
     const send = statsMiddleware(stats)(async () => {

@@ -159,3 +159,19 @@ test('sync, two readers of one registry (a login for team/, anonymous for other/
   assert.deepEqual(err.details.registries, [hub.host, second.host]);
   assert.ok(!err.message.includes(login.password));
 });
+
+test('one reader keeps one owner key for the run: a docker-ratelimit-source named only after its 429 (by a free HEAD) does not move its used-up mark away, so its next GET is refused unsent, not sent to be refused again', async () => {
+  const hub = await hubLike();
+  hub.seedImage('team/app', { tags: ['1'] });
+  hub.seedImage('team/other', { tags: ['1'] });
+  // The 429 names no account; the HEAD after it does (Docker Hub sends docker-ratelimit-source on its manifest answers).
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/app' }, usedUp, { times: 1 });
+  hub.fault({ kind: 'manifest', method: 'HEAD', repo: 'team/other' }, { kind: 'status', status: 200, headers: { 'docker-ratelimit-source': 'acct-1', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600', 'docker-content-digest': `sha256:${'a'.repeat(64)}` } });
+  const transport = new Transport({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
+  const client = (repo: string) => new HttpRegistryClient({ registry: hub.host, transport, insecure: [hub.host], scopes: [`repository:${repo}:pull`], credential: async () => login });
+  await assert.rejects(client('team/app').getManifest('team/app', '1'), (e: RegpushError) => e.details.pullLimitSpent === true);
+  const other = client('team/other');
+  await other.headManifest('team/other', '1');
+  await assert.rejects(other.getManifest('team/other', '1'), /not sent: the pull limit/);
+  assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/other' }), 0, 'no GET sent after the refused one');
+});
