@@ -175,3 +175,42 @@ test('one reader keeps one owner key for the run: a docker-ratelimit-source name
   await assert.rejects(other.getManifest('team/other', '1'), /not sent: the pull limit/);
   assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/other' }), 0, 'no GET sent after the refused one');
 });
+
+/** Runs `fn` counting the pull-owner lookups of the run's registry clients (each a credential lookup: a credential helper's run, perhaps). */
+async function countingOwners<T>(fn: () => Promise<T>): Promise<{ value: T; asked: number }> {
+  const proto = HttpRegistryClient.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'pullsOwner')!;
+  let asked = 0;
+  Object.defineProperty(proto, 'pullsOwner', {
+    ...original,
+    value(this: HttpRegistryClient) {
+      asked++;
+      return (original.value as () => Promise<string>).call(this);
+    },
+  });
+  try {
+    return { value: await fn(), asked };
+  } finally {
+    Object.defineProperty(proto, 'pullsOwner', original);
+  }
+}
+
+test('sync: whose pulls an image spends (a credential lookup) is not asked per image: not at all while no pull limit is used up, once per source repository after one is', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  const dst = await fake();
+  for (let i = 0; i < 4; i++) hub.seedImage(`team/app${i}`, { tags: ['1'] });
+  const spread = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...[0, 1, 2, 3].map((i) => `  - source: ${hub.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  const quiet = await countingOwners(() => sync({ spec: spread, images: 2, retries: 0, credentials: { from: login }, ...fakeLibraryOptions(hub, dst) } as SyncOpts));
+  assert.equal(quiet.value.totals.copied, 4);
+  assert.equal(quiet.asked, 0, 'no owner asked while no limit is used up');
+  // Four tags of one repository, its first GET refused so: the others are refused unsent, the owner asked once.
+  hub.seedImage('team/tags', { tags: ['1', '2', '3', '4'] });
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/tags' }, usedUp, { times: 1 });
+  const tagged = parseSyncFile(['images:', `  - { source: ${hub.ref('team/tags')}, tags: ["1", "2", "3", "4"], targets: [${dst.host}/tags] }`, ''].join('\n'), 'sync.yaml');
+  const spent = await countingOwners(() => sync({ spec: tagged, images: 1, retries: 0, credentials: { from: login }, ...fakeLibraryOptions(hub, dst) } as SyncOpts).then(() => assert.fail('the sync succeeded'), (e: RegpushError) => e));
+  assert.equal(spent.value.code, 'E_TOO_MANY_REQUESTS', spent.value.message);
+  const r = spent.value.details.result as SyncResult;
+  assert.equal(r.units.filter((u) => /not copied: it needs a pull/.test(u.error?.message ?? '')).length, 3, said(r));
+  assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/tags', status: 429 }), 1);
+  assert.equal(spent.asked, 1, 'the owner asked once for the four images');
+});
