@@ -214,3 +214,15 @@ test('sync: whose pulls an image spends (a credential lookup) is not asked per i
   assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/tags', status: 429 }), 1);
   assert.equal(spent.asked, 1, 'the owner asked once for the four images');
 });
+
+test('sync under --min-ratelimit through a mirror: the images read from the mirror are metered as the mirror\'s reads, not held by the upstream\'s count (a mirror\'s reads do not spend the upstream\'s pulls)', { timeout: 20_000 }, async () => {
+  // The upstream, also the target, says 2 pulls left on each manifest answer: below the reserve of 5.
+  const upstream = await fake({ rateLimit: { limit: 100, remaining: 2 } });
+  const mirror = await fake();
+  for (let i = 0; i < 3; i++) mirror.seedImage(`team/app${i}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${upstream.host}/mirror]`, 'images:', ...[0, 1, 2].map((i) => `  - source: ${upstream.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  const r = await sync({ spec, images: 1, retries: 0, minRateLimit: 5, mirrors: { [upstream.host]: [mirror.host] }, ...fakeLibraryOptions(upstream, mirror) } as SyncOpts);
+  assert.equal(r.totals.copied, 3, said(r));
+  assert.equal(upstream.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull at the upstream');
+  assert.ok(upstream.count({ kind: 'manifest', method: 'HEAD' }) > 0, 'the upstream sent its count (its target HEADs)');
+});
