@@ -91,7 +91,7 @@ export class Transport {
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
-    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), bodyWaitMiddleware(), ...(opts.inner ?? [])];
+    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), bodyWaitMiddleware(), headersHeard(), ...(opts.inner ?? [])];
     const onRetry: RetryListener = (info) => {
       this.stats.retried();
       opts.onRetry?.(info);
@@ -131,4 +131,13 @@ export class Transport {
   close(): void {
     this.closeBase();
   }
+}
+
+/** Tells a request's onHeaders of each answer as it comes from the socket layer, below every middleware that reads a body. */
+function headersHeard(): Middleware {
+  return (next) => async (req) => {
+    const res = await next(req);
+    req.onHeaders?.(res);
+    return res;
+  };
 }

@@ -6,7 +6,7 @@
  */
 import { deletesEnabledBy } from './quirks.js';
 import { AbortedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
-import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
+import { drain, pullLimitSpentBy, readBody, MANIFEST_CAP } from '../http/response.js';
 import { parseRateLimitHeader } from '../http/stats.js';
 import type { HttpResponse } from '../http/types.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
@@ -135,6 +135,22 @@ export class Manifests {
     return err;
   }
 
+  /**
+   * Marks this reader's pulls used up (spendPulls) as soon as a 429's headers say so, before its
+   * body is read (the body-wait middleware reads it, and refused() sees the error only then): the
+   * connection it came on is taken by the next GET queued for it once the body has been read, and
+   * that GET, still unsent now, is cut by the mark (whenSpent) rather than sent to be refused in
+   * turn. Synchronous, `who` known before the request: no await between the headers and the mark.
+   */
+  private spentAtHeaders(res: HttpResponse, url: string, who: string): void {
+    const stats = this.http.transport.stats;
+    const limit = pullLimitSpentBy({ status: res.status, headers: res.headers, countBefore: res.countBefore ?? stats.countSent(res.url || url) });
+    if (limit === undefined) return;
+    const host = this.http.statsHost();
+    stats.rateLimitSource(host, who, res.headers['docker-ratelimit-source']);
+    stats.spendPulls(host, stats.pullsOwner(host, who), limit);
+  }
+
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
   async get(repo: string, ref: string): Promise<FetchedManifest> {
     const http = this.http;
@@ -147,6 +163,8 @@ export class Manifests {
     // refuses it (another login's, at the same host, is another count).
     const stats = http.transport.stats;
     const url = await http.refUrl('GET', repo, 'manifests', ref);
+    // Known before the answer, so that a used-up 429 is marked as its headers arrive (spentAtHeaders).
+    const who = await http.whose();
     let res: HttpResponse | undefined;
     while (!res) {
       // After refUrl: the scheme is known (statsHost).
@@ -163,7 +181,7 @@ export class Manifests {
       const unsent = new AbortController();
       const unwatch = stats.whenSpent(http.statsHost(), () => unsent.abort());
       try {
-        res = await http.request({ method: 'GET', url, headers: { accept: MANIFEST_ACCEPT }, unsentSignal: unsent.signal });
+        res = await http.request({ method: 'GET', url, headers: { accept: MANIFEST_ACCEPT }, unsentSignal: unsent.signal, onHeaders: (r) => this.spentAtHeaders(r, url, who) });
       } catch (err) {
         if (err instanceof AbortedError && unsent.signal.aborted && !http.signal?.aborted) continue;
         throw await this.refused(err);

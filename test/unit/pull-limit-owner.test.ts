@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
 import { Transport } from '../../src/http/transport.js';
+import type { Middleware } from '../../src/http/types.js';
 import { HttpRegistryClient } from '../../src/registry/client.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 import { usedUp, withNotes } from '../fixtures/pull-limit-sync.js';
@@ -225,4 +226,27 @@ test('sync under --min-ratelimit through a mirror: the images read from the mirr
   assert.equal(r.totals.copied, 3, said(r));
   assert.equal(upstream.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull at the upstream');
   assert.ok(upstream.count({ kind: 'manifest', method: 'HEAD' }) > 0, 'the upstream sent its count (its target HEADs)');
+});
+
+test('a manifest GET queued for the connection a used-up 429 comes back on is cut unsent: the mark is set as the 429\'s headers arrive, before its body is read and the connection handed on', async () => {
+  const reg = await fake({ rateLimit: { limit: 100, remaining: 0 } });
+  reg.seedImage('team/a', { tags: ['1'] });
+  reg.seedImage('team/b', { tags: ['1'] });
+  // a's GET is answered only once b's GET has reached the socket layer, where it waits for the one connection a's holds.
+  let bQueued!: () => void;
+  const queued = new Promise<void>((resolve) => (bQueued = resolve));
+  reg.fault({ kind: 'manifest', method: 'GET', repo: 'team/a' }, { kind: 'hold', until: queued }, { times: 1 });
+  const seenB: Middleware = (next) => (req) => {
+    if (req.method === 'GET' && req.url.includes('/team/b/manifests/')) bQueued();
+    return next(req);
+  };
+  const transport = new Transport({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 }, maxSockets: 1, inner: [seenB] });
+  const client = (repo: string) => new HttpRegistryClient({ registry: reg.host, transport, insecure: [reg.host], scopes: [`repository:${repo}:pull`] });
+  const a = client('team/a').getManifest('team/a', '1');
+  await reg.seen({ kind: 'manifest', method: 'GET', repo: 'team/a' });
+  const b = client('team/b').getManifest('team/b', '1');
+  await assert.rejects(a, (e: RegpushError) => e.code === 'E_TOO_MANY_REQUESTS' && e.details.pullLimitSpent === true);
+  await assert.rejects(b, /GET manifest .*team\/b:1: not sent: the pull limit of .* is used up/);
+  assert.equal(reg.count({ kind: 'manifest', method: 'GET', repo: 'team/b' }), 0, 'b\'s GET never sent');
+  transport.close();
 });
