@@ -101,8 +101,10 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
  * login's or an anonymous reader's at the same host. Two logins of one account are two groups,
  * each going by the account's count its own answers bring (the key is the credential, not the
  * `docker-ratelimit-source` Docker Hub names, which is known only once the registry has answered,
- * after the first images were grouped). A source client that cannot say who reads (RegistryClient
- * .pullsReader absent) is grouped by its registry and goes by the last count its host sent.
+ * after the first images were grouped). An image read through a mirror is the mirror's reader
+ * (MirroredClient.pullsReader): the mirror's reads never spend the registry's pulls. A source
+ * client that cannot say who reads (RegistryClient.pullsReader absent) is grouped by its registry
+ * and goes by the last count its host sent.
  */
 export class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
