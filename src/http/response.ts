@@ -191,6 +191,17 @@ const HINT = {
   pullLimitSpent: (names: ConnectionNames) => either([...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : []), 'run again later']),
 };
 
+/**
+ * The used-up pull limit a 429 says by its status and headers alone ("ratelimit-remaining 0 of
+ * 100 per 6 h"; countBefore: the count its host sent last, for a 429 that carries none), or
+ * undefined: what its error will say (errorFromResponse) once its body is read, told before.
+ */
+export function pullLimitSpentBy(res: Pick<HttpResponse, 'status' | 'headers' | 'countBefore'>): string | undefined {
+  if (res.status !== 429) return undefined;
+  const count = countOf(res);
+  return quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: count.remaining }) ? pullLimitText(count) : undefined;
+}
+
 /** "ratelimit-remaining 0 of 100 per 6 h", from a registry's count (countOf). */
 function pullLimitText(count: Partial<CountSent>): string {
   const left = parseRateLimitHeader(count.remaining);

@@ -45,17 +45,20 @@ export type HostScheme = 'https' | 'http' | 'auto';
 
 /**
  * A host as the stats are asked about it: host[:port] (a registry's API host, RegistryClient's
- * `endpoint.host`), with the scheme it is reached by where known (a bare string: `auto`).
+ * `endpoint.host`), with the scheme it is reached by where known (a bare string: `auto`); or a
+ * record key the stats gave (hostKey, PullsReader.host), taken as it is: keyed again as `auto`,
+ * `127.0.0.1:443` of a registry spoken to in plain HTTP would lose its port.
  */
-export type StatsHost = string | { host: string; scheme: HostScheme };
+export type StatsHost = string | { host: string; scheme: HostScheme } | { key: string };
 
 /**
  * The form a host's records are kept under: host[:port] as a URL's `host` gives it, the scheme's
  * default port left out, so that a registry named `reg.example.com:443` (its API host,
  * RegistryClient's `endpoint.host`) finds the counts its answers from `https://reg.example.com/v2/…`
  * brought. Only the scheme's own default: `http://reg:443` is not `https://reg` (another server, or
- * another port of one). Where the scheme is probed (`auto`), either default is left out: the URL
- * the probe settles on drops its own.
+ * another port of one). Where the scheme is probed (`auto`) and not yet known, either default is
+ * left out; a registry client keys its host by the scheme its probe settled on once it has
+ * (RegistryHttp.statsHost), as the URLs of its answers are keyed.
  */
 export function hostKey(host: string, scheme: HostScheme = 'auto'): string {
   const h = host.toLowerCase();
@@ -66,7 +69,8 @@ export function hostKey(host: string, scheme: HostScheme = 'auto'): string {
 
 /** The record key of `at` (hostKey). */
 function keyOf(at: StatsHost): string {
-  return typeof at === 'string' ? hostKey(at) : hostKey(at.host, at.scheme);
+  if (typeof at === 'string') return hostKey(at);
+  return 'key' in at ? at.key : hostKey(at.host, at.scheme);
 }
 
 /** The key of `whose` pulls at `at` (spendPulls): the host's key first, so that a host's keys share a prefix. */
@@ -93,6 +97,10 @@ export class TransportStats {
   private readonly spendWatchers = new Map<string, Set<() => void>>();
   /** Per host and credential identity, the `docker-ratelimit-source` its manifest answers named (rateLimitSource). */
   private readonly sources = new Map<string, string>();
+  /** Per host and credential identity, the owner key pullsOwner first gave it: kept for the run. */
+  private readonly owners = new Map<string, string>();
+  /** Per host and `docker-ratelimit-source`, the owner key its readers go by (the first one given to a reader it was named for). */
+  private readonly accounts = new Map<string, string>();
   /** Per reader (host and credential identity: spentKey), the last `ratelimit-remaining` an answer to it carried (readerCount). */
   private readonly readerCounts = new Map<string, number>();
   /** Per host, the last `ratelimit-remaining` it sent and the `ratelimit-limit` with it, as sent (countSent). */
@@ -244,17 +252,34 @@ export class TransportStats {
    */
   rateLimitSource(host: StatsHost, who: string, source: string | undefined): void {
     const value = source?.split(',')[0]?.trim();
-    if (value) this.sources.set(spentKey(host, who), value);
+    if (!value) return;
+    const reader = spentKey(host, who);
+    this.sources.set(reader, value);
+    // A reader whose owner key is fixed already (pullsOwner) keeps it; the account's other readers go by it too.
+    const owner = this.owners.get(reader);
+    const account = spentKey(host, value);
+    if (owner !== undefined && !this.accounts.has(account)) this.accounts.set(account, owner);
   }
 
   /**
    * Whose pulls a manifest GET sent to `host` with credential identity `who` spends: the
    * `docker-ratelimit-source` that identity's answers named (two logins of one account share it),
-   * else the identity itself.
+   * else the identity itself. The key first given to a reader is its key for the run: a
+   * `docker-ratelimit-source` named only later (a free HEAD's answer after the 429, which carried
+   * none) does not move it, or the used-up mark set under the first key (spendPulls, and a sync's
+   * breaker) would no longer be found, and the reader's next GET would be sent to be refused in
+   * turn. A reader of the same account named later goes by that key too.
    */
   pullsOwner(host: StatsHost, who: string): string {
-    const source = this.sources.get(spentKey(host, who));
-    return source !== undefined ? `source:${source}` : `credential:${who}`;
+    const reader = spentKey(host, who);
+    const kept = this.owners.get(reader);
+    if (kept !== undefined) return kept;
+    const source = this.sources.get(reader);
+    const account = source === undefined ? undefined : spentKey(host, source);
+    const owner = account === undefined ? `credential:${who}` : (this.accounts.get(account) ?? `source:${source}`);
+    this.owners.set(reader, owner);
+    if (account !== undefined && !this.accounts.has(account)) this.accounts.set(account, owner);
+    return owner;
   }
 
   /** Counts a request that failed at the socket (no response). */

@@ -76,6 +76,8 @@ export class Transport {
   readonly stats = new TransportStats();
   /** API base URL per loopback host, as probed once for every client of this transport (push's source and target may share a registry). */
   readonly baseUrls = new Map<string, Promise<string>>();
+  /** The scheme each of those probes settled on, once it has: what its hosts' stats are keyed by (RegistryHttp.statsHost), known to a client made after the probe without awaiting it. */
+  readonly probedSchemes = new Map<string, 'http' | 'https'>();
   private readonly closeBase: () => void;
   private readonly preconnectBase: (url: string, n: number) => Promise<void>;
   private readonly stack: (retry: RetryPolicy | undefined, answerTimeoutMs: number | undefined) => Send;
@@ -89,7 +91,7 @@ export class Transport {
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
-    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), bodyWaitMiddleware(), ...(opts.inner ?? [])];
+    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), bodyWaitMiddleware(), headersHeard(), ...(opts.inner ?? [])];
     const onRetry: RetryListener = (info) => {
       this.stats.retried();
       opts.onRetry?.(info);
@@ -129,4 +131,13 @@ export class Transport {
   close(): void {
     this.closeBase();
   }
+}
+
+/** Tells a request's onHeaders of each answer as it comes from the socket layer, below every middleware that reads a body. */
+function headersHeard(): Middleware {
+  return (next) => async (req) => {
+    const res = await next(req);
+    req.onHeaders?.(res);
+    return res;
+  };
 }

@@ -36,6 +36,12 @@ export interface HttpRequest {
    * next hop). An interrupted upload request (registry/upload-grace.ts) is let finish this way.
    */
   unsentSignal?: AbortSignal;
+  /**
+   * Told of each answer as its status and headers arrive, before any layer reads its body (the
+   * body-wait middleware reads a 429's): what the headers alone say can be acted on while the
+   * connection is still the answer's, before a request queued for it goes out.
+   */
+  onHeaders?: (res: HttpResponse) => void;
   /** Repository scopes this request needs beyond the operation's (e.g. pull on a mount source). */
   scopes?: string[];
   /** Free-form label for logs and progress ("manifest GET", "blob PUT"). */

@@ -182,7 +182,7 @@ export class HttpRegistryClient implements RegistryClient {
 
   /** Docker Hub by name (its limit counts manifest GETs), any other registry once it has sent rate-limit headers. */
   countsPulls(): boolean {
-    return isDockerHub(this.registry) || this.transport.stats.sentLimits(this.endpoint);
+    return isDockerHub(this.registry) || this.transport.stats.sentLimits(this.http.statsHost());
   }
 
   /**
@@ -193,12 +193,12 @@ export class HttpRegistryClient implements RegistryClient {
    * evidence (a front may answer a 404 or a 5xx without the headers its 200s carry).
    */
   pullsKnown(): boolean {
-    return isDockerHub(this.registry) || this.transport.stats.shownLimits(this.endpoint);
+    return isDockerHub(this.registry) || this.transport.stats.shownLimits(this.http.statsHost());
   }
 
   /** Who reads here (RegistryClient.pullsReader). */
   async pullsReader(): Promise<PullsReader> {
-    return { host: this.transport.stats.hostKey(this.endpoint), who: await this.http.whose() };
+    return { host: this.transport.stats.hostKey(await this.http.settledStatsHost()), who: await this.http.whose() };
   }
 
   /** Whose pulls this client's manifest GETs spend (RegistryClient.pullsOwner). */

@@ -6,7 +6,7 @@
  */
 import { deletesEnabledBy } from './quirks.js';
 import { AbortedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
-import { drain, readBody, MANIFEST_CAP } from '../http/response.js';
+import { drain, pullLimitSpentBy, readBody, MANIFEST_CAP } from '../http/response.js';
 import { parseRateLimitHeader } from '../http/stats.js';
 import type { HttpResponse } from '../http/types.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
@@ -53,7 +53,7 @@ export class Manifests {
    */
   private async answered(res: HttpResponse): Promise<void> {
     const { stats } = this.http.transport;
-    const host = this.http.endpoint;
+    const host = this.http.statsHost();
     if (res.status >= 200 && res.status < 300) stats.manifestAnswered(host, res.headers);
     const source = res.headers['docker-ratelimit-source'];
     if (source) stats.rateLimitSource(host, await this.http.whose(), source);
@@ -62,7 +62,7 @@ export class Manifests {
 
   /** Whose pulls this client's manifest GETs spend (TransportStats.pullsOwner): its credential's, or the account or address the registry named for it. */
   async pullsOwner(): Promise<string> {
-    return this.http.transport.stats.pullsOwner(this.http.endpoint, await this.http.whose());
+    return this.http.transport.stats.pullsOwner(await this.http.settledStatsHost(), await this.http.whose());
   }
 
   /**
@@ -128,10 +128,27 @@ export class Manifests {
     if (err instanceof RegpushError && err.details.pullLimitSpent === true) {
       const stats = this.http.transport.stats;
       const source = err.details.rateLimitSource;
-      if (typeof source === 'string') stats.rateLimitSource(this.http.endpoint, await this.http.whose(), source);
-      stats.spendPulls(this.http.endpoint, await this.pullsOwner(), String(err.details.pullLimit));
+      const host = this.http.statsHost();
+      if (typeof source === 'string') stats.rateLimitSource(host, await this.http.whose(), source);
+      stats.spendPulls(host, await this.pullsOwner(), String(err.details.pullLimit));
     }
     return err;
+  }
+
+  /**
+   * Marks this reader's pulls used up (spendPulls) as soon as a 429's headers say so, before its
+   * body is read (the body-wait middleware reads it, and refused() sees the error only then): the
+   * connection it came on is taken by the next GET queued for it once the body has been read, and
+   * that GET, still unsent now, is cut by the mark (whenSpent) rather than sent to be refused in
+   * turn. Synchronous, `who` known before the request: no await between the headers and the mark.
+   */
+  private spentAtHeaders(res: HttpResponse, url: string, who: string): void {
+    const stats = this.http.transport.stats;
+    const limit = pullLimitSpentBy({ status: res.status, headers: res.headers, countBefore: res.countBefore ?? stats.countSent(res.url || url) });
+    if (limit === undefined) return;
+    const host = this.http.statsHost();
+    stats.rateLimitSource(host, who, res.headers['docker-ratelimit-source']);
+    stats.spendPulls(host, stats.pullsOwner(host, who), limit);
   }
 
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
@@ -146,9 +163,12 @@ export class Manifests {
     // refuses it (another login's, at the same host, is another count).
     const stats = http.transport.stats;
     const url = await http.refUrl('GET', repo, 'manifests', ref);
+    // Known before the answer, so that a used-up 429 is marked as its headers arrive (spentAtHeaders).
+    const who = await http.whose();
     let res: HttpResponse | undefined;
     while (!res) {
-      const spent = stats.anyPullsSpent(http.endpoint) ? stats.pullsSpent(http.endpoint, await this.pullsOwner()) : undefined;
+      // After refUrl: the scheme is known (statsHost).
+      const spent = stats.anyPullsSpent(http.statsHost()) ? stats.pullsSpent(http.statsHost(), await this.pullsOwner()) : undefined;
       if (spent !== undefined) {
         throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
           details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
@@ -159,9 +179,9 @@ export class Manifests {
       // cuts it before anything of it goes out, and it is checked again, not sent after the
       // refusal to be refused in turn (whose pulls are used up may be known only now).
       const unsent = new AbortController();
-      const unwatch = stats.whenSpent(http.endpoint, () => unsent.abort());
+      const unwatch = stats.whenSpent(http.statsHost(), () => unsent.abort());
       try {
-        res = await http.request({ method: 'GET', url, headers: { accept: MANIFEST_ACCEPT }, unsentSignal: unsent.signal });
+        res = await http.request({ method: 'GET', url, headers: { accept: MANIFEST_ACCEPT }, unsentSignal: unsent.signal, onHeaders: (r) => this.spentAtHeaders(r, url, who) });
       } catch (err) {
         if (err instanceof AbortedError && unsent.signal.aborted && !http.signal?.aborted) continue;
         throw await this.refused(err);

@@ -273,14 +273,28 @@ export class MirroredClient implements RegistryClient {
     return this.routes(repo).every((m) => !this.health.usable(m) || (m.client.pullsKnown?.(m.repo) ?? false));
   }
 
-  /** The registry's own reader (a mirror that counts pulls is another registry, with readers of its own). */
-  pullsOwner(repo: string): Promise<string> {
-    return this.upstream.pullsOwner?.(repo) ?? Promise.resolve('');
+  /**
+   * Where a manifest read of `repo` goes first: the first mirror that may serve it, else the
+   * registry itself. A mirror's reads spend the mirror's pulls, if it counts any (another
+   * registry, with readers of its own), never the registry's: metered as the registry's, a sync's
+   * pull-limit gate held the mirror's images by the registry's count, and a mirror that counts
+   * nothing by a count it never spends.
+   */
+  private firstReader(repo: string): { client: RegistryClient; repo: string } {
+    const m = this.routes(repo).find((r) => this.health.usable(r));
+    return m ? { client: m.client, repo: m.repo } : { client: this.upstream, repo };
   }
 
-  /** The registry's own reader (as pullsOwner). */
+  /** Whose pulls a manifest read of `repo` spends: the first mirror's reader where one may serve it (firstReader), else the registry's own. */
+  pullsOwner(repo: string): Promise<string> {
+    const first = this.firstReader(repo);
+    return first.client.pullsOwner?.(first.repo) ?? Promise.resolve('');
+  }
+
+  /** Who reads `repo` first (as pullsOwner). */
   pullsReader(repo: string): Promise<PullsReader | undefined> {
-    return this.upstream.pullsReader?.(repo) ?? Promise.resolve(undefined);
+    const first = this.firstReader(repo);
+    return first.client.pullsReader?.(first.repo) ?? Promise.resolve(undefined);
   }
 
   /** Reachability of the registry itself (what login and early checks mean by it). */

@@ -76,6 +76,7 @@ export function uploadLocationOf(err: unknown): string | undefined {
 
 /** A reader of a registry (RegistryClient.pullsReader): the host's record key and the credential's identity. */
 export interface PullsReader {
+  /** TransportStats.hostKey of the host, by the scheme its requests go by: given back to the stats as `{ key: host }`. */
   host: string;
   who: string;
 }
@@ -122,7 +123,8 @@ export interface RegistryClient {
    * Whose pulls a manifest GET of `repo` here spends (optional; absent: one reader for the whole
    * registry): the account or address the registry named for this client's credential, else that
    * credential's identity (TransportStats.pullsOwner). Docker Hub counts per account or address, so
-   * a sync keeps a used-up limit and its pull-limit gate's count per reader by it. Never rejects.
+   * a sync keeps a used-up limit and its pull-limit gate's count per reader by it. Read through a
+   * mirror, the first mirror's (MirroredClient: its reads spend the mirror's pulls). Never rejects.
    */
   pullsOwner?(repo: string): Promise<string>;
   /**
@@ -130,7 +132,7 @@ export interface RegistryClient {
    * registry's last count, whoever it was sent to): the host's record key (TransportStats.hostKey)
    * and the identity of the credential the requests go with (TransportStats.readerCount). A
    * sync's pull-limit gate holds each reader's images by that reader's count. Never rejects;
-   * undefined where the client cannot say (a mirror's registry that does not).
+   * undefined where the client cannot say. Read through a mirror, the first mirror's reader.
    */
   pullsReader?(repo: string): Promise<PullsReader | undefined>;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */

@@ -7,7 +7,7 @@
  */
 import { NotFoundError, ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
 import { errorFromResponse, notFoundAdvice } from '../http/response.js';
-import { parseRateLimitHeader } from '../http/stats.js';
+import { parseRateLimitHeader, type StatsHost } from '../http/stats.js';
 import type { Transport } from '../http/transport.js';
 import type { HttpRequest, HttpResponse, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
@@ -77,7 +77,7 @@ export class RegistryHttp {
     this.send = async (req) => {
       const res = await opts.send(req);
       const remaining = parseRateLimitHeader(res.headers['ratelimit-remaining']);
-      if (remaining) this.transport.stats.readerCount(this.endpoint, await this.whose(), remaining.value);
+      if (remaining) this.transport.stats.readerCount(this.statsHost(), await this.whose(), remaining.value);
       return res;
     };
     this.insecureSetting = opts.insecureSetting;
@@ -92,16 +92,39 @@ export class RegistryHttp {
     if (scheme !== 'auto') return Promise.resolve(`${scheme}://${host}${this.apiBase}/v2/`);
     if (this.baseUrl) return this.baseUrl;
     const baseUrls = this.transport.baseUrls;
-    const shared = baseUrls.get(host + this.apiBase);
+    const key = host + this.apiBase;
+    const shared = baseUrls.get(key);
     if (shared) return (this.baseUrl = shared);
-    this.baseUrl = probeScheme({ probe: this.transport.sendOnce, host, apiBase: this.apiBase, signal: this.signal, logger: this.logger, insecureTlsSetting: this.insecureTlsSetting, heard: this.heardProbe });
-    const mine = this.baseUrl;
-    baseUrls.set(host + this.apiBase, mine);
+    // The scheme is noted before any caller of base() goes on: whoever awaits it then keys the stats by it (statsHost).
+    const mine = probeScheme({ probe: this.transport.sendOnce, host, apiBase: this.apiBase, signal: this.signal, logger: this.logger, insecureTlsSetting: this.insecureTlsSetting, heard: this.heardProbe }).then((url) => {
+      this.transport.probedSchemes.set(key, url.startsWith('http:') ? 'http' : 'https');
+      return url;
+    });
+    this.baseUrl = mine;
+    baseUrls.set(key, mine);
     // A failed probe (aborted, refused) is not an answer for the next client.
     mine.catch(() => {
-      if (baseUrls.get(host + this.apiBase) === mine) baseUrls.delete(host + this.apiBase);
+      if (baseUrls.get(key) === mine) baseUrls.delete(key);
     });
     return mine;
+  }
+
+  /**
+   * This registry's host as the run's stats keep it (TransportStats.hostKey): with the scheme its
+   * requests go by, the probed one once the probe has settled. Keyed `auto` (either default port
+   * left out), `127.0.0.1:443` spoken to in plain HTTP would be `127.0.0.1`, while the counts its
+   * answers bring are kept under `127.0.0.1:443` (the URL's host keeps a port not its scheme's
+   * default): its rate-limit headers, pull owner and used-up mark would never be found.
+   */
+  statsHost(): StatsHost {
+    const { host, scheme } = this.endpoint;
+    return { host, scheme: scheme === 'auto' ? (this.transport.probedSchemes.get(host + this.apiBase) ?? 'auto') : scheme };
+  }
+
+  /** statsHost() once the scheme is known: the probe awaited (a failed one leaves it `auto`: no request went out to be counted). */
+  async settledStatsHost(): Promise<StatsHost> {
+    if (this.endpoint.scheme === 'auto') await this.base().catch(() => undefined);
+    return this.statsHost();
   }
 
   async url(path: string): Promise<string> {

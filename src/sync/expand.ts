@@ -67,15 +67,16 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
   const selected = new Map<string, Promise<Map<SyncImage, string[] | RegpushError>>>();
   // `asker`: the entry the list is read for, which its warnings name (the others reading it share the read).
   const list = async (source: ImageReference, asker: SyncImage): Promise<string[]> => {
-    const owner = await ownerOf(source);
-    const refused = breaker.refusal(source.registry, owner);
+    // Asked of the breaker only where a pull limit is used up (a credential lookup).
+    const owner = () => ownerOf(source);
+    const refused = await breaker.refusal(source.registry, owner);
     if (refused) throw refused;
     try {
       const tags = await listTags(source, walked.has(repositoryName(source)), (line) => logger.warn(`${asker.label}: ${line}`));
       breaker.succeeded(source.registry);
       return tags;
     } catch (err) {
-      breaker.failed(source.registry, asRegpushError(err), owner);
+      await breaker.failed(source.registry, asRegpushError(err), owner);
       throw err;
     }
   };

@@ -64,10 +64,14 @@ export class OutageBreaker {
 
   constructor(readonly threshold: number) {}
 
-  /** An image failed at `registry`, its source (or a tag list of it), read as `owner` (whose pulls: RegistryClient.pullsOwner). */
-  failed(registry: string, err: RegpushError, owner: string): void {
+  /**
+   * An image failed at `registry`, its source (or a tag list of it), read as `owner` (whose pulls:
+   * RegistryClient.pullsOwner). The owner is asked only for a used-up pull limit: it is a credential
+   * lookup (a credential helper's run, perhaps), which no other failure needs.
+   */
+  async failed(registry: string, err: RegpushError, owner: OwnerLookup): Promise<void> {
     if (isPullLimitSpent(err)) {
-      const key = readerKey(registry, owner);
+      const key = readerKey(registry, await owner());
       if (!this.spent.has(key)) this.spent.set(key, { registry, err });
       return;
     }
@@ -99,8 +103,8 @@ export class OutageBreaker {
    * (that reader's pull limit used up, or the registry down), or undefined while neither is known.
    * Not for a target: down() alone.
    */
-  refusal(registry: string, owner: string): RegpushError | undefined {
-    const spent = this.spent.get(readerKey(registry, owner))?.err;
+  async refusal(registry: string, owner: OwnerLookup): Promise<RegpushError | undefined> {
+    const spent = await this.spentFor(registry, owner);
     if (spent) {
       return new TooManyRequestsError(`not attempted: the pull limit of ${registry} is used up (${String(spent.details.pullLimit)}); a re-run once it has come back copies what is missing`, {
         details: { registry, pullLimitSpent: true },
@@ -114,12 +118,22 @@ export class OutageBreaker {
    * pull limit is used up (a new error each time: each image's report line is its own). Undefined
    * while it is not.
    */
-  pullRefusal(registry: string, owner: string): RegpushError | undefined {
-    const spent = this.spent.get(readerKey(registry, owner))?.err;
+  async pullRefusal(registry: string, owner: OwnerLookup): Promise<RegpushError | undefined> {
+    const spent = await this.spentFor(registry, owner);
     if (!spent) return undefined;
     return new TooManyRequestsError(`not copied: it needs a pull at ${registry}, whose pull limit is used up (${String(spent.details.pullLimit)}); a re-run once the limit has come back copies what is missing`, {
       details: { registry, pullLimitSpent: true },
     });
+  }
+
+  /**
+   * The 429 that used up the pull limit of `owner` at `registry`, if one did. The owner is asked
+   * (a credential lookup) only where some reader's limit there is used up: a sync of 2,000 images
+   * with pulls to spare asks none.
+   */
+  private async spentFor(registry: string, owner: OwnerLookup): Promise<RegpushError | undefined> {
+    if (![...this.spent.values()].some((s) => s.registry === registry)) return undefined;
+    return this.spent.get(readerKey(registry, await owner()))?.err;
   }
 
   /** Why an image at `registry` is not attempted at all, not even its HEADs: the registry is down. Undefined while it is not known to be. */
@@ -132,19 +146,43 @@ export class OutageBreaker {
   }
 
   /**
-   * The error that ends a sync in which a registry's pull limit was found used up (the first such
-   * registry), naming the limit and how many of `failed` (the images that failed) it stopped; undefined when none was.
+   * The error that ends a sync in which a reader's pull limit was found used up, naming every such
+   * limit (each registry and reader: a sync may meet several, at several registries or by several
+   * logins at one) and how many of `failed` (the images that failed) they stopped; undefined when none was.
    */
   spentFailure(failed: readonly { source: string; error?: { code: string } }[]): RegpushError | undefined {
-    const { registry, err } = [...this.spent.values()][0] ?? {};
-    if (!registry || !err) return undefined;
-    const stopped = failed.filter((u) => u.error?.code === 'E_TOO_MANY_REQUESTS' && u.source.startsWith(`${registry}/`)).length;
-    return new TooManyRequestsError(
-      `${registry}: the pull limit is used up (${String(err.details.pullLimit)}): ${stopped} image${stopped === 1 ? '' : 's'} that needed pulls there ${stopped === 1 ? 'was' : 'were'} not copied, each stopped at its first refused pull or before it; a re-run once the limit has come back copies what is missing`,
-      { details: { registry, pullLimitSpent: true } },
-    );
+    const spent = [...this.spent.entries()].map(([key, s]) => ({ ...s, owner: key.slice(s.registry.length + 1) }));
+    if (spent.length === 0) return undefined;
+    const registries = [...new Set(spent.map((s) => s.registry))];
+    const stopped = failed.filter((u) => u.error?.code === 'E_TOO_MANY_REQUESTS' && registries.some((r) => u.source.startsWith(`${r}/`))).length;
+    const images = `${stopped} image${stopped === 1 ? '' : 's'} that needed pulls there ${stopped === 1 ? 'was' : 'were'} not copied, each stopped at its first refused pull or before it; a re-run once ${spent.length === 1 ? 'the limit has' : 'the limits have'} come back copies what is missing`;
+    const details = { registry: registries[0], registries, pullLimitSpent: true };
+    if (spent.length === 1) {
+      const { registry, err } = spent[0]!;
+      return new TooManyRequestsError(`${registry}: the pull limit is used up (${String(err.details.pullLimit)}): ${images}`, { details });
+    }
+    // Readers at one registry are told apart by whose pulls they are; a registry with one reader needs no name.
+    const shared = (registry: string) => spent.filter((s) => s.registry === registry).length > 1;
+    const named = spent.map((s) => `${s.registry}${shared(s.registry) ? ` (${readerName(s.owner)})` : ''}: ${String(s.err.details.pullLimit)}`);
+    return new TooManyRequestsError(`the pull limits of ${spent.length} readers are used up (${named.join('; ')}): ${images}`, { details });
   }
 }
+
+/**
+ * How a message names whose pulls `owner` (RegistryClient.pullsOwner) is: the account or address a
+ * registry named (docker-ratelimit-source), a login's user name, or anonymous. Never a secret: a
+ * credential's identity holds a digest of it, left out here.
+ */
+function readerName(owner: string): string {
+  if (owner.startsWith('source:')) return `as ${owner.slice('source:'.length)}`;
+  const who = owner.startsWith('credential:') ? owner.slice('credential:'.length) : owner;
+  if (who === 'anonymous' || who === '') return 'anonymous';
+  const user = /^user:(.*):[0-9a-f]{32}$/.exec(who)?.[1];
+  return user !== undefined ? `as ${user}` : 'with a token';
+}
+
+/** Whose pulls an image's source reads spend (RegistryClient.pullsOwner), asked only when needed. */
+export type OwnerLookup = () => Promise<string>;
 
 /** The key of the pulls of `owner` at `registry` (the breaker's used-up marks). */
 function readerKey(registry: string, owner: string): string {

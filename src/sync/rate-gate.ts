@@ -101,8 +101,10 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
  * login's or an anonymous reader's at the same host. Two logins of one account are two groups,
  * each going by the account's count its own answers bring (the key is the credential, not the
  * `docker-ratelimit-source` Docker Hub names, which is known only once the registry has answered,
- * after the first images were grouped). A source client that cannot say who reads (RegistryClient
- * .pullsReader absent) is grouped by its registry and goes by the last count its host sent.
+ * after the first images were grouped). An image read through a mirror is the mirror's reader
+ * (MirroredClient.pullsReader): the mirror's reads never spend the registry's pulls. A source
+ * client that cannot say who reads (RegistryClient.pullsReader absent) is grouped by its registry
+ * and goes by the last count its host sent.
  */
 export class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
@@ -393,7 +395,7 @@ export class RateGate {
   /** The last count `g`'s reader was sent (TransportStats.readerCount); without a reader, the last its host sent. */
   private remaining(g: RegistryGate): number | undefined {
     const stats = this.run.transport.stats;
-    if (g.who !== undefined) return stats.readerRemaining(g.host, g.who);
+    if (g.who !== undefined) return stats.readerRemaining({ key: g.host }, g.who);
     return stats.snapshot().rateLimits.find((r) => r.registry === g.host)?.remaining;
   }
 
@@ -467,7 +469,7 @@ export class RateGate {
           // The mark of this group's reader (TransportStats.spendPulls keys them by whose pulls
           // they are); a group without a reader goes by the host's count: every reader's there.
           const stats = this.run.transport.stats;
-          stats.restorePulls(g.host, g.who === undefined ? undefined : stats.pullsOwner(g.host, g.who));
+          stats.restorePulls({ key: g.host }, g.who === undefined ? undefined : stats.pullsOwner({ key: g.host }, g.who));
         }
         this.logger.info(`${source.registry}: ratelimit-remaining is ${remaining} again; going on`);
         return;

@@ -155,7 +155,16 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
         return undefined;
       }
     };
-    const ownerOf = async (source: ImageReference): Promise<string> => (await ask(source, (c) => c.pullsOwner?.(source.repository))) ?? '';
+    // Asked only once a reader's pull limit at the registry is used up (OutageBreaker), and once per
+    // source repository (its credential is looked up per repository; a reader keeps one owner key
+    // for the run: TransportStats.pullsOwner): the images of one repository ask once between them.
+    const owners = new Map<string, Promise<string>>();
+    const ownerOf = (source: ImageReference): Promise<string> => {
+      const key = repositoryName(source);
+      let owner = owners.get(key);
+      if (!owner) owners.set(key, (owner = ask(source, (c) => c.pullsOwner?.(source.repository)).then((o) => o ?? '')));
+      return owner;
+    };
     const readerOf = (source: ImageReference): Promise<PullsReader | undefined> => ask(source, (c) => c.pullsReader?.(source.repository));
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);
     const own = expanded.slice(0, entries.length);
@@ -215,7 +224,8 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
             // gets no request at all (notAttempted). Other registries' images go on; the sync
             // then ends with the stop's error (gate.failure, spentFailure).
             const reader = opts.minRateLimit === undefined ? undefined : await readerOf(w.unit.source);
-            const noPulls = gate.stopped(w.unit.source, reader) ?? breaker.pullRefusal(w.unit.source.registry, await ownerOf(w.unit.source));
+            // Whose pulls the image spends is a credential lookup: asked only where a limit is used up (pullRefusal).
+            const noPulls = gate.stopped(w.unit.source, reader) ?? (await breaker.pullRefusal(w.unit.source.registry, () => ownerOf(w.unit.source)));
             ticket = noPulls ? undefined : gate.ticket(w.unit.source, slot, reader);
             const pulls = noPulls ? refusedPulls(noPulls) : ticket?.pulls;
             const r = notAttempted(w, breaker, lines) ?? (await syncUnit(run, w, platformsOf(w.image), opts, pulls, breaker, lines, names, ownerOf));
@@ -408,7 +418,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // Every target failed (copyImage then throws the first one's error): the targets' registries
     // failed. Otherwise the source did.
     if (set.list.every((t) => t.failed)) tellTargets();
-    else breaker.failed(w.unit.source.registry, e, await ownerOf(w.unit.source));
+    else await breaker.failed(w.unit.source.registry, e, () => ownerOf(w.unit.source));
     result.error = lines.of(e);
     // What moved before the failure (planned, in a dry run) is counted as a finished unit's is: a
     // dry run's plan then matches the run's report for a unit that fails after its blobs (its

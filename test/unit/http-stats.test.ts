@@ -4,6 +4,8 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { countOf, hostKey, parseRateLimitHeader, statsMiddleware, TransportStats } from '../../src/http/stats.js';
 import type { HttpResponse } from '../../src/http/types.js';
+import { Transport } from '../../src/http/transport.js';
+import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 
 describe('parseRateLimitHeader', () => {
   it('reads Docker Hub\'s "100;w=21600" and bare numbers; refuses junk', () => {
@@ -126,6 +128,17 @@ describe('statsMiddleware', () => {
     stats.restorePulls('hub.example:443'); // the gate's: every reader at the host
     assert.equal(stats.anyPullsSpent('hub.example'), false);
   });
+  it('a reader keeps the owner key it was first given: an account named later does not move it, and another login of that account goes by the same key', () => {
+    const stats = new TransportStats();
+    const first = stats.pullsOwner('hub.example', 'user:a:1');
+    assert.equal(first, 'credential:user:a:1');
+    stats.spendPulls('hub.example', first, 'ratelimit-remaining 0 of 200 per 6 h');
+    stats.rateLimitSource('hub.example', 'user:a:1', 'acct-1');
+    stats.rateLimitSource('hub.example', 'user:a:2', 'acct-1');
+    assert.equal(stats.pullsOwner('hub.example', 'user:a:1'), first);
+    assert.equal(stats.pullsOwner('hub.example', 'user:a:2'), first);
+    assert.ok(stats.pullsSpent('hub.example', stats.pullsOwner('hub.example', 'user:a:2')));
+  });
   it('counts failed requests too', async () => {
     const stats = new TransportStats();
     const send = statsMiddleware(stats)(async () => {
@@ -134,4 +147,40 @@ describe('statsMiddleware', () => {
     await assert.rejects(send({ method: 'GET', url: 'https://x/v2/' }), { message: 'reset' });
     assert.equal(stats.snapshot().requests, 1);
   });
+});
+
+describe('a registry whose scheme is probed (loopback)', () => {
+  // A transport whose requests never leave the process: the scheme probe's GET /v2/ is answered
+  // over plain HTTP, and every manifest answer carries a count of 7.
+  const answering = () =>
+    new Transport({
+      retry: { retries: 0 },
+      inner: [
+        () => async (req) => {
+          const manifest = req.url.includes('/manifests/');
+          const headers: Record<string, string> = manifest ? { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '7;w=21600', 'docker-content-digest': `sha256:${'a'.repeat(64)}`, 'content-type': 'application/vnd.oci.image.manifest.v1+json' } : {};
+          return { status: 200, headers, url: req.url, body: Readable.from([]) } as HttpResponse;
+        },
+      ],
+    });
+
+  for (const port of [443, 80]) {
+    it(`127.0.0.1:${port} that the probe finds on plain HTTP keys its counts by the port plain HTTP does not leave out${port === 80 ? ' (none: :80 is its default)' : ''}: the counts its answers brought are its own`, async () => {
+      const transport = answering();
+      const client = new HttpRegistryClient({ registry: `127.0.0.1:${port}`, transport, scopes: ['repository:team/app:pull'] });
+      assert.equal(client.endpoint.scheme, 'auto');
+      await client.headManifest('team/app', '1');
+      const key = port === 443 ? '127.0.0.1:443' : '127.0.0.1';
+      assert.deepEqual(transport.stats.snapshot().rateLimits.map((l) => l.registry), [key]);
+      assert.ok(client.countsPulls(), 'its rate-limit headers are found');
+      assert.ok(client.pullsKnown());
+      // A client made later in the run (a sync's next image) finds them before any request of its own.
+      const later = new HttpRegistryClient({ registry: `127.0.0.1:${port}`, transport, scopes: ['repository:team/other:pull'] });
+      assert.ok(later.countsPulls());
+      const reader = await later.pullsReader();
+      assert.deepEqual(reader, { host: key, who: 'anonymous' });
+      assert.equal(transport.stats.readerRemaining({ key: reader.host }, reader.who), 7);
+      transport.close();
+    });
+  }
 });

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
 import { Transport } from '../../src/http/transport.js';
+import type { Middleware } from '../../src/http/types.js';
 import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 import { usedUp, withNotes } from '../fixtures/pull-limit-sync.js';
@@ -135,4 +136,117 @@ test('sync under --min-ratelimit, Docker Hub to Docker Hub with two readers (ano
   hub.fault({ kind: 'manifest', method: 'HEAD', path: /^\/v2\/mirror\// }, { kind: 'status', status: 404, code: 'MANIFEST_UNKNOWN', headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '2;w=21600' } });
   const r = await sync({ spec, images: 1, retries: 0, minRateLimit: 5, credentials: { to: login }, ...fakeLibraryOptions(hub) } as SyncOpts);
   assert.equal(r.totals.copied, 3, said(r));
+});
+
+test('sync, two readers of one registry (a login for team/, anonymous for other/) whose pull limits are both used up, and a second registry\'s: the error names each used-up limit and whose it is, not the first alone', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  const second = await fake({ rateLimit: { limit: 200, remaining: 0 } });
+  const dst = await fake();
+  for (const ns of ['team', 'other']) hub.seedImage(`${ns}/app`, { tags: ['1'] });
+  second.seedImage('lib/app', { tags: ['1'] });
+  const sources = [`${hub.ref('team/app')}:1`, `${hub.ref('other/app')}:1`, `${second.ref('lib/app')}:1`];
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...sources.map((s) => `  - source: ${s}`), ''].join('\n'), 'sync.yaml');
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/app' }, usedUp, { times: 1 });
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'other/app' }, { ...usedUp, headers: { 'ratelimit-limit': '10;w=3600', 'ratelimit-remaining': '0;w=3600' } }, { times: 1 });
+  const err: RegpushError = await sync({ spec, images: 1, retries: 0, credentials: { registries: { [`${hub.host}/team`]: login } }, ...fakeLibraryOptions(hub, second, dst) } as SyncOpts).then(
+    () => assert.fail('the sync succeeded'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_TOO_MANY_REQUESTS', err.message);
+  assert.equal(
+    err.message,
+    `the pull limits of 3 readers are used up (${hub.host} (as bot): ratelimit-remaining 0 of 100 per 6 h; ${hub.host} (anonymous): ratelimit-remaining 0 of 10 per 1 h; ${second.host}: ratelimit-remaining 0 of 200 per 6 h): 3 images that needed pulls there were not copied, each stopped at its first refused pull or before it; a re-run once the limits have come back copies what is missing`,
+  );
+  assert.deepEqual(err.details.registries, [hub.host, second.host]);
+  assert.ok(!err.message.includes(login.password));
+});
+
+test('one reader keeps one owner key for the run: a docker-ratelimit-source named only after its 429 (by a free HEAD) does not move its used-up mark away, so its next GET is refused unsent, not sent to be refused again', async () => {
+  const hub = await hubLike();
+  hub.seedImage('team/app', { tags: ['1'] });
+  hub.seedImage('team/other', { tags: ['1'] });
+  // The 429 names no account; the HEAD after it does (Docker Hub sends docker-ratelimit-source on its manifest answers).
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/app' }, usedUp, { times: 1 });
+  hub.fault({ kind: 'manifest', method: 'HEAD', repo: 'team/other' }, { kind: 'status', status: 200, headers: { 'docker-ratelimit-source': 'acct-1', 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600', 'docker-content-digest': `sha256:${'a'.repeat(64)}` } });
+  const transport = new Transport({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
+  const client = (repo: string) => new HttpRegistryClient({ registry: hub.host, transport, insecure: [hub.host], scopes: [`repository:${repo}:pull`], credential: async () => login });
+  await assert.rejects(client('team/app').getManifest('team/app', '1'), (e: RegpushError) => e.details.pullLimitSpent === true);
+  const other = client('team/other');
+  await other.headManifest('team/other', '1');
+  await assert.rejects(other.getManifest('team/other', '1'), /not sent: the pull limit/);
+  assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/other' }), 0, 'no GET sent after the refused one');
+});
+
+/** Runs `fn` counting the pull-owner lookups of the run's registry clients (each a credential lookup: a credential helper's run, perhaps). */
+async function countingOwners<T>(fn: () => Promise<T>): Promise<{ value: T; asked: number }> {
+  const proto = HttpRegistryClient.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'pullsOwner')!;
+  let asked = 0;
+  Object.defineProperty(proto, 'pullsOwner', {
+    ...original,
+    value(this: HttpRegistryClient) {
+      asked++;
+      return (original.value as () => Promise<string>).call(this);
+    },
+  });
+  try {
+    return { value: await fn(), asked };
+  } finally {
+    Object.defineProperty(proto, 'pullsOwner', original);
+  }
+}
+
+test('sync: whose pulls an image spends (a credential lookup) is not asked per image: not at all while no pull limit is used up, once per source repository after one is', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  const dst = await fake();
+  for (let i = 0; i < 4; i++) hub.seedImage(`team/app${i}`, { tags: ['1'] });
+  const spread = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...[0, 1, 2, 3].map((i) => `  - source: ${hub.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  const quiet = await countingOwners(() => sync({ spec: spread, images: 2, retries: 0, credentials: { from: login }, ...fakeLibraryOptions(hub, dst) } as SyncOpts));
+  assert.equal(quiet.value.totals.copied, 4);
+  assert.equal(quiet.asked, 0, 'no owner asked while no limit is used up');
+  // Four tags of one repository, its first GET refused so: the others are refused unsent, the owner asked once.
+  hub.seedImage('team/tags', { tags: ['1', '2', '3', '4'] });
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/tags' }, usedUp, { times: 1 });
+  const tagged = parseSyncFile(['images:', `  - { source: ${hub.ref('team/tags')}, tags: ["1", "2", "3", "4"], targets: [${dst.host}/tags] }`, ''].join('\n'), 'sync.yaml');
+  const spent = await countingOwners(() => sync({ spec: tagged, images: 1, retries: 0, credentials: { from: login }, ...fakeLibraryOptions(hub, dst) } as SyncOpts).then(() => assert.fail('the sync succeeded'), (e: RegpushError) => e));
+  assert.equal(spent.value.code, 'E_TOO_MANY_REQUESTS', spent.value.message);
+  const r = spent.value.details.result as SyncResult;
+  assert.equal(r.units.filter((u) => /not copied: it needs a pull/.test(u.error?.message ?? '')).length, 3, said(r));
+  assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/tags', status: 429 }), 1);
+  assert.equal(spent.asked, 1, 'the owner asked once for the four images');
+});
+
+test('sync under --min-ratelimit through a mirror: the images read from the mirror are metered as the mirror\'s reads, not held by the upstream\'s count (a mirror\'s reads do not spend the upstream\'s pulls)', { timeout: 20_000 }, async () => {
+  // The upstream, also the target, says 2 pulls left on each manifest answer: below the reserve of 5.
+  const upstream = await fake({ rateLimit: { limit: 100, remaining: 2 } });
+  const mirror = await fake();
+  for (let i = 0; i < 3; i++) mirror.seedImage(`team/app${i}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${upstream.host}/mirror]`, 'images:', ...[0, 1, 2].map((i) => `  - source: ${upstream.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  const r = await sync({ spec, images: 1, retries: 0, minRateLimit: 5, mirrors: { [upstream.host]: [mirror.host] }, ...fakeLibraryOptions(upstream, mirror) } as SyncOpts);
+  assert.equal(r.totals.copied, 3, said(r));
+  assert.equal(upstream.count({ kind: 'manifest', method: 'GET' }), 0, 'no pull at the upstream');
+  assert.ok(upstream.count({ kind: 'manifest', method: 'HEAD' }) > 0, 'the upstream sent its count (its target HEADs)');
+});
+
+test('a manifest GET queued for the connection a used-up 429 comes back on is cut unsent: the mark is set as the 429\'s headers arrive, before its body is read and the connection handed on', async () => {
+  const reg = await fake({ rateLimit: { limit: 100, remaining: 0 } });
+  reg.seedImage('team/a', { tags: ['1'] });
+  reg.seedImage('team/b', { tags: ['1'] });
+  // a's GET is answered only once b's GET has reached the socket layer, where it waits for the one connection a's holds.
+  let bQueued!: () => void;
+  const queued = new Promise<void>((resolve) => (bQueued = resolve));
+  reg.fault({ kind: 'manifest', method: 'GET', repo: 'team/a' }, { kind: 'hold', until: queued }, { times: 1 });
+  const seenB: Middleware = (next) => (req) => {
+    if (req.method === 'GET' && req.url.includes('/team/b/manifests/')) bQueued();
+    return next(req);
+  };
+  const transport = new Transport({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 }, maxSockets: 1, inner: [seenB] });
+  const client = (repo: string) => new HttpRegistryClient({ registry: reg.host, transport, insecure: [reg.host], scopes: [`repository:${repo}:pull`] });
+  const a = client('team/a').getManifest('team/a', '1');
+  await reg.seen({ kind: 'manifest', method: 'GET', repo: 'team/a' });
+  const b = client('team/b').getManifest('team/b', '1');
+  await assert.rejects(a, (e: RegpushError) => e.code === 'E_TOO_MANY_REQUESTS' && e.details.pullLimitSpent === true);
+  await assert.rejects(b, /GET manifest .*team\/b:1: not sent: the pull limit of .* is used up/);
+  assert.equal(reg.count({ kind: 'manifest', method: 'GET', repo: 'team/b' }), 0, 'b\'s GET never sent');
+  transport.close();
 });
