@@ -37,40 +37,6 @@ export class AuthMemory {
     return this.schemes.get(registry);
   }
 
-  /** Registries whose scheme is not known, with the first request sent there unanswered, and how many requests wait for its answer. */
-  private readonly firstAsks = new Map<string, { answered: Promise<void>; waiting: number }>();
-  /** Registries that have answered a request whose scheme was not known (with or without a challenge): nothing is waited for there any more. */
-  private readonly firstAnswered = new Set<string>();
-
-  /**
-   * The turn of a request to `registry` whose scheme is not known (no challenge heard, none
-   * presumed): the first one goes (`release`, called once its answer has come, after its challenge
-   * was learnt), the ones sent meanwhile wait for that answer (`wait`; `waiting`, how many wait),
-   * and then answer the challenge up front. A registry reached over https has no scheme probe, so
-   * the first images of a sync started together, each sent an anonymous request and met a 401 of
-   * its own. Undefined where the scheme is known, or the registry has answered such a request.
-   */
-  firstAsk(registry: string): { wait: Promise<void>; waiting: number } | { release: () => void } | undefined {
-    if (this.schemes.has(registry) || this.firstAnswered.has(registry)) return undefined;
-    const pending = this.firstAsks.get(registry);
-    if (pending) return { wait: pending.answered, waiting: ++pending.waiting };
-    let release!: () => void;
-    const answered = new Promise<void>((resolve) => (release = resolve));
-    this.firstAsks.set(registry, { answered, waiting: 0 });
-    return {
-      release: () => {
-        this.answered(registry);
-        release();
-      },
-    };
-  }
-
-  /** `registry` has answered a request sent before its scheme was known (its scheme probe's included): later ones do not wait (firstAsk). */
-  answered(registry: string): void {
-    this.firstAnswered.add(registry);
-    this.firstAsks.delete(registry);
-  }
-
   private readonly credentials = new Map<string, Promise<Credential | undefined>>();
 
   /**

@@ -82,12 +82,6 @@ export interface AuthOptions {
   cache?: TokenCache;
   /** What the operation has learned of each registry's auth, shared by its clients (see AuthMemory). */
   memory?: AuthMemory;
-  /**
-   * Opens connections to the registry until `n` are open (RegistryClient.warm): asked by requests
-   * that wait for the first one's answer (AuthMemory.firstAsk), so that each finds a connection
-   * made meanwhile, as the request it did not send would have made one.
-   */
-  preconnect?: (n: number) => void;
   /** The run's secrets: the credential and every bearer token received are added. */
   secrets?: SecretSink;
   /**
@@ -209,36 +203,17 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   const heard = (res: HttpResponse): void => {
     if (!origins.has(originOf(res.url))) return;
     if (res.url.startsWith('https:')) bearer.registryAnsweredOverTls();
-    const challenge = res.status === 401 ? challengeOf(res) : undefined;
-    if (!challenge) {
-      // No challenge named (the probe answered without one, or one not to answer): requests do not wait for the first one's answer.
-      opts.memory?.answered(memoryKey);
-      return;
+    const header = res.headers['www-authenticate'];
+    if (res.status !== 401 || !header?.trim()) return;
+    let challenge: Challenge | undefined;
+    try {
+      challenge = answerableChallenge(parseChallenges(header));
+    } catch {
+      return; // a malformed challenge: the first request's own 401 reports it
     }
+    if (!challenge) return;
     log.debug(`auth: ${opts.registry} named its challenge (${challenge.scheme}) to the scheme probe; requests answer it up front`);
     state.hear(challenge);
-  };
-
-  /**
-   * The turn of a request sent while the registry's scheme is unknown (AuthMemory.firstAsk): the
-   * first goes, and its `release` is returned; one sent before that one's answer waits for it (a
-   * cancellation ends the wait), with a connection opened meanwhile, and then answers the challenge
-   * heard up front: one 401 for the run, where each request met its own. Only a request with
-   * credentials to send waits: a registry that asks for none would make it wait a round trip for
-   * nothing, and without credentials the wait saves little (an anonymous token, fetched either way).
-   * Waiting costs no round trip where the registry challenges: its 401 would have come as late.
-   */
-  const turn = async (signal: AbortSignal | undefined): Promise<(() => void) | undefined> => {
-    state.recall();
-    if (state.mode !== 'unknown') return undefined;
-    const ask = opts.memory?.firstAsk(memoryKey);
-    if (!ask || 'release' in ask) return ask?.release;
-    // A lookup that fails is the request's to report, after its own 401, as before.
-    if (!(await credentials.get().catch(() => undefined))) return undefined;
-    opts.preconnect?.(ask.waiting + 1);
-    log.debug(`auth: ${opts.registry}'s scheme is not known yet; waiting for the answer to the request sent first`);
-    await untilSettled(ask.wait, signal);
-    return undefined;
   };
 
   const middleware = (next: Send): Send =>
@@ -247,19 +222,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       // override an Authorization header the caller chose itself.
       if (!origins.has(originOf(req.url)) || hasAuthorization(req)) return next(req);
       const attempt: Attempt = { tokenFetches: 0 };
-      const release = await turn(req.signal);
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...state.learnedScopes]);
-      const sent = (async () => next(withAuthorization(req, await proactive(scopes, attempt, req.signal))))();
-      // The first request's answer, or its failure, lets the waiting ones go: with the challenge it
-      // names learnt first, so that they send their credentials up front.
-      if (release) {
-        const share = (r: HttpResponse): void => {
-          const challenge = isChallenge(r) && origins.has(originOf(r.url)) ? challengeOf(r) : undefined;
-          if (challenge) state.share(challenge);
-        };
-        void sent.then(share, () => undefined).then(release);
-      }
-      let res = await sent;
+      let res = await next(withAuthorization(req, await proactive(scopes, attempt, req.signal)));
       if ((attempt.sent?.kind === 'basic' || attempt.sent?.kind === 'registry-token') && !isChallenge(res)) accepted.add(attempt.sent.who);
       // A probed registry ('auto') that answered over TLS is an https registry from now on
       // (BearerAuth.registryAnsweredOverTls).
@@ -297,31 +261,6 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   };
   const whose = (): Promise<string> => credentials.get().then(identity, () => identity(undefined));
   return Object.assign(middleware, { prefetch, heard, whose });
-}
-
-/** The challenge `res` names that regpush can answer; undefined for none, a malformed one (the request's own 401 reports it) or none supported. */
-function challengeOf(res: HttpResponse): Challenge | undefined {
-  const header = res.headers['www-authenticate'];
-  if (!header?.trim()) return undefined;
-  try {
-    return answerableChallenge(parseChallenges(header));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Resolves when `p` settles or `signal` aborts, whichever is first; the abort listener is removed either way. */
-function untilSettled(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    p.then(done, done);
-  });
 }
 
 /**

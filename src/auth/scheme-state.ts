@@ -65,16 +65,6 @@ export class SchemeState {
     if (this.knowsNothing()) this.take(mode, challenge);
   }
 
-  /**
-   * The registry's challenge in the answer to the first request of the run sent there before its
-   * scheme was known (AuthMemory.firstAsk), told to the run's memory as soon as it comes, so that
-   * the requests waiting for it answer it up front; this middleware's own answer follows
-   * (ChallengeAnswer), as for any 401.
-   */
-  share(challenge: Challenge): void {
-    this.opts.memory?.learn(this.opts.memoryKey, challenge.scheme === 'basic' ? 'basic' : 'bearer', challenge);
-  }
-
   /** Nothing heard from the registry by this middleware: its scheme is unknown, or only presumed. */
   private knowsNothing(): boolean {
     return this.mode === 'unknown' || (this.presumed !== undefined && this.learned === this.presumed);

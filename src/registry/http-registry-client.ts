@@ -127,8 +127,6 @@ export class HttpRegistryClient implements RegistryClient {
       userAgent: opts.transport.userAgent,
       secrets: opts.secrets,
       memory: opts.authMemory,
-      // For the requests that wait for the first one's challenge (AuthMemory.firstAsk).
-      preconnect: (n) => this.warm(n),
       presume: opts.presume,
       apiPath: opts.apiPath,
     });

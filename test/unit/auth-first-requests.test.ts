@@ -3,9 +3,7 @@
 // image of a sync, nor any request of a copy, pays a 401 round trip of its own. The first request
 // of a repository new to a token registry still needs a token for that repository: that is a
 // token request, not a 401. Against in-process fake registries, reached as the CLI reaches a
-// loopback registry: by probing (no insecureRegistries), so the probe's GET /v2/ is sent. A
-// registry reached without a probe (https, or one named insecure) hears its challenge in the
-// answer to the first request: the requests sent before that answer wait for it, not a 401 each.
+// loopback registry: by probing (no insecureRegistries), so the probe's GET /v2/ is sent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copy, parseSyncFile, sync } from '../../src/index.js';
@@ -71,33 +69,4 @@ test('the next image\'s token is fetched while the first image runs, once the sc
   assert.deepEqual(refusals(dst), ['GET /v2/']);
   // One token per scope set: the second image used the one fetched ahead of it.
   assert.equal(dst.count({ kind: 'token', when: (r) => r.query.scope === 'repository:mirror/team/app1:pull,push' }), 1);
-});
-
-test('a registry reached without a scheme probe (https; here one named insecure, the same path): the first four images of a sync, started together, meet one 401 between them', async () => {
-  const src = await fake({ auth: { scheme: 'bearer', user: USER, password: PASSWORD } });
-  const dst = await fake({ auth: { scheme: 'basic', user: USER, password: PASSWORD } });
-  const names = Array.from({ length: 6 }, (_, i) => `team/app${i}`);
-  for (const name of names) src.seedImage(name, { tags: ['1'] });
-  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...names.map((n) => `  - { source: ${src.ref(n)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
-  const o = fakeLibraryOptions(src, dst);
-  const result = await sync({ spec, images: 4, retries: 0, ...probedOptions(src, dst), insecureRegistries: o.insecureRegistries });
-  assert.equal(result.units.filter((u) => u.ok).length, 6);
-  assert.equal(src.count({ kind: 'ping' }) + dst.count({ kind: 'ping' }), 0, 'no probe');
-  assert.equal(refusals(src).length, 1, refusals(src).join('\n'));
-  assert.equal(refusals(dst).length, 1, refusals(dst).join('\n'));
-  // The token of each source repository, asked for once each: the waiting images asked for theirs up front.
-  const tokenScopes = src.requests({ kind: 'token' }).map((r) => r.query.scope);
-  assert.deepEqual([...new Set(tokenScopes)].sort(), names.map((n) => `repository:${n}:pull`).sort());
-  assert.equal(tokenScopes.length, names.length);
-});
-
-test('a registry that asks for no credentials: the requests sent while the first one is unanswered go once it has answered, and nothing is refused', async () => {
-  const [src, dst] = [await fake(), await fake()];
-  const names = Array.from({ length: 4 }, (_, i) => `team/app${i}`);
-  for (const name of names) src.seedImage(name, { tags: ['1'] });
-  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...names.map((n) => `  - { source: ${src.ref(n)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
-  const result = await sync({ spec, images: 4, retries: 0, ...fakeLibraryOptions(src, dst) });
-  assert.equal(result.units.filter((u) => u.ok).length, 4);
-  assert.deepEqual([...refusals(src), ...refusals(dst)], []);
-  for (const n of names) assert.ok(dst.manifest(`mirror/${n}`, '1'));
 });
