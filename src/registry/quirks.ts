@@ -227,9 +227,14 @@ export function pickUploadMethod(q: UploadQuirks, preferred: readonly UploadMeth
   return preferred.find((m) => !q.refused.has(m) && (m === 'chunked' || wholeFits(q, size)));
 }
 
-/** True when a body of `size` bytes is smaller than every body this registry refused with 413 in this run (any body where none was). */
+/**
+ * True when a body of `size` bytes may go whole: any body where no 413 came in this run, else one
+ * no larger than the chunks, which were cut under every refused size. The refused size is only an
+ * upper bound of the limit (a 3 MB body refused says nothing of a 2 MB one under a 1 MB limit), so
+ * a blob between the chunk size and it goes in chunks rather than meet a 413 of its own.
+ */
 export function wholeFits(q: UploadQuirks, size: number | undefined): boolean {
-  return q.tooLarge === undefined || (size !== undefined && size < q.tooLarge);
+  return q.tooLarge === undefined || (size !== undefined && size < q.tooLarge && size <= q.chunkSize);
 }
 
 /** Chunk size for a session: the run's size, raised to the registry's announced minimum. */

@@ -109,11 +109,11 @@ test('a 413 for a blob smaller than any chunk can be: the answer is the error, w
   assert.equal(dst.count({ kind: 'upload', method: 'PATCH' }), 0);
 });
 
-test('after a 413, a blob smaller than the refused body still goes in one PUT; one of the refused size or more goes in chunks without a PUT first', async () => {
+test('after a 413, a blob no larger than the chunks still goes in one PUT; one larger (the refused size or between) goes in chunks without a PUT first', async () => {
   const [src, dst] = await registries();
   // Copied one tag after the other (images: 1): tag a's large layer meets the limit first.
   src.seedImage('app', { tags: ['a'], layers: [bytesOf('big', 3_000_000)] });
-  const b = src.seedImage('app', { tags: ['b'], layers: [bytesOf('small', 200_000), bytesOf('larger', 4_000_000)] });
+  const b = src.seedImage('app', { tags: ['b'], layers: [bytesOf('small', 200_000), bytesOf('larger', 4_000_000), bytesOf('between', 2_000_000)] });
   const front = await bodyLimitFront(dst, 1_000_000);
   const o = fakeLibraryOptions(src, dst);
   const infos: string[] = [];
@@ -130,6 +130,10 @@ test('after a 413, a blob smaller than the refused body still goes in one PUT; o
   const larger = b.layers[1]!;
   const its = dst.uploadsFor(larger.digest);
   assert.ok(its.filter((q) => q.method === 'PATCH').length >= 4, its.map((q) => `${q.method} ${q.bytesIn}`).join('; '));
+  // One smaller than the refused 3 MB but larger than the chunks (the limit lies below them): in
+  // chunks too, not a whole PUT refused in its turn.
+  const between = dst.uploadsFor(b.layers[2]!.digest);
+  assert.ok(between.filter((q) => q.method === 'PATCH').length >= 3 && !between.some((q) => q.method === 'PUT' && q.bytesIn > 0), between.map((q) => `${q.method} ${q.bytesIn}`).join('; '));
   assert.deepEqual(front.seen.filter((s) => s.endsWith(' 413')), ['PUT 413', 'PATCH chunk 413', 'PATCH chunk 413'], `the one whole body refused is tag a's layer (then its 2 MiB and 1 MiB chunks): ${front.seen.join('; ')}`);
   assert.equal(infos.filter((m) => m.includes('refused a request body')).length, 1, infos.join('\n'));
   assert.equal(dst.openUploads(), 0);
