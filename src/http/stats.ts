@@ -257,8 +257,15 @@ export class TransportStats {
     this.sources.set(reader, value);
     // A reader whose owner key is fixed already (pullsOwner) keeps it; the account's other readers go by it too.
     const owner = this.owners.get(reader);
+    if (owner === undefined) return;
     const account = spentKey(host, value);
-    if (owner !== undefined && !this.accounts.has(account)) this.accounts.set(account, owner);
+    const accountOwner = this.accounts.get(account);
+    if (accountOwner === undefined) this.accounts.set(account, owner);
+    // A reader given its own credential key before any answer named its account (a GET asked for
+    // it while another login's limit was used up), with no mark under that key yet, joins the key
+    // the account already has: nothing set under its own key would be lost, and the account's
+    // used-up mark now refuses its GETs too.
+    else if (owner !== accountOwner && owner.startsWith('credential:') && !this.spent.has(spentKey(host, owner))) this.owners.set(reader, accountOwner);
   }
 
   /**

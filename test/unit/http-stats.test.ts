@@ -139,6 +139,22 @@ describe('statsMiddleware', () => {
     assert.equal(stats.pullsOwner('hub.example', 'user:a:2'), first);
     assert.ok(stats.pullsSpent('hub.example', stats.pullsOwner('hub.example', 'user:a:2')));
   });
+  it('a reader given its own key before any answer named its account, with nothing marked under it, joins the key that account already has', () => {
+    const stats = new TransportStats();
+    stats.rateLimitSource('hub.example', 'user:a:1', 'acct-1');
+    const account = stats.pullsOwner('hub.example', 'user:a:1');
+    assert.equal(account, 'source:acct-1');
+    assert.equal(stats.pullsOwner('hub.example', 'user:a:2'), 'credential:user:a:2');
+    stats.rateLimitSource('hub.example', 'user:a:2', 'acct-1');
+    assert.equal(stats.pullsOwner('hub.example', 'user:a:2'), account);
+    stats.spendPulls('hub.example', account, 'ratelimit-remaining 0 of 200 per 6 h');
+    assert.equal(stats.pullsSpent('hub.example', stats.pullsOwner('hub.example', 'user:a:2')), 'ratelimit-remaining 0 of 200 per 6 h');
+    // One with a mark under its own key keeps that key (the mark, and a sync's stop, stay found).
+    assert.equal(stats.pullsOwner('hub.example', 'user:a:3'), 'credential:user:a:3');
+    stats.spendPulls('hub.example', 'credential:user:a:3', 'ratelimit-remaining 0 of 200 per 6 h');
+    stats.rateLimitSource('hub.example', 'user:a:3', 'acct-1');
+    assert.equal(stats.pullsOwner('hub.example', 'user:a:3'), 'credential:user:a:3');
+  });
   it('counts failed requests too', async () => {
     const stats = new TransportStats();
     const send = statsMiddleware(stats)(async () => {
