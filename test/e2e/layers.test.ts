@@ -581,7 +581,7 @@ const badCases: [string, () => string[], number, string, RegExp][] = [
   ['empty --layer after .dockerignore', () => { const d = oneFile('x.log', 'x'); writeFileSync(join(d, '.dockerignore'), '*.log\n'); return ['--layer', `${d}:/srv`]; }, 2, 'E_INPUT', /nothing to put in the layer/],
   ['empty --layer directory', () => ['--layer', `${tempDir('regpush-empty-')}:/srv`], 2, 'E_INPUT', /nothing to put in the layer/],
   ['missing --layer dir', () => ['--layer', '/nonexistent/regpush-layer:/srv'], 2, 'E_INPUT', /\/nonexistent\/regpush-layer/],
-  ['relative --layer dest', () => ['--layer', `${oneFile('a', 'a')}:srv`], 2, 'E_INPUT', /--layer .*absolute/],
+  ['relative --layer dest', () => ['--layer', `${oneFile('a', 'a')}:srv`], 2, 'E_USAGE', /--layer .*absolute/],
   ['qualified platform absent from the base', () => ['--layer', `linux/s390x=${oneFile('a', 'a')}:/srv`], 2, 'E_INPUT', /no linux\/s390x platform/],
   ['--entrypoint JSON that is not an array of strings', () => ['--entrypoint', '["a",1]'], 2, 'E_USAGE', /array of strings/],
   ['--entrypoint and --entrypoint-shell', () => ['--entrypoint', 'a', '--entrypoint-shell', 'b'], 2, 'E_USAGE', /not both/],
