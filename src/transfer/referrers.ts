@@ -430,7 +430,7 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
     // An OCI 1.1-rc artifact manifest its listing names as one (referrers API, fallback index): left
     // behind without reading it (a GET, a pull where pulls count, to learn what the listing said).
     if (r.kind === 'digest' && r.mediaType === MediaType.OCI_ARTIFACT_MANIFEST) {
-      opts.warn?.(artifactManifest(ref, source, subject));
+      alike('artifact-manifest', artifactManifest(ref, source, subject), source.client.registry);
       left.add(n, into, skipped(found, 'artifact-manifest'));
       return [];
     }
@@ -455,10 +455,11 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
       let why: SkippedReferrerReason;
       if (isArtifactManifest(err)) {
         // Found by a tag, or listed under another media type: known once read.
-        opts.warn?.(artifactManifest(ref, source, subject));
+        alike('artifact-manifest', artifactManifest(ref, source, subject), source.client.registry);
         why = 'artifact-manifest';
       } else if (await goneAtSource(err, source, ref)) {
-        opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`);
+        // Alike for every image of a registry whose listings lag (a stale fallback index, a slow referrers API).
+        alike('stale', `referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`, source.client.registry);
         why = 'not-at-source';
       } else throw err;
       left.add(n, into, skipped(found, why, why === 'artifact-manifest' ? { mediaType: MediaType.OCI_ARTIFACT_MANIFEST } : {}));
