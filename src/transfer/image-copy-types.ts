@@ -29,7 +29,8 @@ export interface ImageCopyOptions extends GraphOptions {
   /**
    * A referrer's copy (copyReferrers): a target's refusal of the manifest PUT is handed to it;
    * when it answers true, that target is not set aside (the image it refers to is written there),
-   * nothing more of this image is written there, and the caller says so (refusedReferrer).
+   * nothing more of this image is written there, and the caller says so (refusedReferrer). What
+   * it throws is that target's failure in place of `err` (reworded for a referrer's copy).
    */
   refused?: (t: TransferTarget, err: unknown) => boolean;
   /**
