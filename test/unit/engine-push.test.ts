@@ -288,6 +288,25 @@ test('a dependency layer whose build ahead ended within its bound is sent from t
   assert.equal(madeBeforeHead, layer.size);
 });
 
+test('a layer past the build-ahead bound pushed to a registry that refuses PATCH (PUT only): its hash pass says its bytes as they are made, before the HEAD and PUT that follow it', async () => {
+  const dst = await fake();
+  // Refused streaming: the layer goes as one PUT with its digest, found by a pass of its own first.
+  dst.fault({ kind: 'upload', method: 'PATCH' }, { kind: 'status', status: 405, code: 'UNSUPPORTED' });
+  const d = mkdtempSync(join(tmpdir(), 'regpush-engine-push-'));
+  dirs.push(d);
+  // Random bytes: gzip leaves them past the build ahead's bound (HEAD_START_BYTES), so they are not held whole.
+  writeFileSync(join(d, 'data.bin'), randomBytes(9 * 1024 * 1024));
+  // The bytes said once the refused PATCH's session was cancelled (its stream let go) and before
+  // the layer's HEAD (which asks for the digest the pass found): the pass's own.
+  let passBytes = 0;
+  const between = (): boolean => dst.count({ kind: 'upload', method: 'DELETE' }) === 1 && dst.count({ kind: 'blob', method: 'HEAD' }) === 0;
+  const events: PushOptions['events'] = { bytes: (k, n) => void (k === 'layer' && between() && (passBytes += n)) };
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: d, dest: '/data' }], events, ...fakeLibraryOptions(dst) });
+  const layer = r.layers!.at(-1)!;
+  assert.deepEqual([layer.action, layer.method], ['uploaded', 'put']);
+  assert.equal(passBytes, layer.size, 'every byte of the hash pass is said as it is made');
+});
+
 test('SOURCE_DATE_EPOCH set to each commit\'s time dates the config only: a re-push reuses every unchanged layer and uploads the config and the manifest alone, without a warning (it dated every layer entry, and so re-sent every layer)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
