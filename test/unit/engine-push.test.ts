@@ -1273,8 +1273,10 @@ test('two pushes with one logger: each says its layer lines (the gzip jobs cut t
   // Two targets: the layer is built for each (and hashed), and the line is said once all the same.
   await push({ ...opts, to: [dst.ref('app:1'), dst.ref('other:1')], env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
   await push({ ...opts, to: dst.ref('app:2'), env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
-  const cut = warnings.filter((w) => w.startsWith('layer: 12 gzip jobs asked for'));
+  const cut = warnings.filter((w) => w.startsWith('layer: gzipJobs: 12 asks for 12 gzip lanes'));
   assert.equal(cut.length, 2, warnings.join('\n'));
+  // Worded for a library caller: its option, and the `env` push() reads the pool size from.
+  assert.ok(cut[0]!.endsWith('(start the process with UV_THREADPOOL_SIZE=13 and pass it in env for more)'), cut[0]);
 });
 
 test('a fifo among the app\'s files is warned about once per push, though the push walks the sources several times', async () => {
