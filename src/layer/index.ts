@@ -49,7 +49,12 @@ function reportLanes(cfg: LayerConfig): void {
   const l = cfg.lanes;
   once(cfg, 'debug', `layer: ${l.reason}${l.lanes >= HASH_WORKER_MIN_LANES ? '; diffID hashed on a worker thread past 4 MiB of tar' : ''}`);
   if (l.capped) {
-    once(cfg, 'warn', `layer: ${l.capped.requested} gzip jobs asked for, but the thread pool has ${l.poolSize} threads: using ${l.lanes} (start the process with UV_THREADPOOL_SIZE=${l.capped.requested + 1} for more)`);
+    const n = l.capped.requested;
+    // Worded for the caller: the CLI's flag, or the library's option and the `env` it reads the pool size from.
+    const names = cfg.names;
+    const asked = names ? `${names.set('gzipJobs', n)} asks for ${n} gzip lanes` : `${n} gzip lanes asked for`;
+    const more = names?.op ? ` and pass it in ${names.name('env')}` : '';
+    once(cfg, 'warn', `layer: ${asked}, but the thread pool has ${l.poolSize} threads: using ${l.lanes} (start the process with UV_THREADPOOL_SIZE=${n + 1}${more} for more)`);
   }
 }
 

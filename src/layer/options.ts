@@ -7,6 +7,7 @@ import { InputError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from './gzip.js';
 import { chooseLanes, LIBUV_MAX_POOL, MAX_LANES, type LaneChoice } from './lanes.js';
+import type { OptionNames } from '../option-names.js';
 import type { LayerOptions, LayerSource } from './types.js';
 
 /** The options with every default applied. */
@@ -32,6 +33,8 @@ export interface LayerConfig {
   logger: Logger;
   /** Lines already logged by this operation's builds (LayerOptions.said). */
   said: Set<string>;
+  /** The caller's option names (LayerOptions.names). */
+  names?: OptionNames;
   onTarBytes?: (n: number) => void;
   onDiffId?: (diffId: string) => void;
 }
@@ -111,6 +114,7 @@ export function resolveLayerOptions(opts: LayerOptions): LayerConfig {
     signal: opts.signal,
     logger: opts.logger ?? silentLogger,
     said: opts.said ?? new Set(),
+    names: opts.names,
     onTarBytes: opts.onTarBytes,
     onDiffId: opts.onDiffId,
   };

@@ -3,6 +3,7 @@
  * can import the types without loading the layer code.
  */
 import type { Logger } from '../log.js';
+import type { OptionNames } from '../option-names.js';
 
 /** One local directory (or single file) and the absolute path it lands at inside the image. */
 export interface LayerSource {
@@ -77,6 +78,12 @@ export interface LayerOptions {
    * push says them again).
    */
   said?: Set<string>;
+  /**
+   * What the caller's messages call its options (push's: the library's `gzipJobs` and `env`, the
+   * CLI's `--gzip-jobs`), for the warning when `gzipConcurrency` is cut to the thread pool. Without
+   * it the warning names the lanes alone.
+   */
+  names?: OptionNames;
 }
 
 /** What the layer is, known once its stream has ended. */

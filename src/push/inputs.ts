@@ -174,7 +174,7 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
   // walks of the sources (the checks' walk, diffID pass, build) each skipped fifo once (walk.ts).
   const said = new Set<string>();
   const readable: Promise<void>[] = [];
-  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, logger, said, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
+  const common = { cwd, mtime, env, chown: opts.chown, gzipLevel: opts.gzipLevel, gzipConcurrency: opts.gzipJobs, names, logger, said, ...(work ? { onTarBytes: (n: number) => work(n) } : {}) };
   checkLayerRanges(opts, names);
   // The layer builder's ranges are checked now: found by the builder, once uploads had started,
   // they were thrown where nothing caught them.

@@ -164,7 +164,9 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
                 // A monolithic PUT needs the digest and size first: hash pass, then the same bytes again.
                 started?.stream.destroy();
                 started = undefined;
-                hashed = known ?? (await hashLayer({ ...layer, signal: ctx.signal }));
+                // Its bytes are said as they are made, as a dependency layer's digest pass says
+                // them (LayerEvents.digesting): over a large layer this pass is a long wait.
+                hashed = known ?? (await hashLayer({ ...layer, signal: ctx.signal }, (n) => ctx.events?.bytes?.(name.key, n)));
                 // A restart asks again: the attempt that failed may have stored it.
                 if (!asked && (await target.client.headBlob(target.repo, hashed.digest)) !== undefined) return undefined;
                 asked = false;

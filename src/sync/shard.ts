@@ -40,8 +40,8 @@ const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
 /**
  * Parses a shard's text, as `--shard` takes it: "I/N", or "/N" to take I from JOB_COMPLETION_INDEX
  * in `env` (default: none; pass `process.env` to read the process's). Throws UsageError (E_USAGE)
- * saying what is wrong, or InputError (E_INPUT) where JOB_COMPLETION_INDEX is no whole number: the
- * environment's mistake, not the caller's.
+ * saying what is wrong, or InputError (E_INPUT) where JOB_COMPLETION_INDEX is no whole number or
+ * past the shard count: the environment's mistake, not the caller's.
  */
 export function parseShard(text: string, env: Readonly<Record<string, string | undefined>> = {}): Shard {
   return parseShardAs(text, env, PARSE_SHARD_NAMES);
@@ -62,7 +62,8 @@ export function parseShardAs(text: string, env: Readonly<Record<string, string |
   const count = Number(m[2]);
   if (count < 1 || count > MAX_SHARDS) throw new UsageError(`invalid ${shard} ${JSON.stringify(text)}: the shard count must be 1 to ${MAX_SHARDS}`);
   let index: number;
-  if (m[1] !== '') {
+  const fromFlag = m[1] !== '';
+  if (fromFlag) {
     index = Number(m[1]);
   } else {
     const fromEnv = env[SHARD_INDEX_ENV];
@@ -71,6 +72,10 @@ export function parseShardAs(text: string, env: Readonly<Record<string, string |
     }
     if (!/^\d+$/.test(fromEnv.trim())) throw new InputError(`${SHARD_INDEX_ENV}=${JSON.stringify(fromEnv)} is not a shard index (a whole number from 0)`);
     index = Number(fromEnv.trim());
+  }
+  // An index the environment gave (a Kubernetes Indexed Job's completions above the shard count) is its mistake, E_INPUT, as a malformed one is.
+  if (index >= count && !fromFlag) {
+    throw new InputError(`${SHARD_INDEX_ENV}=${index} is out of range for ${shard} ${JSON.stringify(text)}: ${count} shard${count === 1 ? '' : 's'}, indexes 0 to ${count - 1} (the Job's completions must match the shard count)`);
   }
   if (index >= count) {
     throw new UsageError(`invalid ${shard}: index ${index} is out of range for ${count} shard${count === 1 ? '' : 's'} (0 to ${count - 1}; indexes count from 0 like ${SHARD_INDEX_ENV})`);

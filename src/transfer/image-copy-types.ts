@@ -29,7 +29,8 @@ export interface ImageCopyOptions extends GraphOptions {
   /**
    * A referrer's copy (copyReferrers): a target's refusal of the manifest PUT is handed to it;
    * when it answers true, that target is not set aside (the image it refers to is written there),
-   * nothing more of this image is written there, and the caller says so (refusedReferrer).
+   * nothing more of this image is written there, and the caller says so (refusedReferrer). What
+   * it throws is that target's failure in place of `err` (reworded for a referrer's copy).
    */
   refused?: (t: TransferTarget, err: unknown) => boolean;
   /**
@@ -54,7 +55,9 @@ export interface ImageCopyOptions extends GraphOptions {
    * the referrers of a manifest written under a new digest left behind (leftBehind); `bound`, those
    * a bound of the walk left (cutOff); `refused`, a referrer whose manifest a target refused
    * (refusedReferrer), `about` naming that target's registry (ECR refuses the same kind of
-   * referrer for every image). sync and copy --all-tags say each kind (and `about`) once per run
+   * referrer for every image); `stale`, a referrer listed and gone from the source, and
+   * `artifact-manifest`, one stored as an OCI 1.1-rc artifact manifest, `about` naming the
+   * source's registry (its listings lag, or it stored every image's signatures so, alike). sync and copy --all-tags say each kind (and `about`) once per run
    * (an entry's `platforms` gives every image of it the same line). Without it they go to `warn`,
    * as a single copy's do (one image).
    */
@@ -62,7 +65,7 @@ export interface ImageCopyOptions extends GraphOptions {
 }
 
 /** The kinds of ImageCopyOptions.warnAlike. */
-export type AlikeWarning = 'moved' | 'bound' | 'refused';
+export type AlikeWarning = 'moved' | 'bound' | 'refused' | 'stale' | 'artifact-manifest';
 
 /** What happened to one image at its targets. */
 export interface ImageCopyOutcome {

@@ -35,15 +35,21 @@ import type { AlikeWarning, ImageCopyOptions, ImageCopyOutcome } from './image-c
  * later ones (`noun`: images of a sync, tags of copy --all-tags) are not warned of again.
  */
 function laterAlike(kind: AlikeWarning, noun: 'image' | 'tag'): string {
-  const why = kind === 'moved' ? 'whose referrers stay behind for this reason' : kind === 'bound' ? 'whose referrer walk stops at a bound' : 'with referrers this registry refuses';
-  return `later ${noun}s ${why} are not warned of again: each ${noun}'s result counts its referrers left behind, and --json names them`;
+  const why: Record<AlikeWarning, string> = {
+    moved: 'whose referrers stay behind for this reason',
+    bound: 'whose referrer walk stops at a bound',
+    refused: 'with referrers this registry refuses',
+    stale: 'with referrers listed and gone at this registry',
+    'artifact-manifest': 'with OCI artifact manifests as referrers at this registry',
+  };
+  return `later ${noun}s ${why[kind]} are not warned of again: each ${noun}'s result counts its referrers left behind, and --json names them`;
 }
 
 /**
  * ImageCopyOptions.warnAlike for a run of many (`noun`: images of a sync, tags of copy --all-tags):
  * each kind said once per run through `run` (TransferRun.warnOnce) — a refusal once per target
- * registry (`about`), as another registry's refusal is news —, each line given `label` (sync's
- * image name).
+ * registry, a stale listing or an artifact manifest once per source registry (`about`), as another
+ * registry's is news —, each line given `label` (sync's image name).
  */
 export function warnAlikeOnce(run: { warnOnce(kind: string, line: string, later: string): void }, noun: 'image' | 'tag', label = ''): NonNullable<ImageCopyOptions['warnAlike']> {
   return (kind, msg, about) => run.warnOnce(about ? `${kind} ${about}` : kind, `${label}${msg}`, laterAlike(kind, noun));

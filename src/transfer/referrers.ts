@@ -16,6 +16,7 @@ import { digestMismatch } from '../image/digest.js';
 import { isIndexMediaType, MediaType } from '../image/mediatypes.js';
 import type { Descriptor, ImageIndex } from '../image/types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/registry-client.js';
+import { rewordMissingRepository } from '../registry/registry-http.js';
 import type { BlobReport, RepoEndpoint } from './types.js';
 import type { Turns } from './turns.js';
 import type { RepoMemory } from './repo-memory.js';
@@ -430,7 +431,7 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
     // An OCI 1.1-rc artifact manifest its listing names as one (referrers API, fallback index): left
     // behind without reading it (a GET, a pull where pulls count, to learn what the listing said).
     if (r.kind === 'digest' && r.mediaType === MediaType.OCI_ARTIFACT_MANIFEST) {
-      opts.warn?.(artifactManifest(ref, source, subject));
+      alike('artifact-manifest', artifactManifest(ref, source, subject), source.client.registry);
       left.add(n, into, skipped(found, 'artifact-manifest'));
       return [];
     }
@@ -445,7 +446,11 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
         keep,
         headUntilKnown: opts.headUntilKnown,
         names: opts.names,
-        refused: (t, err) => isContentRefusal(err, t.ref.registry) && (refused.set(t, err), true),
+        refused: (t, err) => {
+          if (isContentRefusal(err, t.ref.registry)) return (refused.set(t, err), true);
+          // That target fails; its repository is there (the image was just written to it), so "create it first" is not the advice.
+          throw rewordMissingRepository(err, REFERRER_REPOSITORY_GONE) ?? err;
+        },
       });
     } catch (err) {
       // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
@@ -455,10 +460,11 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
       let why: SkippedReferrerReason;
       if (isArtifactManifest(err)) {
         // Found by a tag, or listed under another media type: known once read.
-        opts.warn?.(artifactManifest(ref, source, subject));
+        alike('artifact-manifest', artifactManifest(ref, source, subject), source.client.registry);
         why = 'artifact-manifest';
       } else if (await goneAtSource(err, source, ref)) {
-        opts.warn?.(`referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`);
+        // Alike for every image of a registry whose listings lag (a stale fallback index, a slow referrers API).
+        alike('stale', `referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is listed but not in the repository (a stale listing): not copied`, source.client.registry);
         why = 'not-at-source';
       } else throw err;
       left.add(n, into, skipped(found, why, why === 'artifact-manifest' ? { mediaType: MediaType.OCI_ARTIFACT_MANIFEST } : {}));
@@ -576,6 +582,8 @@ export function isContentRefusal(err: unknown, registry: string): boolean {
  * report a copy that did not land as a success.
  */
 const TRANSFER_FAILURE_CODES: ReadonlySet<string> = new Set(['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID', 'NAME_UNKNOWN']);
+/** What the E_NOT_FOUND for a referrer's PUT answered NAME_UNKNOWN advises (TRANSFER_FAILURE_CODES). */
+const REFERRER_REPOSITORY_GONE = "said of this referrer's manifest right after the image it refers to was written there: the repository may have been deleted meanwhile, or the registry words a refusal of this write so; check that it is there and that these credentials may push to it";
 const TRANSFER_FAILURE_CODES_HUB: ReadonlySet<string> = new Set([...TRANSFER_FAILURE_CODES].filter((c) => c !== 'NAME_UNKNOWN'));
 
 /** True when `err` is the refusal of an OCI 1.1-rc artifact manifest (parseManifest). */

@@ -577,6 +577,13 @@ test('parseShard: the library\'s messages say shard, the CLI\'s --shard', async 
     assert.equal(r.code, 2, r.stderr);
     assert.equal(errorLine(r), `${message.replace('%s', '--shard')} [E_USAGE]`);
   }
+  // An index from the environment past the count: E_INPUT (exit 2 too), the value named as the caller gave it.
+  const env = { JOB_COMPLETION_INDEX: '3' };
+  const said = 'JOB_COMPLETION_INDEX=3 is out of range for %s "/3": 3 shards, indexes 0 to 2 (the Job\'s completions must match the shard count)';
+  assert.throws(() => parseShard('/3', env), (e: RegpushError) => e.code === 'E_INPUT' && e.message === said.replace('%s', 'shard'));
+  const r = await runMain(['sync', '--shard', '/3', 'sync.yaml'], { env, cwd: dir });
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(errorLine(r), `${said.replace('%s', '--shard')} [E_INPUT]`);
 });
 
 test('connectionNames (the CLI\'s option) is checked like every other option', async () => {

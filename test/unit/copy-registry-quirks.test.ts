@@ -158,6 +158,9 @@ test('copy --referrers where a referrer\'s manifest PUT is answered 404 NAME_UNK
   );
   assert.equal(alone.code, 'E_NOT_FOUND', alone.message);
   assert.match(alone.message, /answered 404 NAME_UNKNOWN/);
+  // Not "create it first": the image was just written to that repository.
+  assert.ok(alone.message.endsWith(`(the repository app does not exist at ${dst.host}; said of this referrer's manifest right after the image it refers to was written there: the repository may have been deleted meanwhile, or the registry words a refusal of this write so; check that it is there and that these credentials may push to it)`), alone.message);
+  assert.doesNotMatch(alone.message, /create it first/);
   const both = await copy({ from: src.ref('app:1'), to: [dst.ref('app:2'), other.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst, other) }).then(
     () => assert.fail('it succeeded'),
     (e: unknown) => e as RegpushError,

@@ -288,6 +288,25 @@ test('a dependency layer whose build ahead ended within its bound is sent from t
   assert.equal(madeBeforeHead, layer.size);
 });
 
+test('a layer past the build-ahead bound pushed to a registry that refuses PATCH (PUT only): its hash pass says its bytes as they are made, before the HEAD and PUT that follow it', async () => {
+  const dst = await fake();
+  // Refused streaming: the layer goes as one PUT with its digest, found by a pass of its own first.
+  dst.fault({ kind: 'upload', method: 'PATCH' }, { kind: 'status', status: 405, code: 'UNSUPPORTED' });
+  const d = mkdtempSync(join(tmpdir(), 'regpush-engine-push-'));
+  dirs.push(d);
+  // Random bytes: gzip leaves them past the build ahead's bound (HEAD_START_BYTES), so they are not held whole.
+  writeFileSync(join(d, 'data.bin'), randomBytes(9 * 1024 * 1024));
+  // The bytes said once the refused PATCH's session was cancelled (its stream let go) and before
+  // the layer's HEAD (which asks for the digest the pass found): the pass's own.
+  let passBytes = 0;
+  const between = (): boolean => dst.count({ kind: 'upload', method: 'DELETE' }) === 1 && dst.count({ kind: 'blob', method: 'HEAD' }) === 0;
+  const events: PushOptions['events'] = { bytes: (k, n) => void (k === 'layer' && between() && (passBytes += n)) };
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: d, dest: '/data' }], events, ...fakeLibraryOptions(dst) });
+  const layer = r.layers!.at(-1)!;
+  assert.deepEqual([layer.action, layer.method], ['uploaded', 'put']);
+  assert.equal(passBytes, layer.size, 'every byte of the hash pass is said as it is made');
+});
+
 test('SOURCE_DATE_EPOCH set to each commit\'s time dates the config only: a re-push reuses every unchanged layer and uploads the config and the manifest alone, without a warning (it dated every layer entry, and so re-sent every layer)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/node', { tags: ['20'] });
@@ -1254,8 +1273,10 @@ test('two pushes with one logger: each says its layer lines (the gzip jobs cut t
   // Two targets: the layer is built for each (and hashed), and the line is said once all the same.
   await push({ ...opts, to: [dst.ref('app:1'), dst.ref('other:1')], env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
   await push({ ...opts, to: dst.ref('app:2'), env: { ...opts.env, UV_THREADPOOL_SIZE: '3' } });
-  const cut = warnings.filter((w) => w.startsWith('layer: 12 gzip jobs asked for'));
+  const cut = warnings.filter((w) => w.startsWith('layer: gzipJobs: 12 asks for 12 gzip lanes'));
   assert.equal(cut.length, 2, warnings.join('\n'));
+  // Worded for a library caller: its option, and the `env` push() reads the pool size from.
+  assert.ok(cut[0]!.endsWith('(start the process with UV_THREADPOOL_SIZE=13 and pass it in env for more)'), cut[0]);
 });
 
 test('a fifo among the app\'s files is warned about once per push, though the push walks the sources several times', async () => {

@@ -11,6 +11,7 @@ import { createLayerStream, hashLayer, type LayerOptions } from '../../src/layer
 import { chooseLanes, defaultLanes, MAX_DEFAULT_LANES, poolSizeFor, poolSizeFromEnv } from '../../src/layer/lanes.js';
 import { resolveLayerOptions } from '../../src/layer/options.js';
 import type { Logger } from '../../src/log.js';
+import { flagNames, optionPaths } from '../../src/option-names.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -203,8 +204,16 @@ describe('layer lanes: choice, thread pool and --debug', () => {
     const notBuilt = (r: typeof log): typeof log.lines => r.lines.filter((l) => !l.line.startsWith('layer: built '));
     assert.deepEqual(notBuilt(log), [
       { level: 'debug', line: 'layer: 3 gzip lanes (12 asked for, capped to the pool: lanes beyond its threads add memory, not speed), thread pool 3 (UV_THREADPOOL_SIZE)' },
-      { level: 'warn', line: 'layer: 12 gzip jobs asked for, but the thread pool has 3 threads: using 3 (start the process with UV_THREADPOOL_SIZE=13 for more)' },
+      { level: 'warn', line: 'layer: 12 gzip lanes asked for, but the thread pool has 3 threads: using 3 (start the process with UV_THREADPOOL_SIZE=13 for more)' },
     ]);
+    // A caller's names word it for its audience: the CLI's flag; the library's option and the `env` the pool size is read from.
+    const said = async (names: LayerOptions['names']): Promise<string[]> => {
+      const r = recorder();
+      await hashLayer({ ...opts, names, logger: r, said: new Set() });
+      return r.lines.filter((l) => l.level === 'warn').map((l) => l.line);
+    };
+    assert.deepEqual(await said(flagNames({ gzipJobs: '--gzip-jobs' }, 'push')), ['layer: --gzip-jobs 12 asks for 12 gzip lanes, but the thread pool has 3 threads: using 3 (start the process with UV_THREADPOOL_SIZE=13 for more)']);
+    assert.deepEqual(await said(optionPaths('push()')), ['layer: gzipJobs: 12 asks for 12 gzip lanes, but the thread pool has 3 threads: using 3 (start the process with UV_THREADPOOL_SIZE=13 and pass it in env for more)']);
     // Another operation with the same logger says it all again: nothing is kept per logger.
     const seen = log.lines.length;
     await hashLayer({ ...opts, said: new Set() });

@@ -166,7 +166,9 @@ test('copy and sync --referrers: a referrer listed and gone from the source (a s
     assert.ok(dst.manifest('app', good.digest), `${how}: the other referrer is copied`);
     const said = warnings.filter((w) => w.includes(gone));
     assert.equal(said.length, 1, warnings.join(' | '));
-    assert.ok(said[0]!.endsWith(`referrer ${gone} of ${src.host}/app@${img.digest} is listed but not in the repository (a stale listing): not copied`), said[0]);
+    // sync's, the first of its kind in the run, says the later images' are not warned of again.
+    const later = how === 'sync' ? ' (later images with referrers listed and gone at this registry are not warned of again: each image\'s result counts its referrers left behind, and --json names them)' : '';
+    assert.ok(said[0]!.endsWith(`referrer ${gone} of ${src.host}/app@${img.digest} is listed but not in the repository (a stale listing): not copied${later}`), said[0]);
   }
 });
 

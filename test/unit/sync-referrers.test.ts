@@ -89,6 +89,42 @@ test('sync: the referrer warnings every image gives alike (referrers of a replac
   assert.equal(r.totals.referrersSkipped, 6);
 });
 
+test('sync: a referrer listed and gone from the source, and one stored as an OCI 1.1-rc artifact manifest, are warned of once per run each (every image of that registry gives them alike), the later ones at debug level; each image still counts them', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const repos = ['app0', 'app1', 'app2'];
+  const artType = 'application/vnd.oci.artifact.manifest.v1+json';
+  for (const repo of repos) {
+    const img = src.seedImage(repo, { tags: ['1'], layers: [`${repo} layer`] });
+    const blob = src.putBlob(repo, `${repo} sig`, 'application/vnd.cncf.notary.signature');
+    const art = src.putManifest(repo, { mediaType: artType, artifactType: 'application/vnd.cncf.notary.signature', blobs: [blob], subject: { mediaType: img.mediaType, digest: img.digest, size: img.size } }, { mediaType: artType });
+    // The referrers API lists the artifact manifest and one deleted since (a listing slow to forget it).
+    const gone = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${repo.at(-1)!.repeat(64)}`, size: 100 };
+    src.fault({ kind: 'referrers', digest: img.digest }, {
+      kind: 'respond',
+      respond: (_q, _b, res) => {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' });
+        res.end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [gone, { mediaType: artType, digest: art.digest, size: art.size, artifactType: 'application/vnd.cncf.notary.signature' }] }));
+      },
+    });
+  }
+  const text = ['defaults:', `  targets: [${dst.host}/mirror]`, '  referrers: true', 'images:', ...repos.map((r) => `  - source: ${src.ref(r)}:1`), ''].join('\n');
+  const lines = { warn: [] as string[], debug: [] as string[] };
+  const logger = { info: () => undefined, debug: (m: string) => lines.debug.push(m), warn: (m: string) => lines.warn.push(m) };
+  const r = await sync({ spec: parseSyncFile(text, 'sync.yaml'), logger, ...fakeLibraryOptions(src, dst) } as SyncOpts);
+  assert.ok(r.units.every((u) => u.ok), JSON.stringify(r.units));
+  const stale = / is listed but not in the repository \(a stale listing\): not copied/;
+  const artifact = / is an OCI artifact manifest /;
+  const of = (list: string[], re: RegExp) => list.filter((l) => re.test(l));
+  assert.equal(lines.warn.length, 2, lines.warn.join('\n'));
+  assert.match(of(lines.warn, stale)[0] ?? '', /\(later images with referrers listed and gone at this registry are not warned of again: each image's result counts its referrers left behind, and --json names them\)$/);
+  assert.match(of(lines.warn, artifact)[0] ?? '', /\(later images with OCI artifact manifests as referrers at this registry are not warned of again: each image's result counts its referrers left behind, and --json names them\)$/);
+  for (const re of [stale, artifact]) {
+    const all = [...of(lines.warn, re), ...of(lines.debug, re)];
+    for (const repo of repos) assert.equal(all.filter((l) => l.startsWith(`${src.ref(`${repo}:1`)}: `)).length, 1, `${repo}: ${all.join('\n')}`);
+  }
+  for (const u of r.units) assert.deepEqual(u.targets[0]!.skippedReferrers?.map((s) => s.reason).sort(), ['artifact-manifest', 'not-at-source'], u.source);
+});
+
 test('sync reports referrers per target as copy does (copied, left behind), in the JSON report the schema requires them in, in its unit line and in its summary', async () => {
   const [src, dst] = [await fake(), await fake()];
   const { arm } = signedIndex(src); // the index's signature names the source index, which `platforms` replaces: left behind

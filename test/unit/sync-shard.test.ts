@@ -23,7 +23,8 @@ describe('parseShard', () => {
     usage(() => parseShard('/4', {}), /takes the index from JOB_COMPLETION_INDEX, which is not set/);
     usage(() => parseShard('/4', { JOB_COMPLETION_INDEX: '' }), /not set/);
     assert.throws(() => parseShard('/4', { JOB_COMPLETION_INDEX: 'x1' }), { name: 'InputError', code: 'E_INPUT', message: /^JOB_COMPLETION_INDEX="x1" is not a shard index \(a whole number from 0\)$/ });
-    usage(() => parseShard('/4', { JOB_COMPLETION_INDEX: '4' }), /index 4 is out of range for 4 shards \(0 to 3/);
+    // Past the count: the environment's mistake (a Job with more completions than shards), E_INPUT as a malformed index is; an I/N past it is the flag's, E_USAGE (below).
+    assert.throws(() => parseShard('/4', { JOB_COMPLETION_INDEX: '4' }), { name: 'InputError', code: 'E_INPUT', message: 'JOB_COMPLETION_INDEX=4 is out of range for shard "/4": 4 shards, indexes 0 to 3 (the Job\'s completions must match the shard count)' });
   });
 
   it('refuses malformed and out-of-range values', () => {
