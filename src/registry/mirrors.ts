@@ -256,13 +256,24 @@ export class MirroredClient implements RegistryClient {
    * registry itself is not warmed while a mirror answers, as it is read only when that one fails.
    */
   warm(n: number): void {
-    const warmed = new Set<RegistryClient>();
-    for (const repo of new Set(this.repos)) {
-      const first = this.routes(repo).find((m) => this.health.usable(m))?.client ?? this.upstream;
-      if (warmed.has(first)) continue;
-      warmed.add(first);
-      first.warm?.(n);
-    }
+    for (const first of this.firstClients()) first.warm?.(n);
+  }
+
+  /** The clients this client's next reads go to first, once each: per repository it reads, its firstReader. */
+  private firstClients(): Set<RegistryClient> {
+    return new Set([...new Set(this.repos)].map((repo) => this.firstReader(repo).client));
+  }
+
+  /**
+   * Fetches ahead the token where this client's next reads go first (RegistryClient.prefetchAuth):
+   * per repository it reads, the first mirror still usable for it, or the registry itself where
+   * none is (as warm). Without it a sync's next image read through a mirror asked for its token
+   * only once it had started, a round trip to the token service on its path, where a source read
+   * directly had it in hand. The registry itself is not asked while a mirror answers: its token
+   * is needed only when that one fails. Never fails (each client's prefetch never does).
+   */
+  prefetchAuth(): void {
+    for (const first of this.firstClients()) first.prefetchAuth?.();
   }
 
   /**

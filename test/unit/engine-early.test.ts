@@ -427,6 +427,28 @@ test('a sync fetches the token of the image that takes the next free slot while 
   assert.equal(log.filter((q) => q.repo === 'team/app3' && q.status === 401).length, 0, 'image 3 met no 401');
 });
 
+test('a sync reading its source through a mirror fetches the next image\'s token at the mirror while the one before runs: that image starts with its token in hand', async () => {
+  const upstream = await fake();
+  const mirror = await fake({ auth: { scheme: 'bearer', user: 'reader', password: 'r-pw', anonymousPull: true } });
+  const dst = await fake();
+  for (const n of [1, 2, 3]) mirror.seedImage(`team/app${n}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', ...[1, 2, 3].map((n) => `  - { source: ${upstream.ref(`team/app${n}`)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
+  const tokenFor = (repo: string) => (r: { kind: string; query: Record<string, string> }) => r.kind === 'token' && (r.query.scope ?? '').includes(`repository:${repo}:`);
+  // Image 2's manifest is answered by the mirror only once image 3's token has been asked for there
+  // (or after 5 s): with its token fetched ahead, image 3's token request comes while image 2 runs.
+  const ahead = mirror.seen({ kind: 'token', when: tokenFor('team/app3') });
+  mirror.fault({ kind: 'manifest', method: 'GET', repo: 'team/app2' }, { kind: 'hold', until: Promise.race([ahead, new Promise((r) => setTimeout(r, 5000))]) }, { times: 1 });
+  const r = await sync({ spec, images: 1, mirrors: { [upstream.host]: [mirror.host] }, ...fakeLibraryOptions(upstream, mirror, dst) });
+  assert.deepEqual(r.units.map((u) => u.targets[0]!.action), ['copied', 'copied', 'copied']);
+  const log = mirror.requests();
+  const token3 = log.findIndex(tokenFor('team/app3'));
+  const manifest2 = log.findIndex((q) => q.kind === 'manifest' && q.method === 'GET' && q.repo === 'team/app2' && q.status === 200);
+  assert.ok(token3 >= 0 && token3 < manifest2, "image 3's token was asked for at the mirror while image 2 ran");
+  assert.equal(log.filter(tokenFor('team/app3')).length, 1, 'and asked for once: image 3 used it');
+  assert.equal(log.filter((q) => q.repo === 'team/app3' && q.status === 401).length, 0, 'image 3 met no 401 at the mirror');
+  assert.equal(upstream.count({ kind: 'manifest' }), 0, 'nothing read from the upstream');
+});
+
 test("a sync image whose repository the configuration blocks is refused when it starts; fetching its token ahead does not fail the image before it", async () => {
   const src = await fake({ auth: { scheme: 'bearer', user: 'reader', password: 'r-pw' } });
   const dst = await fake();
