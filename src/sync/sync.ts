@@ -170,8 +170,8 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
         return false;
       }
     };
-    const ownerOf: PullsOwnerOf = (source, answeredBy) => {
-      const at = throughMirrors(source) ? answeredBy : undefined;
+    const ownerOf: PullsOwnerOf = (source, by) => {
+      const at = throughMirrors(source) ? by : undefined;
       const key = `${repositoryName(source)}\n${at ?? ''}`;
       let owner = owners.get(key);
       if (!owner) owners.set(key, (owner = ask(source, (c) => c.pullsOwner?.(source.repository, at)).then((o) => o ?? '')));
