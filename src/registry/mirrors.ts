@@ -57,6 +57,20 @@ export function mirrorSendProfile(transport: { retryPolicy: { retries: number };
   };
 }
 
+/**
+ * The owner key of the pulls a mirror's reads spend (MirroredClient.pullsOwner): its reader's
+ * there, named with the mirror, so that it is never the key of a reader of the registry itself.
+ */
+export function mirrorOwner(mirror: string, owner: string): string {
+  return `mirror:${mirror}\n${owner}`;
+}
+
+/** The mirror and its reader's owner key in a mirrorOwner key; undefined for a registry's own. */
+export function ownerAtMirror(key: string): { mirror: string; owner: string } | undefined {
+  const m = /^mirror:([^\n]*)\n([\s\S]*)$/.exec(key);
+  return m ? { mirror: m[1]!, owner: m[2]! } : undefined;
+}
+
 /** A mirror of one repository, with the client that reaches it. */
 export interface MirrorRoute extends MirrorTarget {
   client: RegistryClient;
@@ -242,13 +256,24 @@ export class MirroredClient implements RegistryClient {
    * registry itself is not warmed while a mirror answers, as it is read only when that one fails.
    */
   warm(n: number): void {
-    const warmed = new Set<RegistryClient>();
-    for (const repo of new Set(this.repos)) {
-      const first = this.routes(repo).find((m) => this.health.usable(m))?.client ?? this.upstream;
-      if (warmed.has(first)) continue;
-      warmed.add(first);
-      first.warm?.(n);
-    }
+    for (const first of this.firstClients()) first.warm?.(n);
+  }
+
+  /** The clients this client's next reads go to first, once each: per repository it reads, its firstReader. */
+  private firstClients(): Set<RegistryClient> {
+    return new Set([...new Set(this.repos)].map((repo) => this.firstReader(repo).client));
+  }
+
+  /**
+   * Fetches ahead the token where this client's next reads go first (RegistryClient.prefetchAuth):
+   * per repository it reads, the first mirror still usable for it, or the registry itself where
+   * none is (as warm). Without it a sync's next image read through a mirror asked for its token
+   * only once it had started, a round trip to the token service on its path, where a source read
+   * directly had it in hand. The registry itself is not asked while a mirror answers: its token
+   * is needed only when that one fails. Never fails (each client's prefetch never does).
+   */
+  prefetchAuth(): void {
+    for (const first of this.firstClients()) first.prefetchAuth?.();
   }
 
   /**
@@ -280,15 +305,24 @@ export class MirroredClient implements RegistryClient {
    * pull-limit gate held the mirror's images by the registry's count, and a mirror that counts
    * nothing by a count it never spends.
    */
-  private firstReader(repo: string): { client: RegistryClient; repo: string } {
+  private firstReader(repo: string): { client: RegistryClient; repo: string; mirror?: string } {
     const m = this.routes(repo).find((r) => this.health.usable(r));
-    return m ? { client: m.client, repo: m.repo } : { client: this.upstream, repo };
+    return m ? { client: m.client, repo: m.repo, mirror: m.name } : { client: this.upstream, repo };
   }
 
-  /** Whose pulls a manifest read of `repo` spends: the first mirror's reader where one may serve it (firstReader), else the registry's own. */
-  pullsOwner(repo: string): Promise<string> {
-    const first = this.firstReader(repo);
-    return first.client.pullsOwner?.(first.repo) ?? Promise.resolve('');
+  /**
+   * Whose pulls a manifest read of `repo` spends: the first mirror's reader where one may serve it
+   * (firstReader), else the registry's own; with `answeredBy` (RegistryClient.pullsOwner), the
+   * reader of the mirror or registry that answered. A mirror's is named with the mirror
+   * (mirrorOwner): a sync keeps a used-up limit per source registry and owner, and the registry's
+   * own 429, met by an image the mirror lacks, must stop the registry's reader, not the mirror's
+   * (whose next images the mirror may serve); anonymous at the mirror is not anonymous there.
+   */
+  async pullsOwner(repo: string, answeredBy?: string): Promise<string> {
+    const answered = this.routes(repo).find((m) => m.client.registry === answeredBy);
+    const reader = answeredBy === this.upstream.registry ? { client: this.upstream, repo } : answered ? { client: answered.client, repo: answered.repo, mirror: answered.name } : this.firstReader(repo);
+    const owner = (await reader.client.pullsOwner?.(reader.repo)) ?? '';
+    return reader.mirror === undefined ? owner : mirrorOwner(reader.mirror, owner);
   }
 
   /** Who reads `repo` first (as pullsOwner). */

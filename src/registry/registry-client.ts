@@ -124,9 +124,13 @@ export interface RegistryClient {
    * registry): the account or address the registry named for this client's credential, else that
    * credential's identity (TransportStats.pullsOwner). Docker Hub counts per account or address, so
    * a sync keeps a used-up limit and its pull-limit gate's count per reader by it. Read through a
-   * mirror, the first mirror's (MirroredClient: its reads spend the mirror's pulls). Never rejects.
+   * mirror, the first mirror's (MirroredClient: its reads spend the mirror's pulls), named with the
+   * mirror (mirrorOwner) so that it is never taken for a reader of the registry itself.
+   * `answeredBy`: the registry whose answer is in question (an error's `details.registry`: a 429
+   * saying the pull limit is used up); read through mirrors, that mirror's reader or the
+   * registry's own, not the first mirror's. Never rejects.
    */
-  pullsOwner?(repo: string): Promise<string>;
+  pullsOwner?(repo: string, answeredBy?: string): Promise<string>;
   /**
    * Who reads `repo` here, as the transport keeps its counts per reader (optional; absent: the
    * registry's last count, whoever it was sent to): the host's record key (TransportStats.hostKey)

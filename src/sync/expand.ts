@@ -37,8 +37,17 @@ export interface Expanded {
  */
 export type TagLister = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => Promise<string[]>;
 
-/** Whose pulls reading `source` spends (RegistryClient.pullsOwner): the outage breaker keeps a used-up pull limit per reader. */
-export type PullsOwnerOf = (source: ImageReference) => Promise<string>;
+/**
+ * Whose pulls reading `source` spends (RegistryClient.pullsOwner): the outage breaker keeps a
+ * used-up pull limit per reader. `answeredBy`: the registry that answered (answeredBy), where a
+ * source read through mirrors may have been read at a mirror or at the registry itself.
+ */
+export type PullsOwnerOf = (source: ImageReference, answeredBy?: string) => Promise<string>;
+
+/** The registry that answered with `err` (its `details.registry`), where it names one. */
+export function answeredBy(err: RegpushError): string | undefined {
+  return typeof err.details.registry === 'string' ? err.details.registry : undefined;
+}
 
 /** Tag lists read at once. */
 const LISTINGS = 4;
@@ -76,7 +85,8 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
       breaker.succeeded(source.registry);
       return tags;
     } catch (err) {
-      await breaker.failed(source.registry, asRegpushError(err), owner);
+      const e = asRegpushError(err);
+      await breaker.failed(source.registry, e, () => ownerOf(source, answeredBy(e)));
       throw err;
     }
   };

@@ -31,6 +31,7 @@
  */
 import { tokenServiceFailed } from '../auth/token.js';
 import { errorForCode, type RegpushError, TooManyRequestsError } from '../errors.js';
+import { ownerAtMirror } from '../registry/mirrors.js';
 
 /** Consecutive failed images at one registry that stop the rest: two rounds of `--images`, at least 8. */
 export function outageThreshold(images: number): number {
@@ -174,6 +175,8 @@ export class OutageBreaker {
  * credential's identity holds a digest of it, left out here.
  */
 function readerName(owner: string): string {
+  const atMirror = ownerAtMirror(owner);
+  if (atMirror) return `through mirror ${atMirror.mirror}, ${readerName(atMirror.owner)}`;
   if (owner.startsWith('source:')) return `as ${owner.slice('source:'.length)}`;
   const who = owner.startsWith('credential:') ? owner.slice('credential:'.length) : owner;
   if (who === 'anonymous' || who === '') return 'anonymous';

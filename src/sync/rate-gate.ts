@@ -129,14 +129,27 @@ export class RateGate {
   /**
    * The group of `source`'s reader (RegistryClient.pullsReader): its registry, keyed as the
    * transport keeps its counts (`https://reg:443` is `reg`), and the credential it reads with.
-   * Without a reader, the registry's (its last count, whoever it was sent to).
+   * Without a reader, the registry's (its last count, whoever it was sent to): grouped by its API
+   * host, and its counts looked up under the key the transport keeps them by (statsHostOf), asked
+   * each time, as a probed scheme may settle after the group was made.
    */
-  private gateKey(source: ImageReference, reader: PullsReader | undefined): { key: string; host: string; who?: string } {
+  private gateKey(source: ImageReference, reader: PullsReader | undefined): { key: string; host: () => string; who?: string } {
     if (!reader) {
-      const host = this.run.transport.stats.hostKey(apiHost(source.registry));
-      return { key: host, host };
+      const api = apiHost(source.registry).toLowerCase();
+      return { key: api, host: () => this.statsHostOf(api) };
     }
-    return { key: `${reader.host}\n${reader.who}`, host: reader.host, who: reader.who };
+    return { key: `${reader.host}\n${reader.who}`, host: () => reader.host, who: reader.who };
+  }
+
+  /**
+   * The key the transport keeps `api`'s counts by (TransportStats.hostKey): with the scheme a probe
+   * settled on for a loopback or insecure-TLS registry (Transport.probedSchemes), as its answers'
+   * URLs are keyed (RegistryHttp.statsHost); keyed `auto`, `127.0.0.1:443` answering in plain HTTP
+   * would be looked up as `127.0.0.1` and its counts never found.
+   */
+  private statsHostOf(api: string): string {
+    const { stats, probedSchemes } = this.run.transport;
+    return stats.hostKey({ host: api, scheme: probedSchemes.get(api) ?? 'auto' });
   }
 
   /** Stops listening for counts. */
@@ -503,14 +516,14 @@ interface UnitPulls {
 /** The gate's state for one reader of a registry (or, without a reader, for the registry). */
 class RegistryGate {
   constructor(
-    /** The registry's record key (TransportStats.hostKey). */
-    readonly host: string,
+    /** The registry's record key (TransportStats.hostKey), asked each time (RateGate.gateKey). */
+    private readonly hostNow: () => string,
     /** The credential identity its images read with (TransportStats.readerCount); undefined: the host's count. */
     readonly who: string | undefined,
   ) {}
-  /** Its key in RateGate.registries. */
-  get key(): string {
-    return this.who === undefined ? this.host : `${this.host}\n${this.who}`;
+  /** The registry's record key (TransportStats.hostKey). */
+  get host(): string {
+    return this.hostNow();
   }
   /** Units let through and not ended. */
   readonly units = new Set<UnitPulls>();

@@ -47,11 +47,12 @@ import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, warnAlikeOnce } from '../transfer/image-copy.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
-import { expandEntries, type Expanded, type PullsOwnerOf, type Work } from './expand.js';
+import { answeredBy, expandEntries, type Expanded, type PullsOwnerOf, type Work } from './expand.js';
 import { crossShardWriters, listsEntry, shardOf, unitKey, type Neighbour } from './shard.js';
 import { Slots } from './slots.js';
 import { checkGateOptions, RateGate, type GateTicket } from './rate-gate.js';
 import type { PullsReader, RegistryClient } from '../registry/registry-client.js';
+import { MirroredClient } from '../registry/mirrors.js';
 import type { Shard, SyncImage, SyncOptions, SyncResult, SyncUnitReport } from './options.js';
 
 /**
@@ -158,11 +159,22 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // Asked only once a reader's pull limit at the registry is used up (OutageBreaker), and once per
     // source repository (its credential is looked up per repository; a reader keeps one owner key
     // for the run: TransportStats.pullsOwner): the images of one repository ask once between them.
+    // `answeredBy`: the registry whose 429 said so (a mirror the source is read through, or the
+    // registry itself): the stop is that reader's, not the first mirror's (RegistryClient.pullsOwner).
     const owners = new Map<string, Promise<string>>();
-    const ownerOf = (source: ImageReference): Promise<string> => {
-      const key = repositoryName(source);
+    // A source read directly has one reader whoever answered: asked once, as it always was.
+    const throughMirrors = (source: ImageReference): boolean => {
+      try {
+        return run.source(source).client instanceof MirroredClient;
+      } catch {
+        return false;
+      }
+    };
+    const ownerOf: PullsOwnerOf = (source, by) => {
+      const at = throughMirrors(source) ? by : undefined;
+      const key = `${repositoryName(source)}\n${at ?? ''}`;
       let owner = owners.get(key);
-      if (!owner) owners.set(key, (owner = ask(source, (c) => c.pullsOwner?.(source.repository)).then((o) => o ?? '')));
+      if (!owner) owners.set(key, (owner = ask(source, (c) => c.pullsOwner?.(source.repository, at)).then((o) => o ?? '')));
       return owner;
     };
     const readerOf = (source: ImageReference): Promise<PullsReader | undefined> => ask(source, (c) => c.pullsReader?.(source.repository));
@@ -418,7 +430,7 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // Every target failed (copyImage then throws the first one's error): the targets' registries
     // failed. Otherwise the source did.
     if (set.list.every((t) => t.failed)) tellTargets();
-    else await breaker.failed(w.unit.source.registry, e, () => ownerOf(w.unit.source));
+    else await breaker.failed(w.unit.source.registry, e, () => ownerOf(w.unit.source, answeredBy(e)));
     result.error = lines.of(e);
     // What moved before the failure (planned, in a dry run) is counted as a finished unit's is: a
     // dry run's plan then matches the run's report for a unit that fails after its blobs (its

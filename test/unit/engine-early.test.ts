@@ -406,25 +406,45 @@ test('a run warms each source registry once per cold target, however many images
   }
 });
 
-test('a sync fetches the token of the image that takes the next free slot while the one before runs: that image starts with its token in hand', async () => {
-  const src = await fake({ auth: { scheme: 'bearer', user: 'reader', password: 'r-pw' } });
-  const dst = await fake();
-  for (const n of [1, 2, 3]) src.seedImage(`team/app${n}`, { tags: ['1'] });
-  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...[1, 2, 3].map((n) => `  - { source: ${src.ref(`team/app${n}`)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
+/**
+ * Runs `sync` (three images `team/app1..3`, one at a time, their source's tokens served by `tokens`)
+ * with image 2's manifest GET at `tokens` answered only once image 3's token has been asked for
+ * there (or after 5 s), and asserts that it was asked for while image 2 ran, once, with no 401 for
+ * image 3: fetched ahead, when image 2 started.
+ */
+async function tokenAhead(tokens: FakeRegistry, sync: () => Promise<{ units: { targets: { action: string }[] }[] }>): Promise<void> {
   const tokenFor = (repo: string) => (r: { kind: string; query: Record<string, string> }) => r.kind === 'token' && (r.query.scope ?? '').includes(`repository:${repo}:`);
-  // Image 2's source manifest is answered only once image 3's token has been asked for (or after
-  // 5 s): with its token fetched ahead, image 3's request comes while image 2 runs.
-  const ahead = src.seen({ kind: 'token', when: tokenFor('team/app3') });
-  src.fault({ kind: 'manifest', method: 'GET', repo: 'team/app2' }, { kind: 'hold', until: Promise.race([ahead, new Promise((r) => setTimeout(r, 5000))]) }, { times: 1 });
-  const base = fakeLibraryOptions(src, dst);
-  const r = await sync({ spec, images: 1, ...base, env: { ...base.env, REGPUSH_FROM_USER: 'reader', REGPUSH_FROM_PASSWORD: 'r-pw' } });
+  const ahead = tokens.seen({ kind: 'token', when: tokenFor('team/app3') });
+  tokens.fault({ kind: 'manifest', method: 'GET', repo: 'team/app2' }, { kind: 'hold', until: Promise.race([ahead, new Promise((r) => setTimeout(r, 5000))]) }, { times: 1 });
+  const r = await sync();
   assert.deepEqual(r.units.map((u) => u.targets[0]!.action), ['copied', 'copied', 'copied']);
-  const log = src.requests();
+  const log = tokens.requests();
   const token3 = log.findIndex(tokenFor('team/app3'));
   const manifest2 = log.findIndex((q) => q.kind === 'manifest' && q.method === 'GET' && q.repo === 'team/app2' && q.status === 200);
   assert.ok(token3 >= 0 && token3 < manifest2, "image 3's token was asked for while image 2 ran");
   assert.equal(log.filter(tokenFor('team/app3')).length, 1, 'and asked for once: image 3 used it');
   assert.equal(log.filter((q) => q.repo === 'team/app3' && q.status === 401).length, 0, 'image 3 met no 401');
+}
+
+/** `team/app1..3:1` of `src` into `dst`/copy. */
+const threeImages = (src: FakeRegistry, dst: FakeRegistry) =>
+  parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', ...[1, 2, 3].map((n) => `  - { source: ${src.ref(`team/app${n}`)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
+
+test('a sync fetches the token of the image that takes the next free slot while the one before runs: that image starts with its token in hand', async () => {
+  const src = await fake({ auth: { scheme: 'bearer', user: 'reader', password: 'r-pw' } });
+  const dst = await fake();
+  for (const n of [1, 2, 3]) src.seedImage(`team/app${n}`, { tags: ['1'] });
+  const base = fakeLibraryOptions(src, dst);
+  await tokenAhead(src, () => sync({ spec: threeImages(src, dst), images: 1, ...base, env: { ...base.env, REGPUSH_FROM_USER: 'reader', REGPUSH_FROM_PASSWORD: 'r-pw' } }));
+});
+
+test('a sync reading its source through a mirror fetches the next image\'s token at the mirror while the one before runs: that image starts with its token in hand', async () => {
+  const upstream = await fake();
+  const mirror = await fake({ auth: { scheme: 'bearer', user: 'reader', password: 'r-pw', anonymousPull: true } });
+  const dst = await fake();
+  for (const n of [1, 2, 3]) mirror.seedImage(`team/app${n}`, { tags: ['1'] });
+  await tokenAhead(mirror, () => sync({ spec: threeImages(upstream, dst), images: 1, mirrors: { [upstream.host]: [mirror.host] }, ...fakeLibraryOptions(upstream, mirror, dst) }));
+  assert.equal(upstream.count({ kind: 'manifest' }), 0, 'nothing read from the upstream');
 });
 
 test("a sync image whose repository the configuration blocks is refused when it starts; fetching its token ahead does not fail the image before it", async () => {

@@ -250,3 +250,22 @@ test('a manifest GET queued for the connection a used-up 429 comes back on is cu
   assert.equal(reg.count({ kind: 'manifest', method: 'GET', repo: 'team/b' }), 0, 'b\'s GET never sent');
   transport.close();
 });
+
+test('sync through a mirror: the upstream\'s used-up 429, met by an image the mirror lacks, stops the upstream\'s reader only: the next image, which the mirror has, is still read from the mirror, and one the mirror lacks sends the upstream no GET', { timeout: 20_000 }, async () => {
+  const upstream = await fake({ rateLimit: { limit: 100, remaining: 50 } });
+  const mirror = await fake();
+  const dst = await fake();
+  upstream.seedImage('team/a', { tags: ['1'] });
+  upstream.seedImage('team/c', { tags: ['1'] });
+  mirror.seedImage('team/b', { tags: ['1'] });
+  upstream.fault({ kind: 'manifest', method: 'GET', repo: 'team/a' }, usedUp, { times: 1 });
+  // One image at a time, in the file's order: a's 429 comes before b and c start.
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', ...['a', 'b', 'c'].map((n) => `  - source: ${upstream.ref(`team/${n}`)}:1`), ''].join('\n'), 'sync.yaml');
+  const r = await partial({ spec, images: 1, retries: 0, mirrors: { [upstream.host]: [mirror.host] }, ...fakeLibraryOptions(upstream, mirror, dst) } as SyncOpts);
+  const unit = (n: string) => r.units.find((u) => u.source === `${upstream.ref(`team/${n}`)}:1`)!;
+  assert.match(unit('a').error?.message ?? '', /the pull limit is used up/, said(r));
+  assert.equal(unit('b').ok, true, said(r));
+  assert.equal(unit('c').ok, false, said(r));
+  assert.equal(unit('c').error?.code, 'E_TOO_MANY_REQUESTS', said(r));
+  assert.equal(upstream.count({ kind: 'manifest', method: 'GET' }), 1, 'one GET at the upstream: the refused one');
+});

@@ -480,13 +480,19 @@ test('--max-wait: a poll refused for its credentials (or an abort) ends the wait
   assert.equal(err?.code, 'E_ABORTED', String(err?.message));
 });
 
-test('a source named with its default port (reg.example.com:443/…) is held by the count its answers brought, from https://reg.example.com/…', async () => {
+/**
+ * Asserts that a gate keeping 5 pulls holds the first GET of `source` (no pullsReader: the
+ * registry's own count) where the count its answers brought is 5 — from `answeredFrom`, keyed as
+ * the transport keeps it — and, with --max-wait 0, refuses it unsent. Looked up under another key,
+ * no count is found and the GET goes (the first image goes alone while none is known).
+ */
+async function heldAtReserve(source: string, answeredFrom: string, probedSchemes: Map<string, 'http' | 'https'> = new Map()): Promise<void> {
   const stats = new TransportStats();
-  stats.response('https://reg.example.com/v2/team/app/manifests/1', { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '5;w=21600' });
-  const run = { transport: { stats }, signal: new AbortController().signal } as unknown as TransferRun;
+  stats.response(`${answeredFrom}/v2/team/app/manifests/1`, { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '5;w=21600' });
+  const run = { transport: { stats, probedSchemes }, signal: new AbortController().signal } as unknown as TransferRun;
   const gate = new RateGate(run, { minRateLimit: 5 }, silentLogger, flagNames({ minRateLimit: '--min-ratelimit', maxWaitMs: '--max-wait' }, 'sync'));
   const slot: UnitSlot = { take: async () => {}, leave: () => {}, back: () => {}, again: async () => {}, done: () => {} } as unknown as UnitSlot;
-  const ticket = gate.ticket(parseReference('reg.example.com:443/team/app:1'), slot, undefined)!;
+  const ticket = gate.ticket(parseReference(source), slot, undefined)!;
   let sent = 0;
   ticket.pulls!.will(1);
   // 5 left, 5 kept: the GET would spend the reserve, and --max-wait 0 gives up at once.
@@ -497,4 +503,12 @@ test('a source named with its default port (reg.example.com:443/…) is held by 
   assert.equal(sent, 0, 'the GET was not sent');
   ticket.ended();
   gate.close();
+}
+
+test('a source named with its default port (reg.example.com:443/…) is held by the count its answers brought, from https://reg.example.com/…', async () => {
+  await heldAtReserve('reg.example.com:443/team/app:1', 'https://reg.example.com');
+});
+
+test('a source whose client cannot say who reads, at a probed registry (127.0.0.1:443 found on plain HTTP), is held by the count its answers brought, keyed with the scheme the probe settled on (127.0.0.1:443, not 127.0.0.1)', async () => {
+  await heldAtReserve('127.0.0.1:443/team/app:1', 'http://127.0.0.1:443', new Map([['127.0.0.1:443', 'http']]));
 });
