@@ -175,9 +175,12 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
               started = undefined;
               produced = result;
               bytes = 0;
+              // A PUT after this attempt's own hash pass sends bytes that pass has said already:
+              // said again they would count the layer twice in the progress.
+              const said = m === 'put' && known === undefined;
               stream.on('data', (c: Buffer) => {
                 bytes += c.length;
-                ctx.events?.bytes?.(name.key, c.length);
+                if (!said) ctx.events?.bytes?.(name.key, c.length);
               });
               stream.pause();
               return m === 'put' ? { data: stream, digest: hashed!.digest, size: hashed!.size } : { data: stream, digestAtEnd: async () => (await result).digest };
