@@ -142,13 +142,18 @@ export class Manifests {
    * that GET, still unsent now, is cut by the mark (whenSpent) rather than sent to be refused in
    * turn. Synchronous, `who` known before the request: no await between the headers and the mark.
    */
-  private spentAtHeaders(res: HttpResponse, url: string, who: string): void {
+  private spentAtHeaders(res: HttpResponse, url: string, who: Identity): void {
     const stats = this.http.transport.stats;
     const limit = pullLimitSpentBy({ status: res.status, headers: res.headers, countBefore: res.countBefore ?? stats.countSent(res.url || url) });
     if (limit === undefined) return;
     const host = this.http.statsHost();
-    stats.rateLimitSource(host, who, res.headers['docker-ratelimit-source']);
-    stats.spendPulls(host, stats.pullsOwner(host, who), limit);
+    const source = res.headers['docker-ratelimit-source'];
+    const mark = (id: string): void => {
+      stats.rateLimitSource(host, id, source);
+      stats.spendPulls(host, stats.pullsOwner(host, id), limit);
+    };
+    if (who.known !== undefined) mark(who.known);
+    else void who.asked.then(mark);
   }
 
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
@@ -163,8 +168,11 @@ export class Manifests {
     // refuses it (another login's, at the same host, is another count).
     const stats = http.transport.stats;
     const url = await http.refUrl('GET', repo, 'manifests', ref);
-    // Known before the answer, so that a used-up 429 is marked as its headers arrive (spentAtHeaders).
-    const who = await http.whose();
+    // Asked alongside the GET, not before it: an anonymous read makes no credential lookup
+    // otherwise, and waiting for one put it (~45 ms at start-up) on every run's critical path.
+    // Known by the time an answer comes in all but the first GETs of a run, so that a used-up 429
+    // is marked as its headers arrive (spentAtHeaders), else as soon as the lookup ends.
+    const who = identityOf(http.whose());
     let res: HttpResponse | undefined;
     while (!res) {
       // After refUrl: the scheme is known (statsHost).
@@ -285,4 +293,16 @@ export class Manifests {
     }
     throw err;
   }
+}
+
+/** A credential identity being looked up: the promise, and its value once it has come. */
+interface Identity {
+  readonly asked: Promise<string>;
+  known?: string;
+}
+
+function identityOf(asked: Promise<string>): Identity {
+  const id: Identity = { asked };
+  void asked.then((v) => (id.known = v));
+  return id;
 }
