@@ -49,14 +49,17 @@ export interface RegistryHttpOptions {
 const CREATE_REPOSITORY = 'some registries, such as Amazon ECR, do not create one on push: create it first, or check the name';
 
 /**
- * failWrite's E_NOT_FOUND for a repository that is not there, with `advice` for its "create it
- * first": a write that follows others to the same repository (a referrer's manifest PUT, after
- * the image it refers to was written there) meets a repository deleted meanwhile, or a registry
- * that words a refusal so, and creating it is not what to do. Undefined for any other error.
+ * failWrite's E_NOT_FOUND for a repository that is not there (marked `createRepository` where it
+ * is made, not told by its words: a registry's own message may end the same), with `advice` for
+ * its "create it first": a write that follows others to the same repository (a referrer's
+ * manifest PUT, after the image it refers to was written there) meets a repository deleted
+ * meanwhile, or a registry that words a refusal so, and creating it is not what to do. Undefined
+ * for any other error, a reworded one included (its advice is no longer "create it first").
  */
 export function rewordMissingRepository(err: unknown, advice: string): NotFoundError | undefined {
-  if (!(err instanceof NotFoundError) || !err.message.endsWith(`; ${CREATE_REPOSITORY})`)) return undefined;
-  return new NotFoundError(`${err.message.slice(0, -CREATE_REPOSITORY.length - 1)}${advice})`, { cause: err.cause, details: err.details });
+  if (!(err instanceof NotFoundError) || err.details.createRepository !== true) return undefined;
+  const { createRepository: _advised, ...details } = err.details;
+  return new NotFoundError(`${err.message.slice(0, -CREATE_REPOSITORY.length - 1)}${advice})`, { cause: err.cause, details });
 }
 
 /** One registry's API over HTTP, as the API's calls use it. */
@@ -207,7 +210,7 @@ export class RegistryHttp {
       // repository is missing, and is created first.
       const advice = ` (${notFoundAdvice(this.transport.names)})`;
       const answer = err.message.endsWith(advice) ? err.message.slice(0, -advice.length) : err.message;
-      throw new NotFoundError(`${answer} (the repository ${repo} does not exist at ${this.registry}; ${CREATE_REPOSITORY})`, { cause: err, details: err.details });
+      throw new NotFoundError(`${answer} (the repository ${repo} does not exist at ${this.registry}; ${CREATE_REPOSITORY})`, { cause: err, details: { ...err.details, createRepository: true } });
     }
     if (!codeSaysReadOnly) {
       // A manifest PUT refused for the manifest itself: ECR answers one it will not take 405

@@ -3,7 +3,8 @@
 // delete through their own UI or API.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copy, UnsupportedError, type RegpushError } from '../../src/index.js';
+import { copy, NotFoundError, UnsupportedError, type RegpushError } from '../../src/index.js';
+import { rewordMissingRepository } from '../../src/registry/registry-http.js';
 import { deletesOff } from '../../src/manage/delete-checks.js';
 import { fakeLibraryOptions, startFakeRegistry, type FakeRegistry } from '../fixtures/fake-registry.js';
 
@@ -77,6 +78,20 @@ test('a target repository that is not there (ECR creates none on push): said so,
   assert.ok(err.message.includes(`answered 404 NAME_UNKNOWN: ${msg} (the repository app does not exist at ${dst.host}; some registries, such as Amazon ECR, do not create one on push: create it first, or check the name)`), err.message);
   assert.doesNotMatch(err.message, /inspect|tag or digest/);
   assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 0, 'nothing written');
+  // Marked where it is made, for rewordMissingRepository (a referrer's PUT rewords it).
+  assert.equal(err.details.createRepository, true);
+});
+
+test('rewordMissingRepository goes by the mark failWrite sets, not by a message that ends like its advice', () => {
+  // Was: told by the message's ending, so a registry's own words ending so were reworded too.
+  const advice = 'some registries, such as Amazon ECR, do not create one on push: create it first, or check the name';
+  const words = `PUT answered 404: (x; ${advice})`;
+  assert.equal(rewordMissingRepository(new NotFoundError(words), 'check it is there'), undefined);
+  const marked = new NotFoundError(`PUT answered 404 (the repository app does not exist at r.example; ${advice})`, { details: { status: 404, createRepository: true } });
+  const reworded = rewordMissingRepository(marked, 'check it is there')!;
+  assert.equal(reworded.message, 'PUT answered 404 (the repository app does not exist at r.example; check it is there)');
+  assert.deepEqual(reworded.details, { status: 404 });
+  assert.equal(rewordMissingRepository(reworded, 'again'), undefined, 'its advice is no longer "create it first"');
 });
 
 test('deletes refused by GHCR and Docker Hub (405 UNSUPPORTED through the API): their own UI and API are named, not distribution\'s storage.delete.enabled', () => {
