@@ -15,9 +15,6 @@ import type { ClientMemory } from './client-memory.js';
 import { connectOne } from './direct-client.js';
 import type { ConnectionOptions } from './connection-options.js';
 
-/** What a scope given to connect() asks for in its repository (pull, push, delete): the pipelines name it from here, not from src/auth. */
-export type { ScopeAction };
-
 /**
  * A client for `registry` with credentials for `role` and the operation's scopes, the client's own
  * repository first (its credential is looked up for that one). `read` is for
