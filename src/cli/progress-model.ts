@@ -160,12 +160,21 @@ export class ProgressModel {
 
   private layerStart(digest: string, action: BlobAction, size: number | undefined, forDigest: boolean): ProgressEntry | undefined {
     const line = this.lastOf(digest);
+    if (line?.unsent && action === 'uploaded' && !forDigest) {
+      // The first target sent a layer built for its digest first: the line shows that upload from
+      // nothing, its bytes counted (the pass's were made, not sent; a target that had the layer
+      // stopped no count, as it sends none), so a 2 GB upload is not shown done as it begins.
+      line.unsent = undefined;
+      line.bytes = 0;
+      line.size ??= size;
+      this.layersCounted.delete(digest);
+      return line;
+    }
     if (line) {
       // A further target, or the first after the digest pass: what is built from now on is the
       // same layer again, counted once.
       this.layersCounted.add(digest);
       line.size ??= size;
-      if (action === 'uploaded' && !forDigest) line.unsent = undefined; // the pass's bytes stand for those sent
       return line;
     }
     if (action === 'skipped' || action === 'mounted') return undefined;

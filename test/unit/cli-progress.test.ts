@@ -294,6 +294,29 @@ it('plain progress: a dependency layer\'s digest pass (a start with no target, i
   assert.match(lines.at(-1)!, /^total   1 blobs \(1 build\), 100 B sent/);
 });
 
+it('ProgressModel: a dependency layer sent after its digest pass shows the upload\'s bytes as they go, not the pass\'s (100% as the upload begins); the totals count its size once', () => {
+  // Was: the pass's bytes stood for the upload's and the upload's were not counted, so a 2 GB
+  // upload showed 2 GB of 2 GB sent from its first byte.
+  const m = new ProgressModel(clock().now);
+  m.start('layer:1', 'uploaded', undefined, true);
+  m.bytes('layer:1', 1000);
+  m.start('layer:1', 'skipped', 1000); // one target has it
+  m.end(report('layer:1', 'skipped', 1000));
+  m.start('layer:1', 'uploaded', 1000); // another is sent it
+  assert.equal(m.totals().bytes, 0, 'nothing sent yet');
+  m.bytes('layer:1', 400);
+  assert.equal(m.entries[0]!.bytes, 400);
+  assert.deepEqual([m.totals().bytes, m.totals().toSend], [400, 1000]);
+  assert.match(m.totalLine(), /400 B \/ 1000 B/);
+  m.bytes('layer:1', 600);
+  m.end(report('layer:1', 'uploaded', 1000, 1000));
+  m.start('layer:1', 'uploaded', 1000); // a third target: the same layer made again, counted once
+  m.bytes('layer:1', 1000);
+  m.end(report('layer:1', 'uploaded', 1000, 1000));
+  m.phase('transfer');
+  assert.deepEqual([m.totals().bytes, m.totals().toSend], [1000, 1000]);
+});
+
 it('ProgressModel: a chunk, a start and an end look at the entries of their digest only, not at every entry of the run (copy --all-tags: thousands)', () => {
   const c = clock();
   const m = new ProgressModel(c.now);
