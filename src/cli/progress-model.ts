@@ -208,6 +208,9 @@ export class ProgressModel {
       const layer = this.lastOf(report.digest);
       if (layer) {
         layer.size = report.size;
+        // What this target was sent counts once, whole: a second target started meanwhile (the
+        // same bytes made again) stopped the count of this one's chunks part way.
+        layer.bytes = Math.max(layer.bytes, report.bytes);
         this.layersCounted.add(report.digest);
       }
       return layer;

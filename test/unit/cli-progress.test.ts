@@ -317,6 +317,20 @@ it('ProgressModel: a dependency layer sent after its digest pass shows the uploa
   assert.deepEqual([m.totals().bytes, m.totals().toSend], [1000, 1000]);
 });
 
+it('ProgressModel: a dependency layer sent to two targets at once after its digest pass counts its size once in the totals', () => {
+  const m = new ProgressModel(clock().now);
+  m.start('layer:1', 'uploaded', undefined, true);
+  m.bytes('layer:1', 1000);
+  m.start('layer:1', 'uploaded', 1000); // target A
+  m.bytes('layer:1', 300);
+  m.start('layer:1', 'uploaded', 1000); // target B, while A is sent it: the same bytes again
+  for (let i = 0; i < 17; i++) m.bytes('layer:1', 100);
+  m.end(report('layer:1', 'uploaded', 1000, 1000));
+  m.end(report('layer:1', 'uploaded', 1000, 1000));
+  m.phase('transfer');
+  assert.deepEqual([m.totals().bytes, m.totals().toSend], [1000, 1000]);
+});
+
 it('ProgressModel: a chunk, a start and an end look at the entries of their digest only, not at every entry of the run (copy --all-tags: thousands)', () => {
   const c = clock();
   const m = new ProgressModel(c.now);
