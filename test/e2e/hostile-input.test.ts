@@ -147,11 +147,13 @@ test('a file name that is not UTF-8, met while the app layer is under way: E_INP
       assert.doesNotMatch(r.stderr, /retrying/);
       // With the large file first, the push is under way when the walk meets the bad name: the
       // layer's session is opened, and cancelled, or, where its POST had not reached the wire yet,
-      // never sent (an interrupted run sends no request still waiting for a socket); an app of the
-      // bad name alone is refused by the check before any request.
+      // never sent (an interrupted run sends no request still waiting for a socket); so is the
+      // config's, which the push opens as soon as it knows it will write (on a loaded machine the
+      // walk meets the name after both went out). No retry opens another (no "retrying" above).
+      // An app of the bad name alone is refused by the check before any request.
       const opened = sessionsOpened(proxy).length - sessionsBefore;
       runsOpened += opened;
-      if (dir === app) assert.ok(opened <= 1, `at most the app layer's one session was opened (${method.join(' ') || 'default'})`);
+      if (dir === app) assert.ok(opened <= 2, `at most the app layer's session and the config's were opened (${method.join(' ') || 'default'}): ${opened}`);
       else assert.equal(opened, 0, 'refused before any request');
     }
   }
