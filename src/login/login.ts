@@ -20,7 +20,7 @@ import { checkOptions, type Shape } from '../options-check.js';
 import { optionPaths } from '../option-names.js';
 import { checkConnectionRanges } from '../registry/limits.js';
 import { CONNECTION_SHAPE, USER_NAME } from '../registry/connection-shape.js';
-import { insecureList, insecureTlsBy } from '../registry/insecure-settings.js';
+import { insecureList, insecureTlsBy, insecureTlsHosts } from '../registry/insecure-settings.js';
 import { transportFor } from '../registry/operation-transport.js';
 import { anchorPaths } from '../registry/working-directory.js';
 import { operationSignal, withAbortReason } from '../abort.js';
@@ -114,7 +114,7 @@ async function loginUntyped(given: LoginOptions): Promise<LoginResult> {
       transport,
       insecure: insecureList(opts),
       // registries.conf's `insecure = true` (TLS without verification), as every other command has it.
-      insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
+      insecureTls: insecureTlsHosts(opts),
       insecureTlsBy: insecureTlsBy(opts),
       // Only the credentials being tested: a stored login must not make a wrong password look right.
       credential: async () => cred,

@@ -12,7 +12,7 @@ import type { AuthMemory } from '../auth/auth-memory.js';
 import type { Transport } from '../http/transport.js';
 import { HttpRegistryClient } from './http-registry-client.js';
 import type { InterruptedSession, RegistryClient } from './registry-client.js';
-import { insecureFromEnvOnly, insecureList, insecureTlsBy } from './insecure-settings.js';
+import { insecureFromEnvOnly, insecureList, insecureTlsBy, insecureTlsHosts } from './insecure-settings.js';
 import type { ConnectionOptions } from './connection-options.js';
 
 /** The client of one registry itself. */
@@ -63,7 +63,7 @@ export function connectOne(
     insecure: insecureList(opts),
     insecureSetting: insecureFromEnvOnly(registry, opts) ? 'REGPUSH_INSECURE_REGISTRIES' : undefined,
     plainHttpMirror: mirror?.plainHttp,
-    insecureTls: Object.keys(opts.insecureTlsRegistries ?? {}),
+    insecureTls: insecureTlsHosts(opts),
     insecureTlsBy: insecureTlsBy(opts),
     signal: opts.signal,
     scopes: scopes.map((s) => repositoryScope(s.repo, s.actions)),

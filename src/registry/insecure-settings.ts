@@ -2,7 +2,7 @@
  * Which registries a run reaches insecurely, and the setting that named each: plain HTTP
  * (insecureRegistries and REGPUSH_INSECURE_REGISTRIES) and TLS unverified (insecureTlsRegistries).
  */
-import { endpointFor, parseInsecureList } from './endpoint.js';
+import { endpointFor, parseInsecureList, type Endpoint } from './endpoint.js';
 import { DAEMON_INSECURE_REGISTRIES, REGISTRIES_INSECURE_V1 } from './mirror-config.js';
 import type { ConnectionOptions } from './connection-options.js';
 
@@ -18,6 +18,21 @@ export function insecureTlsBy(opts: ConnectionOptions): Record<string, string> {
  */
 export function insecureList(opts: ConnectionOptions): string[] {
   return [...(opts.insecureRegistries ?? []).flatMap((v) => parseInsecureList(v)), ...parseInsecureList(opts.env?.REGPUSH_INSECURE_REGISTRIES)];
+}
+
+/** The hosts insecureTlsRegistries names (tried over TLS unverified, then plain HTTP: endpointFor's `insecureTls`). */
+export function insecureTlsHosts(opts: ConnectionOptions): string[] {
+  return Object.keys(opts.insecureTlsRegistries ?? {});
+}
+
+/**
+ * Where a run's clients reach `registry` (connectOne gives each the same lists): `http` where it
+ * is named insecure, `auto` where a probe decides (loopback, insecure-TLS), else `https`. What
+ * its answers are counted under follows from it (TransportStats.hostKey): `reg:80` named for an
+ * HTTPS registry, or `reg:443` for a plain-HTTP one, keeps its port there.
+ */
+export function endpointOf(registry: string, opts: ConnectionOptions): Endpoint {
+  return endpointFor(registry, insecureList(opts), insecureTlsHosts(opts));
 }
 
 /**

@@ -13,6 +13,8 @@ import type { OptionNames } from '../option-names.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { PullMeter } from '../transfer/graph.js';
 import type { PullsReader } from '../registry/registry-client.js';
+import type { ConnectionOptions } from '../registry/connection-options.js';
+import { endpointOf } from '../registry/insecure-settings.js';
 import type { UnitSlot } from './slots.js';
 import type { GateOptions } from './options.js';
 
@@ -114,7 +116,8 @@ export class RateGate {
 
   constructor(
     private readonly run: TransferRun,
-    private readonly opts: GateOptions,
+    /** The gate's options, and the run's insecure settings (the scheme each source is reached by: statsHostOf). */
+    private readonly opts: GateOptions & Pick<ConnectionOptions, 'insecureRegistries' | 'insecureTlsRegistries' | 'env'>,
     private readonly logger: Logger,
     /** What the messages call minRateLimit and maxWaitMs (the CLI's --min-ratelimit, --max-wait). */
     private readonly names: OptionNames,
@@ -136,20 +139,23 @@ export class RateGate {
   private gateKey(source: ImageReference, reader: PullsReader | undefined): { key: string; host: () => string; who?: string } {
     if (!reader) {
       const api = apiHost(source.registry).toLowerCase();
-      return { key: api, host: () => this.statsHostOf(api) };
+      return { key: api, host: () => this.statsHostOf(source.registry) };
     }
     return { key: `${reader.host}\n${reader.who}`, host: () => reader.host, who: reader.who };
   }
 
   /**
-   * The key the transport keeps `api`'s counts by (TransportStats.hostKey): with the scheme a probe
-   * settled on for a loopback or insecure-TLS registry (Transport.probedSchemes), as its answers'
-   * URLs are keyed (RegistryHttp.statsHost); keyed `auto`, `127.0.0.1:443` answering in plain HTTP
-   * would be looked up as `127.0.0.1` and its counts never found.
+   * The key the transport keeps `registry`'s counts by (TransportStats.hostKey), as its answers'
+   * URLs are keyed (RegistryHttp.statsHost): with the scheme the run's clients reach it by
+   * (endpointOf: the run's insecure settings), or, for a loopback or insecure-TLS registry, the one
+   * a probe settled on (Transport.probedSchemes). Keyed `auto`, an HTTPS registry named on `:80`,
+   * a plain-HTTP one on `:443`, or `127.0.0.1:443` probed to plain HTTP would be looked up without
+   * its port, and its counts never found: the gate would never hold its images.
    */
-  private statsHostOf(api: string): string {
+  private statsHostOf(registry: string): string {
     const { stats, probedSchemes } = this.run.transport;
-    return stats.hostKey({ host: api, scheme: probedSchemes.get(api) ?? 'auto' });
+    const { host, scheme } = endpointOf(registry, this.opts);
+    return stats.hostKey({ host, scheme: scheme === 'auto' ? (probedSchemes.get(host) ?? 'auto') : scheme });
   }
 
   /** Stops listening for counts. */

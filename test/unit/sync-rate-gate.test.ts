@@ -486,11 +486,11 @@ test('--max-wait: a poll refused for its credentials (or an abort) ends the wait
  * the transport keeps it — and, with --max-wait 0, refuses it unsent. Looked up under another key,
  * no count is found and the GET goes (the first image goes alone while none is known).
  */
-async function heldAtReserve(source: string, answeredFrom: string, probedSchemes: Map<string, 'http' | 'https'> = new Map()): Promise<void> {
+async function heldAtReserve(source: string, answeredFrom: string, probedSchemes: Map<string, 'http' | 'https'> = new Map(), insecure: Pick<SyncOpts, 'insecureRegistries' | 'env'> = {}): Promise<void> {
   const stats = new TransportStats();
   stats.response(`${answeredFrom}/v2/team/app/manifests/1`, { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '5;w=21600' });
   const run = { transport: { stats, probedSchemes }, signal: new AbortController().signal } as unknown as TransferRun;
-  const gate = new RateGate(run, { minRateLimit: 5 }, silentLogger, flagNames({ minRateLimit: '--min-ratelimit', maxWaitMs: '--max-wait' }, 'sync'));
+  const gate = new RateGate(run, { minRateLimit: 5, ...insecure }, silentLogger, flagNames({ minRateLimit: '--min-ratelimit', maxWaitMs: '--max-wait' }, 'sync'));
   const slot: UnitSlot = { take: async () => {}, leave: () => {}, back: () => {}, again: async () => {}, done: () => {} } as unknown as UnitSlot;
   const ticket = gate.ticket(parseReference(source), slot, undefined)!;
   let sent = 0;
@@ -511,4 +511,13 @@ test('a source named with its default port (reg.example.com:443/…) is held by 
 
 test('a source whose client cannot say who reads, at a probed registry (127.0.0.1:443 found on plain HTTP), is held by the count its answers brought, keyed with the scheme the probe settled on (127.0.0.1:443, not 127.0.0.1)', async () => {
   await heldAtReserve('127.0.0.1:443/team/app:1', 'http://127.0.0.1:443', new Map([['127.0.0.1:443', 'http']]));
+});
+
+test('a source whose client cannot say who reads, on a port that does not say its scheme (an HTTPS registry on :80), is held by the count its answers brought from https://reg.example.com:80', async () => {
+  await heldAtReserve('reg.example.com:80/team/app:1', 'https://reg.example.com:80');
+});
+
+test('a source whose client cannot say who reads, named insecure (plain HTTP) on :443 — by insecureRegistries or REGPUSH_INSECURE_REGISTRIES — is held by the count its answers brought from http://reg.example.com:443', async () => {
+  await heldAtReserve('reg.example.com:443/team/app:1', 'http://reg.example.com:443', new Map(), { insecureRegistries: ['reg.example.com:443'] });
+  await heldAtReserve('reg.example.com:443/team/app:1', 'http://reg.example.com:443', new Map(), { env: { REGPUSH_INSECURE_REGISTRIES: 'http://reg.example.com:443' } });
 });
