@@ -158,13 +158,16 @@ export class OutageBreaker {
     const stopped = failed.filter((u) => u.error?.code === 'E_TOO_MANY_REQUESTS' && registries.some((r) => u.source.startsWith(`${r}/`))).length;
     const images = `${stopped} image${stopped === 1 ? '' : 's'} that needed pulls there ${stopped === 1 ? 'was' : 'were'} not copied, each stopped at its first refused pull or before it; a re-run once ${spent.length === 1 ? 'the limit has' : 'the limits have'} come back copies what is missing`;
     const details = { registry: registries[0], registries, pullLimitSpent: true };
+    // Readers at one registry are told apart by whose pulls they are; a registry with one reader
+    // needs no name, unless that reader is a mirror's: the limit used up is then the mirror's, not
+    // the registry's the line starts with, and a user told "docker.io" would wait on the wrong one.
+    const shared = (registry: string) => spent.filter((s) => s.registry === registry).length > 1;
+    const who = (s: (typeof spent)[number]) => (shared(s.registry) || ownerAtMirror(s.owner) ? ` (${readerName(s.owner)})` : '');
     if (spent.length === 1) {
       const { registry, err } = spent[0]!;
-      return new TooManyRequestsError(`${registry}: the pull limit is used up (${String(err.details.pullLimit)}): ${images}`, { details });
+      return new TooManyRequestsError(`${registry}${who(spent[0]!)}: the pull limit is used up (${String(err.details.pullLimit)}): ${images}`, { details });
     }
-    // Readers at one registry are told apart by whose pulls they are; a registry with one reader needs no name.
-    const shared = (registry: string) => spent.filter((s) => s.registry === registry).length > 1;
-    const named = spent.map((s) => `${s.registry}${shared(s.registry) ? ` (${readerName(s.owner)})` : ''}: ${String(s.err.details.pullLimit)}`);
+    const named = spent.map((s) => `${s.registry}${who(s)}: ${String(s.err.details.pullLimit)}`);
     return new TooManyRequestsError(`the pull limits of ${spent.length} readers are used up (${named.join('; ')}): ${images}`, { details });
   }
 }

@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
-import { outageThreshold } from '../../src/sync/outage.js';
+import { OutageBreaker, outageThreshold } from '../../src/sync/outage.js';
+import { TooManyRequestsError } from '../../src/errors.js';
+import { mirrorOwner } from '../../src/registry/mirrors.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -226,4 +228,26 @@ test('a registry whose pull limit a 429 said is used up is not down as a TARGET:
   assert.ok(pushed.ok, pushed.error?.message);
   assert.equal(pushed.targets[0]?.action, 'copied');
   assert.equal(hub.count({ kind: 'manifest', method: 'PUT' }), 1);
+});
+
+/** A 429 saying the pull limit of `registry` is used up, as http/response.ts raises it. */
+const spentAt = (registry: string, pullLimit = 'ratelimit-remaining 0 of 100 per 6 h') =>
+  new TooManyRequestsError(`${registry}: 429 (the pull limit is used up)`, { details: { registry, pullLimitSpent: true, pullLimit } });
+
+test('the error naming used-up pull limits names a mirror\'s reader as read through that mirror, with whose pulls they are there, even where it is the registry\'s only one', async () => {
+  const hex = 'a'.repeat(32);
+  // docker.io: its own anonymous reader and two mirrors' readers (anonymous; a login); ghcr.io: one mirror's reader alone.
+  const breaker = new OutageBreaker(8);
+  await breaker.failed('docker.io', spentAt('docker.io'), async () => 'credential:anonymous');
+  await breaker.failed('docker.io', spentAt('docker.io'), async () => mirrorOwner('mirror.gcr.io', 'credential:anonymous'));
+  await breaker.failed('docker.io', spentAt('docker.io'), async () => mirrorOwner('hub.corp.example', `credential:user:bot:${hex}`));
+  await breaker.failed('ghcr.io', spentAt('ghcr.io', 'ratelimit-remaining 0 of 10 per 1 h'), async () => mirrorOwner('ghcr.corp.example', 'source:10.0.0.1'));
+  assert.equal(
+    breaker.spentFailure([])?.message,
+    'the pull limits of 4 readers are used up (docker.io (anonymous): ratelimit-remaining 0 of 100 per 6 h; docker.io (through mirror mirror.gcr.io, anonymous): ratelimit-remaining 0 of 100 per 6 h; docker.io (through mirror hub.corp.example, as bot): ratelimit-remaining 0 of 100 per 6 h; ghcr.io (through mirror ghcr.corp.example, as 10.0.0.1): ratelimit-remaining 0 of 10 per 1 h): 0 images that needed pulls there were not copied, each stopped at its first refused pull or before it; a re-run once the limits have come back copies what is missing',
+  );
+  // One reader in all, a mirror's: the line says so, not that the registry's own limit is used up.
+  const alone = new OutageBreaker(8);
+  await alone.failed('docker.io', spentAt('docker.io'), async () => mirrorOwner('mirror.gcr.io', 'credential:anonymous'));
+  assert.match(alone.spentFailure([])?.message ?? '', /^docker\.io \(through mirror mirror\.gcr\.io, anonymous\): the pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\): /);
 });
