@@ -76,8 +76,12 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
   const selected = new Map<string, Promise<Map<SyncImage, string[] | RegpushError>>>();
   // `asker`: the entry the list is read for, which its warnings name (the others reading it share the read).
   const list = async (source: ImageReference, asker: SyncImage): Promise<string[]> => {
-    // Asked of the breaker only where a pull limit is used up (a credential lookup).
-    const owner = () => ownerOf(source);
+    // Asked of the breaker only where a pull limit is used up (a credential lookup). A tag list is
+    // read at the registry itself, never at a mirror (MirroredClient.listTags): its reader is the
+    // registry's (answeredBy the registry), as a listing's failure below is noted. Asked without
+    // it, a mirrored source's was the first mirror's, and a listing the registry's used-up limit
+    // should stop was sent, to be refused in turn.
+    const owner = () => ownerOf(source, source.registry);
     const refused = await breaker.refusal(source.registry, owner);
     if (refused) throw refused;
     try {

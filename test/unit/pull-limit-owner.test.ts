@@ -269,3 +269,36 @@ test('sync through a mirror: the upstream\'s used-up 429, met by an image the mi
   assert.equal(unit('c').error?.code, 'E_TOO_MANY_REQUESTS', said(r));
   assert.equal(upstream.count({ kind: 'manifest', method: 'GET' }), 1, 'one GET at the upstream: the refused one');
 });
+
+test('sync through a mirror, tags listed: the registry\'s used-up limit met by one listing refuses the next listing unsent (tag lists are read at the registry, so it is the registry\'s reader that is asked, not the first mirror\'s)', { timeout: 20_000 }, async () => {
+  const upstream = await fake({ rateLimit: { limit: 100, remaining: 50 } });
+  const mirror = await fake();
+  const dst = await fake();
+  const repos = ['a', 'h1', 'h2', 'h3', 'b'];
+  for (const n of repos) upstream.seedImage(`team/${n}`, { tags: ['1'] });
+  upstream.fault({ kind: 'tags', repo: 'team/a' }, usedUp, { times: 1 });
+  // Four listings at once: h1–h3 keep theirs until b's turn has come (a's failure freed its place)
+  // and b's reader has been asked whether its limit is used up; b's listing, if sent, goes then.
+  let bAsked!: () => void;
+  const asked = new Promise<void>((resolve) => (bAsked = resolve));
+  for (const n of ['h1', 'h2', 'h3']) upstream.fault({ kind: 'tags', repo: `team/${n}` }, { kind: 'hold', until: asked });
+  const proto = HttpRegistryClient.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'pullsOwner')!;
+  Object.defineProperty(proto, 'pullsOwner', {
+    ...original,
+    value(this: HttpRegistryClient, repo?: string) {
+      if (repo === 'team/b') bAsked();
+      return (original.value as () => Promise<string>).call(this);
+    },
+  });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', ...repos.map((n) => `  - { source: ${upstream.ref(`team/${n}`)}, tags: all }`), ''].join('\n'), 'sync.yaml');
+  let r: SyncResult;
+  try {
+    r = await partial({ spec, images: 1, retries: 0, mirrors: { [upstream.host]: [mirror.host] }, ...fakeLibraryOptions(upstream, mirror, dst) } as SyncOpts);
+  } finally {
+    Object.defineProperty(proto, 'pullsOwner', original);
+  }
+  assert.equal(upstream.count({ kind: 'tags', repo: 'team/b' }), 0, `b's listing not sent\n${said(r)}`);
+  const b = r.units.find((u) => u.source.includes('/team/b'));
+  assert.match(b?.error?.message ?? '', /not attempted: the pull limit of .* is used up/, said(r));
+});
