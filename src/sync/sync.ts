@@ -156,12 +156,15 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
         return undefined;
       }
     };
-    // Asked only once a reader's pull limit at the registry is used up (OutageBreaker), and once per
-    // source repository (its credential is looked up per repository; a reader keeps one owner key
-    // for the run: TransportStats.pullsOwner): the images of one repository ask once between them.
+    // Asked only once a reader's pull limit at the registry is used up (OutageBreaker), and each
+    // time then, not kept: a reader's owner key may move during the run (an anonymous or
+    // credential key joins the account an answer names: TransportStats.rateLimitSource), and a
+    // mirrored source's first reader changes when a mirror is given up; a key kept from the first
+    // ask would be another key than the transport's used-up mark, and the breaker would count one
+    // account's limit as two readers'. Cheap: the credential behind it is looked up once per source
+    // repository for the run (AuthMemory.credential), however often the owner is asked.
     // `answeredBy`: the registry whose 429 said so (a mirror the source is read through, or the
     // registry itself): the stop is that reader's, not the first mirror's (RegistryClient.pullsOwner).
-    const owners = new Map<string, Promise<string>>();
     // A source read directly has one reader whoever answered: asked once, as it always was.
     const throughMirrors = (source: ImageReference): boolean => {
       try {
@@ -170,12 +173,9 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
         return false;
       }
     };
-    const ownerOf: PullsOwnerOf = (source, by) => {
+    const ownerOf: PullsOwnerOf = async (source, by) => {
       const at = throughMirrors(source) ? by : undefined;
-      const key = `${repositoryName(source)}\n${at ?? ''}`;
-      let owner = owners.get(key);
-      if (!owner) owners.set(key, (owner = ask(source, (c) => c.pullsOwner?.(source.repository, at)).then((o) => o ?? '')));
-      return owner;
+      return (await ask(source, (c) => c.pullsOwner?.(source.repository, at))) ?? '';
     };
     const readerOf = (source: ImageReference): Promise<PullsReader | undefined> => ask(source, (c) => c.pullsReader?.(source.repository));
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);

@@ -11,6 +11,7 @@ import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../s
 import { Transport } from '../../src/http/transport.js';
 import type { Middleware } from '../../src/http/types.js';
 import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
+import { AuthMemory } from '../../src/auth/auth-memory.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 import { usedUp, withNotes } from '../fixtures/pull-limit-sync.js';
 
@@ -196,7 +197,28 @@ async function countingOwners<T>(fn: () => Promise<T>): Promise<{ value: T; aske
   }
 }
 
-test('sync: whose pulls an image spends (a credential lookup) is not asked per image: not at all while no pull limit is used up, once per source repository after one is', { timeout: 20_000 }, async () => {
+/** Runs `fn` counting the source credential lookups the run makes (AuthMemory.credential's lookups that run: a credential helper's run, perhaps), by key. */
+async function countingLookups<T>(fn: () => Promise<T>): Promise<{ value: T; looked: string[] }> {
+  const proto = AuthMemory.prototype;
+  const original = Object.getOwnPropertyDescriptor(proto, 'credential')!;
+  const looked: string[] = [];
+  Object.defineProperty(proto, 'credential', {
+    ...original,
+    value(this: AuthMemory, key: string, lookup: () => Promise<unknown>) {
+      return (original.value as (k: string, l: () => Promise<unknown>) => Promise<unknown>).call(this, key, () => {
+        if (key.startsWith('from ')) looked.push(key);
+        return lookup();
+      });
+    },
+  });
+  try {
+    return { value: await fn(), looked };
+  } finally {
+    Object.defineProperty(proto, 'credential', original);
+  }
+}
+
+test('sync: whose pulls an image spends (a credential lookup) is not asked at all while no pull limit is used up; after one is, asked per image, it looks the credential up once per source repository', { timeout: 20_000 }, async () => {
   const hub = await hubLike();
   const dst = await fake();
   for (let i = 0; i < 4; i++) hub.seedImage(`team/app${i}`, { tags: ['1'] });
@@ -208,12 +230,12 @@ test('sync: whose pulls an image spends (a credential lookup) is not asked per i
   hub.seedImage('team/tags', { tags: ['1', '2', '3', '4'] });
   hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/tags' }, usedUp, { times: 1 });
   const tagged = parseSyncFile(['images:', `  - { source: ${hub.ref('team/tags')}, tags: ["1", "2", "3", "4"], targets: [${dst.host}/tags] }`, ''].join('\n'), 'sync.yaml');
-  const spent = await countingOwners(() => sync({ spec: tagged, images: 1, retries: 0, credentials: { from: login }, ...fakeLibraryOptions(hub, dst) } as SyncOpts).then(() => assert.fail('the sync succeeded'), (e: RegpushError) => e));
+  const spent = await countingLookups(() => sync({ spec: tagged, images: 1, retries: 0, credentials: { from: login }, ...fakeLibraryOptions(hub, dst) } as SyncOpts).then(() => assert.fail('the sync succeeded'), (e: RegpushError) => e));
   assert.equal(spent.value.code, 'E_TOO_MANY_REQUESTS', spent.value.message);
   const r = spent.value.details.result as SyncResult;
   assert.equal(r.units.filter((u) => /not copied: it needs a pull/.test(u.error?.message ?? '')).length, 3, said(r));
   assert.equal(hub.count({ kind: 'manifest', method: 'GET', repo: 'team/tags', status: 429 }), 1);
-  assert.equal(spent.asked, 1, 'the owner asked once for the four images');
+  assert.deepEqual(spent.looked, [`from ${hub.host}/team/tags`], 'the credential looked up once for the four images');
 });
 
 test('sync under --min-ratelimit through a mirror: the images read from the mirror are metered as the mirror\'s reads, not held by the upstream\'s count (a mirror\'s reads do not spend the upstream\'s pulls)', { timeout: 20_000 }, async () => {
@@ -301,4 +323,26 @@ test('sync through a mirror, tags listed: the registry\'s used-up limit met by o
   assert.equal(upstream.count({ kind: 'tags', repo: 'team/b' }), 0, `b's listing not sent\n${said(r)}`);
   const b = r.units.find((u) => u.source.includes('/team/b'));
   assert.match(b?.error?.message ?? '', /not attempted: the pull limit of .* is used up/, said(r));
+});
+
+test('sync: a reader whose owner key moves mid-run (anonymous, then named by an answer as the account a login there already goes by) is one reader: the used-up limit is named once, not as two readers\' limits', { timeout: 20_000 }, async () => {
+  const hub = await hubLike();
+  const dst = await fake();
+  hub.seedImage('team/a', { tags: ['1'] });
+  hub.seedImage('other/b', { tags: ['1'] });
+  // Both 429s name one account: the login's for team/ first (its owner key is the account's from
+  // then), then the anonymous reader's for other/, asked for its owner before its answer named it.
+  const named = { ...usedUp, headers: { ...usedUp.headers, 'docker-ratelimit-source': 'acct-1' } };
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'team/a' }, named, { times: 1 });
+  hub.fault({ kind: 'manifest', method: 'GET', repo: 'other/b' }, named, { times: 1 });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', `  - source: ${hub.ref('team/a')}:1`, `  - source: ${hub.ref('other/b')}:1`, ''].join('\n'), 'sync.yaml');
+  const err: RegpushError = await sync({ spec, images: 1, retries: 0, credentials: { registries: { [`${hub.host}/team`]: login } }, ...fakeLibraryOptions(hub, dst) } as SyncOpts).then(
+    () => assert.fail('the sync succeeded'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_TOO_MANY_REQUESTS', err.message);
+  assert.equal(
+    err.message,
+    `${hub.host}: the pull limit is used up (ratelimit-remaining 0 of 100 per 6 h): 2 images that needed pulls there were not copied, each stopped at its first refused pull or before it; a re-run once the limit has come back copies what is missing`,
+  );
 });
