@@ -165,7 +165,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // repository for the run (AuthMemory.credential), however often the owner is asked.
     // `answeredBy`: the registry whose 429 said so (a mirror the source is read through, or the
     // registry itself): the stop is that reader's, not the first mirror's (RegistryClient.pullsOwner).
-    // A source read directly has one reader whoever answered: asked once, as it always was.
+    // A source read directly has one reader whoever answered: `answeredBy` is not passed on.
     const throughMirrors = (source: ImageReference): boolean => {
       try {
         return run.source(source).client instanceof MirroredClient;
