@@ -449,3 +449,25 @@ describe('a layer\'s live line (push --to A --to B)', () => {
     assert.match(at(60), /^build   app layer     512\.0 KiB \/ 1\.0 MiB  -$/);
   });
 });
+
+it('terminal progress of a push to two targets: the layer\'s line names the target it is being sent to and moves there; with one target it names none', async () => {
+  const frameWith = async (targets: number): Promise<string> => {
+    const written: string[] = [];
+    const io = { stderr: { write: (s: string) => (written.push(s), true), isTTY: true, columns: 120, rows: 24 }, stdout: { write: () => true }, env: {} } as unknown as CliIO;
+    const sink = { write: (_s: string) => {} };
+    const p = await createProgress(io, { verbosity: 'normal', logSink: sink }, false, targets);
+    p.events.start!(LAYER_KEY, 'uploaded', undefined, 'reg-a/app');
+    p.events.bytes!(LAYER_KEY, 3072);
+    p.events.end!(report(LAYER_KEY, 'uploaded', 3072, 3072), 'reg-a/app');
+    p.events.start!(LAYER_KEY, 'uploaded', 3072, 'reg-b/app');
+    p.events.bytes!(LAYER_KEY, 1536);
+    written.length = 0;
+    sink.write('a note\n'); // a log line redraws the frame below it at once
+    p.stop(false);
+    return written.join('');
+  };
+  assert.match(await frameWith(2), /build   app layer     \[=======>\s+\]\s+1\.5 KiB \/ 3\.0 KiB\s+[\d.]+ \S+\/s  → reg-b\/app/);
+  const one = await frameWith(1);
+  assert.match(one, /1\.5 KiB \/ 3\.0 KiB/);
+  assert.doesNotMatch(one, /→/);
+});
