@@ -46,6 +46,10 @@ export interface LayerPass {
   target?: string;
 }
 
+function passAt(started: number, target: string | undefined): LayerPass {
+  return { bytes: 0, started, ...(target !== undefined ? { target } : {}) };
+}
+
 const VERB: Record<BlobAction, DisplayAction> = {
   skipped: 'skip',
   mounted: 'mount',
@@ -191,7 +195,7 @@ export class ProgressModel {
     this.mounting.delete(digest);
     if (action === 'mounted') this.mounting.set(digest, { target, started: t });
     // Where it is skipped or mounted the line goes on showing the last pass (nothing is sent there).
-    const pass: LayerPass | undefined = action === 'uploaded' ? { bytes: 0, started: t, ...(target !== undefined ? { target } : {}) } : undefined;
+    const pass = action === 'uploaded' ? passAt(t, target) : undefined;
     if (line?.unsent && action === 'uploaded' && !forDigest) {
       // The first target sent a layer built for its digest first: the line shows that upload from
       // nothing, its bytes counted (the pass's were made, not sent; a target that had the layer
@@ -213,7 +217,7 @@ export class ProgressModel {
     }
     if (action === 'skipped' || action === 'mounted') return undefined;
     this.firstStart ??= t;
-    return this.add({ digest, action: 'build', size, bytes: 0, started: t, pending: 1, pass: pass!, ...(forDigest ? { unsent: true } : {}) });
+    return this.add({ digest, action: 'build', size, bytes: 0, started: t, pending: 1, pass: passAt(t, target), ...(forDigest ? { unsent: true } : {}) });
   }
 
   /** Bytes of a blob went out (a layer's may come without a start: one whose mount fell back); a mount getting them has fallen back to streaming. */
@@ -232,11 +236,11 @@ export class ProgressModel {
     // A mount that fell back: the layer is sent to that target after all, a pass of its own.
     const fellBack = this.mounting.get(digest);
     this.mounting.delete(digest);
-    const pass = fellBack ? { bytes: 0, started: fellBack.started, ...(fellBack.target !== undefined ? { target: fellBack.target } : {}) } : undefined;
+    const pass = fellBack ? passAt(fellBack.started, fellBack.target) : undefined;
     let e = this.openOf(digest)[0];
     if (!e) {
       this.firstStart ??= t;
-      e = this.add({ digest, action: 'build', bytes: 0, started: t, pending: 1, pass: pass ?? { bytes: 0, started: t } });
+      e = this.add({ digest, action: 'build', bytes: 0, started: t, pending: 1, pass: pass ?? passAt(t, undefined) });
     } else if (pass) {
       e.pass = pass;
     }
@@ -252,7 +256,7 @@ export class ProgressModel {
   end(report: BlobReport, target?: string): ProgressEntry | undefined {
     if (isLayerKey(report.digest)) {
       // A mount that did not fall back: no pass there.
-      if (this.mounting.has(report.digest) && this.mounting.get(report.digest)!.target === target) this.mounting.delete(report.digest);
+      if (this.mounting.get(report.digest)?.target === target) this.mounting.delete(report.digest);
       const layer = this.lastOf(report.digest);
       if (layer) {
         layer.size = report.size;
