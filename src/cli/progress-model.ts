@@ -14,8 +14,10 @@ export interface ProgressEntry {
   action: DisplayAction;
   /** Declared size; for a layer being built, undefined until it reaches its first target (the built layer's size) or starts at one with its size known. */
   size?: number;
-  /** Bytes sent so far. */
+  /** Bytes sent so far (what the totals count: a layer sent to several targets once). */
   bytes: number;
+  /** A layer being built: the pass under way, which its line shows while it is open (LayerPass). */
+  pass?: LayerPass;
   started: number;
   ended?: number;
   /** Targets still working on this blob (copy to several targets). */
@@ -26,6 +28,26 @@ export interface ProgressEntry {
    * totals unless a target then takes the layer as `uploaded`.
    */
   unsent?: boolean;
+}
+
+/**
+ * What a layer's live line shows: the pass under way (its digest pass, or its build and upload at
+ * one target), from 0. Push sends a layer to its targets one after another (layer-everywhere.ts),
+ * so a line of the bytes across every target would need a total that grows as each target answers
+ * its HEAD (its 100% falling back to 50%), and one of the first target's bytes alone stands still
+ * through every later upload, which may take as long. Per target, the bar and rate read as a base
+ * blob's do (how far this upload is, how fast it goes), and the line names the target when there
+ * are several, so starting again from 0 reads as the next target, not as a retry.
+ */
+export interface LayerPass {
+  bytes: number;
+  started: number;
+  /** The target it is sent to (`registry/repo`); none for a digest pass. */
+  target?: string;
+}
+
+function passAt(started: number, target: string | undefined): LayerPass {
+  return { bytes: 0, started, ...(target !== undefined ? { target } : {}) };
 }
 
 const VERB: Record<BlobAction, DisplayAction> = {
@@ -102,20 +124,29 @@ export class ProgressModel {
    * target, counted once as a blob streamed to several targets is.
    */
   private readonly layersCounted = new Set<string>();
+  /**
+   * Layers whose start at a target was a mount, by key: bytes that follow are the mount's fallback
+   * (the layer sent after all, with no start of its own), a new pass at that target.
+   */
+  private readonly mounting = new Map<string, { target?: string; started: number }>();
   private firstStart?: number;
   private status = 'resolving';
   private finished?: number;
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  /** `nameTargets`: a push to several targets, whose layer lines name the target being sent to. */
+  constructor(
+    private readonly now: () => number = () => performance.now(),
+    private readonly nameTargets = false,
+  ) {}
 
   /**
    * A blob starts (at one target). A layer being built has one line ("build") for all its
    * targets; one that is only skipped or mounted at a target makes none (nothing is built there),
    * unless it was built for its digest first. `forDigest`: a layer's start at no target, as its
-   * digest pass begins (a dependency layer's, push/layer-events.ts).
+   * digest pass begins (a dependency layer's, push/layer-events.ts). `target`: where it starts.
    */
-  start(digest: string, action: BlobAction, size: number | undefined, forDigest = false): ProgressEntry | undefined {
-    if (isLayerKey(digest)) return this.layerStart(digest, action, size, forDigest);
+  start(digest: string, action: BlobAction, size: number | undefined, forDigest = false, target?: string): ProgressEntry | undefined {
+    if (isLayerKey(digest)) return this.layerStart(digest, action, size, forDigest, target);
     const t = this.now();
     this.firstStart ??= t;
     const verb = displayAction(action);
@@ -158,8 +189,13 @@ export class ProgressModel {
     return this.byDigest.get(digest)?.at(-1);
   }
 
-  private layerStart(digest: string, action: BlobAction, size: number | undefined, forDigest: boolean): ProgressEntry | undefined {
+  private layerStart(digest: string, action: BlobAction, size: number | undefined, forDigest: boolean, target: string | undefined): ProgressEntry | undefined {
     const line = this.lastOf(digest);
+    const t = this.now();
+    this.mounting.delete(digest);
+    if (action === 'mounted') this.mounting.set(digest, { target, started: t });
+    // Where it is skipped or mounted the line goes on showing the last pass (nothing is sent there).
+    const pass = action === 'uploaded' ? passAt(t, target) : undefined;
     if (line?.unsent && action === 'uploaded' && !forDigest) {
       // The first target sent a layer built for its digest first: the line shows that upload from
       // nothing, its bytes counted (the pass's were made, not sent; a target that had the layer
@@ -167,35 +203,49 @@ export class ProgressModel {
       line.unsent = undefined;
       line.bytes = 0;
       line.size ??= size;
+      line.pass = pass;
       this.layersCounted.delete(digest);
       return line;
     }
     if (line) {
       // A further target, or the first after the digest pass: what is built from now on is the
-      // same layer again, counted once.
+      // same layer again, counted once in the totals; its line shows this upload (LayerPass).
       this.layersCounted.add(digest);
       line.size ??= size;
+      if (pass) line.pass = pass;
       return line;
     }
     if (action === 'skipped' || action === 'mounted') return undefined;
-    const t = this.now();
     this.firstStart ??= t;
-    return this.add({ digest, action: 'build', size, bytes: 0, started: t, pending: 1, ...(forDigest ? { unsent: true } : {}) });
+    return this.add({ digest, action: 'build', size, bytes: 0, started: t, pending: 1, pass: passAt(t, target), ...(forDigest ? { unsent: true } : {}) });
   }
 
   /** Bytes of a blob went out (a layer's may come without a start: one whose mount fell back); a mount getting them has fallen back to streaming. */
   bytes(digest: string, n: number): void {
+    if (isLayerKey(digest)) return this.layerBytes(digest, n);
     const open = this.openOf(digest);
     let e = open.find((x) => x.action !== 'mount') ?? open[0];
     // A registry that answers a mount with an upload session (202), or refuses it, gets the blob
     // streamed after all, with no start of its own: the line shows what is happening now.
     if (e?.action === 'mount') e.action = 'stream';
-    if (!e && isLayerKey(digest)) {
-      const t = this.now();
+    if (e) e.bytes += n;
+  }
+
+  private layerBytes(digest: string, n: number): void {
+    const t = this.now();
+    // A mount that fell back: the layer is sent to that target after all, a pass of its own.
+    const fellBack = this.mounting.get(digest);
+    this.mounting.delete(digest);
+    const pass = fellBack ? passAt(fellBack.started, fellBack.target) : undefined;
+    let e = this.openOf(digest)[0];
+    if (!e) {
       this.firstStart ??= t;
-      e = this.add({ digest, action: 'build', bytes: 0, started: t, pending: 1 });
+      e = this.add({ digest, action: 'build', bytes: 0, started: t, pending: 1, pass: pass ?? passAt(t, undefined) });
+    } else if (pass) {
+      e.pass = pass;
     }
-    if (e && !this.layersCounted.has(digest)) e.bytes += n;
+    if (e.pass) e.pass.bytes += n;
+    if (!this.layersCounted.has(digest)) e.bytes += n;
   }
 
   /**
@@ -203,8 +253,10 @@ export class ProgressModel {
    * being built is at a target: its line gets the layer's size and stays open until the transfer
    * phase ends (the other targets may still need it).
    */
-  end(report: BlobReport): ProgressEntry | undefined {
+  end(report: BlobReport, target?: string): ProgressEntry | undefined {
     if (isLayerKey(report.digest)) {
+      // A mount that did not fall back: no pass there.
+      if (this.mounting.get(report.digest)?.target === target) this.mounting.delete(report.digest);
       const layer = this.lastOf(report.digest);
       if (layer) {
         layer.size = report.size;
@@ -292,7 +344,9 @@ export class ProgressModel {
     if (hidden > 0) lines.push(`...     ${hidden} more blob${hidden === 1 ? '' : 's'} done`);
     for (const e of shown) {
       const full = entryLine(e, now, true);
-      lines.push(full.length <= width ? full : entryLine(e, now, false));
+      const to = this.nameTargets && e.ended === undefined && e.pass?.target !== undefined ? `  → ${e.pass.target}` : '';
+      // The target goes where there is room for it: the bar and the columns come first.
+      lines.push([full + to, full, entryLine(e, now, false) + to].find((l) => l.length <= width) ?? entryLine(e, now, false));
     }
     lines.push(this.totalLine());
     return lines.map((l) => (l.length > width ? l.slice(0, Math.max(1, width - 1)) : l));
@@ -329,10 +383,14 @@ function entryLine(e: ProgressEntry, now: number, withBar: boolean): string {
   if (e.action === 'skip') return `${head}already at the target  ${formatBytes(e.size ?? 0)}${state}`;
   if (e.action === 'foreign') return `${head}foreign layer, not copied  ${formatBytes(e.size ?? 0)}${state}`;
   if (e.action === 'mount') return `${head}${running ? 'mounting' : 'mounted'} (no bytes sent)  ${formatBytes(e.size ?? 0)}${state}`;
-  const elapsed = (e.ended ?? now) - e.started;
-  const amount = e.size !== undefined && (e.action !== 'build' || !running) ? `${formatBytes(e.bytes)} / ${formatBytes(e.size)}` : formatBytes(e.bytes);
-  const drawn = withBar ? `${bar(e.bytes, e.action === 'build' && running ? undefined : e.size, running, now)}  ` : '';
+  // A layer's open line shows its pass under way; its size, once known (a dependency layer's after
+  // its digest pass, any layer's after its first target), is that pass's total too: the bytes made
+  // again for another target are the same. A layer streamed as it is built has none yet: no bar.
+  const live = running && e.pass ? e.pass : e;
+  const elapsed = (e.ended ?? now) - live.started;
+  const amount = e.size !== undefined ? `${formatBytes(live.bytes)} / ${formatBytes(e.size)}` : formatBytes(live.bytes);
+  const drawn = withBar ? `${bar(live.bytes, e.size, running, now)}  ` : '';
   // Columns line up when there is room; a narrow terminal gets the compact form.
-  if (!withBar) return `${head}${amount}  ${formatRate(e.bytes, elapsed)}${state}`;
-  return `${head}${drawn}${amount.padStart(19)}  ${formatRate(e.bytes, elapsed).padStart(11)}${state}`;
+  if (!withBar) return `${head}${amount}  ${formatRate(live.bytes, elapsed)}${state}`;
+  return `${head}${drawn}${amount.padStart(19)}  ${formatRate(live.bytes, elapsed).padStart(11)}${state}`;
 }

@@ -31,7 +31,7 @@ export function isInteractive(io: CliIO): boolean {
 /** Creates the progress display for this run; `targets` > 1 makes plain lines name their target. */
 export async function createProgress(io: CliIO, ctx: Pick<CommonContext, 'verbosity' | 'logSink'>, json: boolean, targets = 1): Promise<Progress> {
   if (ctx.verbosity === 'quiet' || json) return { events: {}, stop() {} };
-  if (isInteractive(io)) return terminalProgress(io, ctx);
+  if (isInteractive(io)) return terminalProgress(io, ctx, targets > 1);
   return plainProgress(io, targets > 1);
 }
 
@@ -58,7 +58,7 @@ export function plainProgress(io: Pick<CliIO, 'stderr'>, nameTargets = false): P
   return {
     events: {
       start(digest, action, size, target) {
-        model.start(digest, action, size, isLayerKey(digest) && target === undefined);
+        model.start(digest, action, size, isLayerKey(digest) && target === undefined, target);
         if (isLayerKey(digest)) {
           // A layer's lines are said once, not per target: "build" when it is first built or sent.
           if (action !== 'skipped' && action !== 'mounted') once(`layer start ${digest}`, `build   ${shortDigest(digest)}`);
@@ -73,7 +73,7 @@ export function plainProgress(io: Pick<CliIO, 'stderr'>, nameTargets = false): P
         if (isLayerKey(digest)) once(`layer start ${digest}`, `build   ${shortDigest(digest)}`);
       },
       end(report, target) {
-        const e = model.end(report);
+        const e = model.end(report, target);
         if (isLayerKey(report.digest)) return; // a layer's lines are said once, not per target (layerDone)
         const ms = e?.ended !== undefined ? e.ended - e.started : 0;
         const moved = report.bytes ? ` (${formatBytes(report.bytes)}, ${formatRate(report.bytes, ms)})` : '';
@@ -99,8 +99,8 @@ export function plainProgress(io: Pick<CliIO, 'stderr'>, nameTargets = false): P
   };
 }
 
-/** Terminal mode: the frame is redrawn every REDRAW_MS while something changed. */
-async function terminalProgress(io: CliIO, ctx: Pick<CommonContext, 'logSink'>): Promise<Progress> {
+/** Terminal mode: the frame is redrawn every REDRAW_MS while something changed; `nameTargets`: a layer's line names the target it is being sent to. */
+async function terminalProgress(io: CliIO, ctx: Pick<CommonContext, 'logSink'>, nameTargets: boolean): Promise<Progress> {
   const { createLogUpdate } = await import('log-update');
   // A pseudo-terminal without a size (script(1), some CI runners) reports 0 columns and 0 rows.
   const width = () => io.stderr.columns || 80;
@@ -117,7 +117,7 @@ async function terminalProgress(io: CliIO, ctx: Pick<CommonContext, 'logSink'>):
   } as unknown as NodeJS.WriteStream;
   // showCursor: nothing to restore if the process is killed mid-push.
   const frame = createLogUpdate(terminal, { showCursor: true });
-  const model = new ProgressModel();
+  const model = new ProgressModel(undefined, nameTargets);
   let dirty = true;
   const draw = () => {
     frame(model.render(width(), height()).join('\n'));
@@ -138,15 +138,15 @@ async function terminalProgress(io: CliIO, ctx: Pick<CommonContext, 'logSink'>):
   return {
     events: {
       start(digest, action, size, target) {
-        model.start(digest, action, size, isLayerKey(digest) && target === undefined);
+        model.start(digest, action, size, isLayerKey(digest) && target === undefined, target);
         dirty = true;
       },
       bytes(digest, n) {
         model.bytes(digest, n);
         dirty = true;
       },
-      end(report) {
-        model.end(report);
+      end(report, target) {
+        model.end(report, target);
         dirty = true;
       },
       phase(name) {

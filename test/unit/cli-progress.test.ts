@@ -360,3 +360,114 @@ it('ProgressModel: a chunk, a start and an end look at the entries of their dige
   assert.equal(m.entries.length, N + 1);
   assert.deepEqual(m.entries.slice(-1).map((e) => [e.digest, e.action, e.bytes, e.pending, e.ended !== undefined]), [[D1, 'stream', 1 << 20, 0, true]]);
 });
+
+describe('a layer\'s live line (push --to A --to B)', () => {
+  const KiB3 = 3072;
+  /** The open line of `key` in a frame 120 columns wide. */
+  const lineOf = (m: ProgressModel, key: string) => m.render(120).find((l) => l.startsWith(`build   ${shortDigest(key)}`))!;
+
+  it('moves through the upload at each target, from 0 of the layer\'s size, naming the target; was: stood still at the first target\'s bytes through the second\'s upload', () => {
+    // The app layer's events as push sends them for two targets (engine-push.test.ts: "each new
+    // layer's events at each target"): built and streamed to A, then made again for B, one after the other.
+    const c = clock();
+    const m = new ProgressModel(c.now, true);
+    m.start(LAYER_KEY, 'uploaded', undefined, false, 'reg-a/app');
+    c.advance(1000);
+    m.bytes(LAYER_KEY, 1024);
+    assert.match(lineOf(m, LAYER_KEY), /^build   app layer     \[\s*<=>\s*\]\s+1\.0 KiB\s+1\.0 KiB\/s  → reg-a\/app$/);
+    m.bytes(LAYER_KEY, 2048);
+    m.end(report(LAYER_KEY, 'uploaded', KiB3, KiB3), 'reg-a/app');
+    m.start(LAYER_KEY, 'uploaded', KiB3, false, 'reg-b/app');
+    assert.match(lineOf(m, LAYER_KEY), /^build   app layer     \[>\s+\]\s+0 B \/ 3\.0 KiB\s+-  → reg-b\/app$/);
+    c.advance(1000);
+    m.bytes(LAYER_KEY, 1536);
+    assert.match(lineOf(m, LAYER_KEY), /^build   app layer     \[=======>\s+\]\s+1\.5 KiB \/ 3\.0 KiB\s+1\.5 KiB\/s  → reg-b\/app$/);
+    m.bytes(LAYER_KEY, 1536);
+    m.end(report(LAYER_KEY, 'uploaded', KiB3, KiB3), 'reg-b/app');
+    m.phase('transfer');
+    // Done: the layer's size, counted once in the totals as before.
+    assert.match(lineOf(m, LAYER_KEY), /^build   app layer     \[=+\]\s+3\.0 KiB \/ 3\.0 KiB .* done$/);
+    assert.deepEqual([m.totals().bytes, m.totals().toSend], [KiB3, KiB3]);
+  });
+
+  it('moves at the second target also where the first target\'s end comes after its start (the end waits for the manifest family)', () => {
+    const m = new ProgressModel(clock().now, true);
+    m.start('layer:1', 'uploaded', undefined, true); // the digest pass
+    m.bytes('layer:1', 1000);
+    m.start('layer:1', 'uploaded', 1000, false, 'reg-a/app');
+    m.bytes('layer:1', 1000);
+    m.start('layer:1', 'uploaded', 1000, false, 'reg-b/app');
+    m.bytes('layer:1', 300);
+    assert.match(lineOf(m, 'layer:1'), /\s300 B \/ 1000 B\s.*→ reg-b\/app$/);
+    m.end(report('layer:1', 'uploaded', 1000, 1000), 'reg-a/app');
+    m.bytes('layer:1', 300);
+    assert.match(lineOf(m, 'layer:1'), /\s600 B \/ 1000 B\s.*→ reg-b\/app$/, 'A\'s late end does not touch B\'s pass');
+    m.bytes('layer:1', 400);
+    m.end(report('layer:1', 'uploaded', 1000, 1000), 'reg-b/app');
+    m.phase('transfer');
+    assert.deepEqual([m.totals().bytes, m.totals().toSend], [1000, 1000]);
+  });
+
+  it('a target where it is skipped or mounted keeps the last pass on the line; a mount that falls back is a pass at its target', () => {
+    const m = new ProgressModel(clock().now, true);
+    m.start('layer:1', 'uploaded', undefined, false, 'reg-a/app');
+    m.bytes('layer:1', 1000);
+    m.end(report('layer:1', 'uploaded', 1000, 1000), 'reg-a/app');
+    m.start('layer:1', 'skipped', 1000, false, 'reg-b/app');
+    m.end(report('layer:1', 'skipped', 1000), 'reg-b/app');
+    m.start('layer:1', 'mounted', 1000, false, 'reg-a/other');
+    m.end(report('layer:1', 'mounted', 1000), 'reg-a/other');
+    assert.match(lineOf(m, 'layer:1'), /\[=+\]\s+1000 B \/ 1000 B\s.*→ reg-a\/app$/);
+    m.start('layer:1', 'mounted', 1000, false, 'reg-c/app');
+    m.bytes('layer:1', 250); // the registry answered the mount with an upload session
+    assert.match(lineOf(m, 'layer:1'), /\s250 B \/ 1000 B\s.*→ reg-c\/app$/);
+    assert.equal(m.totals().bytes, 1000, 'counted once');
+  });
+
+  it('shows how far it is where its size is known (a dependency layer\'s upload after its digest pass), not where it is not (the pass itself, a layer streamed as it is built); one target: no name', () => {
+    const m = new ProgressModel(clock().now);
+    m.start('layer:1', 'uploaded', undefined, true);
+    m.bytes('layer:1', 500);
+    assert.match(lineOf(m, 'layer:1'), /\[\s*<=>\s*\]\s+500 B\s+-$/, 'the pass finds the size');
+    m.bytes('layer:1', 500);
+    m.start('layer:1', 'uploaded', 1000, false, 'reg-a/app');
+    m.bytes('layer:1', 400);
+    assert.match(lineOf(m, 'layer:1'), /^build   layer 1       \[======>\s+\]\s+400 B \/ 1000 B\s+-$/);
+    m.start(LAYER_KEY, 'uploaded', undefined, false, 'reg-a/app');
+    m.bytes(LAYER_KEY, 400);
+    assert.match(lineOf(m, LAYER_KEY), /^build   app layer     \[\s*<=>\s*\]\s+400 B\s+-$/);
+  });
+
+  it('narrow terminals: the target is left out before the bar is', () => {
+    const m = new ProgressModel(clock().now, true);
+    m.start(LAYER_KEY, 'uploaded', 1 << 20, false, 'registry.example.com/team/app');
+    m.bytes(LAYER_KEY, 1 << 19);
+    const at = (w: number) => m.render(w).find((l) => l.startsWith('build'))!;
+    assert.match(at(120), /\[.*\].*512\.0 KiB \/ 1\.0 MiB.*→ registry\.example\.com\/team\/app$/);
+    assert.match(at(80), /\[.*\].*512\.0 KiB \/ 1\.0 MiB\s+-$/);
+    assert.equal(at(80).length <= 80, true);
+    assert.match(at(60), /^build   app layer     512\.0 KiB \/ 1\.0 MiB  -$/);
+  });
+});
+
+it('terminal progress of a push to two targets: the layer\'s line names the target it is being sent to and moves there; with one target it names none', async () => {
+  const frameWith = async (targets: number): Promise<string> => {
+    const written: string[] = [];
+    const io = { stderr: { write: (s: string) => (written.push(s), true), isTTY: true, columns: 120, rows: 24 }, stdout: { write: () => true }, env: {} } as unknown as CliIO;
+    const sink = { write: (_s: string) => {} };
+    const p = await createProgress(io, { verbosity: 'normal', logSink: sink }, false, targets);
+    p.events.start!(LAYER_KEY, 'uploaded', undefined, 'reg-a/app');
+    p.events.bytes!(LAYER_KEY, 3072);
+    p.events.end!(report(LAYER_KEY, 'uploaded', 3072, 3072), 'reg-a/app');
+    p.events.start!(LAYER_KEY, 'uploaded', 3072, 'reg-b/app');
+    p.events.bytes!(LAYER_KEY, 1536);
+    written.length = 0;
+    sink.write('a note\n'); // a log line redraws the frame below it at once
+    p.stop(false);
+    return written.join('');
+  };
+  assert.match(await frameWith(2), /build   app layer     \[=======>\s+\]\s+1\.5 KiB \/ 3\.0 KiB\s+[\d.]+ \S+\/s  → reg-b\/app/);
+  const one = await frameWith(1);
+  assert.match(one, /1\.5 KiB \/ 3\.0 KiB/);
+  assert.doesNotMatch(one, /→/);
+});
