@@ -236,10 +236,10 @@ export class TransportStats {
   }
 
   /**
-   * Calls `fn` whenever a reader's pull limit at `host` is noted used up (spendPulls), or may be (spendPending), until the
-   * function returned is called: a manifest GET let go before the mark, and not on the wire yet
-   * (waiting for a token, a socket or its connection), is cut then and checked again
-   * (registry/manifests.ts). Every reader's mark at the host calls it: whose pulls the GET spends
+   * Calls `fn` whenever a reader's pull limit at `host` is noted used up (spendPulls), or may be
+   * (spendPending), until the function returned is called: a manifest GET let go before the mark,
+   * and not on the wire yet (waiting for a token, a socket or its connection), is cut then and
+   * checked again (registry/manifests.ts). Every reader's mark at the host calls it: whose pulls the GET spends
    * may be known only then (the 429 may name them: rateLimitSource).
    */
   whenSpent(host: StatsHost, fn: () => void): () => void {
