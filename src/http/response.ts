@@ -192,14 +192,15 @@ const HINT = {
 };
 
 /**
- * The used-up pull limit a 429 says by its status and headers alone ("ratelimit-remaining 0 of
- * 100 per 6 h"; countBefore: the count its host sent last, for a 429 that carries none), or
- * undefined: what its error will say (errorFromResponse) once its body is read, told before.
+ * The used-up pull limit a 429 says ("ratelimit-remaining 0 of 100 per 6 h"; countBefore: the
+ * count its host sent last, for a 429 that carries none), or undefined: what its error will say
+ * (errorFromResponse), told before. At its headers, before its body is read, a wait the body names
+ * (waitInBody, which makes it an ordinary 429) is not known yet: the answer is only a candidate then.
  */
-export function pullLimitSpentBy(res: Pick<HttpResponse, 'status' | 'headers' | 'countBefore'>): string | undefined {
+export function pullLimitSpentBy(res: Pick<HttpResponse, 'status' | 'headers' | 'countBefore' | 'waitInBody'>): string | undefined {
   if (res.status !== 429) return undefined;
   const count = countOf(res);
-  return quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: count.remaining }) ? pullLimitText(count) : undefined;
+  return quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: count.remaining, waitMs: res.waitInBody }) ? pullLimitText(count) : undefined;
 }
 
 /** "ratelimit-remaining 0 of 100 per 6 h", from a registry's count (countOf). */
@@ -287,9 +288,10 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     case 429: {
       // Docker Hub's pull limit used up: not retried (quotaSpent); the message names the limit, and
       // the detail lets a sync stop that registry's other images at once.
-      if (quotaSpent({ status: 429, retryAfter: res.headers['retry-after'], rateLimitRemaining: count.remaining, waitMs: res.waitInBody })) {
+      const spent = pullLimitSpentBy(res);
+      if (spent !== undefined) {
         details.pullLimitSpent = true;
-        details.pullLimit = pullLimitText(count);
+        details.pullLimit = spent;
         // Whose count it was, where the registry names it (Docker Hub: an address or an account id): the used-up mark is that one's (registry/manifests.ts).
         const source = res.headers['docker-ratelimit-source'];
         if (source) details.rateLimitSource = source;

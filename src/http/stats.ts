@@ -95,6 +95,8 @@ export class TransportStats {
   private readonly spent = new Map<string, string>();
   /** Per host (keyOf), what to call when a reader's pull limit there is noted used up (whenSpent). */
   private readonly spendWatchers = new Map<string, Set<() => void>>();
+  /** Per host (keyOf), the used-up marks still being decided (spendPending). */
+  private readonly pendingSpends = new Map<string, Set<Promise<void>>>();
   /** Per host and credential identity, the `docker-ratelimit-source` its manifest answers named (rateLimitSource). */
   private readonly sources = new Map<string, string>();
   /** Per host and credential identity, the owner key pullsOwner first gave it: kept for the run. */
@@ -202,10 +204,42 @@ export class TransportStats {
   }
 
   /**
-   * Calls `fn` whenever a reader's pull limit at `host` is noted used up (spendPulls), until the
-   * function returned is called: a manifest GET let go before the mark, and not on the wire yet
-   * (waiting for a token, a socket or its connection), is cut then and checked again
-   * (registry/manifests.ts). Every reader's mark at the host calls it: whose pulls the GET spends
+   * Notes that an answer at `host` may say a reader's pull limit is used up, which `decided`
+   * settles (having called spendPulls, or not): a 429 whose headers say so, whose body may still
+   * name a short wait (GHCR's `retry-after: 1.16676ms`: then it is an ordinary 429, retried), and
+   * whose reader may not be known yet (a credential lookup, made only now: an anonymous read of a
+   * registry that counts no pulls makes none). The host's manifest GETs let go and still unsent
+   * are cut at once (whenSpent), as by spendPulls, before the connection the 429 came on is handed
+   * to one of them; those checked meanwhile wait for the decision (spendsPending). `answered`: the
+   * watcher of the GET the answer came to, not cut by it (a retry of it is the retry level's).
+   */
+  spendPending(host: StatsHost, decided: Promise<unknown>, answered?: () => void): void {
+    const key = keyOf(host);
+    let pending = this.pendingSpends.get(key);
+    if (!pending) this.pendingSpends.set(key, (pending = new Set()));
+    const settled: Promise<void> = decided.then(
+      () => undefined,
+      () => undefined,
+    );
+    pending.add(settled);
+    void settled.then(() => {
+      pending.delete(settled);
+      if (pending.size === 0 && this.pendingSpends.get(key) === pending) this.pendingSpends.delete(key);
+    });
+    for (const fn of [...(this.spendWatchers.get(key) ?? [])]) if (fn !== answered) fn();
+  }
+
+  /** Settles once every used-up mark being decided at `host` (spendPending) now is; undefined while none is. */
+  spendsPending(host: StatsHost): Promise<void> | undefined {
+    const pending = this.pendingSpends.get(keyOf(host));
+    return pending ? Promise.all(pending).then(() => undefined) : undefined;
+  }
+
+  /**
+   * Calls `fn` whenever a reader's pull limit at `host` is noted used up (spendPulls), or may be
+   * (spendPending), until the function returned is called: a manifest GET let go before the mark,
+   * and not on the wire yet (waiting for a token, a socket or its connection), is cut then and
+   * checked again (registry/manifests.ts). Every reader's mark at the host calls it: whose pulls the GET spends
    * may be known only then (the 429 may name them: rateLimitSource).
    */
   whenSpent(host: StatsHost, fn: () => void): () => void {

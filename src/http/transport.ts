@@ -91,7 +91,7 @@ export class Transport {
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
-    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), bodyWaitMiddleware(), headersHeard(), ...(opts.inner ?? [])];
+    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), told('onAnswer'), bodyWaitMiddleware(), told('onHeaders'), ...(opts.inner ?? [])];
     const onRetry: RetryListener = (info) => {
       this.stats.retried();
       opts.onRetry?.(info);
@@ -133,11 +133,14 @@ export class Transport {
   }
 }
 
-/** Tells a request's onHeaders of each answer as it comes from the socket layer, below every middleware that reads a body. */
-function headersHeard(): Middleware {
+/**
+ * Tells a request's `hook` of each answer where this sits: onHeaders as it comes from the socket
+ * layer, below every middleware that reads a body; onAnswer above the body-wait middleware.
+ */
+function told(hook: 'onHeaders' | 'onAnswer'): Middleware {
   return (next) => async (req) => {
     const res = await next(req);
-    req.onHeaders?.(res);
+    req[hook]?.(res);
     return res;
   };
 }

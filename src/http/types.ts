@@ -42,6 +42,12 @@ export interface HttpRequest {
    * connection is still the answer's, before a request queued for it goes out.
    */
   onHeaders?: (res: HttpResponse) => void;
+  /**
+   * Told of each answer once the body-wait middleware has read what it reads of it (a 429's body,
+   * for a wait named there: waitInBody), before the retries decide on it: what onHeaders could not
+   * tell yet, with the connection already handed on.
+   */
+  onAnswer?: (res: HttpResponse) => void;
   /** Repository scopes this request needs beyond the operation's (e.g. pull on a mount source). */
   scopes?: string[];
   /** Free-form label for logs and progress ("manifest GET", "blob PUT"). */

@@ -136,24 +136,31 @@ export class Manifests {
   }
 
   /**
-   * Marks this reader's pulls used up (spendPulls) as soon as a 429's headers say so, before its
-   * body is read (the body-wait middleware reads it, and refused() sees the error only then): the
-   * connection it came on is taken by the next GET queued for it once the body has been read, and
-   * that GET, still unsent now, is cut by the mark (whenSpent) rather than sent to be refused in
-   * turn. Synchronous, `who` known before the request: no await between the headers and the mark.
+   * Acts on a manifest GET's answer whose headers say this reader's pulls are used up
+   * (pullLimitSpentBy), before its body is read: the body-wait middleware reads it, and the
+   * connection it came on is taken by the next GET queued for it once it has been read. That GET,
+   * still unsent now, is cut (spendPending: whenSpent) rather than sent to be refused in turn. The
+   * mark itself waits for the answer as told once its body is read (`answered`; undefined where the
+   * request ended first: the headers' word stands), which may name a short wait that makes it an
+   * ordinary 429, retried (quotaSpent); and for whose pulls they are, a credential lookup asked only
+   * now: a registry that counts no pulls never costs one. `cut`: this GET's own watcher (whenSpent),
+   * not called for its own answer: a retry of it is the retry level's to decide.
    */
-  private spentAtHeaders(res: HttpResponse, url: string, who: Identity): void {
+  private spentAtHeaders(res: HttpResponse, url: string, answered: Promise<HttpResponse | undefined>, cut: () => void): void {
     const stats = this.http.transport.stats;
-    const limit = pullLimitSpentBy({ status: res.status, headers: res.headers, countBefore: res.countBefore ?? stats.countSent(res.url || url) });
-    if (limit === undefined) return;
+    const countBefore = res.countBefore ?? stats.countSent(res.url || url);
+    if (pullLimitSpentBy({ status: res.status, headers: res.headers, countBefore }) === undefined) return;
     const host = this.http.statsHost();
     const source = res.headers['docker-ratelimit-source'];
-    const mark = (id: string): void => {
+    const mark = async (): Promise<void> => {
+      const read = await answered;
+      const limit = pullLimitSpentBy({ status: res.status, headers: res.headers, countBefore, waitInBody: read?.waitInBody });
+      if (limit === undefined) return;
+      const id = await this.http.whose();
       stats.rateLimitSource(host, id, source);
       stats.spendPulls(host, stats.pullsOwner(host, id), limit);
     };
-    if (who.known !== undefined) mark(who.known);
-    else void who.asked.then(mark);
+    stats.spendPending(host, mark(), cut);
   }
 
   /** GET a manifest's exact bytes; the digest is verified when `ref` is a digest or the registry states one. */
@@ -165,17 +172,16 @@ export class Manifests {
     // tags of copy --all-tags) are refused here, unsent, as the registry would refuse them (until a
     // sync's pull-limit gate, waiting under --max-wait, polls a count with pulls left: restorePulls).
     // Docker Hub counts per account, or per address for anonymous reads: only this reader's mark
-    // refuses it (another login's, at the same host, is another count).
+    // refuses it (another login's, at the same host, is another count). Whose pulls a GET spends (a
+    // credential lookup) is asked only once a mark is set or being set: an anonymous read of a
+    // registry that counts no pulls looks up no credential, as before the marks were per reader.
     const stats = http.transport.stats;
     const url = await http.refUrl('GET', repo, 'manifests', ref);
-    // Asked alongside the GET, not before it: an anonymous read makes no credential lookup
-    // otherwise, and waiting for one put it (~45 ms at start-up) on every run's critical path.
-    // Known by the time an answer comes in all but the first GETs of a run, so that a used-up 429
-    // is marked as its headers arrive (spentAtHeaders), else as soon as the lookup ends.
-    const who = identityOf(http.whose());
     let res: HttpResponse | undefined;
     while (!res) {
-      // After refUrl: the scheme is known (statsHost).
+      // After refUrl: the scheme is known (statsHost). A 429 another GET here met may still be
+      // deciding whether the limit is used up (spendPending): waited for, not raced.
+      for (let deciding = stats.spendsPending(http.statsHost()); deciding; deciding = stats.spendsPending(http.statsHost())) await deciding;
       const spent = stats.anyPullsSpent(http.statsHost()) ? stats.pullsSpent(http.statsHost(), await this.pullsOwner()) : undefined;
       if (spent !== undefined) {
         throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
@@ -187,13 +193,32 @@ export class Manifests {
       // cuts it before anything of it goes out, and it is checked again, not sent after the
       // refusal to be refused in turn (whose pulls are used up may be known only now).
       const unsent = new AbortController();
-      const unwatch = stats.whenSpent(http.statsHost(), () => unsent.abort());
+      const cut = (): void => unsent.abort();
+      const unwatch = stats.whenSpent(http.statsHost(), cut);
+      // The answer whose headers spentAtHeaders was given, told once its body is read (onAnswer);
+      // per attempt, as the retries send the GET again.
+      let tell: ((answer: HttpResponse | undefined) => void) | undefined;
+      const told = (answer: HttpResponse | undefined): void => {
+        tell?.(answer);
+        tell = undefined;
+      };
       try {
-        res = await http.request({ method: 'GET', url, headers: { accept: MANIFEST_ACCEPT }, unsentSignal: unsent.signal, onHeaders: (r) => this.spentAtHeaders(r, url, who) });
+        res = await http.request({
+          method: 'GET',
+          url,
+          headers: { accept: MANIFEST_ACCEPT },
+          unsentSignal: unsent.signal,
+          onHeaders: (r) => {
+            told(undefined);
+            this.spentAtHeaders(r, url, new Promise((resolve) => (tell = resolve)), cut);
+          },
+          onAnswer: told,
+        });
       } catch (err) {
         if (err instanceof AbortedError && unsent.signal.aborted && !http.signal?.aborted) continue;
         throw await this.refused(err);
       } finally {
+        told(undefined);
         unwatch();
       }
     }
@@ -293,16 +318,4 @@ export class Manifests {
     }
     throw err;
   }
-}
-
-/** A credential identity being looked up: the promise, and its value once it has come. */
-interface Identity {
-  readonly asked: Promise<string>;
-  known?: string;
-}
-
-function identityOf(asked: Promise<string>): Identity {
-  const id: Identity = { asked };
-  void asked.then((v) => (id.known = v));
-  return id;
 }

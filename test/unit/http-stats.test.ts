@@ -155,6 +155,30 @@ describe('statsMiddleware', () => {
     stats.rateLimitSource('hub.example', 'user:a:3', 'acct-1');
     assert.equal(stats.pullsOwner('hub.example', 'user:a:3'), 'credential:user:a:3');
   });
+  it('spendPending: a mark being decided cuts the host\'s watchers but the answering GET\'s own, and is waited for until it settles, marked or not', async () => {
+    const stats = new TransportStats();
+    const cut: string[] = [];
+    const own = (): void => void cut.push('own');
+    stats.whenSpent('reg', own);
+    stats.whenSpent('reg', () => cut.push('queued'));
+    stats.whenSpent('other', () => cut.push('other host'));
+    assert.equal(stats.spendsPending('reg'), undefined);
+    let decide!: () => void;
+    stats.spendPending('reg', new Promise<void>((resolve) => (decide = resolve)), own);
+    assert.deepEqual(cut, ['queued']);
+    const pending = stats.spendsPending('reg');
+    assert.ok(pending, 'a GET checked now waits');
+    assert.equal(stats.spendsPending('other'), undefined);
+    assert.equal(stats.anyPullsSpent('reg'), false, 'nothing marked before the decision');
+    decide();
+    await pending;
+    assert.equal(stats.spendsPending('reg'), undefined);
+    // A decision that fails settles it too.
+    stats.spendPending('reg', Promise.reject(new Error('lookup failed')));
+    await stats.spendsPending('reg');
+    assert.equal(stats.spendsPending('reg'), undefined);
+  });
+
   it('counts failed requests too', async () => {
     const stats = new TransportStats();
     const send = statsMiddleware(stats)(async () => {
