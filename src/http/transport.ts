@@ -133,10 +133,16 @@ export class Transport {
   }
 }
 
-/** Tells a request's onHeaders of each answer as it comes from the socket layer, below every middleware that reads a body. */
+/** Tells a request's onHeaders of each answer as it comes from the socket layer, below every middleware that reads a body; its onAttemptError of each attempt that fails without one. */
 function headersHeard(): Middleware {
   return (next) => async (req) => {
-    const res = await next(req);
+    let res;
+    try {
+      res = await next(req);
+    } catch (err) {
+      req.onAttemptError?.(err);
+      throw err;
+    }
     req.onHeaders?.(res);
     return res;
   };
