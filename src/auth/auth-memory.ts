@@ -37,6 +37,37 @@ export class AuthMemory {
     return this.schemes.get(registry);
   }
 
+  /** Per registry whose scheme was not known: the first answer's turn (firstAnswer). */
+  private readonly firstAnswers = new Map<string, FirstAnswer>();
+
+  /**
+   * The turn of a request to `registry` while its scheme is not known (no challenge heard, none
+   * presumed) and no probe will name it (an https registry): the first such request leads (`lead`:
+   * it tells what its first attempt was answered, as soon as the headers come), and the ones sent
+   * after it get that answer to wait for, or already have it (`answer`): the registry's Bearer
+   * challenge, to presume, or undefined (another answer, or none). A registry that answered
+   * without a challenge is never waited for again; a first attempt that failed without an answer
+   * (a socket error, a cancellation) or a 5xx says nothing, so the next request leads again.
+   */
+  firstAnswer(registry: string): { lead: FirstLead } | { wait: Readonly<FirstAnswer> } {
+    const known = this.firstAnswers.get(registry);
+    if (known) {
+      if (!known.settled) known.waiting++;
+      return { wait: known };
+    }
+    let settle!: (challenge: Challenge | undefined) => void;
+    const entry: FirstAnswer = { answer: new Promise((resolve) => (settle = resolve)), settled: false, challenge: undefined, waiting: 0 };
+    this.firstAnswers.set(registry, entry);
+    const end = (challenge: Challenge | undefined, kept: boolean): void => {
+      if (entry.settled) return;
+      entry.settled = true;
+      entry.challenge = challenge;
+      if (!kept && this.firstAnswers.get(registry) === entry) this.firstAnswers.delete(registry);
+      settle(challenge);
+    };
+    return { lead: { answered: (challenge) => end(challenge, true), unanswered: () => end(undefined, false) } };
+  }
+
   private readonly credentials = new Map<string, Promise<Credential | undefined>>();
 
   /**
@@ -135,4 +166,23 @@ export class AuthMemory {
   learn(registry: string, mode: 'bearer' | 'basic', challenge: Challenge): void {
     if (!this.schemes.has(registry)) this.schemes.set(registry, { mode, challenge });
   }
+}
+
+/** A registry's first answer while its scheme was not known (AuthMemory.firstAnswer). */
+export interface FirstAnswer {
+  /** Resolves with `challenge` once the first attempt is answered, or has failed. */
+  answer: Promise<Challenge | undefined>;
+  settled: boolean;
+  /** The Bearer challenge of that answer, once settled; undefined for any other answer or none. */
+  challenge: Challenge | undefined;
+  /** Requests that have waited for it so far. */
+  waiting: number;
+}
+
+/** What the request that leads tells of its first attempt (AuthMemory.firstAnswer); only the first call counts. */
+export interface FirstLead {
+  /** The registry answered: with the Bearer challenge it named, or undefined (no challenge, another scheme). */
+  answered(challenge: Challenge | undefined): void;
+  /** The attempt ended without an answer that says anything (an error, a cancellation, a 5xx). */
+  unanswered(): void;
 }

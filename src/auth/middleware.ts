@@ -10,12 +10,13 @@
  * and their errors (refusals.ts, refusal-errors.ts), and the operation's memory (auth-memory.ts).
  */
 import { who } from './credential-id.js';
+import { untilAborted } from '../abort.js';
 import { silentLogger, type Logger } from '../log.js';
 import { settleSmallBody } from '../http/response.js';
 import type { HttpRequest, HttpResponse, Middleware, Send } from '../http/types.js';
 import { apiHost, canonicalRegistry, registryHostOf } from '../ref/registry.js';
 import type { Attempt } from './attempt.js';
-import type { AuthMemory } from './auth-memory.js';
+import type { AuthMemory, FirstLead } from './auth-memory.js';
 import { BasicAuth } from './basic-auth.js';
 import { BearerAuth } from './bearer-auth.js';
 import { ChallengeAnswer } from './challenge-answer.js';
@@ -82,6 +83,12 @@ export interface AuthOptions {
   cache?: TokenCache;
   /** What the operation has learned of each registry's auth, shared by its clients (see AuthMemory). */
   memory?: AuthMemory;
+  /**
+   * Opens connections to the registry until `n` are open (RegistryClient.warm): asked by the
+   * requests that wait for the first one's answer (AuthMemory.firstAnswer), so that each finds a
+   * connection made meanwhile, as the request it did not send would have made one.
+   */
+  preconnect?: (n: number) => void;
   /** The run's secrets: the credential and every bearer token received are added. */
   secrets?: SecretSink;
   /**
@@ -203,18 +210,69 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   const heard = (res: HttpResponse): void => {
     if (!origins.has(originOf(res.url))) return;
     if (res.url.startsWith('https:')) bearer.registryAnsweredOverTls();
-    const header = res.headers['www-authenticate'];
-    if (res.status !== 401 || !header?.trim()) return;
-    let challenge: Challenge | undefined;
-    try {
-      challenge = answerableChallenge(parseChallenges(header));
-    } catch {
-      return; // a malformed challenge: the first request's own 401 reports it
-    }
+    const challenge = res.status === 401 ? challengeOf(res) : undefined;
     if (!challenge) return;
     log.debug(`auth: ${opts.registry} named its challenge (${challenge.scheme}) to the scheme probe; requests answer it up front`);
     state.hear(challenge);
   };
+
+  /**
+   * The turn of a request sent while the registry's scheme is unknown and no probe will name it
+   * (https: AuthMemory.firstAnswer). The first such request of the run goes, and its lead is
+   * returned. One sent before that request's first attempt is answered, with credentials to send,
+   * waits for that attempt's headers only (any status, error or cancellation ends the wait; never
+   * the retries after it), with a connection opened meanwhile; then, where they were a 401 naming
+   * a Bearer challenge, presumes it and fetches its own token up front: one 401 for the run where
+   * each met its own (the first `--images` images of a sync, a push's first requests). The wait
+   * costs no round trip where the registry challenges: its own 401 would have come as late. A
+   * request without credentials does not wait: a registry that asks for none would make it wait
+   * a round trip for nothing.
+   */
+  const turn = async (req: HttpRequest): Promise<FirstLead | undefined> => {
+    state.recall();
+    if (opts.scheme !== 'https' || !opts.memory || state.mode !== 'unknown') return undefined;
+    const first = opts.memory.firstAnswer(memoryKey);
+    if ('lead' in first) return first.lead;
+    const { wait } = first;
+    if (wait.settled && !wait.challenge) return undefined;
+    // A lookup that fails is the request's to report, after its own 401, as before.
+    const credentialed = credentials.get().then((c) => c !== undefined, () => false);
+    if (!wait.settled) {
+      void credentialed.then((has) => {
+        if (!has || wait.settled) return;
+        opts.preconnect?.(wait.waiting + 1);
+        log.debug(`auth: ${opts.registry}'s scheme is not known yet; waiting for the first answer to the request sent first`);
+      });
+    }
+    // Whichever says first: no credentials to send, or an answer without a Bearer challenge: go at
+    // once. A cancellation ends the wait too: the request then goes and fails as any cancelled one.
+    const signals = [req.signal, req.unsentSignal].filter((s): s is AbortSignal => s !== undefined);
+    const presumed = await untilAborted(
+      signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+      Promise.race([credentialed.then((has) => (has ? wait.answer : undefined)), wait.answer.then((c) => (c ? credentialed.then((has) => (has ? c : undefined)) : undefined))]),
+    ).catch(() => undefined);
+    if (presumed) {
+      state.presume(presumed);
+      log.debug(`auth: presuming ${opts.registry}'s challenge (realm ${presumed.params.realm}) from the first answer to the request sent first`);
+    }
+    return undefined;
+  };
+
+  /** `req` as the request that leads sends it: the first answer its first attempt gets (or its failure) is told to the ones waiting. */
+  const leading = (req: HttpRequest, lead: FirstLead): HttpRequest => ({
+    ...req,
+    onHeaders: (res) => {
+      const challenge = isChallenge(res) ? challengeOf(res) : undefined;
+      // A 5xx or a 429 says nothing of the registry's auth: the next request leads again.
+      if (!origins.has(originOf(res.url)) || (!challenge && (res.status >= 500 || res.status === 429))) lead.unanswered();
+      else lead.answered(challenge?.scheme === 'bearer' ? challenge : undefined);
+      req.onHeaders?.(res);
+    },
+    onAttemptError: (err) => {
+      lead.unanswered();
+      req.onAttemptError?.(err);
+    },
+  });
 
   const middleware = (next: Send): Send =>
     async (req: HttpRequest): Promise<HttpResponse> => {
@@ -222,8 +280,15 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       // override an Authorization header the caller chose itself.
       if (!origins.has(originOf(req.url)) || hasAuthorization(req)) return next(req);
       const attempt: Attempt = { tokenFetches: 0 };
+      const lead = await turn(req);
       const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...state.learnedScopes]);
-      let res = await next(withAuthorization(req, await proactive(scopes, attempt, req.signal)));
+      let res: HttpResponse;
+      try {
+        res = await next(withAuthorization(lead ? leading(req, lead) : req, await proactive(scopes, attempt, req.signal)));
+      } finally {
+        // Whatever happened before its first attempt was answered (a cancellation before it went out).
+        lead?.unanswered();
+      }
       if ((attempt.sent?.kind === 'basic' || attempt.sent?.kind === 'registry-token') && !isChallenge(res)) accepted.add(attempt.sent.who);
       // A probed registry ('auto') that answered over TLS is an https registry from now on
       // (BearerAuth.registryAnsweredOverTls).
@@ -261,6 +326,17 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
   };
   const whose = (): Promise<string> => credentials.get().then(identity, () => identity(undefined));
   return Object.assign(middleware, { prefetch, heard, whose });
+}
+
+/** The challenge `res` names that regpush can answer; undefined for none, a malformed one (the request's own 401 reports it) or none supported. */
+function challengeOf(res: HttpResponse): Challenge | undefined {
+  const header = res.headers['www-authenticate'];
+  if (!header?.trim()) return undefined;
+  try {
+    return answerableChallenge(parseChallenges(header));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

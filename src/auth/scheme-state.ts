@@ -65,6 +65,21 @@ export class SchemeState {
     if (this.knowsNothing()) this.take(mode, challenge);
   }
 
+  /**
+   * The Bearer challenge another request of the run was just answered by, before the run has
+   * settled on it (AuthMemory.firstAnswer): presumed here as a known registry's is
+   * (presumed-challenge.ts), so a head start only: this request's own 401 naming another challenge
+   * replaces it, and a token service that fails is forgotten (challenge-answer.ts, bearer-auth.ts).
+   * Only its realm and service are taken: the scope named was the other request's.
+   */
+  presume(challenge: Challenge): void {
+    const { realm, service } = challenge.params;
+    if (this.mode !== 'unknown' || challenge.scheme !== 'bearer' || realm === undefined) return;
+    this.presumed = { scheme: 'bearer', params: service === undefined ? { realm } : { realm, service } };
+    this.learned = this.presumed;
+    this.mode = 'bearer';
+  }
+
   /** Nothing heard from the registry by this middleware: its scheme is unknown, or only presumed. */
   private knowsNothing(): boolean {
     return this.mode === 'unknown' || (this.presumed !== undefined && this.learned === this.presumed);

@@ -135,11 +135,18 @@ export class Transport {
 
 /**
  * Tells a request's `hook` of each answer where this sits: onHeaders as it comes from the socket
- * layer, below every middleware that reads a body; onAnswer above the body-wait middleware.
+ * layer, below every middleware that reads a body; onAnswer above the body-wait middleware. The
+ * socket-layer one also tells onAttemptError of each attempt that fails without an answer.
  */
 function told(hook: 'onHeaders' | 'onAnswer'): Middleware {
   return (next) => async (req) => {
-    const res = await next(req);
+    let res;
+    try {
+      res = await next(req);
+    } catch (err) {
+      if (hook === 'onHeaders') req.onAttemptError?.(err);
+      throw err;
+    }
     req[hook]?.(res);
     return res;
   };

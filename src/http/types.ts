@@ -48,6 +48,11 @@ export interface HttpRequest {
    * tell yet, with the connection already handed on.
    */
   onAnswer?: (res: HttpResponse) => void;
+  /**
+   * Told of each attempt that ends without an answer (a socket error, a timeout, a cancellation),
+   * as it fails, before any retry: with onHeaders, the end of every attempt, whatever comes after.
+   */
+  onAttemptError?: (err: unknown) => void;
   /** Repository scopes this request needs beyond the operation's (e.g. pull on a mount source). */
   scopes?: string[];
   /** Free-form label for logs and progress ("manifest GET", "blob PUT"). */

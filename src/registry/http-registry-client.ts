@@ -127,6 +127,8 @@ export class HttpRegistryClient implements RegistryClient {
       userAgent: opts.transport.userAgent,
       secrets: opts.secrets,
       memory: opts.authMemory,
+      // For the requests that wait for the first one's answer (AuthMemory.firstAnswer).
+      preconnect: (n) => this.warm(n),
       presume: opts.presume,
       apiPath: opts.apiPath,
     });

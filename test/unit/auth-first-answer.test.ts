@@ -1,0 +1,173 @@
+// A registry reached without a scheme probe (https) names its challenge only in the answer to the
+// first request sent there. The requests with credentials sent before that answer wait for the
+// first attempt's headers (never for its retries), presume the Bearer challenge they name and ask
+// for their own token up front: one 401 for the run where each met its own. A presumption is a
+// head start only: a repository answering another challenge is followed as it says.
+//
+// The registry here is scripted below the real transport (its `inner` middlewares: retries,
+// redirects and the per-attempt hooks all run; no socket is opened), so that it can be an https
+// one, which a loopback registry never is (its scheme is probed).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { AuthMemory } from '../../src/auth/auth-memory.js';
+import { authMiddleware } from '../../src/auth/middleware.js';
+import type { Credential } from '../../src/auth/credential-types.js';
+import { NetworkError } from '../../src/errors.js';
+import { Transport } from '../../src/http/transport.js';
+import { compose, type HttpRequest, type HttpResponse, type Middleware } from '../../src/http/types.js';
+
+const HOST = 'reg.example';
+const ALICE: Credential = { username: 'alice', password: 'first-answer-Password-1' };
+const BASIC = `Basic ${Buffer.from(`${ALICE.username}:${ALICE.password}`).toString('base64')}`;
+
+interface Seen {
+  seq: number;
+  /** "GET /v2/<repo>/manifests/1" or "GET /token <scope>". */
+  what: string;
+  repo?: string;
+  status: number;
+}
+
+/**
+ * A token registry at https://reg.example (its realm on itself), every repository Bearer but the
+ * ones in `basicRepos`, which answer a Basic challenge (a registry whose paths are served by
+ * different backends). `hold` may delay or replace a registry answer: it is asked with the request
+ * and how many of that repository's requests came before.
+ */
+function scriptedRegistry(opts: { scheme?: 'https' | 'http'; basicRepos?: string[]; hold?: (repo: string, nth: number) => Promise<HttpResponse | 'error' | void> | undefined } = {}) {
+  const origin = `${opts.scheme ?? 'https'}://${HOST}`;
+  const seen: Seen[] = [];
+  const arrived = new Map<string, (() => void)[]>();
+  let seq = 0;
+  const reply = (status: number, url: string, headers: Record<string, string> = {}, body = '{}'): HttpResponse => ({ status, url, headers: { 'content-type': 'application/json', ...headers }, body: Readable.from([Buffer.from(body)]) });
+  const inner: Middleware = () => async (req: HttpRequest) => {
+    const url = new URL(req.url);
+    if (url.pathname === '/token') {
+      const scope = url.searchParams.get('scope') ?? '';
+      seen.push({ seq: ++seq, what: `GET /token ${scope}`, status: 200 });
+      return reply(200, req.url, {}, JSON.stringify({ token: `tok ${scope}` }));
+    }
+    const repo = /^\/v2\/(.+)\/manifests\//.exec(url.pathname)![1]!;
+    const entry: Seen = { seq: ++seq, what: `${req.method} ${url.pathname}`, repo, status: 0 };
+    seen.push(entry);
+    const nth = seen.filter((s) => s.repo === repo).length - 1;
+    for (const wake of arrived.get(repo) ?? []) wake();
+    arrived.delete(repo);
+    const held = await opts.hold?.(repo, nth);
+    if (held === 'error') {
+      entry.status = -1;
+      throw new NetworkError(`connection reset reading ${req.url}`, { details: { errno: 'ECONNRESET' } });
+    }
+    if (held) {
+      entry.status = held.status;
+      return held;
+    }
+    const auth = req.headers?.authorization;
+    let res: HttpResponse;
+    if (opts.basicRepos?.includes(repo)) res = auth === BASIC ? reply(200, req.url) : reply(401, req.url, { 'www-authenticate': 'Basic realm="reg"' });
+    else if (auth === `Bearer tok repository:${repo}:pull`) res = reply(200, req.url);
+    else res = reply(401, req.url, { 'www-authenticate': `Bearer realm="${origin}/token",service="${HOST}",scope="repository:${repo}:pull"` });
+    entry.status = res.status;
+    return res;
+  };
+  return {
+    origin,
+    seen,
+    inner,
+    /** Resolves once a request for `repo` has arrived (at once if one has). */
+    arrival(repo: string): Promise<void> {
+      if (seen.some((s) => s.repo === repo)) return Promise.resolve();
+      return new Promise((resolve) => arrived.set(repo, [...(arrived.get(repo) ?? []), resolve]));
+    },
+    unauthorized: () => seen.filter((s) => s.status === 401).map((s) => s.what),
+    reply,
+  };
+}
+
+/** One client per repository, as a sync makes one per image, sharing the run's AuthMemory; each reads its manifest once. */
+function readAll(reg: ReturnType<typeof scriptedRegistry>, repos: string[], credential: (repo: string) => Credential | undefined, scheme: 'https' | 'http' = 'https') {
+  const transport = new Transport({ retry: { retries: 1, baseDelayMs: 0, random: () => 0 }, inner: [reg.inner] });
+  const memory = new AuthMemory();
+  const reads = repos.map((repo) => {
+    const send = compose(
+      transport.send,
+      authMiddleware({ registry: HOST, scheme, scopes: [`repository:${repo}:pull`], credential: async () => credential(repo), tokenSend: transport.send, presumedTokenSend: transport.sendOnce, memory }),
+    );
+    return send({ method: 'GET', url: `${reg.origin}/v2/${repo}/manifests/1` }).then((res) => {
+      res.body.resume();
+      return res.status;
+    });
+  });
+  return Promise.all(reads).finally(() => transport.close());
+}
+
+const REPOS = ['team/app0', 'team/app1', 'team/app2', 'team/app3'];
+
+test('four first reads with credentials sent together to an https token registry: one 401 between them, each waiter asks for its own token up front', async () => {
+  const reg = scriptedRegistry();
+  assert.deepEqual(await readAll(reg, REPOS, () => ALICE), [200, 200, 200, 200]);
+  assert.deepEqual(reg.unauthorized(), ['GET /v2/team/app0/manifests/1']);
+  // Each repository's token, asked for once, with its own scope; the waiters' before their first request.
+  for (const repo of REPOS) {
+    const token = reg.seen.filter((s) => s.what === `GET /token repository:${repo}:pull`);
+    assert.equal(token.length, 1, repo);
+    if (repo !== 'team/app0') assert.ok(token[0]!.seq < reg.seen.find((s) => s.repo === repo)!.seq, repo);
+  }
+});
+
+for (const [what, first] of [
+  ['answered 503', (reg: ReturnType<typeof scriptedRegistry>) => reg.reply(503, `${reg.origin}/v2/team/app0/manifests/1`)],
+  ['failed without an answer (connection reset)', () => 'error' as const],
+] as const) {
+  test(`the first request's first attempt ${what}: the waiting requests go at once, not after its retry`, { timeout: 20_000 }, async () => {
+    // The first request's retry is answered only once every other request has arrived: held
+    // until that request's whole answer, as the reverted single-flight held them, they never
+    // would (this test would hang until its timeout).
+    const others = REPOS.slice(1);
+    let seenWhenRetryAnswered = 0;
+    const reg = scriptedRegistry({
+      hold: (repo, nth) => {
+        if (repo !== 'team/app0') return undefined;
+        if (nth === 0) return Promise.resolve(first(reg));
+        return Promise.all(others.map((r) => reg.arrival(r))).then(() => void (seenWhenRetryAnswered = reg.seen.length));
+      },
+    });
+    assert.deepEqual(await readAll(reg, REPOS, () => ALICE), [200, 200, 200, 200]);
+    assert.equal(reg.seen.filter((s) => s.repo === 'team/app0').length, 3, 'the first attempt, its retry, and the retry\'s replay with a token');
+    for (const r of others) assert.ok(reg.seen.find((s) => s.repo === r)!.seq <= seenWhenRetryAnswered, `${r} was sent before the first request's retry was answered`);
+    // Nothing was learnt from that attempt: each request met the registry's 401, as before.
+    assert.deepEqual(reg.unauthorized().sort(), REPOS.map((r) => `GET /v2/${r}/manifests/1`).sort());
+  });
+}
+
+test('a repository that answers a Basic challenge where the first answer named a Bearer one: its own answer is followed (one more round trip), never E_AUTH', async () => {
+  const reg = scriptedRegistry({ basicRepos: ['legacy/app'] });
+  const repos = ['team/app0', 'legacy/app', 'team/app1'];
+  assert.deepEqual(await readAll(reg, repos, () => ALICE), [200, 200, 200]);
+  // The presumed token went to legacy/app, which asked for Basic: the password went next, and was taken.
+  assert.deepEqual(reg.unauthorized(), ['GET /v2/team/app0/manifests/1', 'GET /v2/legacy/app/manifests/1']);
+  assert.equal(reg.seen.filter((s) => s.repo === 'legacy/app').length, 2);
+});
+
+test('a first answer naming Basic is not presumed: the other repositories, token ones, each follow their own 401 (the reverted change sent them the password and failed E_AUTH)', async () => {
+  const reg = scriptedRegistry({ basicRepos: ['legacy/app'] });
+  const repos = ['legacy/app', 'team/app0', 'team/app1'];
+  assert.deepEqual(await readAll(reg, repos, () => ALICE), [200, 200, 200]);
+  assert.deepEqual(reg.unauthorized().sort(), repos.map((r) => `GET /v2/${r}/manifests/1`).sort());
+});
+
+for (const [what, credential, scheme] of [
+  ['without credentials', () => undefined, 'https'],
+  ['to a registry reached over plain http (named insecure)', () => ALICE, 'http'],
+] as const) {
+  test(`requests ${what} do not wait for the first one's answer`, { timeout: 20_000 }, async () => {
+    // The first request is answered only once every other one has arrived: had they waited for
+    // it, none would (this test would hang until its timeout).
+    const others = REPOS.slice(1);
+    const reg = scriptedRegistry({ scheme, hold: (repo, nth) => (repo === 'team/app0' && nth === 0 ? Promise.all(others.map((r) => reg.arrival(r))).then(() => undefined) : undefined) });
+    const statuses = await readAll(reg, REPOS, credential, scheme);
+    assert.deepEqual(statuses, [200, 200, 200, 200]);
+    assert.equal(reg.unauthorized().length, 4);
+  });
+}
