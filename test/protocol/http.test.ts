@@ -275,6 +275,7 @@ test('errorFromResponse keeps OCI error codes and picks the typed error', async 
   assert.equal(long.code, 'E_TOO_MANY_REQUESTS');
   assert.match(long.message, /\(rate limited; the registry asks to wait 3600 s \(Retry-After\), longer than regpush waits \(60 s\): wait and retry/);
   const short = await errorFromResponse({ status: 429, headers: { 'retry-after': '2' }, url: 'x', body: Readable.from([]) }, { what: 'GET manifest r/x:1', registry: 'r' });
+  assert.equal(short.code, 'E_TOO_MANY_REQUESTS');
   assert.match(short.message, /\(rate limited; retries exhausted: wait and retry/);
 });
 

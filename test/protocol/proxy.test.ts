@@ -592,7 +592,7 @@ test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the re
   const { port, asked } = await refusingProxy(502, 'Bad Gateway');
   const t = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${port}` }, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 } });
   await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
-    assert.ok(e instanceof NetworkError, String(e));
+    assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
     assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${port}: the proxy answered 502 to CONNECT; check the proxy settings (HTTPS_PROXY, NO_PROXY)`);
     assert.equal(e.details.status, undefined, 'not a status of the registry');
     return true;
@@ -607,7 +607,7 @@ test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the re
   await new Promise<void>((r) => gone.close(() => r()));
   const t2 = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${gonePort}` }, retry: { retries: 0 } });
   await assert.rejects(t2.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
-    assert.ok(e instanceof NetworkError, String(e));
+    assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
     assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${gonePort}: connection refused (ECONNREFUSED); check the proxy address and port, and that the proxy is running (HTTPS_PROXY, NO_PROXY)`);
     return true;
   });
@@ -757,7 +757,7 @@ test('a proxy that takes the connection but never answers CONNECT fails after th
   const p = await silentProxy();
   const t = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${p.port}` }, idleTimeoutMs: 200, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
   await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
-    assert.ok(e instanceof NetworkError, String(e));
+    assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
     assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${p.port}: the proxy did not answer within 200 ms (ETIMEDOUT); check that the proxy is running and reachable (HTTPS_PROXY, NO_PROXY)`);
     assert.equal(e.details.errno, 'ETIMEDOUT');
     return true;

@@ -388,7 +388,7 @@ test('a list whose Link names another origin (tags, catalog, referrers) is E_PRO
     if (req.url!.includes('/referrers/')) return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link }).end(JSON.stringify({ schemaVersion: 2, manifests: [] }));
     res.writeHead(200, { 'content-type': 'application/json', link }).end('{"tags":["a"],"repositories":["a"]}');
   });
-  const cross = (err: unknown) => err instanceof ProtocolError && err.message.includes(`the registry at ${r.host} sent a Link to its next page on another host (http://${other.host})`);
+  const cross = (err: unknown) => err instanceof ProtocolError && err.code === 'E_PROTOCOL' && err.message.includes(`the registry at ${r.host} sent a Link to its next page on another host (http://${other.host})`);
   await assert.rejects(r.client.listTags('app', 1), cross);
   await assert.rejects(r.client.listRepositories(1), cross);
   await assert.rejects(r.client.referrers('app', d), cross);
@@ -480,11 +480,11 @@ test('a manifest named by digest is written host/repo@sha256:… in errors (neve
     res.end('{"schemaVersion":1}');
   });
   const named = (e: Error) => e.message.includes(`${r.host}/app@${d}`) && !e.message.includes(`app:${d}`);
-  await assert.rejects(r.client.putManifest('app', d, bytes, 'application/vnd.oci.image.manifest.v1+json'), (e: Error) => named(e) && /PUT manifest/.test(e.message));
-  await assert.rejects(r.client.headManifest('app', d), (e: Error) => named(e) && /HEAD manifest/.test(e.message));
+  await assert.rejects(r.client.putManifest('app', d, bytes, 'application/vnd.oci.image.manifest.v1+json'), (e: Error) => (e as RegpushError).code === 'E_REGISTRY' && named(e) && /PUT manifest/.test(e.message));
+  await assert.rejects(r.client.headManifest('app', d), (e: Error) => (e as RegpushError).code === 'E_DENIED' && named(e) && /HEAD manifest/.test(e.message));
   await assert.rejects(r.client.getManifest('app', d), (e: Error) => e instanceof UnsupportedError && e.code === 'E_UNSUPPORTED' && named(e) && /is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI/.test(e.message));
   // A tag keeps the colon.
-  await assert.rejects(r.client.headManifest('app', 'v1'), (e: Error) => e.message.includes(`${r.host}/app:v1`));
+  await assert.rejects(r.client.headManifest('app', 'v1'), (e: Error) => (e as RegpushError).code === 'E_DENIED' && e.message.includes(`${r.host}/app:v1`));
   r.transport.close();
 });
 

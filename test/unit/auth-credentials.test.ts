@@ -182,7 +182,7 @@ describe('resolveCredential: order', () => {
     const o = await setup({ env: { REGPUSH_TO_USER: 'u' } });
     await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /REGPUSH_TO_PASSWORD is not/ });
     o.env = { REGPUSH_TO_PASSWORD: SECRET };
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => /REGPUSH_TO_USER is not/.test(err.message) && !err.message.includes(SECRET));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && /REGPUSH_TO_USER is not/.test(err.message) && !err.message.includes(SECRET));
   });
 
   it('docker config wins over podman auth.json', async () => {

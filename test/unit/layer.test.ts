@@ -506,7 +506,7 @@ describe('layer: tar contents (checked with GNU tar)', () => {
   it('refuses a file name that is not valid UTF-8', async () => {
     const src = tree({});
     writeFileSync(Buffer.concat([Buffer.from(`${src}/bad-`), Buffer.from([0xff, 0xfe])]), 'x');
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && /UTF-8/.test(err.message));
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && /UTF-8/.test(err.message));
   });
 
   it('refuses a name that is not valid UTF-8 next to a genuine U+FFFD, in a subdirectory, in every pass', async () => {
@@ -609,7 +609,7 @@ describe('layer: Windows layout', () => {
     assert.deepEqual(es.map((e) => e.header.name), ['Files/', 'Hives/', 'Files/a.txt']);
     const linked = tree({ 'a.txt': 'a', 'l.txt': { link: 'a.txt' } });
     const opts: LayerOptions = { sources: [{ src: linked, dest: '/app' }], windows: true };
-    const refused = { name: 'InputError', message: /^\/app\/l\.txt is a symbolic link, which a Windows layer cannot hold/ };
+    const refused = { name: 'InputError', code: 'E_INPUT', message: /^\/app\/l\.txt is a symbolic link, which a Windows layer cannot hold/ };
     await assert.rejects(build(opts), refused);
     await assert.rejects(computeDiffId(opts), refused);
   });
@@ -637,7 +637,7 @@ describe('layer: names a Windows layer cannot hold (Microsoft, "Naming Files, Pa
   async function refused(spec: Parameters<typeof tree>[0], message: string | RegExp): Promise<void> {
     const src = tree(spec);
     const opts: LayerOptions = { sources: [{ src, dest: '/app' }], windows: true };
-    const want = (err: unknown): boolean => err instanceof InputError && (typeof message === 'string' ? err.message === message : message.test(err.message)) && !err.message.includes('\n');
+    const want = (err: unknown): boolean => err instanceof InputError && err.code === 'E_INPUT' && (typeof message === 'string' ? err.message === message : message.test(err.message)) && !err.message.includes('\n');
     await assert.rejects(build(opts), want);
     await assert.rejects(computeDiffId(opts), want);
     // And push's walk before any request, which refuses a Windows layer's symlinks (layer/content.ts).
@@ -1237,7 +1237,7 @@ describe('layer: streaming, failures and cancellation', () => {
   it('fails with InputError when a file is rewritten in place (same size) while being read, in the build and in the diffID pass', async () => {
     // dd conv=notrunc over a file the layer is reading: same size, other bytes. The file's times
     // are set back first, so that the rewrite changes its mtime even on a coarse clock.
-    const changed = { name: 'InputError', message: /big\.bin changed while it was being read \(written to during the build\)/ };
+    const changed = { name: 'InputError', code: 'E_INPUT', message: /big\.bin changed while it was being read \(written to during the build\)/ };
     const rewrite = (p: string): void => {
       const fd = openSync(p, 'r+');
       try {
@@ -1283,7 +1283,7 @@ describe('layer: streaming, failures and cancellation', () => {
       (async () => {
         while (!(await blocks.next()).done);
       })(),
-      { name: 'InputError', message: `${join(src, 'z.txt')} disappeared while the layer was being built (deleted after the walk listed it)` },
+      { name: 'InputError', code: 'E_INPUT', message: `${join(src, 'z.txt')} disappeared while the layer was being built (deleted after the walk listed it)` },
     );
   });
 
