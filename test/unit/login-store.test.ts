@@ -143,7 +143,7 @@ describe('a namespace login with nowhere to keep it', () => {
     // A file where the folder should be: the same refusal, worded for it.
     await fs.mkdir(path.dirname(runtime), { recursive: true });
     await fs.writeFile(runtime, '');
-    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), (e: unknown) => e instanceof UsageError && e.message.includes(`XDG_RUNTIME_DIR names ${runtime}, which is not a directory`));
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.includes(`XDG_RUNTIME_DIR names ${runtime}, which is not a directory`));
     await fs.rm(runtime);
     // A logout finds nothing stored there and makes nothing either.
     assert.equal(await eraseCredential('quay.io/org', { env, homeDir: home }), false);
@@ -377,7 +377,7 @@ describe('logout when the credential helper cannot be asked', () => {
     await writeJson(dockerConfig(slow.home), { credsStore: 'slow', auths: { 'quay.io': { auth: b64('q:1') } } });
     await assert.rejects(
       eraseCredential('ghcr.io', { env: slow.env, homeDir: slow.home, helperTimeoutMs: 300 }),
-      (e: unknown) => e instanceof AuthError && /timed out after 300 ms.*; the login the helper holds was not erased$/.test(e.message) && !e.message.includes('removed'),
+      (e: unknown) => e instanceof AuthError && e.code === 'E_AUTH' && /timed out after 300 ms.*; the login the helper holds was not erased$/.test(e.message) && !e.message.includes('removed'),
     );
     assert.deepEqual((await readJson(dockerConfig(slow.home))).auths, { 'quay.io': { auth: b64('q:1') } });
   });
@@ -498,7 +498,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
     const { home, auth, env } = await setup(undefined, data);
     await assert.rejects(
       login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env, homeDir: home }),
-      (e: unknown) => e instanceof UsageError && /sends ghcr\.io to docker-credential-pass \(credHelpers\)/.test(e.message),
+      (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && /sends ghcr\.io to docker-credential-pass \(credHelpers\)/.test(e.message),
     );
     assert.equal(pings.mock.callCount(), 0);
     assert.deepEqual(await readJson(auth), data);
