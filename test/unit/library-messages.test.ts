@@ -440,7 +440,9 @@ test('sync: an index missing a child of the platforms an entry keeps says platfo
   const dir = tempDir();
   writeFileSync(join(dir, 'sync.yaml'), ['images:', `  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n'));
   const r = await cli(['sync', '--retries', '0', join(dir, 'sync.yaml')], [src, dst]);
+  assert.equal(r.code, 4, r.stderr);
   assert.match(r.stderr, /\(a broken index at the source; the entry's platforms can leave that image out\)/);
+  assert.match(r.stderr, /\[E_NOT_FOUND\]\n$/);
   assert.doesNotMatch(r.stderr, /--platform/);
 });
 
