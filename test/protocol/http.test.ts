@@ -79,7 +79,7 @@ test('after redirects the answer says where the request went first and the first
   assert.equal((await readBody(same, 100, 'b')).toString(), 'same-origin');
   assert.deepEqual(same.redirected, { from: host(reg), away: undefined, authorizationDropped: false });
   // Six redirects: refused after the fifth hop.
-  await assert.rejects(t.send({ method: 'GET', url: `${reg}/loop0` }), (err: Error) => err instanceof ProtocolError && /too many redirects \(more than 5\)/.test(err.message));
+  await assert.rejects(t.send({ method: 'GET', url: `${reg}/loop0` }), (err: Error) => err instanceof ProtocolError && err.code === 'E_PROTOCOL' && /too many redirects \(more than 5\)/.test(err.message));
   t.close();
 });
 
@@ -161,7 +161,7 @@ test('GHCR\'s 429, its wait named only in its error body (retry-after: 1.16676ms
   assert.equal(refused.status, 429);
   assert.deepEqual(delays, []);
   const err = await errorFromResponse(refused, { what: 'GET manifest r/x:1', registry: 'r' });
-  assert.ok(err instanceof TooManyRequestsError);
+  assert.ok(err instanceof TooManyRequestsError && err.code === 'E_TOO_MANY_REQUESTS');
   assert.match(err.message, /^GET manifest r\/x:1: r answered 429 TOOMANYREQUESTS: retry-after: 2m0s, allowed: 44000\/minute \(rate limited; the registry asks to wait 120 s \(in its error body\), longer than regpush waits \(60 s\)/);
   assert.equal(err.details.waitInBody, 120_000);
   t.close();
@@ -207,7 +207,7 @@ test('a stalled response body fails with a NetworkError instead of hanging', asy
   });
   const t = new Transport({ retry: fast, idleTimeoutMs: 200 });
   const res = await t.send({ method: 'GET', url });
-  await assert.rejects(readBody(res, 1000, 'x'), (e: unknown) => e instanceof NetworkError && /stalled/.test(e.message));
+  await assert.rejects(readBody(res, 1000, 'x'), (e: unknown) => e instanceof NetworkError && e.code === 'E_NETWORK' && /stalled/.test(e.message));
   t.close();
 });
 
@@ -275,6 +275,7 @@ test('errorFromResponse keeps OCI error codes and picks the typed error', async 
   assert.equal(long.code, 'E_TOO_MANY_REQUESTS');
   assert.match(long.message, /\(rate limited; the registry asks to wait 3600 s \(Retry-After\), longer than regpush waits \(60 s\): wait and retry/);
   const short = await errorFromResponse({ status: 429, headers: { 'retry-after': '2' }, url: 'x', body: Readable.from([]) }, { what: 'GET manifest r/x:1', registry: 'r' });
+  assert.equal(short.code, 'E_TOO_MANY_REQUESTS');
   assert.match(short.message, /\(rate limited; retries exhausted: wait and retry/);
 });
 
@@ -434,7 +435,7 @@ test('a connection reset in the middle of the TLS handshake is a network error (
   const port = (srv.address() as AddressInfo).port;
   const t = new Transport({ retry: { ...fast, retries: 1 } });
   await assert.rejects(t.send({ method: 'GET', url: `https://127.0.0.1:${port}/v2/` }), (e: unknown) => {
-    assert.ok(e instanceof NetworkError, String(e));
+    assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
     assert.doesNotMatch((e as Error).message, /--ca-cert/);
     return true;
   });
@@ -460,7 +461,7 @@ test('withProfile: a deadline for the answer to start and for each silence of it
   });
   const t = new Transport({ retry: fast, idleTimeoutMs: 5000 });
   const p = t.withProfile({ retry: { retries: 1, statuses: new Set(), errnos: new Set(['ECONNRESET']) }, answerTimeoutMs: 200 });
-  await assert.rejects(p.send({ method: 'GET', url: `${url}/never` }), (e: unknown) => e instanceof NetworkError && e.details.errno === 'ETIMEDOUT' && /no answer within 200 ms/.test(e.message));
+  await assert.rejects(p.send({ method: 'GET', url: `${url}/never` }), (e: unknown) => e instanceof NetworkError && e.code === 'E_NETWORK' && e.details.errno === 'ETIMEDOUT' && /no answer within 200 ms/.test(e.message));
   assert.equal(hits, 1, 'the deadline is not retried under this profile');
   hits = 0;
   assert.equal((await p.send({ method: 'GET', url: `${url}/503` })).status, 503);
@@ -472,7 +473,7 @@ test('withProfile: a deadline for the answer to start and for each silence of it
   assert.equal((await readBody(slow, 100, 'x')).toString(), 'abcdef');
   // Before: the body kept only the transport's idle watch (5000 ms here, 60 s by default).
   const stalled = await p.send({ method: 'GET', url: `${url}/stall` });
-  await assert.rejects(readBody(stalled, 100, 'x'), (e: unknown) => e instanceof NetworkError && e.details.errno === 'ETIMEDOUT' && /response stalled for 200 ms/.test(e.message));
+  await assert.rejects(readBody(stalled, 100, 'x'), (e: unknown) => e instanceof NetworkError && e.code === 'E_NETWORK' && e.details.errno === 'ETIMEDOUT' && /response stalled for 200 ms/.test(e.message));
   const ctl = new AbortController();
   const cancelled = await p.send({ method: 'GET', url: `${url}/slow`, signal: ctl.signal });
   ctl.abort();

@@ -592,7 +592,7 @@ test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the re
   const { port, asked } = await refusingProxy(502, 'Bad Gateway');
   const t = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${port}` }, retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 2 } });
   await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
-    assert.ok(e instanceof NetworkError, String(e));
+    assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
     assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${port}: the proxy answered 502 to CONNECT; check the proxy settings (HTTPS_PROXY, NO_PROXY)`);
     assert.equal(e.details.status, undefined, 'not a status of the registry');
     return true;
@@ -607,7 +607,7 @@ test('a proxy refusing the CONNECT (502) names the proxy, redacted, after the re
   await new Promise<void>((r) => gone.close(() => r()));
   const t2 = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${gonePort}` }, retry: { retries: 0 } });
   await assert.rejects(t2.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
-    assert.ok(e instanceof NetworkError, String(e));
+    assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
     assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${gonePort}: connection refused (ECONNREFUSED); check the proxy address and port, and that the proxy is running (HTTPS_PROXY, NO_PROXY)`);
     return true;
   });
@@ -687,7 +687,7 @@ test('a proxy user or password with a character the URL syntax reserves is one E
   // (URL parsers take the last '@', and encode the space), so those read as typed.
   for (const proxyUrl of [`http://bob:px%20p%40ss%2Fwo%23r%3Fd%25@127.0.0.1:${port}`, `http://bob:px p@ss%2Fwo%23r%3Fd%25@127.0.0.1:${port}`]) {
     const t = new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 } });
-    await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && /the proxy answered 502 to CONNECT/.test(e.message));
+    await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && e.code === 'E_NETWORK' && /the proxy answered 502 to CONNECT/.test(e.message));
     t.close();
   }
   assert.deepEqual(got, ['accepted', 'accepted']);
@@ -710,14 +710,14 @@ test('errors about a proxy name the variable that is set: https_proxy / http_pro
   // A proxy's refusal, and one that is not there, name it too.
   const { port } = await refusingProxy(407, 'Proxy Authentication Required');
   const t2 = new Transport({ proxy: proxySettingsFromEnv({ https_proxy: `http://127.0.0.1:${port}` }), retry: { retries: 0 } });
-  await assert.rejects(t2.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => e instanceof AuthError && e.message.endsWith('give them in https_proxy as http://USER:PASSWORD@HOST:PORT'));
+  await assert.rejects(t2.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => e instanceof AuthError && e.code === 'E_AUTH' && e.message.endsWith('give them in https_proxy as http://USER:PASSWORD@HOST:PORT'));
   t2.close();
   const gone = net.createServer();
   await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
   const gonePort = (gone.address() as AddressInfo).port;
   await new Promise<void>((r) => gone.close(() => r()));
   const t3 = new Transport({ proxy: proxySettingsFromEnv({ http_proxy: `http://127.0.0.1:${gonePort}` }), retry: { retries: 0 } });
-  await assert.rejects(t3.send({ method: 'GET', url: 'http://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && e.message.endsWith('(http_proxy, NO_PROXY)'));
+  await assert.rejects(t3.send({ method: 'GET', url: 'http://reg.corp.example/v2/' }), (e: unknown) => e instanceof NetworkError && e.code === 'E_NETWORK' && e.message.endsWith('(http_proxy, NO_PROXY)'));
   t3.close();
   const r = await inspectThroughProxy({ https_proxy: 'http://proxy.corp:99999' });
   assert.equal(r.status, 2, r.stderr);
@@ -757,7 +757,7 @@ test('a proxy that takes the connection but never answers CONNECT fails after th
   const p = await silentProxy();
   const t = new Transport({ proxy: { httpsProxy: `http://bob:pr0xy-s3cret@127.0.0.1:${p.port}` }, idleTimeoutMs: 200, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 2 } });
   await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
-    assert.ok(e instanceof NetworkError, String(e));
+    assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
     assert.equal(e.message, `cannot reach reg.corp.example through proxy http://***@127.0.0.1:${p.port}: the proxy did not answer within 200 ms (ETIMEDOUT); check that the proxy is running and reachable (HTTPS_PROXY, NO_PROXY)`);
     assert.equal(e.details.errno, 'ETIMEDOUT');
     return true;

@@ -152,13 +152,13 @@ test('a sha512 reference is checked as sha512: manifests, Docker-Content-Digest 
   // A stated sha512 that the bytes do not match, on a tag read.
   body = m;
   header = sha512('something else');
-  await assert.rejects(r.client.getManifest('app', 'v1'), (e: Error) => e instanceof DigestMismatchError && e.message.includes(`registry says ${header}`));
+  await assert.rejects(r.client.getManifest('app', 'v1'), (e: Error) => e instanceof DigestMismatchError && e.code === 'E_DIGEST_MISMATCH' && e.message.includes(`registry says ${header}`));
   header = sha512(m);
   assert.equal((await r.client.getManifest('app', 'v1')).digest, sha(m));
   // A config named by a sha512 digest.
   body = config;
   assert.deepEqual(await r.client.getBlobBytes('app', sha512(config), 1024), config);
-  await assert.rejects(r.client.getBlobBytes('app', sha512('another config'), 1024), (e: Error) => e instanceof DigestMismatchError && e.message.includes(`got ${sha512(config)}`));
+  await assert.rejects(r.client.getBlobBytes('app', sha512('another config'), 1024), (e: Error) => e instanceof DigestMismatchError && e.code === 'E_DIGEST_MISMATCH' && e.message.includes(`got ${sha512(config)}`));
   r.transport.close();
 });
 
@@ -223,7 +223,7 @@ test('a tag list whose Link never ends fails with E_PROTOCOL instead of looping 
     n++;
     res.writeHead(200, { link: `</v2/app/tags/list?n=1&last=t${n}>; rel="next"`, 'content-type': 'application/json' }).end(`{"tags":["t${n}"]}`);
   });
-  await assert.rejects(r.client.listTags('app', 1, 25), (err: unknown) => err instanceof ProtocolError && /past 25 pages of 1/.test(err.message));
+  await assert.rejects(r.client.listTags('app', 1, 25), (err: unknown) => err instanceof ProtocolError && err.code === 'E_PROTOCOL' && /past 25 pages of 1/.test(err.message));
   assert.equal(n, 25);
   assert.equal(MAX_TAG_PAGES, 10_000);
   r.transport.close();
@@ -236,7 +236,7 @@ test('a registry that repeats a tag-list page (its Link leads back, or it ignore
       n++;
       res.writeHead(200, { link: typeof link === 'string' ? link : link(n), 'content-type': 'application/json' }).end('{"tags":["a","b"]}');
     });
-    await assert.rejects(r.client.listTags('app', 2), (err: unknown) => err instanceof ProtocolError && err.message === `tag list of ${r.client.registry}/app: page 2 repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`);
+    await assert.rejects(r.client.listTags('app', 2), (err: unknown) => err instanceof ProtocolError && err.code === 'E_PROTOCOL' && err.message === `tag list of ${r.client.registry}/app: page 2 repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`);
     assert.equal(n, 2, 'pages asked');
     r.transport.close();
   }
@@ -259,7 +259,7 @@ test('a tag list that is not {"tags": [strings]} is one E_PROTOCOL naming the li
   ];
   for (const [b, why] of wrong) {
     body = b;
-    await assert.rejects(r.client.listTags('app'), (err: unknown) => err instanceof ProtocolError && err.message === `${what}: ${why}` && err.details.registry === r.client.registry, b);
+    await assert.rejects(r.client.listTags('app'), (err: unknown) => err instanceof ProtocolError && err.code === 'E_PROTOCOL' && err.message === `${what}: ${why}` && err.details.registry === r.client.registry, b);
   }
   for (const b of ['{"name":"app","tags":null}', '{"name":"app"}', '{"name":"app","tags":[]}']) {
     body = b;
@@ -290,7 +290,7 @@ test('deleteManifest: 202 is done; 405 (deletes disabled) is E_UNSUPPORTED; 404 
   answers.push([202, '']);
   await r.client.deleteManifest('app', d);
   answers.push([405, oci('UNSUPPORTED')]);
-  await assert.rejects(r.client.deleteManifest('app', d), (e: unknown) => e instanceof UnsupportedError && /405 UNSUPPORTED.*does not allow deleting/.test(e.message));
+  await assert.rejects(r.client.deleteManifest('app', d), (e: unknown) => e instanceof UnsupportedError && e.code === 'E_UNSUPPORTED' && /405 UNSUPPORTED.*does not allow deleting/.test(e.message));
   answers.push([405, '']);
   await assert.rejects(r.client.deleteManifest('app', d), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: new RegExp(`^DELETE manifest \\S+/app@${d}: \\S+ answered 405 \\(this registry does not allow deleting manifests`) });
   answers.push([404, oci('MANIFEST_UNKNOWN')]);
@@ -315,7 +315,7 @@ test('deleteTag: DELETE of /manifests/<tag>; 202, 200 and 204 are done; 405 and 
   }
   for (const [status, body] of [[405, oci('UNSUPPORTED')], [400, oci('DIGEST_INVALID')], [405, '']] as const) {
     answers.push([status, body]);
-    await assert.rejects(r.client.deleteTag('app', 'old'), (e: unknown) => e instanceof UnsupportedError && e.details.status === status && /DELETE tag \S+:old/.test(e.message), `${status} ${body}`);
+    await assert.rejects(r.client.deleteTag('app', 'old'), (e: unknown) => e instanceof UnsupportedError && e.code === 'E_UNSUPPORTED' && e.details.status === status && /DELETE tag \S+:old/.test(e.message), `${status} ${body}`);
   }
   answers.push([404, oci('MANIFEST_UNKNOWN')]);
   await assert.rejects(r.client.deleteTag('app', 'old'), { name: 'NotFoundError', code: 'E_NOT_FOUND', message: /^DELETE tag \S+\/app:old: \S+ answered 404 MANIFEST_UNKNOWN/ });
@@ -388,7 +388,7 @@ test('a list whose Link names another origin (tags, catalog, referrers) is E_PRO
     if (req.url!.includes('/referrers/')) return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link }).end(JSON.stringify({ schemaVersion: 2, manifests: [] }));
     res.writeHead(200, { 'content-type': 'application/json', link }).end('{"tags":["a"],"repositories":["a"]}');
   });
-  const cross = (err: unknown) => err instanceof ProtocolError && err.message.includes(`the registry at ${r.host} sent a Link to its next page on another host (http://${other.host})`);
+  const cross = (err: unknown) => err instanceof ProtocolError && err.code === 'E_PROTOCOL' && err.message.includes(`the registry at ${r.host} sent a Link to its next page on another host (http://${other.host})`);
   await assert.rejects(r.client.listTags('app', 1), cross);
   await assert.rejects(r.client.listRepositories(1), cross);
   await assert.rejects(r.client.referrers('app', d), cross);
@@ -406,7 +406,7 @@ test('referrers: a Link that never ends is E_PROTOCOL at the bound; a later page
     const page = JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(`x${n}`), size: 1 }] });
     res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/app/referrers/${d}?p=${n + 1}>; rel="next"` }).end(page);
   });
-  await assert.rejects(endless.client.referrers('app', d, 5), (e: unknown) => e instanceof ProtocolError && /referrers of .*app@sha256:.* go on past 5 pages/.test(e.message));
+  await assert.rejects(endless.client.referrers('app', d, 5), (e: unknown) => e instanceof ProtocolError && e.code === 'E_PROTOCOL' && /referrers of .*app@sha256:.* go on past 5 pages/.test(e.message));
   assert.equal(endless.log.length, 5);
   assert.ok(MAX_REFERRER_PAGES >= 100, 'the default bound leaves room for real registries');
 
@@ -430,18 +430,18 @@ test('referrers: a Link back to a page already read, a page naming only what ear
     res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', ...(next ? { link: `<${next}>; rel="next"` } : {}) }).end(JSON.stringify({ schemaVersion: 2, manifests }));
   // Self-linking: the page names itself as the next one (the audit's hostile answer).
   const self = await registry((req, _body, res) => answer(res, [entry(1)], req.url!));
-  await assert.rejects(self.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && /referrers of .*app@sha256:.*: page 2 leads back to a page already read/.test(e.message));
+  await assert.rejects(self.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && e.code === 'E_PROTOCOL' && /referrers of .*app@sha256:.*: page 2 leads back to a page already read/.test(e.message));
   assert.equal(self.log.length, 1, 'the repeated URL is not asked for again');
   // A new URL each time, the same referrers on every page (a registry that ignores its own cursor).
   const same = await registry((_req, _body, res) => answer(res, [entry(1), entry(2)], `/v2/app/referrers/${d}?p=${same.log.length}`));
-  await assert.rejects(same.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && /page 2 repeats what earlier pages listed/.test(e.message));
+  await assert.rejects(same.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && e.code === 'E_PROTOCOL' && /page 2 repeats what earlier pages listed/.test(e.message));
   assert.equal(same.log.length, 2);
   // New referrers on every page, past the bound of one index's children: refused once past it.
   const many = await registry((req, _body, res) => {
     const n = Number(new URL(req.url!, 'http://x').searchParams.get('p') ?? '0');
     answer(res, Array.from({ length: 100 }, (_, i) => entry(n * 100 + i)), `/v2/app/referrers/${d}?p=${n + 1}`);
   });
-  await assert.rejects(many.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && new RegExp(`names more than ${MAX_INDEX_CHILDREN} referrers`).test(e.message));
+  await assert.rejects(many.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && e.code === 'E_PROTOCOL' && new RegExp(`names more than ${MAX_INDEX_CHILDREN} referrers`).test(e.message));
   assert.equal(many.log.length, MAX_INDEX_CHILDREN / 100 + 1, 'read no further than the page that passed the bound');
   // Within the bounds: each referrer once, and no annotations held.
   const ok = await registry((req, _body, res) => (req.url!.includes('?') ? answer(res, [entry(2), entry(3)]) : answer(res, [entry(1), entry(2), entry(1)], `/v2/app/referrers/${d}?p=2`)));
@@ -461,7 +461,7 @@ test('referrers: an entry that is not a descriptor with a valid digest (a tag na
     const r = await registry((_req, _body, res) => {
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end(JSON.stringify({ schemaVersion: 2, manifests: [good, bad] }));
     });
-    await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && /^referrers of .*app@sha256:[0-9a-f]{64}: /.test(e.message) && want.test(e.message), JSON.stringify(bad));
+    await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof ProtocolError && e.code === 'E_PROTOCOL' && /^referrers of .*app@sha256:[0-9a-f]{64}: /.test(e.message) && want.test(e.message), JSON.stringify(bad));
     assert.deepEqual(r.log, [`GET /v2/app/referrers/${d}`]);
   }
 });
@@ -480,11 +480,11 @@ test('a manifest named by digest is written host/repo@sha256:… in errors (neve
     res.end('{"schemaVersion":1}');
   });
   const named = (e: Error) => e.message.includes(`${r.host}/app@${d}`) && !e.message.includes(`app:${d}`);
-  await assert.rejects(r.client.putManifest('app', d, bytes, 'application/vnd.oci.image.manifest.v1+json'), (e: Error) => named(e) && /PUT manifest/.test(e.message));
-  await assert.rejects(r.client.headManifest('app', d), (e: Error) => named(e) && /HEAD manifest/.test(e.message));
+  await assert.rejects(r.client.putManifest('app', d, bytes, 'application/vnd.oci.image.manifest.v1+json'), (e: Error) => (e as RegpushError).code === 'E_REGISTRY' && named(e) && /PUT manifest/.test(e.message));
+  await assert.rejects(r.client.headManifest('app', d), (e: Error) => (e as RegpushError).code === 'E_DENIED' && named(e) && /HEAD manifest/.test(e.message));
   await assert.rejects(r.client.getManifest('app', d), (e: Error) => e instanceof UnsupportedError && e.code === 'E_UNSUPPORTED' && named(e) && /is a Docker schema 1 manifest, which regpush does not support; re-push it as schema 2 or OCI/.test(e.message));
   // A tag keeps the colon.
-  await assert.rejects(r.client.headManifest('app', 'v1'), (e: Error) => e.message.includes(`${r.host}/app:v1`));
+  await assert.rejects(r.client.headManifest('app', 'v1'), (e: Error) => (e as RegpushError).code === 'E_DENIED' && e.message.includes(`${r.host}/app:v1`));
   r.transport.close();
 });
 
@@ -951,7 +951,7 @@ test('a Range GET answered 206 from another offset (or without Content-Range) is
   for await (const c of ok.body) chunks.push(c as Buffer);
   assert.deepEqual(Buffer.concat(chunks), blob.subarray(4));
   answerFrom = 2;
-  await assert.rejects(r.client.getBlob('app', d, 4), (e: RegpushError) => e instanceof ProtocolError && /asked for the bytes from 4.*Content-Range "bytes 2-15\/16"/.test(e.message));
+  await assert.rejects(r.client.getBlob('app', d, 4), (e: RegpushError) => e instanceof ProtocolError && e.code === 'E_PROTOCOL' && /asked for the bytes from 4.*Content-Range "bytes 2-15\/16"/.test(e.message));
   // From byte 0: the whole blob, taken as a 200 would be (the reader skips what it has).
   answerFrom = 0;
   const whole = await r.client.getBlob('app', d, 4);
@@ -959,7 +959,7 @@ test('a Range GET answered 206 from another offset (or without Content-Range) is
   whole.body.resume();
   answerFrom = 4;
   withRange = false;
-  await assert.rejects(r.client.getBlob('app', d, 4), (e: RegpushError) => e instanceof ProtocolError && /Content-Range ""/.test(e.message));
+  await assert.rejects(r.client.getBlob('app', d, 4), (e: RegpushError) => e instanceof ProtocolError && e.code === 'E_PROTOCOL' && /Content-Range ""/.test(e.message));
 });
 
 test('cancelUpload: 2xx is cancelled; 404 BLOB_UPLOAD_UNKNOWN (no such session: its blob was stored, or it is gone) leaves nothing; 404 BLOB_UPLOAD_INVALID (a stale state) and other answers leave the session', async () => {
@@ -1032,7 +1032,7 @@ test("a manifest HEAD's Docker-Content-Digest that is no digest is E_PROTOCOL na
     res.end();
   });
   await assert.rejects(client.headManifest('app', '1'), (e: unknown) => {
-    assert.ok(e instanceof ProtocolError, String(e));
+    assert.ok(e instanceof ProtocolError && e.code === 'E_PROTOCOL', String(e));
     assert.match(e.message, /^HEAD manifest 127\.0\.0\.1:\d+\/app:1: the registry's Docker-Content-Digest "sha256:\.\.\/\.\.\/\.\.\/prod\/manifests\/latest" is not a digest \(sha256:<64 hex> or sha512:<128 hex>\)$/);
     return true;
   });

@@ -182,7 +182,7 @@ describe('resolveCredential: order', () => {
     const o = await setup({ env: { REGPUSH_TO_USER: 'u' } });
     await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /REGPUSH_TO_PASSWORD is not/ });
     o.env = { REGPUSH_TO_PASSWORD: SECRET };
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => /REGPUSH_TO_USER is not/.test(err.message) && !err.message.includes(SECRET));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && /REGPUSH_TO_USER is not/.test(err.message) && !err.message.includes(SECRET));
   });
 
   it('docker config wins over podman auth.json', async () => {
@@ -337,7 +337,7 @@ describe('resolveCredential: docker config.json', () => {
   it('a helper replying invalid JSON → AuthError that does not quote the reply', async () => {
     const o = await setup({ runHelper: async () => `{"Secret": "${SECRET}"` });
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'broken' } });
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && /docker-credential-broken/.test(err.message));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && !err.message.includes(SECRET) && /docker-credential-broken/.test(err.message));
   });
 
   it('a helper that exits 0 having printed only to stderr: its stderr is quoted, as for a failure (was: "printed nothing, and exited 0", the helper\'s own explanation dropped)', async () => {
@@ -362,7 +362,7 @@ describe('resolveCredential: docker config.json', () => {
       const o = await setup({ runHelper: async () => reply });
       await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'broken' } });
       await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => {
-        assert.ok(err instanceof AuthError, String(err));
+        assert.ok(err instanceof AuthError && err.code === 'E_AUTH', String(err));
         assert.match(err.message, want);
         assert.equal(err.details.registry, 'ghcr.io');
         return true;
@@ -379,7 +379,7 @@ describe('resolveCredential: docker config.json', () => {
     await writeJson(dockerConfig(o.home), { credsStore: 'desktop', credHelpers: { 'ghcr.io': 'pass' } });
     assert.equal(await resolveCredential('docker.io', o), undefined, 'a public image can still be read');
     assert.ok(o.log.lines.some((l) => /docker-credential-desktop .*not found on PATH.*going on without stored credentials for https:\/\/index\.docker\.io\/v1\//.test(l)), o.log.lines.join('\n'));
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => err instanceof AuthError && /docker-credential-pass get for ghcr.io failed/.test(err.message));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: unknown) => err instanceof AuthError && err.code === 'E_AUTH' && /docker-credential-pass get for ghcr.io failed/.test(err.message));
   });
 
   it('a credsStore that failed is run and warned about once per operation, not again for each repository and role', async () => {
@@ -416,7 +416,7 @@ describe('resolveCredential: docker config.json', () => {
       await writeJson(dockerConfig(o.home), { credHelpers: { 'gcr.io': 'gcloud' } });
       for (const repository of ['p/a', 'p/b', 'q/c']) {
         for (const role of ['from', 'to'] as const) {
-          await assert.rejects(resolveCredential('gcr.io', { ...o, repository, role }), (err: unknown) => err instanceof AuthError && err.message.includes(`docker-credential-gcloud get for gcr.io failed: ${failure.message}`));
+          await assert.rejects(resolveCredential('gcr.io', { ...o, repository, role }), (err: unknown) => err instanceof AuthError && err.code === 'E_AUTH' && err.message.includes(`docker-credential-gcloud get for gcr.io failed: ${failure.message}`));
         }
       }
       assert.equal(runs, 1, `the helper ran once (${failure.message})`);
@@ -487,14 +487,14 @@ describe('resolveCredential: malformed files', () => {
     const o = await setup();
     for (const bad of [[], { auths: [] }, { auths: { x: 'y' } }, { auths: { x: { auth: 5 } } }, { credHelpers: { x: 1 } }, { credsStore: true }]) {
       await writeJson(dockerConfig(o.home), bad);
-      await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.message.includes('config.json'), JSON.stringify(bad));
+      await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && err.message.includes('config.json'), JSON.stringify(bad));
     }
   });
 
   it('an auth field that is not base64 of user:password → AuthError, secret not quoted', async () => {
     const o = await setup();
     await writeJson(dockerConfig(o.home), { auths: { 'ghcr.io': { auth: b64(SECRET) } } });
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && !err.message.includes(b64(SECRET)));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && !err.message.includes(SECRET) && !err.message.includes(b64(SECRET)));
   });
 
   it('malformed podman auth.json → AuthError naming it', async () => {
@@ -502,7 +502,7 @@ describe('resolveCredential: malformed files', () => {
     const file = path.join(o.home, 'auth.json');
     await writeJson(file, 'not json');
     o.env = { REGISTRY_AUTH_FILE: file };
-    await assert.rejects(resolveCredential('quay.io', o), (err: Error) => err instanceof AuthError && err.message.includes(file));
+    await assert.rejects(resolveCredential('quay.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && err.message.includes(file));
   });
 
   it('an empty config.json is treated as empty', async () => {
@@ -786,7 +786,7 @@ describe('resolveCredential: which files, in which order (containers-auth.json(5
     await writeJson(podmanHome(o.home), entry('home'));
     assert.deepEqual(await resolveCredential('quay.io', o), { username: 'home', password: 'pw-home' });
     await writeJson(legacy, { 'quay.io': 'not an object' });
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.message.includes(legacy));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && err.message.includes(legacy));
   });
 });
 
@@ -810,11 +810,11 @@ describe('credential helper: real process', () => {
     });
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'regpushtest', 'quay.io': 'regpushtest', 'x.io': 'broken', 'y.io': 'missing', 'z.io': 'both' } });
     // Its stdout and stderr both: told apart, not run together as one sentence.
-    await assert.rejects(resolveCredential('z.io', o), (err: Error) => err instanceof AuthError && err.message.endsWith('docker-credential-both get for z.io failed: keychain locked; stderr: helper exploded'));
+    await assert.rejects(resolveCredential('z.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && err.message.endsWith('docker-credential-both get for z.io failed: keychain locked; stderr: helper exploded'));
     assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'from-ghcr.io', password: SECRET });
     assert.equal(await resolveCredential('quay.io', o), undefined);
-    await assert.rejects(resolveCredential('x.io', o), (err: Error) => err instanceof AuthError && /docker-credential-broken get for x.io failed: keychain is locked/.test(err.message));
-    await assert.rejects(resolveCredential('y.io', o), (err: Error) => err instanceof AuthError && /docker-credential-missing not found on PATH/.test(err.message));
+    await assert.rejects(resolveCredential('x.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && /docker-credential-broken get for x.io failed: keychain is locked/.test(err.message));
+    await assert.rejects(resolveCredential('y.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && /docker-credential-missing not found on PATH/.test(err.message));
     assert.ok(!o.log.lines.join('\n').includes(SECRET));
   });
 
@@ -839,7 +839,7 @@ describe('credential helper: real process', () => {
     o.helperTimeoutMs = 500;
     o.helperProcessGroup = true; // as the CLI asks without a terminal; never read from the host process's streams
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'spawner' } });
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && /timed out after 500 ms/.test(err.message));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && /timed out after 500 ms/.test(err.message));
     await assertStops(Number((await fs.readFile(pidFile, 'utf8')).trim()));
   });
 
@@ -888,7 +888,7 @@ describe('credential helper: real process', () => {
     const secrets = new SecretSet();
     o.secrets = secrets;
     await writeJson(dockerConfig(o.home), { credHelpers: { 'ghcr.io': 'leaky' } });
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && !err.message.includes(SECRET) && /"Secret":"\*\*\*"/.test(err.message));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && !err.message.includes(SECRET) && /"Secret":"\*\*\*"/.test(err.message));
     assert.equal(secrets.scrub(`x ${SECRET} y`), 'x *** y');
   });
 });
@@ -1031,7 +1031,7 @@ describe('storeCredential / eraseCredential', () => {
     await fs.writeFile(notADir, 'x');
     await assert.rejects(
       storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: { DOCKER_CONFIG: path.join(notADir, 'docker') }, homeDir: home }),
-      (err: unknown) => err instanceof AuthError && /cannot write credential file .*: ENOTDIR/.test(err.message) && !err.message.includes(SECRET),
+      (err: unknown) => err instanceof AuthError && err.code === 'E_AUTH' && /cannot write credential file .*: ENOTDIR/.test(err.message) && !err.message.includes(SECRET),
     );
   });
 
@@ -1043,7 +1043,7 @@ describe('storeCredential / eraseCredential', () => {
     };
     await assert.rejects(
       storeCredential('ghcr.io', { username: 'me', password: SECRET }, { env: {}, homeDir: home, execHelper }),
-      (err: Error) => err instanceof AuthError && /docker-credential-pass store for ghcr.io failed/.test(err.message) && !err.message.includes(SECRET),
+      (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && /docker-credential-pass store for ghcr.io failed/.test(err.message) && !err.message.includes(SECRET),
     );
   });
 
@@ -1058,7 +1058,7 @@ describe('storeCredential / eraseCredential', () => {
 
   it('refuses to store an incomplete credential, writing nothing', async () => {
     const home = await tempHome();
-    await assert.rejects(storeCredential('ghcr.io', { username: 'me' }, { env: {}, homeDir: home }), (e: unknown) => e instanceof AuthError && e.message === 'nothing to store for ghcr.io: a username and password (or an identity token) are needed');
+    await assert.rejects(storeCredential('ghcr.io', { username: 'me' }, { env: {}, homeDir: home }), (e: unknown) => e instanceof AuthError && e.code === 'E_AUTH' && e.message === 'nothing to store for ghcr.io: a username and password (or an identity token) are needed');
     assert.deepEqual(await fs.readdir(home), [], 'no config file or folder made');
   });
 
@@ -1128,7 +1128,7 @@ describe('storeCredential / eraseCredential', () => {
       () => assert.fail('stored'),
       (e: unknown) => e,
     );
-    assert.ok(err instanceof UsageError, String(err));
+    assert.ok(err instanceof UsageError && err.code === 'E_USAGE', String(err));
     assert.match(err.message, /^cannot store a login for quay\.io\/org: a login for part of a registry is kept in a containers auth\.json \(Docker would read it from config\.json as a login for the whole registry\).*set REGISTRY_AUTH_FILE/);
     await assert.rejects(fs.stat(path.join(home, 'docker')), { code: 'ENOENT' }, 'nothing written');
     const file = path.join(home, 'ci', 'auth.json');
@@ -1168,7 +1168,7 @@ describe('storeCredential / eraseCredential', () => {
     await writeJson(file, { credHelpers: { 'quay.io': 'quayhelper' } });
     const before = await fs.readFile(file, 'utf8');
     const err = await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env, homeDir: home, execHelper }).then(() => assert.fail('stored'), (e: unknown) => e);
-    assert.ok(err instanceof UsageError, String(err));
+    assert.ok(err instanceof UsageError && err.code === 'E_USAGE', String(err));
     assert.match(err.message, /cannot store a login for quay\.io\/org: .* docker-credential-quayhelper \(credHelpers\)/);
     assert.equal(await fs.readFile(file, 'utf8'), before);
     const log = capture();
@@ -1220,7 +1220,7 @@ describe('storing a login where the file cannot be replaced', () => {
     failing(t, 'rename', 'EBUSY', (f) => f === file);
     await assert.rejects(
       storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home }),
-      (e: unknown) => e instanceof AuthError && e.message === `cannot write credential file ${file}: EBUSY (a file mounted on its own, which cannot be replaced: mount the folder that holds it instead)`,
+      (e: unknown) => e instanceof AuthError && e.code === 'E_AUTH' && e.message === `cannot write credential file ${file}: EBUSY (a file mounted on its own, which cannot be replaced: mount the folder that holds it instead)`,
     );
     t.mock.restoreAll();
     assert.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')), { auths: { 'quay.io': { auth: b64('q:old') } } });
@@ -1234,7 +1234,7 @@ describe('storing a login where the file cannot be replaced', () => {
     failing(t, 'open', 'EROFS', (f) => f === `${file}.lock`);
     await assert.rejects(
       storeCredential('ghcr.io', { username: 'me', password: 'p' }, { env: {}, homeDir: home }),
-      (e: unknown) => e instanceof AuthError && e.message === `cannot write credential file ${file}: EROFS (making its lock ${file}.lock; a read-only file system, such as a mounted secret: set DOCKER_CONFIG or REGISTRY_AUTH_FILE to a writable place)`,
+      (e: unknown) => e instanceof AuthError && e.code === 'E_AUTH' && e.message === `cannot write credential file ${file}: EROFS (making its lock ${file}.lock; a read-only file system, such as a mounted secret: set DOCKER_CONFIG or REGISTRY_AUTH_FILE to a writable place)`,
     );
   });
 });
@@ -1268,7 +1268,7 @@ describe('resolveCredential: a credential file found by default that cannot be r
     const runtime = path.join(o.home, 'xdg');
     await writeJson(path.join(runtime, 'containers', 'auth.json'), { auths: { 'ghcr.io': { auth: b64(`u:${SECRET}`) } } });
     assert.deepEqual(await resolveCredential('ghcr.io', { ...o, env: { XDG_RUNTIME_DIR: runtime } }), { username: 'u', password: SECRET });
-    await assert.rejects(resolveCredential('ghcr.io', { ...o, env: { REGISTRY_AUTH_FILE: dockerConfig(o.home) } }), (e: unknown) => e instanceof AuthError && /cannot read credential file .*EISDIR/.test(e.message));
+    await assert.rejects(resolveCredential('ghcr.io', { ...o, env: { REGISTRY_AUTH_FILE: dockerConfig(o.home) } }), (e: unknown) => e instanceof AuthError && e.code === 'E_AUTH' && /cannot read credential file .*EISDIR/.test(e.message));
   });
 });
 

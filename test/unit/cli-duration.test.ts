@@ -24,7 +24,7 @@ test('one grammar: a bare number of seconds, or number-and-unit terms (ns, us, m
 
 test('a value that is no duration: E_USAGE, one line naming the flag and the value as given', () => {
   for (const bad of ['', ' ', 'x', '1x', 's', '-5s', '1m s', '5 5s', '1,5s', 'm30', '30s 1', '1d']) {
-    assert.throws(() => parseDuration(bad, '--max-wait'), (e: unknown) => e instanceof UsageError && e.message === `--max-wait must be a duration such as 90s, 1m30s or 500ms, or a number of seconds (got ${JSON.stringify(bad)})`, JSON.stringify(bad));
+    assert.throws(() => parseDuration(bad, '--max-wait'), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message === `--max-wait must be a duration such as 90s, 1m30s or 500ms, or a number of seconds (got ${JSON.stringify(bad)})`, JSON.stringify(bad));
   }
 });
 

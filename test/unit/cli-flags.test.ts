@@ -32,7 +32,7 @@ test('bad config flags are E_USAGE naming the value (an --env value excepted: it
     [{ env: '=1' }, /^invalid --env: the variable name is empty/], [{ env: 'NOEQ' }, /^invalid --env: expected KEY=VALUE(?!.*NOEQ)/], [{ port: '0' }, /0/], [{ port: '70000' }, /70000/], [{ port: 'http' }, /http/],
     [{ label: 'x' }, /x/], [{ workdir: 'rel' }, /workdir/], [{ volume: 'rel' }, /volume/], [{ user: 'a b' }, /user/], [{ user: 'a:b:c' }, /user/],
   ];
-  for (const [flags, msg] of bad) assert.throws(() => configChangesFromFlags(flags), (e: unknown) => e instanceof UsageError && msg.test((e as Error).message), JSON.stringify(flags));
+  for (const [flags, msg] of bad) assert.throws(() => configChangesFromFlags(flags), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && msg.test((e as Error).message), JSON.stringify(flags));
 });
 
 test('--chown and single-valued flags', () => {
@@ -40,7 +40,7 @@ test('--chown and single-valued flags', () => {
   assert.equal(parseChown(undefined), undefined);
   for (const v of ['root', '1:', ':1', '-1:0', '1:2:3']) assert.throws(() => parseChown(v), { name: 'UsageError', code: 'E_USAGE', message: `--chown must be UID:GID in numbers (got "${v}")` }, v);
   assert.doesNotThrow(() => single({ from: 'a' }, ['from']));
-  assert.throws(() => single({ from: ['a', 'b'] }, ['from']), (e: unknown) => e instanceof UsageError && /--from was given 2 times/.test((e as Error).message));
+  assert.throws(() => single({ from: ['a', 'b'] }, ['from']), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && /--from was given 2 times/.test((e as Error).message));
 });
 
 test('suggestions for typos, none for unrelated words', () => {

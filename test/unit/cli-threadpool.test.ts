@@ -11,7 +11,7 @@ import { UsageError } from '../../src/errors.js';
 /** The bundle `npm run build` makes next to the compiled tests (dist/cli/regpush.cjs). */
 const BIN = fileURLToPath(new URL('../../cli/regpush.cjs', import.meta.url));
 
-const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && re.test((e as Error).message);
+const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && re.test((e as Error).message);
 
 describe('cli: --gzip-jobs and REGPUSH_GZIP_JOBS', () => {
   it('the flag wins over the environment; neither means the library default', () => {

@@ -438,6 +438,7 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
     // The advice names the variables the credentials came from: the error lists no other source.
     const saidEnv = said(h);
     const fromEnv = await rejection(inspect(reg.ref('app:1'), { ...fakeLibraryOptions(reg), retries: 0, env: { ...fakeLibraryOptions(reg).env, ...vars } }));
+    assert.equal(fromEnv.code, 'E_AUTH', fromEnv.message);
     assert.equal(fromEnv.message, `${saidEnv}; ${given('REGPUSH_TO_USER/REGPUSH_TO_PASSWORD')}`);
     const r2 = await cliAgainst(['inspect', '--retries', '0', reg.ref('app:1')], [reg], undefined, vars);
     assert.equal(errorLine(r2), `${saidEnv}; ${given('REGPUSH_TO_USER/REGPUSH_TO_PASSWORD')} [E_AUTH]`);
@@ -544,6 +545,7 @@ test('a TLS registry asked in plain HTTP (Go\'s 400): the library is told tls.ca
   const r = await cliAgainst(['inspect', '--retries', '0', reg.ref('app:1')], [reg]);
   assert.ok(errorLine(r).endsWith(`(it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use --ca-cert ${h}=PATH or --tls-verify ${h}=false instead of REGPUSH_INSECURE_REGISTRIES) [E_REGISTRY]`), r.stderr);
   const viaEnv = await rejection(inspect(reg.ref('app:1'), { env: { ...lib.env, REGPUSH_INSECURE_REGISTRIES: h }, homeDir: lib.homeDir, retries: 0 }));
+  assert.equal(viaEnv.code, 'E_REGISTRY', viaEnv.message);
   assert.ok(viaEnv.message.endsWith(`use tls.caCerts: { "${h}": [PATH] } or tls.verifyOff: ["${h}"] instead of REGPUSH_INSECURE_REGISTRIES)`), viaEnv.message);
 });
 
@@ -591,5 +593,6 @@ test('connectionNames (the CLI\'s option) is checked like every other option', a
   assert.equal(e.code, 'E_USAGE');
   assert.equal(e.message, 'inspect(): connectionNames.caCert must be a function (got nothing)');
   const typo = await rejection(listTags('127.0.0.1:1/app', { connectionName: {} } as never));
+  assert.equal(typo.code, 'E_USAGE', typo.message);
   assert.equal(typo.message, 'listTags(): unknown option "connectionName" (did you mean "connectionNames"?)');
 });

@@ -104,7 +104,7 @@ test('readGraph: a read that failed while a nested index was being read is the e
       return new Promise((resolve) => setImmediate(() => resolve({ bytes, mediaType, digest: ref })));
     },
   } as unknown as RegistryClient;
-  await assert.rejects(readGraph(client, 'repo', 'top', { names: optionPaths('copy()') }), (e: unknown) => e instanceof NotFoundError && (e as Error).message.includes(missing));
+  await assert.rejects(readGraph(client, 'repo', 'top', { names: optionPaths('copy()') }), (e: unknown) => e instanceof NotFoundError && e.code === 'E_NOT_FOUND' && (e as Error).message.includes(missing));
 });
 
 /**

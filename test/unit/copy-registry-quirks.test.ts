@@ -130,6 +130,7 @@ test('copy --referrers to one target that refuses a referrer (Docker Hub\'s 404 
 test('copy --referrers where a referrer\'s manifest PUT says the target lacks or got wrong bytes (400 MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID, SIZE_INVALID) or answers a bare 400: the copy fails, not a referrer skipped as refused', async () => {
   // Was: any 400 was taken for a refusal of the manifest: the copy succeeded with the referrer
   // left behind and advice about what the registry allows.
+  const codes: string[] = [];
   for (const code of ['MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID', undefined]) {
     const [src, dst] = [await fake(), await fake()];
     const img = src.seedImage('app', { tags: ['1'] });
@@ -137,11 +138,13 @@ test('copy --referrers where a referrer\'s manifest PUT says the target lacks or
     dst.fault({ kind: 'manifest', method: 'PUT', digest: sig.digest }, { kind: 'status', status: 400, ...(code ? { code, message: 'blob unknown to registry' } : {}) });
     const { warnings, logger } = keepWarnings();
     await assert.rejects(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], referrers: true, retries: 0, logger, ...fakeLibraryOptions(src, dst) }), (e: unknown) => {
+      codes.push((e as RegpushError).code);
       assert.match((e as Error).message, /answered 400/, String(code));
       return true;
     });
     assert.ok(!warnings.some((w) => w.startsWith(`referrer ${sig.digest}`) && w.includes('refused')), `${code}: ${warnings.join(' | ')}`);
   }
+  assert.deepEqual(codes, ['E_NOT_FOUND', 'E_DIGEST_MISMATCH', 'E_DIGEST_MISMATCH', 'E_REGISTRY']);
 });
 
 test('copy --referrers where a referrer\'s manifest PUT is answered 404 NAME_UNKNOWN (no such repository, at the one the image was just written to): that target fails (E_NOT_FOUND), the other gets it all; no referrer skipped as refused', async () => {

@@ -57,6 +57,7 @@ describe('a helper\'s multi-line output is quoted whole in the error line', () =
   it('bounded: a long output is cut at HELPER_QUOTE_MAX characters, after redaction (no part of a secret left at the cut)', () => {
     const lines = Array.from({ length: 40 }, (_, i) => `line ${i}: ${SECRET}`);
     const err = helperError('pass', 'get', new HelperFailure(lines.join('\n'), 1), [SECRET], 'ghcr.io');
+    assert.equal(err.code, 'E_AUTH');
     const quoted = err.message.replace(/^credential helper docker-credential-pass get for ghcr\.io failed: /, '');
     assert.equal(quoted.length, HELPER_QUOTE_MAX);
     assert.ok(quoted.endsWith('…'));

@@ -139,7 +139,7 @@ describe('the registry URLs refuse a name outside the grammar, unsent', () => {
       ];
       for (const [method, call] of calls) {
         await assert.rejects(call, (e: unknown) => {
-          assert.ok(e instanceof ProtocolError, String(e));
+          assert.ok(e instanceof ProtocolError && e.code === 'E_PROTOCOL', String(e));
           assert.match(e.message, new RegExp(`^${method} (manifest|blob|referrers) of 127\\.0\\.0\\.1:\\d+: not sent: .* is not (a tag or digest|a digest|one); a name outside the reference grammar could address another repository$`));
           return true;
         });

@@ -54,13 +54,13 @@ describe('flag parsers', () => {
   for (const [input, want] of ENV) {
     it(`parseEnvFlag ${JSON.stringify(input)}`, () => {
       if (want) assert.deepEqual(parseEnvFlag(input), want);
-      else assert.throws(() => parseEnvFlag(input), (e: unknown) => e instanceof UsageError && e.message.includes('--env'));
+      else assert.throws(() => parseEnvFlag(input), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.includes('--env'));
     });
   }
   // An argument without "=" is most often a value given alone (`--env "$TOKEN"`): never echoed.
   for (const input of ['ghp_abcsecret', '=abcsecret', 'TOKEN=abc${secret']) {
     it(`parseEnvFlag ${JSON.stringify(input)} is refused without echoing the value`, () => {
-      assert.throws(() => parseEnvFlag(input), (e: unknown) => e instanceof UsageError && e.message.startsWith('invalid --env') && !/abc|secret/.test(e.message));
+      assert.throws(() => parseEnvFlag(input), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.startsWith('invalid --env') && !/abc|secret/.test(e.message));
     });
   }
 
@@ -90,7 +90,7 @@ describe('flag parsers', () => {
   for (const [input, want] of PORTS) {
     it(`parsePortFlag ${JSON.stringify(input)}`, () => {
       if (want) assert.equal(parsePortFlag(input), want);
-      else assert.throws(() => parsePortFlag(input), (e: unknown) => e instanceof UsageError && e.message.includes('--port'));
+      else assert.throws(() => parsePortFlag(input), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.includes('--port'));
     });
   }
 
@@ -110,7 +110,7 @@ describe('flag parsers', () => {
   for (const [input, want] of LABELS) {
     it(`parseLabelFlag ${JSON.stringify(input)}`, () => {
       if (want) assert.deepEqual(parseLabelFlag(input), want);
-      else assert.throws(() => parseLabelFlag(input), (e: unknown) => e instanceof UsageError && e.message.includes('--label'));
+      else assert.throws(() => parseLabelFlag(input), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.includes('--label'));
     });
   }
 });
@@ -245,7 +245,7 @@ describe('applyConfigChanges', () => {
     assert.throws(() => applyConfigChanges(base(), { volumes: [''] }, undefined), { name: 'UsageError', code: 'E_USAGE', message: /^invalid config\.volumes\[0\] "": the path is empty/ });
     assert.throws(() => applyConfigChanges(base(), { labels: { '': 'x' } }, undefined), { name: 'UsageError', code: 'E_USAGE', message: /^invalid config\.labels: the label key is empty/ });
     // From regpush.json a key arrives without going through parseLabelFlag.
-    assert.throws(() => applyConfigChanges(base(), { labels: { 'a\nb': 'x' } }, undefined), (e: unknown) => e instanceof UsageError && /one line/.test((e as Error).message));
+    assert.throws(() => applyConfigChanges(base(), { labels: { 'a\nb': 'x' } }, undefined), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && /one line/.test((e as Error).message));
   });
 
   it('creates the config object when the base has none (or null)', () => {

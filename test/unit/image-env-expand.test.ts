@@ -68,7 +68,7 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
     it(`refuses ${JSON.stringify(input)} in one line naming the variable`, () => {
       assert.throws(
         () => expandEnvValue('K', input, lookup),
-        (e: unknown) => e instanceof UsageError && re.test(e.message) && e.message.startsWith('invalid --env K: ') && !e.message.includes('\n'),
+        (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && re.test(e.message) && e.message.startsWith('invalid --env K: ') && !e.message.includes('\n'),
       );
     });
   }
@@ -91,7 +91,7 @@ describe('expandEnvValue (Dockerfile ENV substitution)', () => {
     it(`keeps ${JSON.stringify(value)} out of its refusal`, () => {
       assert.throws(
         () => expandEnvValue('PW', value, lookup),
-        (e: unknown) => e instanceof UsageError && e.message.startsWith('invalid --env PW: ') && !e.message.includes('hunter2') && !/\bpw\b/.test(e.message),
+        (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.startsWith('invalid --env PW: ') && !e.message.includes('hunter2') && !/\bpw\b/.test(e.message),
       );
     });
   }

@@ -222,7 +222,7 @@ describe('os version: os(osversion)/arch[/variant], containerd\'s spelling', () 
     assert.equal(selectPlatform(windows, parsePlatform('windows/amd64')), ltsc2019);
     assert.throws(
       () => selectPlatform(windows, parsePlatform('windows(10.0.26100.1)/amd64')),
-      (e: unknown) => e instanceof NotFoundError && e.message === 'platform windows(10.0.26100.1)/amd64 is not in the index; available: windows(10.0.17763.5329)/amd64, windows(10.0.20348.2227)/amd64, linux/amd64',
+      (e: unknown) => e instanceof NotFoundError && e.code === 'E_NOT_FOUND' && e.message === 'platform windows(10.0.26100.1)/amd64 is not in the index; available: windows(10.0.17763.5329)/amd64, windows(10.0.20348.2227)/amd64, linux/amd64',
     );
   });
 

@@ -118,7 +118,7 @@ describe('digests', () => {
 
   it('assertDigest names what was checked', () => {
     assert.doesNotThrow(() => assertDigest(HELLO, 'x'));
-    assert.throws(() => assertDigest('sha256:zz', 'layer 3'), (e: unknown) => e instanceof ProtocolError && e.message.includes('layer 3'));
+    assert.throws(() => assertDigest('sha256:zz', 'layer 3'), (e: unknown) => e instanceof ProtocolError && e.code === 'E_PROTOCOL' && e.message.includes('layer 3'));
   });
 
   it('digestAlgorithm', () => {

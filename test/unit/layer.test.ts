@@ -270,7 +270,7 @@ describe('layer: reproducibility and hashes', () => {
       for (const e of await entries(zlib.gunzipSync(bytes))) assert.equal(e.header.mtime.getTime(), epoch * 1000);
       assert.equal((await computeDiffId(opts)).diffId, result.diffId);
     }
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], mtime: 8 ** 11 }), (err: unknown) => err instanceof UsageError && /mtime/.test(err.message));
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }], mtime: 8 ** 11 }), (err: unknown) => err instanceof UsageError && err.code === 'E_USAGE' && /mtime/.test(err.message));
   });
 
   it('the same tree at another path on disk gives the same digest', async () => {
@@ -506,7 +506,7 @@ describe('layer: tar contents (checked with GNU tar)', () => {
   it('refuses a file name that is not valid UTF-8', async () => {
     const src = tree({});
     writeFileSync(Buffer.concat([Buffer.from(`${src}/bad-`), Buffer.from([0xff, 0xfe])]), 'x');
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && /UTF-8/.test(err.message));
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && /UTF-8/.test(err.message));
   });
 
   it('refuses a name that is not valid UTF-8 next to a genuine U+FFFD, in a subdirectory, in every pass', async () => {
@@ -530,7 +530,7 @@ describe('layer: names that are not UTF-8, left out by .dockerignore', () => {
     assert.deepEqual(names, ['app/.dockerignore', 'app/app.js']);
     assert.equal((await computeDiffId({ sources: [{ src, dest: '/app' }] })).diffId, built.result.diffId);
     writeFileSync(join(src, '.dockerignore'), 'cache\n');
-    await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && /file name is not valid UTF-8 \(hex 7265706f72742de92e62616b\); leave it out with \.dockerignore, or rename it/.test(err.message));
+    await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && /file name is not valid UTF-8 \(hex 7265706f72742de92e62616b\); leave it out with \.dockerignore, or rename it/.test(err.message));
   });
 });
 
@@ -538,7 +538,7 @@ describe('layer: symlink targets that are not UTF-8; destinations ending in /. o
   it('a symlink whose target is not UTF-8 is named as such (not as a bad file name), with how to leave it out', async () => {
     const src = tree({ 'app.js': 'js' });
     symlinkSync(Buffer.concat([Buffer.from('tgt'), Buffer.from([0xff])]), join(src, 'l'));
-    await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message === `${join(src, 'l')}: symlink target is not valid UTF-8 (hex 746774ff); leave the link out with .dockerignore, or point it elsewhere`);
+    await assert.rejects(build({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && err.message === `${join(src, 'l')}: symlink target is not valid UTF-8 (hex 746774ff); leave the link out with .dockerignore, or point it elsewhere`);
   });
 
   it('a file source into /app/. or /app/.. lands inside that directory, as COPY server.js /app/. does', async () => {
@@ -609,7 +609,7 @@ describe('layer: Windows layout', () => {
     assert.deepEqual(es.map((e) => e.header.name), ['Files/', 'Hives/', 'Files/a.txt']);
     const linked = tree({ 'a.txt': 'a', 'l.txt': { link: 'a.txt' } });
     const opts: LayerOptions = { sources: [{ src: linked, dest: '/app' }], windows: true };
-    const refused = { name: 'InputError', message: /^\/app\/l\.txt is a symbolic link, which a Windows layer cannot hold/ };
+    const refused = { name: 'InputError', code: 'E_INPUT', message: /^\/app\/l\.txt is a symbolic link, which a Windows layer cannot hold/ };
     await assert.rejects(build(opts), refused);
     await assert.rejects(computeDiffId(opts), refused);
   });
@@ -637,7 +637,7 @@ describe('layer: names a Windows layer cannot hold (Microsoft, "Naming Files, Pa
   async function refused(spec: Parameters<typeof tree>[0], message: string | RegExp): Promise<void> {
     const src = tree(spec);
     const opts: LayerOptions = { sources: [{ src, dest: '/app' }], windows: true };
-    const want = (err: unknown): boolean => err instanceof InputError && (typeof message === 'string' ? err.message === message : message.test(err.message)) && !err.message.includes('\n');
+    const want = (err: unknown): boolean => err instanceof InputError && err.code === 'E_INPUT' && (typeof message === 'string' ? err.message === message : message.test(err.message)) && !err.message.includes('\n');
     await assert.rejects(build(opts), want);
     await assert.rejects(computeDiffId(opts), want);
     // And push's walk before any request, which refuses a Windows layer's symlinks (layer/content.ts).
@@ -703,7 +703,7 @@ describe('layer: a folder swapped for a symlink during the walk', () => {
     renameSync(join(src, 'sub'), join(src, 'sub-moved'));
     symlinkSync(host, join(src, 'sub'));
   };
-  const outside = (err: unknown, dir: string): boolean => err instanceof InputError && err.message.startsWith(`${dir} moved outside the source while being read (it is now `) && err.details.path === dir;
+  const outside = (err: unknown, dir: string): boolean => err instanceof InputError && err.code === 'E_INPUT' && err.message.startsWith(`${dir} moved outside the source while being read (it is now `) && err.details.path === dir;
 
   it('one swapped before the walk lists it is refused, before anything of the outside tree is taken', async () => {
     const host = tree({ 'secret.txt': 'host secret' });
@@ -741,7 +741,7 @@ describe('layer: whiteout names', () => {
   // An entry whose name starts with ".wh." is a whiteout (OCI image spec, layer.md "Whiteouts"):
   // unpacking the image deletes the named sibling from the layers below and never creates the entry.
   const refused = (image: string) => (err: unknown): boolean =>
-    err instanceof InputError && err.message.includes(image) && /whiteout/.test(err.message) && !err.message.includes('\n');
+    err instanceof InputError && err.code === 'E_INPUT' && err.message.includes(image) && /whiteout/.test(err.message) && !err.message.includes('\n');
 
   it('refuses a file, directory or symlink named .wh.* (and the opaque marker) in every pass', async () => {
     for (const [spec, image] of [
@@ -906,7 +906,7 @@ describe('layer: .dockerignore', () => {
   it('a .dockerignore that exists but is no readable file (a symlink to nothing, a folder, a fifo) is E_INPUT naming it, not "exclude nothing"; a missing one excludes nothing', async () => {
     const refused = async (src: string, why: RegExp) => {
       const file = join(src, '.dockerignore');
-      await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message.startsWith(`${file}: `) && why.test(err.message) && err.details.path === file);
+      await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && err.message.startsWith(`${file}: `) && why.test(err.message) && err.details.path === file);
     };
     await refused(tree({ '.dockerignore': { link: 'gone' }, '.env': 'SECRET=1' }), /: a symlink to nothing \(its target does not exist\); fix or remove it/);
     await refused(tree({ '.dockerignore/x': 'x', '.env': 'SECRET=1' }), /: a directory; a \.dockerignore must be a file \(or absent\)/);
@@ -923,9 +923,9 @@ describe('layer: .dockerignore', () => {
   it('reports a malformed pattern as InputError naming the file and line, quoting the pattern from a file of the source\'s own', async () => {
     const src = tree({ '.dockerignore': '# rules\n*.log\n\n[oops\n', 'a': 'a' });
     const file = join(src, '.dockerignore');
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message === `${file}:4: bad pattern "[oops": unclosed "["` && err.details.line === 4);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && err.message === `${file}:4: bad pattern "[oops": unclosed "["` && err.details.line === 4);
     writeFileSync(file, 'ok\n!\n');
-    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.message === `${file}:2: illegal exclusion pattern "!"`);
+    await assert.rejects(hashLayer({ sources: [{ src, dest: '/app' }] }), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && err.message === `${file}:2: illegal exclusion pattern "!"`);
   });
 
   it('a malformed line of a symlinked .dockerignore (which may lead to any host file) is named by line, never quoted', async () => {
@@ -1067,18 +1067,18 @@ describe('layer: sources', () => {
     const long = join(root, `${'x'.repeat(300)}`);
     const deep = join(root, ...Array.from({ length: 2100 }, () => 'd'));
     for (const src of [long, deep]) {
-      await assert.rejects(validateSources([{ src, dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.message === `app source ${src}: name too long (the path, or one name in it, is longer than this system allows)`);
+      await assert.rejects(validateSources([{ src, dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && err.message === `app source ${src}: name too long (the path, or one name in it, is longer than this system allows)`);
     }
     const loop = tree({ 'a': { link: 'b' }, 'b': { link: 'a' } });
-    await assert.rejects(validateSources([{ src: join(loop, 'a'), dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.message === `app source ${join(loop, 'a')}: too many levels of symbolic links (a symlink loop, or a chain of links too long to follow)`);
+    await assert.rejects(validateSources([{ src: join(loop, 'a'), dest: '/app' }], root), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && err.message === `app source ${join(loop, 'a')}: too many levels of symbolic links (a symlink loop, or a chain of links too long to follow)`);
   });
 
   it('validateSources: missing, not a dir/file → one-line InputError naming the path; no source, a relative dest → UsageError (the caller\'s options)', async () => {
     const src = tree({ 'a': 'a' });
     const missing = join(root, 'does-not-exist');
-    await assert.rejects(validateSources([{ src: missing, dest: '/app' }], '/'), (err: unknown) => err instanceof InputError && err.message.includes(missing) && !err.message.includes('\n'));
+    await assert.rejects(validateSources([{ src: missing, dest: '/app' }], '/'), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && err.message.includes(missing) && !err.message.includes('\n'));
     await run('mkfifo', [join(src, 'fifo')], Buffer.alloc(0));
-    await assert.rejects(validateSources([{ src: join(src, 'fifo'), dest: '/app' }], '/'), (err: unknown) => err instanceof InputError && /not a directory or regular file/.test(err.message));
+    await assert.rejects(validateSources([{ src: join(src, 'fifo'), dest: '/app' }], '/'), (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && /not a directory or regular file/.test(err.message));
     await assert.rejects(validateSources([{ src, dest: 'app' }], '/'), { name: 'UsageError', code: 'E_USAGE', message: `app source ${src}: destination "app" must be an absolute path inside the image` });
     await assert.rejects(validateSources([], '/'), { name: 'UsageError', code: 'E_USAGE', message: /^no app source given$/ });
     await validateSources([{ src, dest: '/app' }, { src: join(src, 'a'), dest: '/a' }], '/');
@@ -1217,7 +1217,7 @@ describe('layer: streaming, failures and cancellation', () => {
         }
       }
     })();
-    await assert.rejects(done, (err: unknown) => err instanceof InputError && /shrank|changed size/.test(err.message));
+    await assert.rejects(done, (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && /shrank|changed size/.test(err.message));
     await assert.rejects(result, { name: 'InputError', code: 'E_INPUT', message: /\/big\.bin shrank while being read \(\d+ of 16777216 bytes\)$/ });
   });
 
@@ -1231,13 +1231,13 @@ describe('layer: streaming, failures and cancellation', () => {
         appendFileSync(join(src, 'big.bin'), 'more');
       }
     });
-    await assert.rejects(result, (err: unknown) => err instanceof InputError && /changed size/.test(err.message));
+    await assert.rejects(result, (err: unknown) => err instanceof InputError && err.code === 'E_INPUT' && /changed size/.test(err.message));
   });
 
   it('fails with InputError when a file is rewritten in place (same size) while being read, in the build and in the diffID pass', async () => {
     // dd conv=notrunc over a file the layer is reading: same size, other bytes. The file's times
     // are set back first, so that the rewrite changes its mtime even on a coarse clock.
-    const changed = { name: 'InputError', message: /big\.bin changed while it was being read \(written to during the build\)/ };
+    const changed = { name: 'InputError', code: 'E_INPUT', message: /big\.bin changed while it was being read \(written to during the build\)/ };
     const rewrite = (p: string): void => {
       const fd = openSync(p, 'r+');
       try {
@@ -1283,7 +1283,7 @@ describe('layer: streaming, failures and cancellation', () => {
       (async () => {
         while (!(await blocks.next()).done);
       })(),
-      { name: 'InputError', message: `${join(src, 'z.txt')} disappeared while the layer was being built (deleted after the walk listed it)` },
+      { name: 'InputError', code: 'E_INPUT', message: `${join(src, 'z.txt')} disappeared while the layer was being built (deleted after the walk listed it)` },
     );
   });
 

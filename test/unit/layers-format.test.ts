@@ -59,7 +59,7 @@ test('convertManifest: OCI → Docker drops annotations (and says so); zstd and 
   assert.equal(out.annotations, undefined);
   assert.match(dropped.join(), /org\.opencontainers\.image\.base\.name/);
   const zstd = { ...ociManifest, layers: [d(MediaType.OCI_LAYER_ZSTD, 'e')] };
-  assert.throws(() => convertManifest(zstd, 'docker'), (e: unknown) => e instanceof UnsupportedError && /zstd.*no Docker v2 equivalent/.test((e as Error).message));
+  assert.throws(() => convertManifest(zstd, 'docker'), (e: unknown) => e instanceof UnsupportedError && e.code === 'E_UNSUPPORTED' && /zstd.*no Docker v2 equivalent/.test((e as Error).message));
   assert.throws(() => convertManifest({ ...ociManifest, subject: d(MediaType.OCI_MANIFEST, 'f') }, 'docker'), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /subject/ });
   assert.throws(() => convertManifest({ ...ociManifest, subject: d(MediaType.OCI_MANIFEST, 'f') }, 'docker', undefined, undefined, true, CLI), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /has a subject .*Docker v2 cannot carry it: use --format oci$/ });
   const artifactIndex: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OCI_INDEX, manifests: [], artifactType: 'application/x-thing' };
@@ -67,7 +67,7 @@ test('convertManifest: OCI → Docker drops annotations (and says so); zstd and 
   // A config that is not an image's (an artifact's empty config, a Flux or Helm config) is not retyped into one.
   for (const config of ['application/vnd.oci.empty.v1+json', 'application/vnd.cncf.flux.config.v1+json']) {
     // The advice names the format option as the caller gave it: the CLI's flag, the library's option.
-    assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker', undefined, undefined, true, CLI), (e: unknown) => e instanceof UnsupportedError && /not an image config.*; copy it without --format$/.test((e as Error).message), config);
+    assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker', undefined, undefined, true, CLI), (e: unknown) => e instanceof UnsupportedError && e.code === 'E_UNSUPPORTED' && /not an image config.*; copy it without --format$/.test((e as Error).message), config);
     assert.throws(() => convertManifest({ ...ociManifest, config: d(config, 'c') }, 'docker', undefined, undefined, true, optionPaths('copy()')), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /not an image config.*; copy it without format$/ }, config);
   }
   assert.throws(() => convertManifest({ ...dockerManifest, config: d('application/vnd.docker.plugin.v1+json', 'c') }, 'oci'), { name: 'UnsupportedError', code: 'E_UNSUPPORTED', message: /^the manifest's config is "application\/vnd\.docker\.plugin\.v1\+json", not an image config/ });
@@ -119,7 +119,7 @@ test('convertIndex / convertIndexTo: list ↔ index, children re-pointed, attest
   assert.equal(re.manifests[0]!.platform!.architecture, 'amd64');
   assert.ok(dropped.some((w) => /attestation/.test(w)));
   assert.equal(parseFormat('OCI', 'push(): format'), 'oci');
-  assert.throws(() => parseFormat('v2s2', 'push(): format'), (e: unknown) => e instanceof UsageError && e.message === 'push(): format must be "oci" or "docker" (got "v2s2")');
+  assert.throws(() => parseFormat('v2s2', 'push(): format'), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message === 'push(): format must be "oci" or "docker" (got "v2s2")');
 });
 
 test('DroppedFields: descriptors whose annotations Docker v2 drops are counted, one line for the whole conversion; none when there were none', () => {
@@ -270,10 +270,10 @@ test('healthcheck flags: shell, JSON exec form, NONE, durations; timing without 
   assert.throws(() => configChangesFromFlags({ healthcheck: '["NONE"]' }), { name: 'UsageError', code: 'E_USAGE', message: /write NONE/ });
   // Forms Docker refuses: under 1ms, NONE with a command or timing, CMD-SHELL with several strings (the library's config too).
   // Named as the flag, the value as written (CLI); as the option, in the nanoseconds it takes (library).
-  assert.throws(() => configChangesFromFlags({ healthcheck: 'true', 'healthcheck-interval': '500us' }), (e: unknown) => e instanceof UsageError && e.message === '--healthcheck-interval must be 0 or at least 1ms (got 500us)');
-  assert.throws(() => configChangesFromFlags({ healthcheck: 'true', 'healthcheck-start-period': '0.5ms' }), (e: unknown) => e instanceof UsageError && e.message === '--healthcheck-start-period must be 0 or at least 1ms (got 0.5ms)');
-  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'true'], interval: 500_000 } }), (e: unknown) => e instanceof UsageError && e.message === 'config.healthcheck.interval must be 0 or at least 1ms (got 500000 ns)');
-  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'true'], timeout: -1 } }), (e: unknown) => e instanceof UsageError && e.message === 'config.healthcheck.timeout must be a non-negative duration (got -1 ns)');
+  assert.throws(() => configChangesFromFlags({ healthcheck: 'true', 'healthcheck-interval': '500us' }), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message === '--healthcheck-interval must be 0 or at least 1ms (got 500us)');
+  assert.throws(() => configChangesFromFlags({ healthcheck: 'true', 'healthcheck-start-period': '0.5ms' }), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message === '--healthcheck-start-period must be 0 or at least 1ms (got 0.5ms)');
+  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'true'], interval: 500_000 } }), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message === 'config.healthcheck.interval must be 0 or at least 1ms (got 500000 ns)');
+  assert.throws(() => checkConfigChanges({ healthcheck: { test: ['CMD-SHELL', 'true'], timeout: -1 } }), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message === 'config.healthcheck.timeout must be a non-negative duration (got -1 ns)');
   checkConfigChanges(configChangesFromFlags({ healthcheck: 'true', 'healthcheck-interval': '1ms', 'healthcheck-timeout': '0' }));
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE', 'x'] } }), { code: 'E_USAGE', message: 'config.healthcheck.test: NONE takes no command' });
   assert.throws(() => checkConfigChanges({ healthcheck: { test: ['NONE'], interval: 5e9 } }), { code: 'E_USAGE', message: 'config.healthcheck.interval: a healthcheck test of NONE takes no timing' });
@@ -322,7 +322,7 @@ test('--layer PLATFORM=: the os(osversion)/arch spelling --platform takes; a mis
   assert.deepEqual(parseLayerFlag('a/b/c/d=x', '/x', parseAppFlag), { sources: [{ src: 'a/b/c/d=x', dest: '/x/' }] });
   // regpush.json's "layers": the same qualifier, its path anchored; a misspelt one names the file and key.
   assert.deepEqual(checkProjectConfig({ layers: [`${ltsc}=out:/app`] }, 'regpush.json', '/p').layer, [`${ltsc}=/p/out:/app`]);
-  assert.throws(() => checkProjectConfig({ layers: ['windows(10.0/amd64=out'] }, 'regpush.json', '/p'), (e: unknown) => e instanceof InputError && /^regpush\.json: "layers" invalid platform .*unbalanced parentheses/.test(e.message));
+  assert.throws(() => checkProjectConfig({ layers: ['windows(10.0/amd64=out'] }, 'regpush.json', '/p'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && /^regpush\.json: "layers" invalid platform .*unbalanced parentheses/.test(e.message));
 });
 
 test('regpush.json layers/format/annotations: checked and anchored like the flags', () => {

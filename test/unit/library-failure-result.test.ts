@@ -146,7 +146,7 @@ test('failureResult: copy()\'s, sync()\'s and tagImage()\'s results typed as the
   // A sync of one image whose every target failed: that failure's own class, the report still typed.
   const alone = parseSyncFile(['images:', `  - { source: ${src.ref('app')}, tags: ['1'], targets: [${bad.host}/alone] }`, ''].join('\n'), 'sync.yaml');
   const one = await rejection(sync({ spec: alone, retries: 0, ...opts }));
-  assert.ok(one instanceof RegistryError, String(one));
+  assert.ok(one instanceof RegistryError && one.code === 'E_REGISTRY', String(one));
   assert.equal(failureResult(one, 'sync')?.units[0]!.targets[0]!.ok, false);
 
   good.fault({ kind: 'manifest', method: 'PUT', path: /\/manifests\/b$/ }, { kind: 'status', status: 400, code: 'TAG_INVALID', message: 'tag is immutable' });

@@ -78,7 +78,9 @@ test('push: the target a digest, annotations for Docker v2 output, an empty anno
     assert.equal(errorLine(await cli(['push', '--from', src.ref('base:1'), '--app', app, ...argv], [src, dst]), 2), flags);
   }
   // An empty list of targets: only a library caller can give one.
-  assert.equal((await rejection(push({ ...lib, to: [] }))).message, 'push() needs a target (to)');
+  const noTarget = await rejection(push({ ...lib, to: [] }));
+  assert.equal(noTarget.code, 'E_USAGE', noTarget.message);
+  assert.equal(noTarget.message, 'push() needs a target (to)');
   assert.equal(src.count() + dst.count(), 0, 'all refused before any request');
 });
 
@@ -91,10 +93,12 @@ test('push: a Docker v2 base with annotations, a layer for a platform the base l
   const lib = { to: dst.ref('app:1'), ...fakeLibraryOptions(src, dst) };
 
   let err = await rejection(push({ ...lib, from: src.ref('base/docker:1'), app: [{ src: app, dest: '/app' }], annotations: { a: 'b' } }));
+  assert.equal(err.code, 'E_USAGE', err.message);
   assert.equal(err.message, 'push(): annotations needs an OCI manifest, and the base is Docker v2 (which has no annotations): add format: "oci"');
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/docker:1'), '--to', dst.ref('app:1'), '--app', app, '--annotation', 'a=b'], [src, dst]), 2), '--annotation needs an OCI manifest, and the base is Docker v2 (which has no annotations): add --format oci');
 
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), layers: [{ platform: 'linux/arm64', sources: [{ src: app, dest: '/deps' }] }] }));
+  assert.equal(err.code, 'E_INPUT', err.message);
   assert.equal(err.message, 'push(): layers[0] (linux/arm64=…): the image being built has no linux/arm64 platform (it has linux/amd64)');
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--layer', `linux/arm64=${app}:/deps`], [src, dst]), 2), '--layer linux/arm64=…: the image being built has no linux/arm64 platform (it has linux/amd64)');
   // The same layer from regpush.json's `layers` is named as the file's entry, not as the flag it is read in as.
@@ -112,9 +116,11 @@ test('push: a Docker v2 base with annotations, a layer for a platform the base l
   assert.equal(errorLine(await cli(['push'], [src, dst], project), 2), `regpush.json layers[0] ${papp}:: empty destination after ":"`);
 
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), layers: [{ sources: [{ src: app, dest: '/deps' }] }, { sources: [{ src: empty, dest: '/data' }] }] }));
+  assert.equal(err.code, 'E_INPUT', err.message);
   assert.equal(err.message, `push(): layers[1] (${empty}:/data): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--layer', `${app}:/deps`, '--layer', `${empty}:/data`], [src, dst]), 2), `--layer ${empty}:/data: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), app: [{ src: empty, dest: '/app' }] }));
+  assert.equal(err.code, 'E_INPUT', err.message);
   assert.equal(err.message, `push(): app (${empty}:/app): nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--app', empty], [src, dst]), 2), `--app ${empty}:/app/: nothing to put in the layer (empty, or everything excluded by .dockerignore)`);
   // regpush.json's `app` entries are named as the file's, as its `layers` are (they named --app).
@@ -175,10 +181,14 @@ test('push: Linux and Windows mixed up (a Windows path, --platform all, --chown,
       2,
     ],
   ];
+  const codes: string[] = [];
   for (const [opts, library, argv, flags, exit] of cases) {
-    assert.equal((await rejection(push(opts))).message, library);
+    const err = await rejection(push(opts));
+    assert.equal(err.message, library);
+    codes.push(err.code);
     assert.equal(errorLine(await cli(['push', '--to', reg.ref('app:1'), ...argv], [reg]), exit), flags);
   }
+  assert.deepEqual(codes, ['E_USAGE', 'E_USAGE', 'E_USAGE', 'E_USAGE', 'E_INPUT']);
   assert.equal(reg.manifest('app', '1'), undefined);
 });
 
@@ -198,6 +208,7 @@ test('push: what --format drops and what it cannot convert: format: "docker" and
 
   const zstd = 'layer type application/vnd.oci.image.layer.v1.tar+zstd has no Docker v2 equivalent';
   const err = await rejection(push({ from: src.ref('base/app:zstd'), to: dst.ref('app:3'), app: [{ src: app, dest: '/app' }], format: 'docker', ...fakeLibraryOptions(src, dst) }));
+  assert.equal(err.code, 'E_UNSUPPORTED', err.message);
   assert.equal(err.message, `${zstd}; push() with format: "oci" (or leave format out) to keep it`);
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/app:zstd'), '--to', dst.ref('app:3'), '--app', app, '--format', 'docker'], [src, dst]), 6), `${zstd}; push with --format oci (or leave --format out) to keep it`);
   // A copy is told to copy (it was told to push).
@@ -244,6 +255,7 @@ test('push: the config changes\' messages lead with push(): for a library caller
   ];
   for (const [opts, library, argv, flags] of cases) {
     const err = await rejection(push(opts));
+    assert.equal(err.code, 'E_USAGE', err.message);
     assert.equal(err.message, library);
     const from = argv?.includes('--from') ? [] : ['--from', reg.ref('base/linux:1')];
     if (argv) assert.equal(errorLine(await cli(['push', ...from, '--to', reg.ref('app:1'), '--app', `${app}:/app`, ...argv], [reg]), 2), flags);
@@ -340,6 +352,7 @@ test('copy: a tag held elsewhere under noClobber, a repository of referrers only
   src.seedImage('signed', { tags: [`sha256-${img.digest.slice(7)}.sig`] });
   const only = "has no tags other than referrers' (sha256-<hex>, .sig, .att, .sbom), which %s copies with the images they refer to";
   err = await rejection(copy({ from: src.ref('signed'), to: [dst.ref('signed')], allTags: true, referrers: true, ...lib }));
+  assert.equal(err.code, 'E_REGISTRY', err.message);
   assert.equal(err.message, `${src.host}/signed ${only.replace('%s', 'referrers')}`);
   assert.equal(errorLine(await cli(['copy', '--all-tags', '--referrers', src.ref('signed'), dst.ref('signed')], [src, dst]), 5), `${src.host}/signed ${only.replace('%s', '--referrers')}`);
 
@@ -347,6 +360,7 @@ test('copy: a tag held elsewhere under noClobber, a repository of referrers only
   src.putManifest('broken', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: missing, size: 500, platform: { os: 'linux', architecture: 'arm64' } }] }, { tags: ['1'] });
   const tail = `lists its linux/arm64 image ${missing}, which the registry does not have (a broken index at the source; %s can leave that image out)`;
   err = await rejection(copy({ from: src.ref('broken:1'), to: [dst.ref('broken:1')], retries: 0, ...lib }));
+  assert.equal(err.code, 'E_NOT_FOUND', err.message);
   assert.ok(err.message.endsWith(tail.replace('%s', 'platform')), err.message);
   const line = errorLine(await cli(['copy', '--retries', '0', src.ref('broken:1'), dst.ref('broken:1')], [src, dst]), 4);
   assert.ok(line.endsWith(tail.replace('%s', '--platform')), line);
@@ -375,6 +389,7 @@ test('copy --format: what it drops, what it leaves behind, what it cannot conver
 
   const retype = 'the manifest\'s config is "application/vnd.cncf.helm.config.v1+json", not an image config: it is not an image, and converting it to Docker v2 would retype it; copy it without';
   const err = await rejection(copy({ from: src.ref('chart:2'), to: [dst.ref('chart:2')], format: 'docker', ...lib }));
+  assert.equal(err.code, 'E_UNSUPPORTED', err.message);
   assert.equal(err.message, `${retype} format`);
   assert.equal(errorLine(await cli(['copy', '--format', 'docker', src.ref('chart:2'), dst.ref('chart:2')], [src, dst]), 6), `${retype} --format`);
 });
@@ -389,6 +404,7 @@ test('sync: the pull-limit gate\'s stop names minRateLimit (N) and maxWaitMs, th
   const lib = { ...fakeLibraryOptions(src, dst), logger: warnings().logger };
   const stopped = (reserve: string, wait: string) => `ratelimit-remaining stayed below ${reserve} (last 3) for 1 s (${wait}); stopped before ${src.ref('team/app0:1')}; a re-run copies what is missing`;
   const err = await rejection(sync({ spec: parseSyncFile(yaml, 'one.yaml'), minRateLimit: 5, maxWaitMs: 1000, rateLimitPollMs: 100, retries: 0, ...lib }));
+  assert.equal(err.code, 'E_TOO_MANY_REQUESTS', err.message);
   assert.equal(err.message, `${src.host}: ${stopped('minRateLimit (5)', 'maxWaitMs')}`);
   assert.equal(errorLine(await cli(['sync', '--retries', '0', '--min-ratelimit', '5', '--max-wait', '1s', 'one.yaml'], [src, dst], dir), 5), `${src.host}: ${stopped('--min-ratelimit 5', '--max-wait')}`);
 
@@ -424,7 +440,9 @@ test('sync: an index missing a child of the platforms an entry keeps says platfo
   const dir = tempDir();
   writeFileSync(join(dir, 'sync.yaml'), ['images:', `  - { source: ${src.ref('app')}, tags: ['1'], targets: [${dst.host}/mirror] }`, ''].join('\n'));
   const r = await cli(['sync', '--retries', '0', join(dir, 'sync.yaml')], [src, dst]);
+  assert.equal(r.code, 4, r.stderr);
   assert.match(r.stderr, /\(a broken index at the source; the entry's platforms can leave that image out\)/);
+  assert.match(r.stderr, /\[E_NOT_FOUND\]\n$/);
   assert.doesNotMatch(r.stderr, /--platform/);
 });
 
@@ -439,6 +457,7 @@ test('deleteImage: a tag, or a platform an index lists, without force: "add forc
   // The tag alone is untagImage()'s, named as the library's (the CLI's `regpush untag REF` is pinned in manage-commands).
   assert.ok(err.message.includes(`. To remove tag 1 alone: untagImage(${JSON.stringify(reg.ref('app:1'))}). Delete by digest`), err.message);
   err = await rejection(deleteImage(reg.ref(`app@${amd.digest}`), opts));
+  assert.equal(err.code, 'E_USAGE', err.message);
   assert.match(err.message, /\. Delete the index first, or add force: true to delete it anyway$/);
   assert.ok(reg.manifest('app', amd.digest), 'nothing deleted');
 });
@@ -478,7 +497,9 @@ test('advice naming another operation: the library is told of its function (list
     ],
   ];
   for (const [call, library, argv, command, exit] of cases) {
-    assert.equal((await rejection(call())).message, library);
+    const err = await rejection(call());
+    assert.equal(err.code, 'E_REFERENCE', err.message);
+    assert.equal(err.message, library);
     assert.equal(errorLine(await cli(argv, [reg]), exit), command);
   }
   // A registry without a catalog: listTags() of a repository, as the CLI's `regpush tags` (pinned in manage-commands).

@@ -23,6 +23,7 @@ test('sync: a missing repository\'s tag listing advises checking the repository 
   assert.equal(unit.error?.code, 'E_NOT_FOUND', unit.error?.message);
   assert.match(unit.error!.message, /\(check the repository name\)$/);
   const listed = await rejection(() => listTags(src.ref('nope'), fakeLibraryOptions(src)));
+  assert.equal(listed.code, 'E_NOT_FOUND', listed.message);
   assert.match(listed.message, /\(check the repository name\)$/);
 });
 

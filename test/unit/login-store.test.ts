@@ -133,6 +133,7 @@ describe('a namespace login with nowhere to keep it', () => {
     const env = { HOME: home, XDG_RUNTIME_DIR: runtime };
     const refused = (e: unknown) =>
       e instanceof UsageError &&
+      e.code === 'E_USAGE' &&
       e.message ===
         `cannot store a login for quay.io/org in ${path.join(runtime, 'containers', 'auth.json')}: XDG_RUNTIME_DIR names ${runtime}, which does not exist (regpush does not make a runtime directory, as Podman does not): create it, or set REGISTRY_AUTH_FILE to the file to keep logins in`;
     await assert.rejects(login({ registry: 'quay.io/org', username: 'a', password: SECRET, env, homeDir: home }), refused);
@@ -142,7 +143,7 @@ describe('a namespace login with nowhere to keep it', () => {
     // A file where the folder should be: the same refusal, worded for it.
     await fs.mkdir(path.dirname(runtime), { recursive: true });
     await fs.writeFile(runtime, '');
-    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), (e: unknown) => e instanceof UsageError && e.message.includes(`XDG_RUNTIME_DIR names ${runtime}, which is not a directory`));
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.includes(`XDG_RUNTIME_DIR names ${runtime}, which is not a directory`));
     await fs.rm(runtime);
     // A logout finds nothing stored there and makes nothing either.
     assert.equal(await eraseCredential('quay.io/org', { env, homeDir: home }), false);
@@ -172,7 +173,7 @@ describe('a namespace login with nowhere to keep it', () => {
 
   it('env: {} without a home on Linux too: E_USAGE before any request (Podman\'s /run/containers/<uid>/ file is not used without a home either)', async (t) => {
     const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
-    const nowhere = (e: unknown) => e instanceof UsageError && /cannot store a login for quay\.io\/org: .*there is none to write here: set REGISTRY_AUTH_FILE/.test(e.message);
+    const nowhere = (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && /cannot store a login for quay\.io\/org: .*there is none to write here: set REGISTRY_AUTH_FILE/.test(e.message);
     await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env: {}, system: { platform: 'linux', uid: 4242 } }), nowhere);
     await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env: {}, system: { platform: 'darwin' } }), nowhere);
     if (process.platform === 'linux') await assert.rejects(login({ registry: 'quay.io/org', username: 'a', password: SECRET, env: {} }), nowhere);
@@ -360,6 +361,7 @@ describe('logout when the credential helper cannot be asked', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof AuthError, String(err));
+    assert.equal(err.code, 'E_AUTH');
     assert.match(err.message, /docker-credential-slow erase for ghcr\.io failed: timed out after 300 ms.*; the entries for ghcr\.io in .* were removed, but the login the helper holds was not erased$/);
     assert.deepEqual((await readJson(dockerConfig(home))).auths, { 'quay.io': { auth: b64('q:1') } });
   });
@@ -375,7 +377,7 @@ describe('logout when the credential helper cannot be asked', () => {
     await writeJson(dockerConfig(slow.home), { credsStore: 'slow', auths: { 'quay.io': { auth: b64('q:1') } } });
     await assert.rejects(
       eraseCredential('ghcr.io', { env: slow.env, homeDir: slow.home, helperTimeoutMs: 300 }),
-      (e: unknown) => e instanceof AuthError && /timed out after 300 ms.*; the login the helper holds was not erased$/.test(e.message) && !e.message.includes('removed'),
+      (e: unknown) => e instanceof AuthError && e.code === 'E_AUTH' && /timed out after 300 ms.*; the login the helper holds was not erased$/.test(e.message) && !e.message.includes('removed'),
     );
     assert.deepEqual((await readJson(dockerConfig(slow.home))).auths, { 'quay.io': { auth: b64('q:1') } });
   });
@@ -452,7 +454,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
     const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
     const { home, auth, env } = await setup('{"auths": {}}');
     const file = dockerConfig(home);
-    const usage = (e: unknown) => e instanceof UsageError && e.message.startsWith(`DOCKER_CONFIG names ${file}, which is not a directory`);
+    const usage = (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.startsWith(`DOCKER_CONFIG names ${file}, which is not a directory`);
     const withFile = { ...env, DOCKER_CONFIG: file };
     await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env: withFile, homeDir: home }), usage);
     await assert.rejects(storeCredential('ghcr.io/org', { username: 'alice', password: SECRET }, { env: withFile, homeDir: home }), usage);
@@ -481,7 +483,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
   it('a malformed ~/.docker/config.json: login E_AUTH naming it with no request and no auth.json; logout the same with auth.json kept', async (t) => {
     const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
     const { home, auth, env } = await setup('{"auths": {');
-    const malformed = (e: unknown) => e instanceof AuthError && e.message.startsWith(`malformed credential file ${dockerConfig(home)}`);
+    const malformed = (e: unknown) => e instanceof AuthError && e.code === 'E_AUTH' && e.message.startsWith(`malformed credential file ${dockerConfig(home)}`);
     await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env, homeDir: home }), malformed);
     assert.equal(pings.mock.callCount(), 0);
     await assert.rejects(fs.stat(auth), { code: 'ENOENT' }, 'auth.json written');
@@ -496,7 +498,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
     const { home, auth, env } = await setup(undefined, data);
     await assert.rejects(
       login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env, homeDir: home }),
-      (e: unknown) => e instanceof UsageError && /sends ghcr\.io to docker-credential-pass \(credHelpers\)/.test(e.message),
+      (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && /sends ghcr\.io to docker-credential-pass \(credHelpers\)/.test(e.message),
     );
     assert.equal(pings.mock.callCount(), 0);
     assert.deepEqual(await readJson(auth), data);

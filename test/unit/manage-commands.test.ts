@@ -404,6 +404,7 @@ test('catalog --page-size above 1000 at a registry that refuses it (400 PAGINATI
   other.seedImage('app', { tags: ['1'] });
   other.fault({ kind: 'catalog' }, { kind: 'status', status: 400, code: 'UNSUPPORTED' });
   const err = await listRepositories(other.host, { ...fakeLibraryOptions(other), pageSize: 5000, retries: 0 }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(err?.code, 'E_REGISTRY', String(err));
   assert.match(String(err), /400 UNSUPPORTED/);
   assert.equal(other.count({ kind: 'catalog' }), 1);
 });

@@ -6,7 +6,7 @@
 // warning; and requests asked once suffice (a target's referrers API, --no-clobber's HEADs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copy, parseSyncFile, sync } from '../../src/index.js';
+import { copy, parseSyncFile, sync, type RegpushError } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, MT } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -91,6 +91,7 @@ test('copy --all-tags --referrers of a repository holding only referrer tags: "h
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: [`sha256-${'a'.repeat(64)}.sig`] });
   await assert.rejects(copy({ from: src.ref('app'), to: [dst.ref('app')], allTags: true, referrers: true, ...fakeLibraryOptions(src, dst) }), (e: Error) =>
+    (e as RegpushError).code === 'E_REGISTRY' &&
     /app has no tags other than referrers' \(sha256-<hex>, \.sig, \.att, \.sbom\), which referrers copies with the images they refer to$/.test(e.message),
   );
 });

@@ -40,7 +40,7 @@ function files(root: string, host: string, names: Record<string, string>): strin
   return join(root, host);
 }
 
-const usage = (fn: () => unknown, msg: RegExp) => assert.throws(fn, (e: unknown) => e instanceof UsageError && msg.test((e as Error).message));
+const usage = (fn: () => unknown, msg: RegExp) => assert.throws(fn, (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && msg.test((e as Error).message));
 
 test('--ca-cert / --client-cert / --tls-verify parse per registry; paths resolve against cwd, registry names are canonical', () => {
   const o = tlsOptionsFromFlags(
@@ -133,8 +133,8 @@ test('findCertsDir: a client certificate without its key (or a key alone) is E_I
   const root = join(tmp, 'half');
   files(root, 'nokey', { 'client.cert': 'c' });
   files(root, 'nocert', { 'client.key': 'k' });
-  await assert.rejects(findCertsDir([root], 'nokey'), (e: unknown) => e instanceof InputError && /nokey\/client\.cert has no matching key client\.key \(CA certificates must end in \.crt\)/.test((e as Error).message));
-  await assert.rejects(findCertsDir([root], 'nocert'), (e: unknown) => e instanceof InputError && /nocert\/client\.key has no matching client certificate client\.cert/.test((e as Error).message));
+  await assert.rejects(findCertsDir([root], 'nokey'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && /nokey\/client\.cert has no matching key client\.key \(CA certificates must end in \.crt\)/.test((e as Error).message));
+  await assert.rejects(findCertsDir([root], 'nocert'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && /nocert\/client\.key has no matching client certificate client\.cert/.test((e as Error).message));
 });
 
 test('--client-cert wins over a broken certs.d pair: a certificate without its key there is a warning, not E_INPUT, and the folder\'s CAs still count', async () => {
@@ -150,7 +150,7 @@ test('--client-cert wins over a broken certs.d pair: a certificate without its k
   assert.deepEqual(s.sources, [join(dir, 'ca.crt'), join(tmp, 'flag.cert'), join(tmp, 'flag.key')]);
   assert.deepEqual(warnings, [`${join(dir, 'client.cert')} has no matching key client.key (CA certificates must end in .crt); not used, as --client-cert gives the client certificate for reg:5000`]);
   // Without the flag the same folder is still refused.
-  await assert.rejects(tlsResolver({ certsDirs: [root] }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && /client\.cert has no matching key/.test((e as Error).message));
+  await assert.rejects(tlsResolver({ certsDirs: [root] }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && /client\.cert has no matching key/.test((e as Error).message));
 });
 
 test('tlsResolver: nothing configured → default trust; CAs are added to the defaults; flags win over certs.d for the client pair', async () => {
@@ -230,19 +230,19 @@ test('tlsResolver: unreadable files are E_INPUT, a key that is not PEM too; a fa
   const missing = tlsResolver({ certsDirs: [], caCerts: { reg: [join(tmp, 'missing.crt')] } });
   // Said as other file messages say it ("no such file"), with the setting that gave it and the host.
   const ca = join(tmp, 'missing.crt');
-  await assert.rejects(missing.settingsFor('reg'), (e: unknown) => e instanceof InputError && (e as Error).message === `cannot read CA certificate ${ca} (no such file; given with tls.caCerts for reg)` && (e as InputError).details.file === ca);
+  await assert.rejects(missing.settingsFor('reg'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && (e as Error).message === `cannot read CA certificate ${ca} (no such file; given with tls.caCerts for reg)` && (e as InputError).details.file === ca);
   const noKey = tlsResolver({ certsDirs: [], clientCerts: { 'reg:5000': { cert: join(tmp, 'flag.cert'), key: join(tmp, 'gone.key') } } }, undefined, CONNECTION_FLAG_NAMES);
-  await assert.rejects(noKey.settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && (e as Error).message === `cannot read client key ${join(tmp, 'gone.key')} (no such file; given with --client-cert for reg:5000)`);
+  await assert.rejects(noKey.settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && (e as Error).message === `cannot read client key ${join(tmp, 'gone.key')} (no such file; given with --client-cert for reg:5000)`);
   // A certs.d CA listed, then not readable (a dangling link): the folder is named.
   const certsRoot = join(tmp, 'certs-dangling');
   mkdirSync(join(certsRoot, 'reg:5000'), { recursive: true });
   symlinkSync(join(tmp, 'nowhere.crt'), join(certsRoot, 'reg:5000', 'ca.crt'));
-  await assert.rejects(tlsResolver({ certsDirs: [certsRoot] }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && (e as Error).message === `cannot read CA certificate ${join(certsRoot, 'reg:5000', 'ca.crt')} (no such file; in ${join(certsRoot, 'reg:5000')}/ for reg:5000)`);
+  await assert.rejects(tlsResolver({ certsDirs: [certsRoot] }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && (e as Error).message === `cannot read CA certificate ${join(certsRoot, 'reg:5000', 'ca.crt')} (no such file; in ${join(certsRoot, 'reg:5000')}/ for reg:5000)`);
   writeFileSync(join(tmp, 'missing.crt'), PEM_CA);
   assert.ok(await missing.settingsFor('reg'), 'the file appeared: read now');
   writeFileSync(join(tmp, 'bad.key'), 'not a key');
   const badKey = tlsResolver({ certsDirs: [], clientCerts: { reg: { cert: join(tmp, 'flag.cert'), key: join(tmp, 'bad.key') } } });
-  await assert.rejects(badKey.settingsFor('reg'), (e: unknown) => e instanceof InputError && /bad\.key is not a PEM private key \(the client key for reg\)/.test((e as Error).message));
+  await assert.rejects(badKey.settingsFor('reg'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && /bad\.key is not a PEM private key \(the client key for reg\)/.test((e as Error).message));
 });
 
 test('tlsResolver: a client pair is checked before any connection: an encrypted key, a key of another certificate, a certificate that is not PEM are E_INPUT naming the file', async () => {
@@ -277,7 +277,7 @@ test('tlsResolver: a CA file in DER is converted; one holding no certificate is 
   const s = (await tlsResolver({ certsDirs: [], caCerts: { reg: [der] } }).settingsFor('reg'))!;
   assert.equal(s.ca?.at(-1), new (await import('node:crypto')).X509Certificate(FLAG_PAIR.cert).toString(), 'the DER certificate, as PEM');
   for (const junk of [join(tmp, 'flag.key'), join(tmp, 'bad.key')]) {
-    await assert.rejects(tlsResolver({ certsDirs: [], caCerts: { 'reg:5000': [junk] } }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && e.message === `${junk} holds no certificate, neither PEM nor DER (the CA given for reg:5000)`);
+    await assert.rejects(tlsResolver({ certsDirs: [], caCerts: { 'reg:5000': [junk] } }).settingsFor('reg:5000'), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && e.message === `${junk} holds no certificate, neither PEM nor DER (the CA given for reg:5000)`);
   }
   const root = join(tmp, 'junk-certsd');
   const dir = files(root, 'reg:5000', { 'ca.crt': 'not a certificate', 'good.crt': PEM_CA });

@@ -6,7 +6,7 @@ import { it } from 'node:test';
 import { MirrorConfigError } from '../../src/errors.js';
 import { parseToml } from '../../src/registry/toml.js';
 
-const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof MirrorConfigError && re.test(e.message));
+const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof MirrorConfigError && e.code === 'E_INPUT' && re.test(e.message));
 
 it('the TOML reader refuses what it does not read instead of misreading it', () => {
   bad(() => parseToml('a = {b = 1 c = 2}\n', 'r.conf'), /^r\.conf:1: expected , or \} in an inline table/);

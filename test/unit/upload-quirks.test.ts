@@ -117,8 +117,8 @@ test('CLI size and timeout parsing', () => {
   assert.equal(chunkSizeOption('5m'), 5 * 1024 * 1024);
   assert.equal(chunkSizeOption('262144'), 262144);
   assert.equal(chunkSizeOption('0.5 GiB'), 512 * 1024 * 1024);
-  for (const bad of ['0', '1023', 'x', '5MB', '2GiB', '-1', '']) assert.throws(() => chunkSizeOption(bad), /--chunk-size/, bad);
+  for (const bad of ['0', '1023', 'x', '5MB', '2GiB', '-1', '']) assert.throws(() => chunkSizeOption(bad), { name: 'UsageError', code: 'E_USAGE', message: /--chunk-size/ }, bad);
   assert.equal(idleTimeoutOption({}), undefined);
   assert.equal(idleTimeoutOption({ REGPUSH_IDLE_TIMEOUT_MS: '1500' }), 1500);
-  for (const bad of ['0', '99', 'soon', '1.5', '9999999']) assert.throws(() => idleTimeoutOption({ REGPUSH_IDLE_TIMEOUT_MS: bad }), /REGPUSH_IDLE_TIMEOUT_MS/, bad);
+  for (const bad of ['0', '99', 'soon', '1.5', '9999999']) assert.throws(() => idleTimeoutOption({ REGPUSH_IDLE_TIMEOUT_MS: bad }), { name: 'InputError', code: 'E_INPUT', message: /REGPUSH_IDLE_TIMEOUT_MS/ }, bad);
 });
