@@ -5,7 +5,7 @@
  * target that already holds the image under every tag is not written at all. With --all-tags the
  * source's tags go --images at a time (all-tags.ts).
  */
-import { InvalidReferenceError, RegistryError, UsageError } from '../errors.js';
+import { InvalidReferenceError, NotFoundError, UsageError } from '../errors.js';
 import { parseFormat } from '../image/convert.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
@@ -124,7 +124,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     const refs = opts.allTags ? listed.filter((t) => !(opts.referrers && isReferrerTag(t))).sort() : [manifestRef(srcRef)];
     if (opts.allTags && refs.length === 0) {
       const only = listed.length > 0 ? ` other than referrers' (sha256-<hex>, .sig, .att, .sbom), which ${names.name('referrers')} copies with the images they refer to` : '';
-      throw new RegistryError(`${srcRef.registry}/${srcRef.repository} has no tags${only}`);
+      throw new NotFoundError(`${srcRef.registry}/${srcRef.repository} has no tags${only}`);
     }
     // A loopback target's scheme probe overlaps reading the source instead of delaying the first
     // blob. Its failure is not handled here: the first real request reports it.

@@ -87,11 +87,11 @@ test('copy --all-tags without --referrers: the sha256-<hex> tags are ordinary ta
   assert.deepEqual(listed(), [sbom.digest], 'the source\'s index, as it is');
 });
 
-test('copy --all-tags --referrers of a repository holding only referrer tags: "has no tags" says why', async () => {
+test('copy --all-tags --referrers of a repository holding only referrer tags: "has no tags" says why (E_NOT_FOUND: nothing to copy is there)', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: [`sha256-${'a'.repeat(64)}.sig`] });
   await assert.rejects(copy({ from: src.ref('app'), to: [dst.ref('app')], allTags: true, referrers: true, ...fakeLibraryOptions(src, dst) }), (e: Error) =>
-    (e as RegpushError).code === 'E_REGISTRY' &&
+    (e as RegpushError).code === 'E_NOT_FOUND' &&
     /app has no tags other than referrers' \(sha256-<hex>, \.sig, \.att, \.sbom\), which referrers copies with the images they refer to$/.test(e.message),
   );
 });
