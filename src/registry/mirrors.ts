@@ -254,9 +254,12 @@ export class MirroredClient implements RegistryClient {
    * repository). Without it a source read through a mirror met the first image's blob burst with
    * no spare connection, a handshake (a round trip or two at 20-150 ms) on the critical path; the
    * registry itself is not warmed while a mirror answers, as it is read only when that one fails.
+   * `repo`: warm for that repository's reads instead (the run keeps one source client per
+   * registry, made for its first image): where the registry's namespaces have mirrors of their
+   * own, the next image's reads may go to another mirror than the first image's did.
    */
-  warm(n: number): void {
-    for (const first of this.firstClients()) first.warm?.(n);
+  warm(n: number, repo?: string): void {
+    for (const first of repo === undefined ? this.firstClients() : [this.firstReader(repo).client]) first.warm?.(n);
   }
 
   /** The clients this client's next reads go to first, once each: per repository it reads, its firstReader. */

@@ -95,8 +95,12 @@ export interface RegistryClient {
    * looked up there was missing, "present" once one existed or was written, undefined before any.
    */
   tagsState?(repo: string): 'absent' | 'present' | undefined;
-  /** Opens up to `n` connections ahead of the requests (optional; nothing is sent on them). */
-  warm?(n: number): void;
+  /**
+   * Opens up to `n` connections ahead of the requests (optional; nothing is sent on them).
+   * `repo`: the repository the next reads are for, where they may go elsewhere than this client's
+   * own repositories' (MirroredClient: mirrors are configured per namespace); absent, this client's.
+   */
+  warm?(n: number, repo?: string): void;
   /**
    * Fetches the token its requests will need, where the registry's token service is known already
    * or named by the scheme probe, which it waits for (and sends, where no client has yet) (optional; never fails).

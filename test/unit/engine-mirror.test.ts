@@ -5,7 +5,8 @@
 // library: a mirror behind a path, one that hangs, fails or stalls, and one that refuses access,
 // for one repository (that repository is read upstream and not asked at the mirror again, the
 // others still read through it) or for the whole registry (given up for the run). Connections
-// opened ahead (warm) go where the first reads go: the mirror, or the registry once it is given up.
+// opened ahead (warm) go where the first reads go: the mirror, or the registry once it is given up;
+// where a registry's namespaces have mirrors of their own, the mirror of the image they are for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -410,4 +411,103 @@ test('a cold target warms the source\'s mirror as it warms a source without one:
   } finally {
     run.close();
   }
+});
+
+/**
+ * One registry whose namespaces have mirrors of their own (registries.conf's per-prefix entries,
+ * `--registry-mirror REGISTRY/NAMESPACE=MIRROR`): `team/…` reads through mirror A, `ops/…`
+ * through mirror B, under the same names there. Both mirrors hold every image and hand out bearer
+ * tokens.
+ */
+async function perNamespace(): Promise<{ src: FakeRegistry; a: FakeRegistry; b: FakeRegistry; dst: FakeRegistry; mirrors: Record<string, string[]> }> {
+  const src = await fake();
+  const auth = { scheme: 'bearer' as const, user: 'reader', password: 'r-pw', anonymousPull: true };
+  const [a, b, dst] = [await fake({ auth }), await fake({ auth }), await fake()];
+  for (const m of [src, a, b]) {
+    m.seedImage('team/app', { tags: ['1'], layers: [bytesOf('team layer', 1000)] });
+    m.seedImage('ops/app', { tags: ['1'], layers: [bytesOf('ops layer', 1000)] });
+    m.seedImage('ops/base', { tags: ['1'], layers: [bytesOf('ops base layer', 1000)] });
+  }
+  return { src, a, b, dst, mirrors: { [`${src.host}/team`]: [`${a.host}/team`], [`${src.host}/ops`]: [`${b.host}/ops`] } };
+}
+
+const tokensFor = (reg: FakeRegistry, repo: string) => reg.requests().filter((q) => q.kind === 'token' && (q.query.scope ?? '').includes(`repository:${repo}:`)).length;
+
+test('a registry whose namespaces have different mirrors: a cold target of the second image warms that image\'s mirror, not the first image\'s; its reads go out on those connections', async () => {
+  const { src, a, b, dst, mirrors } = await perNamespace();
+  const run = new TransferRun({ jobs: 3, mirrors, ...fakeLibraryOptions(src, a, b, dst) });
+  try {
+    run.source(parseReference(src.ref('team/app:1'))); // the first image: the run's source client for the registry
+    const next = parseReference(src.ref('ops/app:1'));
+    const { client, repo } = run.source(next);
+    const set = run.targets([{ ref: parseReference(dst.ref('ops:1')), tags: ['1'] }], next);
+    assert.equal(await set.list[0]!.ep.client.headManifest('ops', '1'), undefined, 'the tag is new at the target');
+    set.finish();
+    await waitFor('--jobs connections at the mirror of ops/', () => b.connectionsAt.length === 3);
+    assert.equal(a.connectionsAt.length, 0, 'none at the mirror of team/, which this image does not read');
+    await client.getManifest(repo, '1');
+    assert.equal(b.requests().filter((q) => q.kind === 'manifest' && q.status === 200).length, 1, 'read from the mirror of ops/');
+    assert.equal(b.connectionsAt.length, 3, 'the manifest read (and its token) went out on connections opened ahead');
+    assert.equal(src.connectionsAt.length, 0, 'none at the registry itself');
+  } finally {
+    run.close();
+  }
+});
+
+test('a registry whose namespaces have different mirrors: a cold target of an image under a namespace no mirror covers warms the registry itself, which its reads go to', async () => {
+  const { src, a, b, dst, mirrors } = await perNamespace();
+  src.seedImage('misc/app', { tags: ['1'] });
+  const run = new TransferRun({ jobs: 3, mirrors, ...fakeLibraryOptions(src, a, b, dst) });
+  try {
+    run.source(parseReference(src.ref('team/app:1')));
+    const next = parseReference(src.ref('misc/app:1'));
+    run.source(next);
+    const set = run.targets([{ ref: parseReference(dst.ref('misc:1')), tags: ['1'] }], next);
+    assert.equal(await set.list[0]!.ep.client.headManifest('misc', '1'), undefined, 'the tag is new at the target');
+    set.finish();
+    await waitFor('--jobs connections at the registry itself', () => src.connectionsAt.length === 3);
+    assert.deepEqual([a.connectionsAt.length, b.connectionsAt.length], [0, 0], 'none at either mirror');
+  } finally {
+    run.close();
+  }
+});
+
+test('a registry whose namespaces have different mirrors: the next image\'s token is fetched ahead at its own mirror, not at the mirror of the image before, and that image asks for none', async () => {
+  const { src, a, b, dst, mirrors } = await perNamespace();
+  const run = new TransferRun({ mirrors, ...fakeLibraryOptions(src, a, b, dst) });
+  try {
+    // Images of both namespaces read before: each mirror's token service is known in the run (a
+    // mirror never heard from has none to fetch ahead from, as a registry never heard from).
+    for (const image of ['ops/base:1', 'team/app:1']) {
+      const { client, repo } = run.source(parseReference(src.ref(image)));
+      await client.getManifest(repo, '1');
+    }
+    const next = parseReference(src.ref('ops/app:1'));
+    run.prefetchAuth(next, [parseReference(dst.ref('ops:1'))]);
+    await b.seen({ kind: 'token', status: 200, when: (q) => (q.query.scope ?? '').includes('repository:ops/app:') });
+    assert.equal(tokensFor(b, 'ops/app'), 1, 'fetched ahead at the mirror of ops/');
+    assert.equal(tokensFor(a, 'ops/app'), 0, 'not at the mirror of team/');
+    const { client, repo } = run.source(next);
+    await client.getManifest(repo, '1');
+    assert.equal(tokensFor(b, 'ops/app'), 1, 'the image used the token fetched ahead');
+    assert.equal(b.requests().filter((q) => q.repo === 'ops/app' && q.status === 401).length, 0, 'and met no 401');
+    assert.equal(src.connectionsAt.length, 0, 'nothing at the registry itself');
+  } finally {
+    run.close();
+  }
+});
+
+test('a sync whose images are all served by their namespaces\' mirrors opens no connection to the registry itself; one a mirror lacks is read there', async () => {
+  const { src, a, b, dst, mirrors } = await perNamespace();
+  const spec = (repos: string[]) => parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', ...repos.map((r) => `  - { source: ${src.ref(r)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
+  const r = await sync({ spec: spec(['team/app', 'ops/app']), images: 1, jobs: 3, mirrors, ...fakeLibraryOptions(src, a, b, dst) });
+  assert.deepEqual(r.units.map((u) => u.targets[0]!.action), ['copied', 'copied']);
+  assert.equal(src.connectionsAt.length, 0, 'every read went to a mirror: the registry itself was neither warmed nor asked: ' + JSON.stringify(src.requests().map((q) => q.method + ' ' + q.path)));
+  assert.equal(tokensFor(a, 'team/app'), 1);
+  assert.equal(tokensFor(b, 'ops/app'), 1);
+  // A cache miss: that image is read from the registry itself, and only then is it connected to.
+  src.seedImage('ops/other', { tags: ['1'], layers: [bytesOf('only upstream', 1000)] });
+  const miss = await sync({ spec: spec(['ops/other']), images: 1, jobs: 3, mirrors, logger: { debug: () => {}, info: () => {}, warn: () => {} }, ...fakeLibraryOptions(src, a, b, dst) });
+  assert.deepEqual(miss.units.map((u) => u.targets[0]!.action), ['copied']);
+  assert.ok(src.count({ kind: 'manifest' }) >= 1, 'read from the registry after the mirror\'s 404');
 });
