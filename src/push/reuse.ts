@@ -291,8 +291,9 @@ async function sayWhyNotReused(
     // A file that changes on every install is certain to defeat reuse on every deploy: a warning.
     // Without one, a dependency that did change (or a code layer given as a --layer) is the likelier
     // cause, on every deploy for the latter: a debug line, not one a default run prints.
-    if (cause) say.warn(`${differ}it holds ${cause.name}, ${cause.why}`);
-    else {
+    if (cause) {
+      say.warn(`${differ}it holds ${cause.name}, ${cause.why}`);
+    } else {
       say.debug(
         `${differ}where no dependency changed, a file that every install or build writes anew (a timestamp, a cache) is the likely cause: ` +
           'leave it out with a .dockerignore line in the folder',

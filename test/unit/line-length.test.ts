@@ -83,11 +83,3 @@ test('every file still to wrap still exists and still has a long line (the list 
   const stale = [...FILES_STILL_TO_WRAP].filter((f) => !withLong.has(f));
   assert.deepEqual(stale, [], 'these files have no long line left (or are gone): take them off FILES_STILL_TO_WRAP');
 });
-
-test('files still to wrap (todo: wrap them and take them off the list)', { todo: FILES_STILL_TO_WRAP.size > 0 }, () => {
-  const left = longLines().filter((l) => FILES_STILL_TO_WRAP.has(l.file));
-  assert.deepEqual(
-    left.map((l) => `${l.file}:${l.line}`),
-    [],
-  );
-});
