@@ -31,7 +31,16 @@ export type { ConnectionOptions } from './registry/connection-options.js';
 export type { ConnectionNames } from './option-names.js';
 export { DEFAULT_CERTS_DIRS, defaultCertsDirs, type RegistryTlsOptions } from './http/tls-options.js';
 /** Registry mirrors (ConnectionOptions.mirrors) and insecure hosts (insecureTlsRegistries) from the files users already have; the caller reads the files. */
-export { mirrorsFromRegistriesConf, mirrorsFromDaemonJson, insecureFromDaemonJson, mergeMirrorMaps, type MirrorMap, type BlockedPrefixes, type InsecureHosts, type RegistriesConfMirrors } from './registry/mirror-config.js';
+export {
+  mirrorsFromRegistriesConf,
+  mirrorsFromDaemonJson,
+  insecureFromDaemonJson,
+  mergeMirrorMaps,
+  type MirrorMap,
+  type BlockedPrefixes,
+  type InsecureHosts,
+  type RegistriesConfMirrors,
+} from './registry/mirror-config.js';
 export type { BlobReport, BlobAction, BlobEvents } from './transfer/blob-report.js';
 export type { SkippedReferrer, SkippedReferrerReason } from './transfer/referrer-report.js';
 export type { Logger } from './log.js';
@@ -74,7 +83,20 @@ export { parseSyncFile } from './sync/config.js';
 export type { SyncSpec, SyncImage, TagRule, TagFilter, SyncDestination, TargetPrefix, Shard } from './sync/options.js';
 export { parseShard, inShard } from './sync/shard.js';
 export { listTags, listRepositories, digestOf, tagImage, untagImage, deleteImage } from './manage/manage.js';
-export type { ManageOptions, ListTagsOptions, TagList, RepositoryList, DigestOptions, DigestResult, TagImageResult, TagFailure, UntagOptions, UntagResult, DeleteOptions, DeleteResult } from './manage/options.js';
+export type {
+  ManageOptions,
+  ListTagsOptions,
+  TagList,
+  RepositoryList,
+  DigestOptions,
+  DigestResult,
+  TagImageResult,
+  TagFailure,
+  UntagOptions,
+  UntagResult,
+  DeleteOptions,
+  DeleteResult,
+} from './manage/options.js';
 /** Former names of CopyTargetReport, SyncUnitReport and SyncTargetReport: deprecated aliases of the same types. */
 export type { CopyTargetResult } from './copy/options.js';
 export type { SyncUnitResult, SyncTargetResult } from './sync/options.js';

@@ -167,7 +167,11 @@ export interface ConnectionNames {
 
 /** How a library caller gives credentials for `registry` (ConnectionNames.credentials). */
 function libraryCredentials(registry: string): string {
-  return `store a login with login({ registry: ${JSON.stringify(registry)}, … }), give the credentials option (credentials.registries[${JSON.stringify(registry)}] for this registry, credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env`;
+  return (
+    `store a login with login({ registry: ${JSON.stringify(registry)}, … }), ` +
+    `give the credentials option (credentials.registries[${JSON.stringify(registry)}] for this registry, ` +
+    'credentials.from for what is read, credentials.to for what is written), or set the REGPUSH_* variables in env'
+  );
 }
 
 /** The library's names for the connection hints: its connection options (ConnectionOptions, src/registry/connection-options.ts). */

@@ -31,7 +31,13 @@ export const outputFlags = defineFlags({
 });
 
 export const commonFlags = defineFlags({
-  'insecure-registry': { type: 'string', repeatable: true, describe: 'Registry (HOST[:PORT], or an address range such as 10.0.0.0/8) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.', group: 'Connection:' },
+  'insecure-registry': {
+    type: 'string',
+    repeatable: true,
+    describe:
+      'Registry (HOST[:PORT], or an address range such as 10.0.0.0/8) to reach over plain HTTP; repeatable. Also REGPUSH_INSECURE_REGISTRIES.',
+    group: 'Connection:',
+  },
   retries: { type: 'number', describe: 'Retries for transient registry failures (5xx, 429, resets)', group: 'Connection:' },
   ...outputFlags,
   'password-stdin': { type: 'boolean', describe: 'Read the password (the target\'s for push/copy) from standard input', group: 'Credentials:' },
@@ -136,7 +142,12 @@ export async function readStdin(io: CliIO): Promise<string> {
  * The credential of a command with one role's `--user`, `--password` / `--password-stdin` (inspect
  * and the registry commands): both or neither, one password source only.
  */
-export async function credentialFromUserFlags(a: { user?: string; password?: string; 'password-stdin'?: boolean }, io: CliIO, secrets: SecretSet, warn: (line: string) => void): Promise<Credential | undefined> {
+export async function credentialFromUserFlags(
+  a: { user?: string; password?: string; 'password-stdin'?: boolean },
+  io: CliIO,
+  secrets: SecretSet,
+  warn: (line: string) => void,
+): Promise<Credential | undefined> {
   if (a.password !== undefined && a['password-stdin']) throw new UsageError('give either --password or --password-stdin, not both');
   const password = a['password-stdin'] ? await readStdin(io) : a.password;
   if (a.user === undefined && password === undefined) return undefined;

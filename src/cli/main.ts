@@ -210,7 +210,14 @@ export function errorLine(err: unknown, secrets: SecretSet = new SecretSet()): s
  * would mend it, and its message says what to do).
  */
 function withHint(line: string, err: RegpushError): string {
-  if (err.code !== 'E_AUTH' || err.details.proxy !== undefined || err.details.tokenRefused === true || tokenServiceFailed(err) || /regpush login|instead of any stored login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)) return line;
+  if (
+    err.code !== 'E_AUTH' ||
+    err.details.proxy !== undefined ||
+    err.details.tokenRefused === true ||
+    tokenServiceFailed(err) ||
+    /regpush login|instead of any stored login|login to|credential helper|credential file|REGPUSH_\w+ is set/.test(line)
+  )
+    return line;
   const host = typeof err.details.registry === 'string' ? err.details.registry : 'REGISTRY';
   return `${line}; ${loginAdvice(host)}`;
 }
@@ -261,7 +268,8 @@ export async function main(rawArgv: string[], io: CliIO): Promise<number> {
     .epilogue(
       'Credentials: flags, REGPUSH_FROM_*/REGPUSH_TO_* env vars, `regpush login` (Docker config.json, credential helpers), Podman auth.json; REGISTRY_AUTH_FILE, when set, is the only file read.\n' +
         'Project defaults for push: ./regpush.json or a "regpush" key in package.json (flags override).\n' +
-        'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, 8 partial failure (some push or copy targets, sync images or new tags of tag failed), 130 aborted.',
+        'Exit codes: 0 ok, 1 internal error, 2 usage/bad input, 3 auth/denied, 4 not found, 5 network/registry, 6 unsupported, 7 digest mismatch, ' +
+        '8 partial failure (some push or copy targets, sync images or new tags of tag failed), 130 aborted.',
     );
   skipHelpCache(y, argv);
   y = copyableExamples(y, wrap);

@@ -47,7 +47,12 @@ export const mirrorFlags = defineFlags({
   'registry-mirror': {
     type: 'string',
     repeatable: true,
-    describe: `REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first (a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. Also read: registries.conf mirrors (CONTAINERS_REGISTRIES_CONF, else REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) and Docker Hub mirrors and insecure-registries of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
+    describe:
+      'REGISTRY=MIRROR: read images of REGISTRY (or REGISTRY/NAMESPACE) through MIRROR first ' +
+      '(a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. ' +
+      'Also read: registries.conf mirrors (CONTAINERS_REGISTRIES_CONF, else REGISTRIES_CONFIG_PATH, ' +
+      `else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) ` +
+      `and Docker Hub mirrors and insecure-registries of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
     group: 'Connection:',
   },
 });
@@ -178,7 +183,13 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
   }
   const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [system.daemonJson], cwd);
   if (daemon) {
-    const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)');
+    const text = readConfig(
+      daemon.file,
+      daemon.named,
+      'REGPUSH_DOCKER_DAEMON_JSON',
+      logger,
+      'its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)',
+    );
     if (text !== undefined) {
       try {
         const m = mirrorsFromDaemonJson(text, daemon.file);

@@ -247,7 +247,8 @@ export function checkSourcePlace(src: string, cwd: string, flag: '--app' | '--la
     const real = realPathOutside(src, cwd, config.root);
     if (real === undefined) return;
     throw new InputError(
-      `${config.source} ${entry} resolves outside the project folder ${config.root} (to ${real}); a project file may only name sources inside it: to take it on purpose, give it on the command line with ${flag}`,
+      `${config.source} ${entry} resolves outside the project folder ${config.root} (to ${real}); ` +
+        `a project file may only name sources inside it: to take it on purpose, give it on the command line with ${flag}`,
       { details: { file: config.source, key: entry, path: real, root: config.root } },
     );
   }

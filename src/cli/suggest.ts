@@ -166,7 +166,9 @@ export function withSuggestion(msg: string, argv: string[], known: { commands: s
     // missing positional (`tags --bogus x/y`: "missing <repo>"), the flag is the cause and leads,
     // saying so (the word itself is not shown: after a misspelt --pasword it is a password).
     const took = (at: number): string => (!argv[at]!.includes('=') && argv[at + 1] !== undefined && !argv[at + 1]!.startsWith('-') ? ' (it took the next word as its value)' : '');
-    const unknown = argv.flatMap((a, i) => (a.startsWith('--') && !secretValueAt(argv, i) ? [{ f: a.slice(2).split('=')[0]!, i }] : [])).filter(({ f }) => f && !known.flags.includes(f) && !f.startsWith('no-'));
+    const unknown = argv
+      .flatMap((a, i) => (a.startsWith('--') && !secretValueAt(argv, i) ? [{ f: a.slice(2).split('=')[0]!, i }] : []))
+      .filter(({ f }) => f && !known.flags.includes(f) && !f.startsWith('no-'));
     for (const { f, i } of unknown) hints.push(flagHint(f, known.flags) + took(i));
     for (const d of dashWords(argv, known)) hints.push(d.hint + (d.hint.startsWith('unknown flag') && !d.hint.includes(';') ? took(argv.indexOf(d.word)) : ''));
     if (!hints.length) return msg;

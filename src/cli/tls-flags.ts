@@ -21,7 +21,10 @@ export const tlsFlags = defineFlags({
   'ca-cert': {
     type: 'string',
     repeatable: true,
-    describe: `REGISTRY=PATH: trust the CA certificate(s) in PATH (PEM) for REGISTRY, besides the system CAs; repeatable. Also read: DIR/REGISTRY/*.crt (CAs) and DIR/REGISTRY/client.cert + client.key, DIR being ~/.config/containers/certs.d, ${DEFAULT_CERTS_DIRS.join(' or ')} (the first that has REGISTRY; or the DIR:DIR… of REGPUSH_CERTS_DIRS)`,
+    describe:
+      'REGISTRY=PATH: trust the CA certificate(s) in PATH (PEM) for REGISTRY, besides the system CAs; repeatable. ' +
+      'Also read: DIR/REGISTRY/*.crt (CAs) and DIR/REGISTRY/client.cert + client.key, ' +
+      `DIR being ~/.config/containers/certs.d, ${DEFAULT_CERTS_DIRS.join(' or ')} (the first that has REGISTRY; or the DIR:DIR… of REGPUSH_CERTS_DIRS)`,
     group: 'Connection:',
   },
   'client-cert': {

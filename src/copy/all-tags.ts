@@ -79,7 +79,15 @@ export function tagCopy(tag: string, outcome: ImageCopyOutcome, at: ReadonlyMap<
  * target was set aside has none, and so has a tag --platform or --format cannot apply to: left
  * out with a warning); rejects with the first failure that ends the copy.
  */
-export async function copyTags(run: TransferRun, targets: TargetSet, source: RepoEndpoint, sourceRef: ImageReference, refs: readonly string[], images: number, opts: ImageCopyOptions): Promise<TagCopy[]> {
+export async function copyTags(
+  run: TransferRun,
+  targets: TargetSet,
+  source: RepoEndpoint,
+  sourceRef: ImageReference,
+  refs: readonly string[],
+  images: number,
+  opts: ImageCopyOptions,
+): Promise<TagCopy[]> {
   const limit = pLimit(images);
   const copied: (TagCopy | undefined)[] = [];
   /** The index of the first tag copied so far, the one whose outcome is kept whole. */

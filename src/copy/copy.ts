@@ -114,7 +114,12 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   // A dry run writes nothing, so there is nothing to wait for.
   const run = new TransferRun({ ...opts, trackLanded: opts.allTags && !opts.dryRun ? 'same-repository' : undefined, callbacks, formatNames: names });
   const set = run.targets(oneTargetPerRepository(dstRefs, (ref) => [ref.tag ?? 'latest', ...extraTags]), srcRef);
-  const results = new Map<TransferTarget, CopyTargetReport>(set.list.map((t) => [t, { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 }]));
+  const results = new Map<TransferTarget, CopyTargetReport>(
+    set.list.map((t) => [
+      t,
+      { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 },
+    ]),
+  );
   try {
     const source = run.source(srcRef);
     // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
@@ -130,7 +135,17 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     // blob. Its failure is not handled here: the first real request reports it.
     for (const t of set.list) t.ep.client.ready().catch(() => undefined);
     // The report's platforms come from the top manifest: a single image named by digest has it read where a target holds it (readHeldTop).
-    const imageOpts: ImageCopyOptions = { platforms, format, log: (m) => opts.logger?.info(m), warn: (m) => opts.logger?.warn(m), referrers: opts.referrers, noClobber: opts.noClobber, dryRun: opts.dryRun, names, readHeldTop: !opts.allTags };
+    const imageOpts: ImageCopyOptions = {
+      platforms,
+      format,
+      log: (m) => opts.logger?.info(m),
+      warn: (m) => opts.logger?.warn(m),
+      referrers: opts.referrers,
+      noClobber: opts.noClobber,
+      dryRun: opts.dryRun,
+      names,
+      readHeldTop: !opts.allTags,
+    };
     // --all-tags with --format or --platform, or a target refusing a kind of referrer: every tag's referrers stay behind alike (said once).
     if (opts.allTags) imageOpts.warnAlike = warnAlikeOnce(run, 'tag');
     let copied: TagCopy[];

@@ -52,7 +52,12 @@ export interface CopyTargetReport {
   blobs: BlobReport[];
   /** Referrers copied (--referrers), referrers of referrers included: written by this run (or, dry, to be); one the target held already does not count. */
   referrers: number;
-  /** Referrers found and not copied: those naming a digest --format or --platform changed, those past a bound of the walk, those listed and gone from the source (a stale listing), those stored as an OCI 1.1-rc artifact manifest, those whose manifest this target refused (and what refers to them), and with --no-clobber those whose tag the target holds for another manifest (kept; a warning says which). */
+  /**
+   * Referrers found and not copied: those naming a digest --format or --platform changed, those past a bound of the walk, those
+   * listed and gone from the source (a stale listing), those stored as an OCI 1.1-rc artifact manifest, those whose manifest this
+   * target refused (and what refers to them), and with --no-clobber those whose tag the target holds for another manifest (kept;
+   * a warning says which).
+   */
   referrersSkipped: number;
   /** The referrers counted in `referrersSkipped`, each with why (in the walk's order; with allTags, tag after tag); absent when none. */
   skippedReferrers?: SkippedReferrer[];

@@ -181,7 +181,10 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       if (timer) clearTimeout(timer);
       schedule(idle + extra);
     };
-    /** Counts each chunk of a body stream the request takes as progress; from when axios pipes it (pipe() resumes it): a 'data' listener added earlier would start the flow before the request is there to receive it. */
+    /**
+     * Counts each chunk of a body stream the request takes as progress; from when axios pipes it (pipe() resumes it): a 'data'
+     * listener added earlier would start the flow before the request is there to receive it.
+     */
     const countChunks = (src: Readable) =>
       src.once('resume', () =>
         src.on('data', (chunk: Buffer) => {
@@ -289,9 +292,13 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       if (timedOut && proxy && !hasSocket) {
         const host = safeHost(req.url);
         const named = redactProxyUrl(proxy.url);
-        throw new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy did not answer within ${idle} ms (ETIMEDOUT); check that the proxy is running and reachable (${proxy.variable}, NO_PROXY)`, {
-          details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT', proxy: named },
-        });
+        throw new NetworkError(
+          `cannot reach ${host} through proxy ${named}: the proxy did not answer within ${idle} ms (ETIMEDOUT); ` +
+            `check that the proxy is running and reachable (${proxy.variable}, NO_PROXY)`,
+          {
+            details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT', proxy: named },
+          },
+        );
       }
       if (timedOut) {
         throw new NetworkError(`cannot reach ${safeHost(req.url)}: no progress for ${idle} ms (ETIMEDOUT)`, {

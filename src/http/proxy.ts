@@ -123,7 +123,10 @@ export class ProxyAgents {
     }
     const unencoded = unencodedUserinfo(proxy);
     if (unencoded) {
-      throw new UsageError(`${variable}: the ${unencoded} in ${redactProxyUrl(proxy)} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)`);
+      throw new UsageError(
+        `${variable}: the ${unencoded} in ${redactProxyUrl(proxy)} must be percent-encoded: ` +
+          "a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)",
+      );
     }
     // The agents parse it and would throw a bare "Invalid URL" (a port over 65535, a space in the
     // host), an internal error naming neither the variable nor the value.

@@ -252,12 +252,18 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   if (res.status === 400 && res.url.startsWith('http:') && goTlsAnswer && ctx.plainHttpMirror) {
     // The mirror's http:// is the setting to change; its certificate may need trusting as well.
     return new RegistryError(
-      `${base} (it speaks TLS, and was asked in plain HTTP because the mirror ${ctx.registry} is given with http://: give it with https:// (or no scheme) in ${names.mirrors ?? connectionOptionNames.mirrors}; for a certificate this machine does not trust, add ${names.caCert(ctx.registry)} too)`,
+      `${base} (it speaks TLS, and was asked in plain HTTP because the mirror ${ctx.registry} is given with http://: ` +
+        `give it with https:// (or no scheme) in ${names.mirrors ?? connectionOptionNames.mirrors}; ` +
+        `for a certificate this machine does not trust, add ${names.caCert(ctx.registry)} too)`,
       { details },
     );
   }
   if (res.status === 400 && res.url.startsWith('http:') && goTlsAnswer) {
-    return new RegistryError(`${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, use ${names.caCert(ctx.registry)} or ${names.verifyOff(ctx.registry)} instead of ${ctx.insecureSetting ?? names.insecureSetting})`, { details });
+    return new RegistryError(
+      `${base} (it speaks TLS, and was asked in plain HTTP: for a certificate this machine does not trust, ` +
+        `use ${names.caCert(ctx.registry)} or ${names.verifyOff(ctx.registry)} instead of ${ctx.insecureSetting ?? names.insecureSetting})`,
+      { details },
+    );
   }
   const redirected = res.redirected;
   const at = redirected && URL.canParse(res.url) ? new URL(res.url).host : res.url;
@@ -269,8 +275,11 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
     const away = redirected.away ?? at;
     const why =
       at === redirected.from
-        ? `${ctx.registry} redirected the request to ${away}, which sent it back to ${at}; that answered ${res.status}${said} to the request without the credentials, which regpush does not send again once a redirect has left the registry's host (a storage or CDN set-up that redirects back to the registry)`
-        : `${ctx.registry} redirected the request to ${at}, which answered ${res.status}${said}: the storage host refused it, not the registry (regpush sends it no credentials; a signed URL that expired or does not match, or a storage or CDN fault)`;
+        ? `${ctx.registry} redirected the request to ${away}, which sent it back to ${at}; ` +
+          `that answered ${res.status}${said} to the request without the credentials, which regpush does not send again ` +
+          "once a redirect has left the registry's host (a storage or CDN set-up that redirects back to the registry)"
+        : `${ctx.registry} redirected the request to ${at}, which answered ${res.status}${said}: the storage host refused it, not the registry ` +
+          '(regpush sends it no credentials; a signed URL that expired or does not match, or a storage or CDN fault)';
     return new RegistryError(redactText(`${ctx.what}: ${why}`), { details });
   }
   switch (res.status) {
@@ -302,7 +311,11 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       const header = parseRetryAfter(res.headers['retry-after'], Date.now());
       const wait = header ?? res.waitInBody;
       const where = header !== undefined ? 'Retry-After' : 'in its error body';
-      const asked = wait !== undefined && wait > DEFAULT_RETRY_POLICY.maxRetryAfterMs ? `the registry asks to wait ${Math.ceil(wait / 1000)} s (${where}), longer than regpush waits (${DEFAULT_RETRY_POLICY.maxRetryAfterMs / 1000} s)` : 'retries exhausted';
+      const maxWait = DEFAULT_RETRY_POLICY.maxRetryAfterMs;
+      const asked =
+        wait !== undefined && wait > maxWait
+          ? `the registry asks to wait ${Math.ceil(wait / 1000)} s (${where}), longer than regpush waits (${maxWait / 1000} s)`
+          : 'retries exhausted';
       return new TooManyRequestsError(`${base} (rate limited; ${asked}: ${HINT.rateLimited(names)})`, { details });
     }
     default:

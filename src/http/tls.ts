@@ -228,7 +228,12 @@ function caText(bytes: Buffer): string | undefined {
  */
 function checkClientPair(cert: Buffer, key: Buffer, files: { cert: string; key: string }, name: string): void {
   const forHost = `the client certificate for ${name}`;
-  if (!PEM_CERTIFICATE.test(cert.toString('utf8'))) throw new InputError(`${files.cert} is not a PEM certificate (${forHost}; a DER file converts with: openssl x509 -inform der -in CERT -out CERT.pem)`, { details: { registry: name, file: files.cert } });
+  if (!PEM_CERTIFICATE.test(cert.toString('utf8'))) {
+    throw new InputError(
+      `${files.cert} is not a PEM certificate (${forHost}; a DER file converts with: openssl x509 -inform der -in CERT -out CERT.pem)`,
+      { details: { registry: name, file: files.cert } },
+    );
+  }
   const keyText = key.toString('utf8');
   const encrypted = `${files.key} is encrypted; regpush needs an unencrypted PEM key (the client key for ${name}; decrypt it with: openssl pkey -in KEY -out KEY.plain)`;
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type:\s*4,ENCRYPTED/m.test(keyText)) throw new InputError(encrypted, { details: { registry: name, file: files.key } });
@@ -382,7 +387,9 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       ca = [...rootCertificates, ...nodeExtra, ...(envCa !== undefined ? [envCa] : []), ...extra];
     }
     const clientBy = flaggedClient ? `given with ${clientSetting}` : `in ${found?.dir}/`;
-    const [clientCert, clientKey] = client ? await Promise.all([readPem(client.cert, 'client certificate', clientBy, name), readPem(client.key, 'client key', clientBy, name)]) : [undefined, undefined];
+    const [clientCert, clientKey] = client
+      ? await Promise.all([readPem(client.cert, 'client certificate', clientBy, name), readPem(client.key, 'client key', clientBy, name)])
+      : [undefined, undefined];
     if (client) checkClientPair(clientCert!, clientKey!, client, name);
     // Without `ca` the context keeps Node's default trust, as the option left out did.
     const secureContext = ca || client ? createSecureContext({ ...(ca ? { ca } : {}), ...(client ? { cert: clientCert, key: clientKey } : {}) }) : undefined;
@@ -396,7 +403,12 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     if (answeredHosts.has(name)) return;
     answeredHosts.add(name);
     const offBy = offEntry(name);
-    if (offBy !== undefined) logger.warn(`TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): the connection is encrypted, but the server is not authenticated`);
+    if (offBy !== undefined) {
+      logger.warn(
+        `TLS verification is off for ${name} (${lookup(opts.verifyOffBy, offBy) ?? names.verifiedOffBy(tlsName(offBy))}): ` +
+          'the connection is encrypted, but the server is not authenticated',
+      );
+    }
   };
   const settingsFor = (host: string): Promise<TlsSettings | undefined> => {
     const name = tlsName(host);
@@ -446,17 +458,26 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
         // out to other names. No CA makes it name this one.
         const bare = hostnameOf(name);
         const carried = certNames === undefined ? '' : certNames.length ? `: it names ${certNames.join(', ')}` : `: it names no ${isIP(bare) ? 'IP address' : 'host name'}`;
-        return `the certificate of ${name} does not name ${bare}${carried}; reach the registry by a name its certificate carries, or have the certificate reissued to name ${bare}; no CA setting changes that (${names.verifyOff(name)} skips the check: not recommended)`;
+        return (
+          `the certificate of ${name} does not name ${bare}${carried}; reach the registry by a name its certificate carries, ` +
+          `or have the certificate reissued to name ${bare}; no CA setting changes that (${names.verifyOff(name)} skips the check: not recommended)`
+        );
       }
       const files = had?.cas.map((c) => `${c.file} (${c.by})`).join(', ');
       if (kind === 'untrusted' && files) {
         const set = extraCaSet();
         const env = set ? `; NODE_EXTRA_CA_CERTS (${set}) is trusted too and did not verify it either` : '';
-        return `the CA given for ${name}, ${files}, did not verify its certificate: it is not the CA that issued it, or ${name} does not send the intermediate certificates between them (then add those to the CA file)${env}`;
+        return (
+          `the CA given for ${name}, ${files}, did not verify its certificate: it is not the CA that issued it, ` +
+          `or ${name} does not send the intermediate certificates between them (then add those to the CA file)${env}`
+        );
       }
       if (kind === 'other' && files) {
         // Not a certificate the trust could not place (that is 'untrusted'): another CA would not help.
-        return `a CA is given for ${name} already (${files}), and this failure is not one another CA fixes: check the TLS setup of ${name} (the protocol versions and cipher suites it accepts, the certificate chain it sends)`;
+        return (
+          `a CA is given for ${name} already (${files}), and this failure is not one another CA fixes: ` +
+          `check the TLS setup of ${name} (the protocol versions and cipher suites it accepts, the certificate chain it sends)`
+        );
       }
       const set = extraCaSet();
       const extraCa = set ? `; NODE_EXTRA_CA_CERTS (${set}) is trusted already and did not verify it` : `; ${extraCaIgnored() ?? ''}NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry`;

@@ -90,7 +90,12 @@ export interface IndexChild {
 }
 
 /** The new index for a multi-platform image: the base index's family and fields, our children (attestations dropped). */
-export function composeIndex(baseIndex: ImageIndex | undefined, children: readonly IndexChild[], annotations?: Record<string, string>, family: MediaFamily = 'oci'): { bytes: Buffer; mediaType: string } {
+export function composeIndex(
+  baseIndex: ImageIndex | undefined,
+  children: readonly IndexChild[],
+  annotations?: Record<string, string>,
+  family: MediaFamily = 'oci',
+): { bytes: Buffer; mediaType: string } {
   const entries: Descriptor[] = children.map((c) => {
     const entry: Descriptor = { mediaType: c.manifest.mediaType ?? MediaType.OCI_MANIFEST, digest: sha256Digest(c.bytes), size: c.bytes.length, platform: c.platform };
     if (c.annotations) entry.annotations = c.annotations;

@@ -33,7 +33,10 @@ export function checkDiffIds(config: ImageConfig, layers: number, what: string):
   const ids = config.rootfs?.diff_ids;
   const n = Array.isArray(ids) ? ids.length : 0;
   if (n !== layers) {
-    throw new ProtocolError(`${what} lists ${n} diff_id${n === 1 ? '' : 's'} (rootfs.diff_ids) but its manifest has ${layers} layer${layers === 1 ? '' : 's'}: a broken image, which no image can be built on`);
+    throw new ProtocolError(
+      `${what} lists ${n} diff_id${n === 1 ? '' : 's'} (rootfs.diff_ids) but its manifest has ${layers} layer${layers === 1 ? '' : 's'}: ` +
+        'a broken image, which no image can be built on',
+    );
   }
 }
 
@@ -72,7 +75,12 @@ export interface HistoryRecord {
  */
 export function parseEnvFlag(s: string, what?: string): [string, string] {
   const eq = s.indexOf('=');
-  if (eq < 0) throw new UsageError(`invalid ${what ?? '--env'}: expected KEY=VALUE, and the ${s.length}-character ${what ? 'entry' : 'argument'} has no "=" (its text is not shown: values may hold tokens)`);
+  if (eq < 0) {
+    throw new UsageError(
+      `invalid ${what ?? '--env'}: expected KEY=VALUE, and the ${s.length}-character ${what ? 'entry' : 'argument'} has no "=" ` +
+        '(its text is not shown: values may hold tokens)',
+    );
+  }
   if (eq === 0) throw new UsageError(`invalid ${what ?? '--env'}: the variable name is empty (nothing before "=")`);
   const [key, value] = [s.slice(0, eq), s.slice(eq + 1)];
   // A malformed ${…} does not depend on the base's Env: refused here, with the flags, rather than
@@ -242,7 +250,12 @@ export function checkUser(v: string, what: string, windows = false): string {
 }
 
 /** Linux signal names without SIG, as Docker's signal.ParseSignal knows them (moby/sys/signal, SignalMap for Linux). */
-const SIGNAL_NAMES: ReadonlySet<string> = new Set('ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV STKFLT STOP SYS TERM TRAP TSTP TTIN TTOU URG USR1 USR2 VTALRM WINCH XCPU XFSZ RTMIN RTMAX'.split(' '));
+const SIGNAL_NAMES: ReadonlySet<string> = new Set(
+  (
+    'ABRT ALRM BUS CHLD CLD CONT FPE HUP ILL INT IO IOT KILL PIPE POLL PROF PWR QUIT SEGV STKFLT STOP SYS TERM TRAP TSTP TTIN TTOU ' +
+    'URG USR1 USR2 VTALRM WINCH XCPU XFSZ RTMIN RTMAX'
+  ).split(' '),
+);
 
 /**
  * A stop signal as `docker build` takes STOPSIGNAL: a name in any case, with or without SIG

@@ -38,7 +38,8 @@ export function convertLayerMediaType(mediaType: string, family: MediaFamily, by
   if (mediaFamily(mt) === family) return mediaType;
   const out = (family === 'docker' ? LAYER_TO_DOCKER : LAYER_TO_OCI)[mt];
   if (!out) {
-    const advice = names && `; ${names.op ?? names.command ?? 'push'} with ${names.set('format', family === 'docker' ? 'oci' : 'docker')}${byFormat ? ` (or leave ${names.name('format')} out)` : ''} to keep it`;
+    const instead = names && names.set('format', family === 'docker' ? 'oci' : 'docker');
+    const advice = names && `; ${names.op ?? names.command ?? 'push'} with ${instead}${byFormat ? ` (or leave ${names.name('format')} out)` : ''} to keep it`;
     throw new UnsupportedError(`layer type ${mediaType} has no ${family === 'docker' ? 'Docker v2' : 'OCI'} equivalent${advice ?? ''}`);
   }
   return out;
@@ -143,7 +144,10 @@ export function convertManifest(m: ImageManifest, family: MediaFamily, dropped?:
   // Helm chart's, a Docker plugin's) would be retyped into an image config it is not.
   if (!isImageConfigMediaType(m.config.mediaType)) {
     const advice = names ? `; copy it without ${names.name('format')}` : '';
-    throw new UnsupportedError(`the manifest's config is ${JSON.stringify(m.config.mediaType)}, not an image config: it is not an image, and converting it to ${family === 'oci' ? 'OCI' : 'Docker v2'} would retype it${advice}`);
+    throw new UnsupportedError(
+      `the manifest's config is ${JSON.stringify(m.config.mediaType)}, not an image config: it is not an image, ` +
+        `and converting it to ${family === 'oci' ? 'OCI' : 'Docker v2'} would retype it${advice}`,
+    );
   }
   const out: ImageManifest = {
     ...structuredClone(m),
@@ -163,7 +167,11 @@ export function convertIndex(index: ImageIndex, family: MediaFamily, dropped?: (
   const from = mediaFamily(index.mediaType ?? MediaType.OCI_INDEX);
   if (from === family) return index;
   if (family === 'docker') checkDockerable(index, 'the base index', names);
-  const out: ImageIndex = { ...structuredClone(index), mediaType: indexMediaTypeFor(family), manifests: index.manifests.map((d) => convertDescriptor(d, convertChildType(d.mediaType, family), family)) };
+  const out: ImageIndex = {
+    ...structuredClone(index),
+    mediaType: indexMediaTypeFor(family),
+    manifests: index.manifests.map((d) => convertDescriptor(d, convertChildType(d.mediaType, family), family)),
+  };
   if (family === 'docker' && out.annotations !== undefined) {
     dropped?.(`index annotations (${Object.keys(out.annotations).join(', ')})`);
     delete out.annotations;
@@ -199,7 +207,14 @@ export interface ConvertedChild {
  * entries' OCI-only fields, which Docker v2 lists have no place for, are counted in `fields`.
  * `names`: as for convertManifest.
  */
-export function convertIndexTo(index: ImageIndex, family: MediaFamily, children: ReadonlyMap<string, ConvertedChild>, dropped?: (what: string) => void, fields?: DroppedFields, names?: OptionNames): ImageIndex {
+export function convertIndexTo(
+  index: ImageIndex,
+  family: MediaFamily,
+  children: ReadonlyMap<string, ConvertedChild>,
+  dropped?: (what: string) => void,
+  fields?: DroppedFields,
+  names?: OptionNames,
+): ImageIndex {
   const base = convertIndex(index, family, dropped, names);
   const manifests: Descriptor[] = [];
   for (const d of index.manifests) {

@@ -174,7 +174,11 @@ export function osVersionChoice(index: ImageIndex, want: Platform): string | und
   const picked = selectPlatform(index, want).platform!;
   const osName = picked.os;
   const arch = [picked.architecture, picked.variant].filter(Boolean).join('/');
-  return `${formatPlatform(want)} matches images of ${versions.length} OS versions (${versions.join(', ')}); taking the first, ${picked['os.version'] ?? 'with none'}. A host runs only images of its own OS version: name one with ${osName}(VERSION)/${arch}, e.g. ${osName}(${versions.at(-1)})/${arch}`;
+  return (
+    `${formatPlatform(want)} matches images of ${versions.length} OS versions (${versions.join(', ')}); ` +
+    `taking the first, ${picked['os.version'] ?? 'with none'}. ` +
+    `A host runs only images of its own OS version: name one with ${osName}(VERSION)/${arch}, e.g. ${osName}(${versions.at(-1)})/${arch}`
+  );
 }
 
 /**

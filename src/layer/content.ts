@@ -283,7 +283,11 @@ export function unappliedIgnoreWarning(sources: readonly { src: string; named: s
   if (missed.length === 0) return undefined;
   const shown = relative(cwd, file);
   const name = shown.startsWith('..') || isAbsolute(shown) ? file : `./${shown}`;
-  return `${name} does not apply to ${missed.join(', ')}: a source folder is filtered by its own .dockerignore only; to leave files out of ${missed.length === 1 ? 'it' : 'one'}, put a .dockerignore in ${missed.length === 1 ? 'that folder' : 'its folder'}`;
+  const one = missed.length === 1;
+  return (
+    `${name} does not apply to ${missed.join(', ')}: a source folder is filtered by its own .dockerignore only; ` +
+    `to leave files out of ${one ? 'it' : 'one'}, put a .dockerignore in ${one ? 'that folder' : 'its folder'}`
+  );
 }
 
 /** Entries firstLeftOut looks at before it answers "maybe": the check runs on every push, before the build's own walk. */

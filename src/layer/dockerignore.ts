@@ -282,7 +282,11 @@ function compilePattern(pattern: string, counter: MatchCounter): Compiled {
         test,
         testSelfOrParent: (path) =>
           test(path) ||
-          slashes(path).some((j) => (j >= literal.length && path.startsWith(literal, j - literal.length)) || (literal.startsWith('/') && j === literal.length - 1 && path.startsWith(literal.slice(1)))),
+          slashes(path).some(
+            (j) =>
+              (j >= literal.length && path.startsWith(literal, j - literal.length)) ||
+              (literal.startsWith('/') && j === literal.length - 1 && path.startsWith(literal.slice(1))),
+          ),
       };
     }
     case 'regexp':

@@ -84,7 +84,13 @@ export function chooseLanes(input: { requested?: number; threadPoolSize?: number
   const fromEnv = poolSizeFromEnv(input.env?.UV_THREADPOOL_SIZE);
   const poolSize = input.threadPoolSize ?? fromEnv ?? LIBUV_DEFAULT_POOL;
   const poolSource = input.threadPoolSize !== undefined ? 'option' : fromEnv !== undefined ? 'UV_THREADPOOL_SIZE' : 'libuv default';
-  const pool = `thread pool ${poolSize} (${poolSource === 'option' ? 'threadPoolSize option' : poolSource === 'UV_THREADPOOL_SIZE' ? 'UV_THREADPOOL_SIZE' : "libuv's default; UV_THREADPOOL_SIZE not passed in"})`;
+  const poolWhy =
+    poolSource === 'option'
+      ? 'threadPoolSize option'
+      : poolSource === 'UV_THREADPOOL_SIZE'
+        ? 'UV_THREADPOOL_SIZE'
+        : "libuv's default; UV_THREADPOOL_SIZE not passed in";
+  const pool = `thread pool ${poolSize} (${poolWhy})`;
   if (input.requested !== undefined) {
     if (input.requested <= poolSize) return { lanes: input.requested, poolSize, poolSource, reason: `${input.requested} gzip lanes (asked for), ${pool}` };
     return {
@@ -98,6 +104,11 @@ export function chooseLanes(input: { requested?: number; threadPoolSize?: number
   const wanted = defaultLanes(cores);
   const lanes = Math.min(wanted, poolSize);
   const usable = `${cores} core${cores === 1 ? '' : 's'} usable`;
-  const why = lanes < wanted ? `${usable}, capped to the pool` : wanted === cores + QUEUED_LANES ? `${usable}, one per core and ${QUEUED_LANES} queued` : `${usable}, at most ${MAX_DEFAULT_LANES} by default`;
+  const why =
+    lanes < wanted
+      ? `${usable}, capped to the pool`
+      : wanted === cores + QUEUED_LANES
+        ? `${usable}, one per core and ${QUEUED_LANES} queued`
+        : `${usable}, at most ${MAX_DEFAULT_LANES} by default`;
   return { lanes, poolSize, poolSource, reason: `${lanes} gzip lanes (default: ${why}), ${pool}` };
 }

@@ -164,7 +164,11 @@ function checkUnchanged(e: Extract<WalkEntry, { kind: 'file' }>, file: OpenFile)
   }
   if (now.size > file.size || grew > 0) throw new InputError(`${e.path} changed size while being read (grew past ${file.size} bytes)`, { details: { path: e.path } });
   if (now.size !== file.size || now.mtimeMs !== file.mtimeMs || now.ctimeMs !== file.ctimeMs) {
-    throw new InputError(`${e.path} changed while it was being read (written to during the build): the layer would hold part of each version; push again once whatever writes it has finished`, { details: { path: e.path } });
+    throw new InputError(
+      `${e.path} changed while it was being read (written to during the build): the layer would hold part of each version; ` +
+        'push again once whatever writes it has finished',
+      { details: { path: e.path } },
+    );
   }
 }
 

@@ -32,7 +32,10 @@ export interface LayerOptions {
    * (windows-layer.ts). Destinations are still written `/app`; symlinks are refused. Default false.
    */
   windows?: boolean;
-  /** Owner of everything copied in (default 0:0); when given (0:0 included), a Linux layer also writes each destination directory with this owner, which it otherwise leaves out (walk.ts, WalkContext.dirs). */
+  /**
+   * Owner of everything copied in (default 0:0); when given (0:0 included), a Linux layer also writes each destination directory
+   * with this owner, which it otherwise leaves out (walk.ts, WalkContext.dirs).
+   */
   chown?: { uid: number; gid: number };
   /** gzip level 0–9; default DEFAULT_GZIP_LEVEL (see gzip.ts for the measurements behind it). */
   gzipLevel?: number;

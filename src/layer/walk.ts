@@ -543,6 +543,10 @@ export async function walkSources(sources: LayerSource[], ctx: WalkContext, visi
       throw goneOrUnreadable(absDir, err);
     }
     if (real === root || (real.startsWith(root) && (root.endsWith(sep) || real[root.length] === sep))) return;
-    throw new InputError(`${absDir} moved outside the source while being read (it is now ${real}, outside ${root}: a folder on its path was replaced by a symlink); push again once nothing changes the sources`, { details: { path: absDir } });
+    throw new InputError(
+      `${absDir} moved outside the source while being read (it is now ${real}, outside ${root}: a folder on its path was replaced by a symlink); ` +
+        'push again once nothing changes the sources',
+      { details: { path: absDir } },
+    );
   }
 }

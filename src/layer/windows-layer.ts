@@ -51,7 +51,11 @@ function builtinUsersDescriptor(): string {
 
 /** The refusal of a symlink at layer path `name` ("app/l.txt") in a Windows layer: the build and the check before it say the same. */
 export function windowsSymlinkRefused(name: string): InputError {
-  return new InputError(`/${name} is a symbolic link, which a Windows layer cannot hold (regpush writes no reparse points); replace it with the file or exclude it in .dockerignore`, { details: { path: `/${name}` } });
+  return new InputError(
+    `/${name} is a symbolic link, which a Windows layer cannot hold (regpush writes no reparse points); ` +
+      'replace it with the file or exclude it in .dockerignore',
+    { details: { path: `/${name}` } },
+  );
 }
 
 /*

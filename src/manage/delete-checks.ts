@@ -76,7 +76,14 @@ export type TagListing = { tags: string[] } | { err: unknown };
  * as deleteImage() resolved them (the members of its DigestResult read here, spelt out so that this
  * module imports nothing of manage.ts, which imports it).
  */
-export async function dependentsOf(client: RegistryClient, ref: ImageReference, resolved: { digest: string; mediaType?: string }, log: Logger, listing: Promise<TagListing>, halt: AbortSignal): Promise<Dependents | undefined> {
+export async function dependentsOf(
+  client: RegistryClient,
+  ref: ImageReference,
+  resolved: { digest: string; mediaType?: string },
+  log: Logger,
+  listing: Promise<TagListing>,
+  halt: AbortSignal,
+): Promise<Dependents | undefined> {
   const digest = resolved.digest;
   const repo = ref.repository;
   const list = await listing;
@@ -89,7 +96,10 @@ export async function dependentsOf(client: RegistryClient, ref: ImageReference, 
   // A listed name no reference can name is not looked up (the manifest lookups refuse it: registry-http.ts refUrl).
   const tags = nameableTags(list.tags, repositoryName(ref), (line) => log.warn(line));
   if (tags.length > DELETE_TAG_CHECK_LIMIT) {
-    log.warn(`${repositoryName(ref)} has ${tags.length} tags, more than the ${DELETE_TAG_CHECK_LIMIT} regpush looks up before a delete: which other tags point at ${digest}, or which indexes list it, was not checked`);
+    log.warn(
+      `${repositoryName(ref)} has ${tags.length} tags, more than the ${DELETE_TAG_CHECK_LIMIT} regpush looks up before a delete: ` +
+        `which other tags point at ${digest}, or which indexes list it, was not checked`,
+    );
     return undefined;
   }
   const limit = pLimit(DELETE_LOOKUPS_AT_ONCE);
@@ -166,7 +176,8 @@ export async function deletesRefused(client: RegistryClient, repo: string, log: 
     await client.deleteManifest(repo, PROBE_DIGEST);
   } catch (err) {
     if (err instanceof UnsupportedError) return err;
-    log.debug(`${client.registry}: a DELETE of a manifest that is not there was answered ${err instanceof RegpushError ? (err.details.status ?? err.code) : 'with a failure'}: deletes are not refused outright`);
+    const answer = err instanceof RegpushError ? (err.details.status ?? err.code) : 'with a failure';
+    log.debug(`${client.registry}: a DELETE of a manifest that is not there was answered ${answer}: deletes are not refused outright`);
   }
   return undefined;
 }
@@ -175,7 +186,8 @@ export async function deletesRefused(client: RegistryClient, repo: string, log: 
 export function deletesOff(err: UnsupportedError, registry: string, byDigest: string): UnsupportedError {
   const codes = err.details.registryCodes?.length ? ` ${err.details.registryCodes.join(', ')}` : '';
   return new UnsupportedError(
-    `${registry} does not allow deleting manifests: it answered ${err.details.status ?? '405'}${codes} to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (${deletesEnabledBy(registry)}); ${byDigest} was not deleted`,
+    `${registry} does not allow deleting manifests: it answered ${err.details.status ?? '405'}${codes} to a DELETE of one that is not there, ` +
+      `asked first so that the tags are not looked up for nothing (${deletesEnabledBy(registry)}); ${byDigest} was not deleted`,
     { cause: err, details: err.details },
   );
 }

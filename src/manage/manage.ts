@@ -108,7 +108,10 @@ async function listTagsUntyped(repository: string | ImageReference, opts: ListTa
   checkArgument('listTags()', 'repository', repository, REFERENCE_ARGUMENT);
   checkOptions('listTags()', opts, LIST_TAGS_SHAPE);
   checkConnectionRanges(opts, optionPaths('listTags()').about);
-  const ref = typeof repository === 'string' ? parseRepository(repository, opts.connectionNames) : referenceArgument({ registry: repository.registry, repository: repository.repository }, opts.connectionNames);
+  const ref =
+    typeof repository === 'string'
+      ? parseRepository(repository, opts.connectionNames)
+      : referenceArgument({ registry: repository.registry, repository: repository.repository }, opts.connectionNames);
   const pageSize = checkPageSize(opts.pageSize, 'listTags(): pageSize');
   return withClient(
     ref,
@@ -154,7 +157,10 @@ async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions):
   const host = registryHostOf(registry);
   // catalog only ever takes a registry, so `registry:5000` is one (looksLikeRegistry reads it as an image).
   if (!host || !(looksLikeRegistry(host) || isNameWithPort(host))) {
-    throw new InvalidReferenceError(`${JSON.stringify(redactTyped(registry))} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 (a repository's tags: ${tagsOf(opts.connectionNames, 'REPOSITORY')})`);
+    throw new InvalidReferenceError(
+      `${JSON.stringify(redactTyped(registry))} is not a registry host; give e.g. registry.example.com or 127.0.0.1:5000 ` +
+        `(a repository's tags: ${tagsOf(opts.connectionNames, 'REPOSITORY')})`,
+    );
   }
   const pageSize = checkPageSize(opts.pageSize, 'listRepositories(): pageSize');
   return withClient({ registry: host, repository: '' }, 'from', [], opts, async (client) => {
@@ -168,10 +174,14 @@ async function listRepositoriesUntyped(registry: string, opts: ListTagsOptions):
         throw new AuthError(`${err.message}; the catalog needs registry:catalog:*, which token services commonly grant to administrators only`, { cause: err, details: err.details });
       }
       if (!(err instanceof NotFoundError)) throw err;
-      throw new UnsupportedError(`${host} offers no catalog (GET /v2/_catalog answered 404; Docker Hub, GHCR, ECR and GAR have none): list a repository's tags with ${tagsOf(opts.connectionNames, `${host}/REPOSITORY`)}`, {
-        cause: err,
-        details: err.details,
-      });
+      throw new UnsupportedError(
+        `${host} offers no catalog (GET /v2/_catalog answered 404; Docker Hub, GHCR, ECR and GAR have none): ` +
+          `list a repository's tags with ${tagsOf(opts.connectionNames, `${host}/REPOSITORY`)}`,
+        {
+          cause: err,
+          details: err.details,
+        },
+      );
     }
   });
 }
@@ -260,7 +270,10 @@ async function tagImageUntyped(reference: string | ImageReference, newTags: read
   if (newTags.length === 0) throw new UsageError('name at least one new tag');
   for (const t of newTags) {
     if (/[/@]/.test(t) || t.includes(':')) {
-      throw new InvalidReferenceError(`new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; to put the image in another repository use ${opts.connectionNames?.copy ?? connectionOptionNames.copy!}`);
+      throw new InvalidReferenceError(
+        `new tag ${JSON.stringify(t)} is not a plain tag: tag adds tags in ${repositoryName(ref)} only; ` +
+          `to put the image in another repository use ${opts.connectionNames?.copy ?? connectionOptionNames.copy!}`,
+      );
     }
     checkTag(t);
   }
@@ -463,7 +476,8 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
       // The user may have meant the tag alone, which untag removes, leaving the manifest.
       const untag = ` To remove tag ${ref.tag} alone: ${names.instead('untagImage()', formatReference(ref))}.`;
       throw new UsageError(
-        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}${indexNote ? `; ${indexNote}` : ''}.${untag} Delete by digest (${byDigest}) or add ${names.set('force', true)}`,
+        `${formatReference(ref)} is a tag; deleting removes manifest ${digest} and every tag that points at it${which}` +
+          `${indexNote ? `; ${indexNote}` : ''}.${untag} Delete by digest (${byDigest}) or add ${names.set('force', true)}`,
       );
     }
     if (ref.digest !== undefined && !opts.force && indexNote) {

@@ -41,7 +41,10 @@ export function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger
   // has run them. Said, since what they would have done (an `npm install`, a COPY) did not happen.
   const triggers = [...new Set(base.images.flatMap((img) => (Array.isArray(img.config.config?.OnBuild) ? (img.config.config.OnBuild as unknown[]).map(String) : [])))];
   if (triggers.length) {
-    logger.warn(`the base has ONBUILD instructions, which regpush does not run (${triggers.map((t) => JSON.stringify(t)).join(', ')}); they are left out of the new image, as docker build leaves them out once run`);
+    logger.warn(
+      `the base has ONBUILD instructions, which regpush does not run (${triggers.map((t) => JSON.stringify(t)).join(', ')}); ` +
+        'they are left out of the new image, as docker build leaves them out once run',
+    );
   }
   const to = inputs.format ?? base.family;
   if (inputs.annotations && to === 'docker') {

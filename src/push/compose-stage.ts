@@ -131,7 +131,12 @@ export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | u
   const comment = mtimeComment(inputs.mtime);
   const name = baseName(inputs, base);
   return base.images.map((img) => {
-    const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({ diffId: diffIds[i]!, created, createdBy: inputs.layers[i]!.createdBy, ...(comment ? { comment } : {}) }));
+    const records: LayerRecord[] = layersFor(inputs, img.platform, (i) => diffIds[i] !== undefined).map((i) => ({
+      diffId: diffIds[i]!,
+      created,
+      createdBy: inputs.layers[i]!.createdBy,
+      ...(comment ? { comment } : {}),
+    }));
     // A Windows path given with platform "all" is refused here, by the config's own OS: named as
     // the caller gave it (`--workdir`, `regpush.json workdir`, `push(): config.workdir`), as
     // checkBase names the options it refuses once the base is read.
@@ -155,7 +160,11 @@ export function composeStage(base: ResolvedBase, results: readonly (LayerResult 
   const name = baseName(inputs, base);
   const annotations = base.family === 'oci' ? { ...(baseAnnotations(name, base.family) ?? {}), ...(inputs.annotations ?? {}) } : undefined;
   const images = base.images.map((img, k): BuiltImage => {
-    const descs: Descriptor[] = layersFor(inputs, img.platform, (i) => results[i] !== undefined).map((i) => ({ mediaType: layerMediaTypeFor(base.family), digest: results[i]!.digest, size: results[i]!.size }));
+    const descs: Descriptor[] = layersFor(inputs, img.platform, (i) => results[i] !== undefined).map((i) => ({
+      mediaType: layerMediaTypeFor(base.family),
+      digest: results[i]!.digest,
+      size: results[i]!.size,
+    }));
     const { bytes: configBytes, digest: configDigest } = built[k]!;
     const configDesc: Descriptor = { mediaType: configMediaTypeFor(base.family), digest: configDigest, size: configBytes.length };
     const manifest = composeManifest(inputs.fromRef ? img.manifest : undefined, configDesc, descs, annotations && Object.keys(annotations).length ? annotations : undefined, base.family);
@@ -168,7 +177,12 @@ export function composeStage(base: ResolvedBase, results: readonly (LayerResult 
   const index = multi
     ? composeIndex(
         base.index,
-        images.map((b) => ({ manifest: b.manifest, bytes: b.bytes, platform: b.base.indexEntry?.platform ?? b.base.platform, annotations: entryAnnotations(b.base.indexEntry?.annotations, baseAnnotations(name, base.family)) })),
+        images.map((b) => ({
+          manifest: b.manifest,
+          bytes: b.bytes,
+          platform: b.base.indexEntry?.platform ?? b.base.platform,
+          annotations: entryAnnotations(b.base.indexEntry?.annotations, baseAnnotations(name, base.family)),
+        })),
         Object.keys(indexAnnotations).length ? indexAnnotations : undefined,
         base.family,
       )

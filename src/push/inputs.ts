@@ -12,7 +12,28 @@ import { parseFormat } from '../image/convert.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isWindows, mayBeWindows, parsePlatform, platformMatches, pushPlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
-import { badFileEntry, badFlag, checkEpochSeconds, epochFromEnv, firstSymlink, GZIP_LEVELS, isWindowsStylePath, MAX_ID, MAX_LANES, normaliseDest, resolveLayerOptions, scanSources, takenIn, unappliedIgnoreWarning, validateSources, windowsDestination, windowsSymlinkRefused, type BadValue, type LayerSource, type SourcesScan } from '../layer/index.js';
+import {
+  badFileEntry,
+  badFlag,
+  checkEpochSeconds,
+  epochFromEnv,
+  firstSymlink,
+  GZIP_LEVELS,
+  isWindowsStylePath,
+  MAX_ID,
+  MAX_LANES,
+  normaliseDest,
+  resolveLayerOptions,
+  scanSources,
+  takenIn,
+  unappliedIgnoreWarning,
+  validateSources,
+  windowsDestination,
+  windowsSymlinkRefused,
+  type BadValue,
+  type LayerSource,
+  type SourcesScan,
+} from '../layer/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { checkTag, formatReference, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { STRINGS, type Shape } from '../options-check.js';
@@ -207,7 +228,12 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
       const windows = forWindows ?? definitelyWindows(q);
       if (forWindows === false) {
         const winStyle = given.find((s) => typeof s.dest === 'string' && isWindowsStylePath(s.dest));
-        if (winStyle) throw bad(`${what}: with ${names.set('platform', 'all')}, write the destination as /…: the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`);
+        if (winStyle) {
+          throw bad(
+            `${what}: with ${names.set('platform', 'all')}, write the destination as /…: ` +
+              `the layer goes into the base's Linux and Windows images alike (/app is C:\\app in a Windows image); got "${winStyle.dest}"`,
+          );
+        }
       }
       const sources = layerSources(given, windows, what, names, bad);
       // One walk answers the checks (layer/content.ts, scanSources): not empty (awaited now,
@@ -248,11 +274,28 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
     // The platform as it is matched (formatPlatform), as each destination is normalised: linux/x86_64
     // and linux/amd64 put the layer into the same image, so they give the same history line and digest.
     const q = qualifiers[i];
-    await plan(spec.sources, what, names.about(`layers[${i}]`, text(true)), badValue(names, `layers[${i}]`), q, layerLabel(n), `regpush: layer ${historyDests(spec.sources)}${q ? ` (${formatPlatform(q)})` : ''}`, i);
+    await plan(
+      spec.sources,
+      what,
+      names.about(`layers[${i}]`, text(true)),
+      badValue(names, `layers[${i}]`),
+      q,
+      layerLabel(n),
+      `regpush: layer ${historyDests(spec.sources)}${q ? ` (${formatPlatform(q)})` : ''}`,
+      i,
+    );
   }
   if (opts.app?.length) {
     // The app layer goes on top: its files win over a --layer's at the same path, and with --app alone the image is what it always was.
-    await plan(opts.app, names.about('app', sourcesText(opts.app, false)), names.about('app', sourcesText(opts.app, true)), badValue(names, 'app'), undefined, APP_LAYER, `regpush: added ${historyDests(opts.app)}`);
+    await plan(
+      opts.app,
+      names.about('app', sourcesText(opts.app, false)),
+      names.about('app', sourcesText(opts.app, true)),
+      badValue(names, 'app'),
+      undefined,
+      APP_LAYER,
+      `regpush: added ${historyDests(opts.app)}`,
+    );
   }
   warnSharedSources(named, cwd, logger);
   // Unless the entry has said it (the CLI, before push runs: src/cli/commands/push.ts).
@@ -268,7 +311,23 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
   if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
   const allReadable = Promise.all(readable).then(() => undefined);
   allReadable.catch(() => undefined); // awaited by push before its first write; a failure before that must not leave it unhandled
-  return { cwd, toRefs, toArray: Array.isArray(opts.to), fromRef, fromName, platform, jobs, mtime, created, layers, format, annotations, ...(opts.chown ? { chown: true } : {}), names, readable: allReadable };
+  return {
+    cwd,
+    toRefs,
+    toArray: Array.isArray(opts.to),
+    fromRef,
+    fromName,
+    platform,
+    jobs,
+    mtime,
+    created,
+    layers,
+    format,
+    annotations,
+    ...(opts.chown ? { chown: true } : {}),
+    names,
+    readable: allReadable,
+  };
 }
 
 /**
@@ -347,7 +406,12 @@ function layerSources(sources: readonly LayerSource[], windows: boolean, what: s
       if ('problem' in d) throw bad(`${what}: ${d.problem}`);
       return { src: s.src, dest: d.path };
     }
-    if (isWindowsStylePath(s.dest)) throw bad(`${what}: destination "${s.dest}" is a Windows path, and this layer goes into a Linux image (for a Windows base, give ${names.set('platform', 'windows/amd64')})`);
+    if (isWindowsStylePath(s.dest)) {
+      throw bad(
+        `${what}: destination "${s.dest}" is a Windows path, and this layer goes into a Linux image ` +
+          `(for a Windows base, give ${names.set('platform', 'windows/amd64')})`,
+      );
+    }
     return s;
   });
 }
@@ -374,7 +438,13 @@ async function checkLayerSources(sources: LayerSource[], cwd: string, what: stri
  * written with a backslash inside (`/app\sub`: a directory of that name on Linux, `C:\app\sub`
  * on Windows), whose names and overlaps differ; such a layer is walked again once the base shows it is used.
  */
-function variantSymlink(scanned: { scan: SourcesScan; sources: LayerSource[] }, sources: LayerSource[], cwd: string, logger: Logger, said: Set<string>): (signal?: AbortSignal) => Promise<string | undefined> {
+function variantSymlink(
+  scanned: { scan: SourcesScan; sources: LayerSource[] },
+  sources: LayerSource[],
+  cwd: string,
+  logger: Logger,
+  said: Set<string>,
+): (signal?: AbortSignal) => Promise<string | undefined> {
   const same = sources.length === scanned.sources.length && sources.every((s, i) => s.src === scanned.sources[i]!.src && s.dest === scanned.sources[i]!.dest);
   // The shared walk noted the first name Windows cannot hold; a walk of its own ('refuse') rejects with it.
   if (same) {
@@ -423,7 +493,10 @@ function warnSharedSources(layers: readonly NamedLayer[], cwd: string, logger: L
         if (rels.length === 1) logger.warn(`${outer.what}: takes in ${under(rels[0]!)}, a source of ${inner.what}; ${both}; leave it out with a line "${rels[0]}" in ${under('.dockerignore')}`);
         else if (rels.length > 1) {
           const listed = (xs: readonly string[]): string => `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)}`;
-          logger.warn(`${outer.what}: takes in ${listed(rels.map(under))}, sources of ${inner.what}; ${both}; leave them out with the lines ${listed(rels.map((r) => `"${r}"`))} in ${under('.dockerignore')}`);
+          logger.warn(
+            `${outer.what}: takes in ${listed(rels.map(under))}, sources of ${inner.what}; ${both}; ` +
+              `leave them out with the lines ${listed(rels.map((r) => `"${r}"`))} in ${under('.dockerignore')}`,
+          );
         }
       }
     }

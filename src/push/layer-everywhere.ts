@@ -133,7 +133,9 @@ export async function uploadLayerEverywhere(
       // Said, since this target's tag may have held the very image before (reuse.ts said so).
       const at = set.live.find((h) => states.get(h)!.reusable[i]?.digest === known!.digest)!;
       t.ep.client.logger.info(
-        `${t.ref.registry}/${t.ref.repository}: ${job.label.name} holds the same files as ${at.ref.registry}/${at.ref.repository} compressed otherwise (${s.reusable[i]!.digest}, there ${known!.digest}); every target gets one blob per layer, so that one goes here and the tag is written again`,
+        `${t.ref.registry}/${t.ref.repository}: ${job.label.name} holds the same files as ${at.ref.registry}/${at.ref.repository} ` +
+          `compressed otherwise (${s.reusable[i]!.digest}, there ${known!.digest}); ` +
+          'every target gets one blob per layer, so that one goes here and the tag is written again',
       );
       s.reusable[i] = undefined;
     }

@@ -227,7 +227,15 @@ function phaseClock(timings: Record<string, number>, announce?: (name: string) =
  * normally come in long before: a base that cannot be read (a 404, a 401) or is refused leaves
  * neither a manifest nor a blob, the layers' sessions cancelled.
  */
-async function resolveStage(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, source: RepoEndpoint | undefined, inputs: PushInputs, opts: PushOptions, board: DiffIdBoard): Promise<Front> {
+async function resolveStage(
+  run: TransferRun,
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  source: RepoEndpoint | undefined,
+  inputs: PushInputs,
+  opts: PushOptions,
+  board: DiffIdBoard,
+): Promise<Front> {
   const { platform, fromRef, layers } = inputs;
   const scratchPlatforms = (): Platform[] => {
     if (platform !== 'all') return [platform];
@@ -239,7 +247,11 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
   // Only where nothing read later can refuse the push: no conversion, no per-platform layer or
   // --platform to check against the config, no annotations for a Docker manifest.
   const onManifest = (m: ImageManifest, family: MediaFamily): void => {
-    const refusable = (inputs.format !== undefined && inputs.format !== family) || opts.platform !== undefined || layers.some((l) => l.platform) || (inputs.annotations !== undefined && family === 'docker');
+    const refusable =
+      (inputs.format !== undefined && inputs.format !== family) ||
+      opts.platform !== undefined ||
+      layers.some((l) => l.platform) ||
+      (inputs.annotations !== undefined && family === 'docker');
     if (!refusable) layersKnown(distinctLayers([m]));
   };
   const checkedPromise = (
@@ -327,7 +339,15 @@ async function resolveStage(run: TransferRun, set: TargetSet, states: Map<Transf
       const others = new ExtraTags(t.ep, t.tags.slice(1), ExtraTags.askFor(t.ep));
       if (others.tags.length) state.extraTags = others;
       // A config-only push (no new layer) is compared too: re-run unchanged, it writes nothing.
-      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, { same, onTagFound, onChangeExpected, onChanged, alsoTags: others, names: inputs.layers.map((l) => l.label.name), history }); // never rejects
+      const found = await findReusableLayers(t.ep, t.ref, basePromise, diffIdsOf, {
+        same,
+        onTagFound,
+        onChangeExpected,
+        onChanged,
+        alsoTags: others,
+        names: inputs.layers.map((l) => l.label.name),
+        history,
+      }); // never rejects
       decide(found?.same !== true);
       if (found?.explained) explaining.push(found.explained);
       // Without new layers and without a tag, the config goes as HEAD ‖ POST (it may be there already).
@@ -424,7 +444,15 @@ interface EarlyConfigsSent {
  * `writes`), not for the tag's configs or the base blobs' plan. Settles even when a layer fails:
  * its end settles every diffID still open, and without all of them nothing is sent.
  */
-function sendConfigsEarly(set: TargetSet, states: Map<TransferTarget, TargetState>, base: Promise<ResolvedBase>, layerUploads: Promise<(LayerResult | undefined)[]>, board: DiffIdBoard, inputs: PushInputs, opts: PushOptions): EarlyConfigsSent {
+function sendConfigsEarly(
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  base: Promise<ResolvedBase>,
+  layerUploads: Promise<(LayerResult | undefined)[]>,
+  board: DiffIdBoard,
+  inputs: PushInputs,
+  opts: PushOptions,
+): EarlyConfigsSent {
   layerUploads.then(
     (results) => results.forEach((r, i) => board.set(i, r?.diffId)),
     () => inputs.layers.forEach((_, i) => board.set(i, undefined)),

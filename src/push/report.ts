@@ -76,7 +76,16 @@ function retriesOf(set: TargetSet, states: Map<TransferTarget, TargetState>): nu
  * top-level fields, which describe a target written (or planned), are a failed target's (`''`,
  * no platforms), `blobs` the first target's. One target's failure is the push's, alone.
  */
-export function allFailed(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase | undefined, inputs: PushInputs, timings: Record<string, number>, dryRun: boolean, blobsOf: (t: TransferTarget) => BlobReport[] = (t) => t.blobs): unknown {
+export function allFailed(
+  run: TransferRun,
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  resolved: ReportedBase | undefined,
+  inputs: PushInputs,
+  timings: Record<string, number>,
+  dryRun: boolean,
+  blobsOf: (t: TransferTarget) => BlobReport[] = (t) => t.blobs,
+): unknown {
   if (set.failFast) return set.list[0]!.failed;
   const first = set.list[0]!;
   const report: PushResult = {
@@ -97,7 +106,15 @@ export function allFailed(run: TransferRun, set: TargetSet, states: Map<Transfer
 }
 
 /** The report; E_PARTIAL (with the report in its details) when some targets failed. */
-export function finalReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase, results: readonly (LayerResult | undefined)[], inputs: PushInputs, timings: Record<string, number>): PushResult {
+export function finalReport(
+  run: TransferRun,
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  resolved: ReportedBase,
+  results: readonly (LayerResult | undefined)[],
+  inputs: PushInputs,
+  timings: Record<string, number>,
+): PushResult {
   const primary = set.list.find((t) => states.get(t)!.result);
   if (!primary) throw allFailed(run, set, states, resolved, inputs, timings, false);
   const p = states.get(primary)!;
@@ -136,7 +153,15 @@ function targetReport(t: TransferTarget, result: PushTargetResult | undefined): 
 }
 
 /** The plan, the configs and the layers' digests; nothing written. */
-export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, resolved: ReportedBase, inputs: PushInputs, opts: PushOptions, timings: Record<string, number>): Promise<PushResult> {
+export async function dryRunReport(
+  run: TransferRun,
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  resolved: ReportedBase,
+  inputs: PushInputs,
+  opts: PushOptions,
+  timings: Record<string, number>,
+): Promise<PushResult> {
   // The top-level fields describe the first target that could be planned, as the real push's
   // describe the first that succeeded: a failing first target is one block of the plan (exit 8).
   const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
@@ -179,7 +204,16 @@ export async function dryRunReport(run: TransferRun, set: TargetSet, states: Map
           targets: set.list.map((t) => {
             if (t.failed) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: planned(t), error: TargetSet.summary(t) };
             const own = layerReports(inputs, results, states.get(t), true); // a target whose tag holds a layer reuses it
-            return { reference: `${t.ref.registry}/${t.ref.repository}`, target: formatReference(t.ref), digest: '', tags: t.tags, ...unchanged(t), ok: true, blobs: planned(t), ...(own.length ? { layers: own } : {}) };
+            return {
+              reference: `${t.ref.registry}/${t.ref.repository}`,
+              target: formatReference(t.ref),
+              digest: '',
+              tags: t.tags,
+              ...unchanged(t),
+              ok: true,
+              blobs: planned(t),
+              ...(own.length ? { layers: own } : {}),
+            };
           }),
         }),
   };

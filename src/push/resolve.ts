@@ -39,7 +39,13 @@ export interface ResolvedBase {
  * hears of a single-image base's manifest before its config is read, so blob work can start a
  * round trip earlier (the platform check that needs the config may still fail the push after).
  */
-export async function resolveBase(client: RegistryClient, ref: ImageReference, platform: Platform | 'all', platformGiven: boolean, onManifest?: (m: ImageManifest, family: MediaFamily) => void): Promise<ResolvedBase> {
+export async function resolveBase(
+  client: RegistryClient,
+  ref: ImageReference,
+  platform: Platform | 'all',
+  platformGiven: boolean,
+  onManifest?: (m: ImageManifest, family: MediaFamily) => void,
+): Promise<ResolvedBase> {
   const top = await client.getManifest(ref.repository, manifestRef(ref));
   const parsed = parseManifest(top.bytes, top.mediaType);
   if (parsed.kind === 'image') {

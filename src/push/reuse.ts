@@ -249,7 +249,14 @@ export interface LayerHistory {
  *   dependency changed, most likely, or the layer is code given as a --layer), in a debug line
  *   saying what to look for.
  */
-async function sayWhyNotReused(configs: readonly ImageConfig[], unmatched: readonly number[], ours: LayerHistory, names: readonly string[] | undefined, from: string, say: { warn: (line: string) => void; debug: (line: string) => void }): Promise<void> {
+async function sayWhyNotReused(
+  configs: readonly ImageConfig[],
+  unmatched: readonly number[],
+  ours: LayerHistory,
+  names: readonly string[] | undefined,
+  from: string,
+  say: { warn: (line: string) => void; debug: (line: string) => void },
+): Promise<void> {
   let theirs: number | undefined;
   const dated: string[] = [];
   const changed: number[] = [];
@@ -268,7 +275,8 @@ async function sayWhyNotReused(configs: readonly ImageConfig[], unmatched: reado
   const iso = (s: number): string => new Date(s * 1000).toISOString();
   if (theirs !== undefined) {
     say.warn(
-      `${dated.join(', ')}: not reused, and :${from} has ${dated.length > 1 ? 'layers' : 'a layer'} from the same sources whose entries are dated ${iso(theirs)}, this push ${iso(ours.mtime)} (${ours.option}): ` +
+      `${dated.join(', ')}: not reused, and :${from} has ${dated.length > 1 ? 'layers' : 'a layer'} from the same sources ` +
+        `whose entries are dated ${iso(theirs)}, this push ${iso(ours.mtime)} (${ours.option}): ` +
         'every entry of a layer carries that time, so the same files dated otherwise make another layer, sent again; ' +
         `give ${ours.option} the same value from one push to the next (or leave it out) for a re-push to send only the layers whose files changed`,
     );
@@ -283,8 +291,14 @@ async function sayWhyNotReused(configs: readonly ImageConfig[], unmatched: reado
     // A file that changes on every install is certain to defeat reuse on every deploy: a warning.
     // Without one, a dependency that did change (or a code layer given as a --layer) is the likelier
     // cause, on every deploy for the latter: a debug line, not one a default run prints.
-    if (cause) say.warn(`${differ}it holds ${cause.name}, ${cause.why}`);
-    else say.debug(`${differ}where no dependency changed, a file that every install or build writes anew (a timestamp, a cache) is the likely cause: leave it out with a .dockerignore line in the folder`);
+    if (cause) {
+      say.warn(`${differ}it holds ${cause.name}, ${cause.why}`);
+    } else {
+      say.debug(
+        `${differ}where no dependency changed, a file that every install or build writes anew (a timestamp, a cache) is the likely cause: ` +
+          'leave it out with a .dockerignore line in the folder',
+      );
+    }
   }
 }
 

@@ -54,7 +54,10 @@ function schemeProblem(input: string, scheme: string, names: ConnectionNames): s
     return `a reference has no scheme; drop "${scheme}" (what is left is not a reference either: ${problem})`;
   }
   if (written.registry !== host.toLowerCase()) {
-    return `a reference has no scheme, and without "${scheme}" this one would not name the registry ${host}: write the registry with its port or a full name (${host}:5000/…, ${host}.example.com/…) and, for plain HTTP, add ${names.insecureSetting}`;
+    return (
+      `a reference has no scheme, and without "${scheme}" this one would not name the registry ${host}: ` +
+      `write the registry with its port or a full name (${host}:5000/…, ${host}.example.com/…) and, for plain HTTP, add ${names.insecureSetting}`
+    );
   }
   if (isLoopbackHost(host)) return `a reference has no scheme; drop "${scheme}" ("${redactTyped(rest)}"): a loopback registry is asked in plain HTTP already`;
   return `a reference has no scheme; drop "${scheme}" and add ${names.insecure(host)} for plain HTTP: "${redactTyped(rest)}"`;
@@ -194,7 +197,12 @@ function splitHost(input: string, name: string): { registry: string; path: strin
     // and "myhost/app", printed in the result or the report, would name a Docker Hub repository,
     // perhaps someone else's: refused, saying why, rather than read either way.
     if (slash >= 0 && first !== first.toLowerCase()) {
-      fail(input, `"${first}" is not lower case, so Docker reads it as a registry host; regpush spells hosts in lower case, and "${name.toLowerCase()}" is a Docker Hub repository: give the host a port or domain (e.g. ${first.toLowerCase()}:5000/${name.slice(slash + 1)}), or write a Docker Hub namespace in lower case`);
+      fail(
+        input,
+        `"${first}" is not lower case, so Docker reads it as a registry host; regpush spells hosts in lower case, ` +
+          `and "${name.toLowerCase()}" is a Docker Hub repository: give the host a port or domain ` +
+          `(e.g. ${first.toLowerCase()}:5000/${name.slice(slash + 1)}), or write a Docker Hub namespace in lower case`,
+      );
     }
     return { registry: DOCKER_HUB, path: name };
   }

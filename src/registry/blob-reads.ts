@@ -54,9 +54,13 @@ export class BlobReads {
       if (from === '0') return { body: res.body, size: Number.isFinite(len) ? len : undefined, partial: false };
       if (from === undefined || Number(from) !== start) {
         res.body.destroy();
-        throw new ProtocolError(`GET blob ${http.registry}/${repo}@${digest}: asked for the bytes from ${start}, the registry answered 206 with Content-Range ${JSON.stringify(res.headers['content-range'] ?? '')}`, {
-          details: { registry: http.registry },
-        });
+        throw new ProtocolError(
+          `GET blob ${http.registry}/${repo}@${digest}: asked for the bytes from ${start}, ` +
+            `the registry answered 206 with Content-Range ${JSON.stringify(res.headers['content-range'] ?? '')}`,
+          {
+            details: { registry: http.registry },
+          },
+        );
       }
     }
     const len = Number(res.headers['content-length']);

@@ -146,7 +146,11 @@ export class BlobUploads {
       payload = made;
     }
     // A body in memory (a chunk): let it finish, so that the session's state stays one we know.
-    const { res, interrupted } = await sendWithGrace(http, { method: 'PATCH', url: session, headers, body: payload, replayable: false, label: 'blob PATCH' }, `aborted: PATCH upload to ${http.registry}`);
+    const { res, interrupted } = await sendWithGrace(
+      http,
+      { method: 'PATCH', url: session, headers, body: payload, replayable: false, label: 'blob PATCH' },
+      `aborted: PATCH upload to ${http.registry}`,
+    );
     if (interrupted) this.interruptedUpload(res, session, 'PATCH upload');
     return this.patchDone(res, session, lastByte(payload));
   }
@@ -211,7 +215,12 @@ export class BlobUploads {
       if (!relay.destroyed) relay.end();
     };
     try {
-      const sent = await sendWithGrace(this.http, { method: 'PATCH', url: session, headers, body: () => relay, replayable: false, label: 'blob PATCH' }, `aborted: PATCH upload to ${this.http.registry}`, end);
+      const sent = await sendWithGrace(
+        this.http,
+        { method: 'PATCH', url: session, headers, body: () => relay, replayable: false, label: 'blob PATCH' },
+        `aborted: PATCH upload to ${this.http.registry}`,
+        end,
+      );
       if (sent.interrupted) this.interruptedUpload(sent.res, session, 'PATCH upload');
       return await this.patchDone(sent.res, session, passed - 1);
     } finally {
@@ -247,7 +256,10 @@ export class BlobUploads {
     } catch (err) {
       // A digest refused after a PATCH answer said the session held less than was sent: both offsets, which may tell why.
       if (short && err instanceof RegpushError && err.details.registryCodes?.includes('DIGEST_INVALID')) {
-        throw new DigestMismatchError(`${err.message} (a PATCH before it was answered with Range ${JSON.stringify(short.said)} after bytes 0-${short.sent} were sent)`, { cause: err, details: err.details });
+        throw new DigestMismatchError(
+          `${err.message} (a PATCH before it was answered with Range ${JSON.stringify(short.said)} after bytes 0-${short.sent} were sent)`,
+          { cause: err, details: err.details },
+        );
       }
       throw err;
     }

@@ -26,7 +26,11 @@ export function sameOrigin(next: string | undefined, current: string, what: stri
   const from = new URL(current);
   const to = new URL(next);
   if (to.origin === from.origin) return next;
-  throw new ProtocolError(`${what}: the registry at ${from.host} sent a Link to its next page on another host (${to.protocol}//${to.host}); regpush reads a list's pages from the registry itself only`, {
-    details: { registry },
-  });
+  throw new ProtocolError(
+    `${what}: the registry at ${from.host} sent a Link to its next page on another host (${to.protocol}//${to.host}); ` +
+      "regpush reads a list's pages from the registry itself only",
+    {
+      details: { registry },
+    },
+  );
 }

@@ -105,8 +105,12 @@ export const KNOWN_QUIRKS: readonly KnownQuirk[] = [
   },
   {
     registry: 'any registry behind nginx (Harbor, Pulp, ingress-nginx)',
-    behaviour: 'a request body over client_max_body_size (1 MiB unless set; proxy-body-size on ingress-nginx) is answered 413 from its headers, unread, and the connection closed while the body is still being sent',
-    handledIn: 'the answer is read though the write failed (http/answer-while-sending.ts) and not retried; the blob goes in chunks smaller than the refused body where they can be (transfer/upload.ts), else the 413 is the error, naming the limit to raise',
+    behaviour:
+      'a request body over client_max_body_size (1 MiB unless set; proxy-body-size on ingress-nginx) is answered 413 from its headers, unread, ' +
+      'and the connection closed while the body is still being sent',
+    handledIn:
+      'the answer is read though the write failed (http/answer-while-sending.ts) and not retried; ' +
+      'the blob goes in chunks smaller than the refused body where they can be (transfer/upload.ts), else the 413 is the error, naming the limit to raise',
     source: 'goharbor/harbor#3270, pulp/pulp-operator#330',
   },
   {

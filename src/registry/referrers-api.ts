@@ -78,7 +78,9 @@ export class ReferrersApi {
         }
       });
       const fresh = (entries as Descriptor[]).filter((d) => !seen.has(d.digest));
-      if (page > 0 && entries.length > 0 && fresh.length === 0) throw wrong(`page ${page + 1} repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`);
+      if (page > 0 && entries.length > 0 && fresh.length === 0) {
+        throw wrong(`page ${page + 1} repeats what earlier pages listed (the registry does not follow its own Link); the list cannot be read to its end`);
+      }
       for (const d of fresh) {
         if (seen.has(d.digest)) continue; // named twice on one page
         seen.add(d.digest);

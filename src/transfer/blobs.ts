@@ -245,12 +245,30 @@ export function targetName(t: RepoEndpoint): string {
  * starts again on a new session. Resumed reads and whole restarts share `budget`, so --retries
  * bounds their sum; a source that fails after its own retries is final.
  */
-function streamBlob(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, session?: string | UploadSession, read?: Early<OpenedBlob>): Promise<void> {
+function streamBlob(
+  desc: Descriptor,
+  source: RepoEndpoint,
+  target: RepoEndpoint,
+  ctx: TransferContext,
+  report: BlobReport,
+  budget: RetryBudget,
+  session?: string | UploadSession,
+  read?: Early<OpenedBlob>,
+): Promise<void> {
   return withSourceRead(desc, source, ctx, budget, [report], read, (src) => streamBlobAttempts(desc, source, target, ctx, report, budget, src, session));
 }
 
 /** streamBlob's attempts, each reading through `src`. */
-async function streamBlobAttempts(desc: Descriptor, source: RepoEndpoint, target: RepoEndpoint, ctx: TransferContext, report: BlobReport, budget: RetryBudget, src: SourceRead, session?: string | UploadSession): Promise<void> {
+async function streamBlobAttempts(
+  desc: Descriptor,
+  source: RepoEndpoint,
+  target: RepoEndpoint,
+  ctx: TransferContext,
+  report: BlobReport,
+  budget: RetryBudget,
+  src: SourceRead,
+  session?: string | UploadSession,
+): Promise<void> {
   for (;;) {
     let sourceError: unknown;
     try {
@@ -351,7 +369,15 @@ export async function moveBlobToMany(
     // The shared read's resumes count against every target it fed: a target that then gets a pass
     // of its own has only what is left of --retries, so the sum stays bounded for each of them.
     const readBudget = new RetryBudget(ctx.transport.retryPolicy);
-    const { settled: shared, sourceFailed, mirror } = await teeUpload(desc, source, streamers.map((i) => targets[i]!), ctx, readBudget, early?.read, streamers.map((i) => opened[i] ?? early?.at?.[i]?.session));
+    const { settled: shared, sourceFailed, mirror } = await teeUpload(
+      desc,
+      source,
+      streamers.map((i) => targets[i]!),
+      ctx,
+      readBudget,
+      early?.read,
+      streamers.map((i) => opened[i] ?? early?.at?.[i]?.session),
+    );
     const budgets = streamers.map(() => new RetryBudget(ctx.transport.retryPolicy, readBudget.spent));
     let rereads = false;
     for (const [k, i] of streamers.entries()) {
@@ -451,7 +477,18 @@ async function teeInto(
     body.pipe(branch);
     try {
       const method = pickUploadMethod(ctx.uploads.of(t.client.registry), KNOWN_BLOB_METHODS, desc.size);
-      await uploadBlob(t, { methods: method ? [method] : [], size: desc.size, once: true, session: s.value, what: `blob ${desc.digest}`, open: () => ({ data: branch, digest: desc.digest, size: desc.size }) }, ctx);
+      await uploadBlob(
+        t,
+        {
+          methods: method ? [method] : [],
+          size: desc.size,
+          once: true,
+          session: s.value,
+          what: `blob ${desc.digest}`,
+          open: () => ({ data: branch, digest: desc.digest, size: desc.size }),
+        },
+        ctx,
+      );
       return reports[i]!;
     } catch (err) {
       body.unpipe(branch);

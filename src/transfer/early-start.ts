@@ -69,7 +69,13 @@ export class EarlyStarts {
    * moved already; with the run's record of landings, `claim` is called first for each target it
    * starts at, so that the run's other images wait for this landing rather than start it too.
    */
-  start(source: RepoEndpoint, blobs: readonly Descriptor[], live: readonly TransferTarget[], busy: (digest: string) => boolean, claim: (t: TransferTarget, digest: string) => void): Descriptor | undefined {
+  start(
+    source: RepoEndpoint,
+    blobs: readonly Descriptor[],
+    live: readonly TransferTarget[],
+    busy: (digest: string) => boolean,
+    claim: (t: TransferTarget, digest: string) => void,
+  ): Descriptor | undefined {
     if (this.run.dryRun) return undefined;
     const d = largestFirst(blobs).find((b) => !isForeignLayer(b) && !isConfigLike(b));
     if (!d || this.early.has(d.digest) || busy(d.digest)) return undefined;

@@ -339,7 +339,17 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     // A kept child that is itself an index has children of its own, whose referrers --referrers
     // copies: those are only known by reading it.
     if (!format && opts.topHeld && !unique.some((d) => isIndexMediaType(d.mediaType)) && (await opts.topHeld(top))) {
-      return { top, children: [], blobs: [], rewritten, sourceDigest: fetched.digest, sourceChildren: index.manifests.map((d) => d.digest), childrenUnread: true, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}), ...(unrecorded ? { unrecorded } : {}) };
+      return {
+        top,
+        children: [],
+        blobs: [],
+        rewritten,
+        sourceDigest: fetched.digest,
+        sourceChildren: index.manifests.map((d) => d.digest),
+        childrenUnread: true,
+        ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}),
+        ...(unrecorded ? { unrecorded } : {}),
+      };
     }
   }
   await visit(top.bytes, top.mediaType, top.digest, 0);
@@ -352,16 +362,40 @@ async function walkGraph(client: RegistryClient, repo: string, fetched: FetchedM
     const lost = fields.line();
     if (lost) warn?.(`${names.set('format', format)}: ${lost}`);
     const changed = converted.top.digest !== top.digest;
-    return { top: converted.top, children: converted.children, blobs: [...blobs.values()], rewritten: rewritten || changed, sourceDigest: fetched.digest, sourceChildren: converted.from, ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}) };
+    return {
+      top: converted.top,
+      children: converted.children,
+      blobs: [...blobs.values()],
+      rewritten: rewritten || changed,
+      sourceDigest: fetched.digest,
+      sourceChildren: converted.from,
+      ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}),
+    };
   }
-  return { top, children, blobs: [...blobs.values()], rewritten, sourceDigest: fetched.digest, sourceChildren: children.map((c) => c.digest), ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}), ...(unrecorded ? { unrecorded } : {}) };
+  return {
+    top,
+    children,
+    blobs: [...blobs.values()],
+    rewritten,
+    sourceDigest: fetched.digest,
+    sourceChildren: children.map((c) => c.digest),
+    ...(fetched.mirror ? { sourceMirror: fetched.mirror } : {}),
+    ...(unrecorded ? { unrecorded } : {}),
+  };
 }
 
 /**
  * Every node in `family`, children first (the order they are written), parents naming the new
  * child digests; `from`: each written child's source digest.
  */
-function convertNodes(top: ManifestNode, children: ManifestNode[], family: MediaFamily, dropped: (what: string) => void, fields: DroppedFields, names: OptionNames): { top: ManifestNode; children: ManifestNode[]; from: string[] } {
+function convertNodes(
+  top: ManifestNode,
+  children: ManifestNode[],
+  family: MediaFamily,
+  dropped: (what: string) => void,
+  fields: DroppedFields,
+  names: OptionNames,
+): { top: ManifestNode; children: ManifestNode[]; from: string[] } {
   const done = new Map<string, ConvertedChild>();
   const convert = (n: ManifestNode): ManifestNode => {
     const p = parseManifest(n.bytes, n.mediaType);

@@ -90,7 +90,12 @@ export interface ImageCopyOutcome {
   tagsHeld: Map<TransferTarget, string[]>;
   /** Referrers copied, per target. */
   referrers: Map<TransferTarget, number>;
-  /** Referrers found and not copied, per target, each with why (the reports' `skippedReferrers`; their count, `referrersSkipped`): those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, those stored as an OCI 1.1-rc artifact manifest, those whose manifest the target refused (and what refers to them), and with noClobber those whose tag the target holds for another manifest. */
+  /**
+   * Referrers found and not copied, per target, each with why (the reports' `skippedReferrers`; their count, `referrersSkipped`):
+   * those naming a digest the copy changed, those past a bound of the walk, those listed and not in the source repository, those
+   * stored as an OCI 1.1-rc artifact manifest, those whose manifest the target refused (and what refers to them), and with
+   * noClobber those whose tag the target holds for another manifest.
+   */
   referrersSkipped: Map<TransferTarget, SkippedReferrer[]>;
 }
 

@@ -226,7 +226,14 @@ async function heldEverywhere(t: TransferTarget, tags: readonly string[], digest
  * `source` itself has it when it is of those platforms, as its config at the target says. An image
  * kept by digest only names no index to look at: the source is read.
  */
-async function subsetHeld(t: TransferTarget, tags: readonly string[], source: string, sourceType: string, platforms: readonly Platform[], held: Promise<(ManifestHead | undefined)[]> | undefined): Promise<FetchedManifest | undefined> {
+async function subsetHeld(
+  t: TransferTarget,
+  tags: readonly string[],
+  source: string,
+  sourceType: string,
+  platforms: readonly Platform[],
+  held: Promise<(ManifestHead | undefined)[]> | undefined,
+): Promise<FetchedManifest | undefined> {
   if (tags.length === 0) return undefined;
   const heads = await (held ?? tagHeads(t, tags));
   const digest = heads[0]?.digest;
@@ -247,7 +254,13 @@ async function subsetHeld(t: TransferTarget, tags: readonly string[], source: st
 }
 
 /** --no-clobber (`noClobber`: what the caller called it): a tag that exists and points elsewhere sets its target aside before any write. */
-async function refuseClobber(set: TargetSet, ours: readonly string[], tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, noClobber: string): Promise<void> {
+async function refuseClobber(
+  set: TargetSet,
+  ours: readonly string[],
+  tags: readonly string[] | undefined,
+  heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>,
+  noClobber: string,
+): Promise<void> {
   await set.each(async (t) => {
     // The tags this image is written under: with --all-tags, the one being copied, not the target's own.
     const names = tags ?? t.tags;
@@ -261,7 +274,14 @@ async function refuseClobber(set: TargetSet, ours: readonly string[], tags: read
  * Blobs, then manifests (children first); in a dry run, the plan only, which says as the copy's
  * report would which tags already hold the image (`tagsHeld`).
  */
-async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph, opts: ImageCopyOptions, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, tagsHeld: Map<TransferTarget, string[]>): Promise<void> {
+async function copyGraph(
+  set: TargetSet,
+  source: RepoEndpoint,
+  graph: CopyGraph,
+  opts: ImageCopyOptions,
+  heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>,
+  tagsHeld: Map<TransferTarget, string[]>,
+): Promise<void> {
   // A tag that points at this image already (a copy that adds a --tag) is not written again: a
   // registry with immutable tags refuses even a PUT of the same bytes, and the children it names
   // are there. What each tag points at was asked once, by a HEAD per tag, with the unchanged check
@@ -292,7 +312,13 @@ async function copyGraph(set: TargetSet, source: RepoEndpoint, graph: CopyGraph,
 }
 
 /** The targets of `need` whose tags point at no other manifest than `digest`; each other one is told to `keep` (ImageCopyOptions.keep). */
-async function keptApart(need: TargetSet, digest: string, tags: readonly string[] | undefined, heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>, keep: NonNullable<ImageCopyOptions['keep']>): Promise<TargetSet> {
+async function keptApart(
+  need: TargetSet,
+  digest: string,
+  tags: readonly string[] | undefined,
+  heldAt: (t: TransferTarget) => Promise<(string | undefined)[]>,
+  keep: NonNullable<ImageCopyOptions['keep']>,
+): Promise<TargetSet> {
   const theirs = await Promise.all(
     need.live.map(async (t) => {
       const digests = await heldAt(t);

@@ -131,7 +131,10 @@ export class ManifestCommit<T extends CommitTarget> {
     const named = blobsNamed(m);
     if (!named) return undefined;
     const heads = pLimit(Math.max(this.run.jobs, MIN_PLAN_CONCURRENCY));
-    t.ep.client.logger.info(`${t.ref.registry} refused the manifest of ${formatReference(t.ref)} naming blobs it had; checking ${named.size} blob(s) and writing the manifest once more if all are there`);
+    t.ep.client.logger.info(
+      `${t.ref.registry} refused the manifest of ${formatReference(t.ref)} naming blobs it had; ` +
+        `checking ${named.size} blob(s) and writing the manifest once more if all are there`,
+    );
     return Promise.all([...named].map((d) => heads(() => t.ep.client.headBlob(t.ep.repo, d)))).then((sizes) => sizes.every((n) => n !== undefined));
   }
 }
@@ -159,7 +162,9 @@ function withRefusalAdvice(err: RegpushError, m: ManifestToWrite, names: OptionN
     advice = `it is an artifact of type ${artifactTypeOf(parsed.manifest)}, which the registry may not allow: Quay takes only the types its operator lists in ALLOWED_OCI_ARTIFACT_TYPES`;
   } else if (names) {
     const other = mediaFamily(m.mediaType) === 'docker' ? 'oci' : 'docker';
-    advice = `the registry may not take ${other === 'oci' ? 'Docker v2' : 'OCI'} manifests: ${names.op ?? names.command ?? 'push'} with ${names.set('format', other)} writes ${other === 'oci' ? 'OCI' : 'Docker v2'} instead`;
+    advice =
+      `the registry may not take ${other === 'oci' ? 'Docker v2' : 'OCI'} manifests: ` +
+      `${names.op ?? names.command ?? 'push'} with ${names.set('format', other)} writes ${other === 'oci' ? 'OCI' : 'Docker v2'} instead`;
   }
   if (advice) err.message = `${err.message} (${advice})`;
   return err;

@@ -221,7 +221,8 @@ async function mergeIntoFallbackIndex(target: RepoEndpoint, subject: string, tag
     if (isSubjectItself(current, subject)) {
       if (repos.markFallbackTagIsDigest(target)) {
         warn?.(
-          `${target.client.registry}/${target.repo}: the registry answers the fallback tag ${tag} with the manifest ${subject} itself (it reads the tag as a digest), so no OCI fallback index can list referrers there: those found by digest are copied, not listed`,
+          `${target.client.registry}/${target.repo}: the registry answers the fallback tag ${tag} with the manifest ${subject} itself ` +
+            '(it reads the tag as a digest), so no OCI fallback index can list referrers there: those found by digest are copied, not listed',
         );
       }
       return;
@@ -508,7 +509,8 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
   };
   const reported = new Map(set.list.map((t) => [t, t.blobs.length]));
   try {
-    const beyond = (found: readonly FoundReferrer[], bound: 'depth' | 'total') => atEnd.push(...found.map((f) => ({ rank: Number.MAX_SAFE_INTEGER, entry: skipped(f, bound === 'depth' ? 'depth-bound' : 'total-bound') })));
+    const beyond = (found: readonly FoundReferrer[], bound: 'depth' | 'total') =>
+      atEnd.push(...found.map((f) => ({ rank: Number.MAX_SAFE_INTEGER, entry: skipped(f, bound === 'depth' ? 'depth-bound' : 'total-bound') })));
     const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel, beyond });
     if (walk.beyondDepth || walk.beyondTotal) alike('bound', cutOff(walk, source, outcome.sourceDigest));
     for (const { rank, entry } of atEnd) left.add(rank, set.live, entry);
@@ -583,7 +585,10 @@ export function isContentRefusal(err: unknown, registry: string): boolean {
  */
 const TRANSFER_FAILURE_CODES: ReadonlySet<string> = new Set(['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID', 'SIZE_INVALID', 'NAME_UNKNOWN']);
 /** What the E_NOT_FOUND for a referrer's PUT answered NAME_UNKNOWN advises (TRANSFER_FAILURE_CODES). */
-const REFERRER_REPOSITORY_GONE = "said of this referrer's manifest right after the image it refers to was written there: the repository may have been deleted meanwhile, or the registry words a refusal of this write so; check that it is there and that these credentials may push to it";
+const REFERRER_REPOSITORY_GONE =
+  "said of this referrer's manifest right after the image it refers to was written there: " +
+  'the repository may have been deleted meanwhile, or the registry words a refusal of this write so; ' +
+  'check that it is there and that these credentials may push to it';
 const TRANSFER_FAILURE_CODES_HUB: ReadonlySet<string> = new Set([...TRANSFER_FAILURE_CODES].filter((c) => c !== 'NAME_UNKNOWN'));
 
 /** True when `err` is the refusal of an OCI 1.1-rc artifact manifest (parseManifest). */
@@ -604,12 +609,18 @@ function registrySaid(err: unknown): string {
 /** The warning for a referrer `t` refused (isContentRefusal): which one, of what type, and the registry's answer (`said`, registrySaid). */
 function refusedReferrer(ref: string, copied: ImageCopyOutcome, source: RepoEndpoint, subject: string, t: TransferTarget, said: string): string {
   const type = copiedTypes(copied).artifactType;
-  return `referrer ${ref}${type ? ` (${type})` : ''} of ${source.client.registry}/${source.repo}@${subject} not copied to ${t.ref.registry}/${t.ref.repository}: the registry refused its manifest (${said}); the image and its other referrers are copied`;
+  return (
+    `referrer ${ref}${type ? ` (${type})` : ''} of ${source.client.registry}/${source.repo}@${subject} ` +
+    `not copied to ${t.ref.registry}/${t.ref.repository}: the registry refused its manifest (${said}); the image and its other referrers are copied`
+  );
 }
 
 /** The warning for a referrer stored as an OCI 1.1-rc artifact manifest. */
 function artifactManifest(ref: string, source: RepoEndpoint, subject: string): string {
-  return `referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is an OCI artifact manifest (${MediaType.OCI_ARTIFACT_MANIFEST}, of the OCI 1.1 release candidates, dropped from OCI 1.1): not copied`;
+  return (
+    `referrer ${ref} of ${source.client.registry}/${source.repo}@${subject} is an OCI artifact manifest ` +
+    `(${MediaType.OCI_ARTIFACT_MANIFEST}, of the OCI 1.1 release candidates, dropped from OCI 1.1): not copied`
+  );
 }
 
 /** A referrer's digest and types as its copy read it (the report's entry for a target that refused it). */

@@ -163,7 +163,13 @@ export async function uploadBlob(target: RepoEndpoint, req: UploadRequest, ctx: 
         if (news) q.tooLarge = tooLarge;
         if (q.working !== 'chunked') q.working = undefined;
         if (!req.methods.includes('chunked') || q.refused.has('chunked') || chunkSizeFor(q) >= tooLarge) throw err;
-        if (news) log.info(`${q.registry} refused a request body of ${tooLarge} bytes (answered 413); using ${chunkSizeFor(q)}-byte chunked PATCH uploads for blobs larger than a chunk (or not known in advance) for the rest of this run, smaller ones still in one request`);
+        if (news) {
+          log.info(
+            `${q.registry} refused a request body of ${tooLarge} bytes (answered 413); ` +
+              `using ${chunkSizeFor(q)}-byte chunked PATCH uploads for blobs larger than a chunk (or not known in advance) ` +
+              'for the rest of this run, smaller ones still in one request',
+          );
+        }
         if (req.once) throw err;
         continue;
       }

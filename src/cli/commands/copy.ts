@@ -24,11 +24,33 @@ export const copyFlags = defineFlags({
   'dry-run': { type: 'boolean', describe: 'Read the source, HEAD every blob at every target and print the plan; write nothing', group: 'Output:' },
   'digest-file': { type: 'string', describe: 'Also write the copied digest (sha256:…) to this file', group: 'Output:', check: checkDigestFileFlag },
   format: { choices: ['oci', 'docker'], once: true, describe: 'Convert manifests and indexes to OCI or Docker media types (the digest changes; blobs are the same, so still skipped or mounted)' },
-  platform: { type: 'string', describe: '"all" (default, digest kept) or os/arch[/variant][,…] for a new index (digest changes); os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly' },
-  referrers: { type: 'boolean', describe: 'Also copy signatures, attestations and SBOMs referring to the image and its platform manifests, and what refers to those (a signature of an SBOM; at most 8 levels, 1000 referrers); not those of a manifest --format or --platform writes under a new digest (they name the source digest; a warning says how many)' },
+  platform: {
+    type: 'string',
+    describe:
+      '"all" (default, digest kept) or os/arch[/variant][,…] for a new index (digest changes); ' +
+      'os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly',
+  },
+  referrers: {
+    type: 'boolean',
+    describe:
+      'Also copy signatures, attestations and SBOMs referring to the image and its platform manifests, and what refers to those ' +
+      '(a signature of an SBOM; at most 8 levels, 1000 referrers); not those of a manifest --format or --platform writes under a new digest ' +
+      '(they name the source digest; a warning says how many)',
+  },
   'all-tags': { type: 'boolean', describe: 'Copy every tag of the source repository' },
-  clobber: { type: 'boolean', default: true, describe: 'Move target tags that point elsewhere; --no-clobber refuses instead (a referrer\'s tag, cosign .sig/.att, the target holds for another manifest is kept, with a warning)' },
-  jobs: { type: 'number', describe: 'Parallel blob transfers (default 4, and then blobs under 1 MiB move beside them; per tag with --all-tags); a value given bounds every blob', group: 'Connection:' },
+  clobber: {
+    type: 'boolean',
+    default: true,
+    describe:
+      'Move target tags that point elsewhere; --no-clobber refuses instead ' +
+      "(a referrer's tag, cosign .sig/.att, the target holds for another manifest is kept, with a warning)",
+  },
+  jobs: {
+    type: 'number',
+    describe:
+      'Parallel blob transfers (default 4, and then blobs under 1 MiB move beside them; per tag with --all-tags); a value given bounds every blob',
+    group: 'Connection:',
+  },
   images: { type: 'number', describe: 'With --all-tags: tags copied at once, 1-64 (default 4), as sync\'s --images', group: 'Connection:' },
   'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
 });
@@ -106,7 +128,10 @@ export function copyCommand(y: Argv, io: CliIO, done: (code: number) => void, se
         }
         throw err;
       }
-      if (result.digestChanged && !a.json) ctx.logger.warn(`${a.format ? `--format ${a.format} converted the manifests` : '--platform made a new index'}: digest ${result.digest} differs from the source's ${result.source.digest}`);
+      if (result.digestChanged && !a.json) {
+        const how = a.format ? `--format ${a.format} converted the manifests` : '--platform made a new index';
+        ctx.logger.warn(`${how}: digest ${result.digest} differs from the source's ${result.source.digest}`);
+      }
       printResult(io, a, result, clock, secrets, ctx.logger);
       if (a['digest-file']) {
         if (result.dryRun) ctx.logger.warn(`--dry-run copied nothing; ${a['digest-file']} not written`);
@@ -149,7 +174,10 @@ export function copyPlanText(r: CopyResult): string {
     const held = new Set(t.tagsUnchanged);
     // A target that holds the image under every tag already writes nothing (it read as if it
     // would be written); one that holds it under some tags writes only the others.
-    const tags = held.size > 0 && held.size === t.tags.length && t.blobs.length === 0 ? `${t.tags.join(', ')}, up to date: nothing to write` : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ');
+    const tags =
+      held.size > 0 && held.size === t.tags.length && t.blobs.length === 0
+        ? `${t.tags.join(', ')}, up to date: nothing to write`
+        : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ');
     lines.push(`→ ${t.target}${t.ok ? `  tags: ${tags}${referrers ? `  (${referrers})` : ''}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
     for (const b of t.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
   }

@@ -7,14 +7,34 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { AbortedError, UsageError } from '../../errors.js';
-import { checkUserName, commonContext, warnPasswordFlag, commonFlags, credentialHelperTimeoutOption, cwdOf, helperProcessGroupOption, homeDirOf, outputContext, outputFlags, readStdin, connectionOptions } from '../common.js';
+import {
+  checkUserName,
+  commonContext,
+  warnPasswordFlag,
+  commonFlags,
+  credentialHelperTimeoutOption,
+  cwdOf,
+  helperProcessGroupOption,
+  homeDirOf,
+  outputContext,
+  outputFlags,
+  readStdin,
+  connectionOptions,
+} from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
 import type { CliIO } from '../io.js';
 
 /** Every flag and positional of `regpush login`, in help order. */
 export const loginFlags = defineFlags({
   ...commonFlags,
-  registry: { positional: true, type: 'string', demandOption: true, describe: 'Registry host, e.g. ghcr.io, docker.io, registry.example.com:5000; or a namespace in one (quay.io/org), stored in Podman\'s auth.json for that part of the registry (Docker does not read it)' },
+  registry: {
+    positional: true,
+    type: 'string',
+    demandOption: true,
+    describe:
+      'Registry host, e.g. ghcr.io, docker.io, registry.example.com:5000; or a namespace in one (quay.io/org), ' +
+      "stored in Podman's auth.json for that part of the registry (Docker does not read it)",
+  },
   username: { alias: 'u', type: 'string', describe: 'User name', group: 'Credentials:' },
   password: { alias: 'p', type: 'string', describe: 'Password or token (visible in the process list: prefer --password-stdin)', group: 'Credentials:' },
 });
@@ -40,11 +60,17 @@ export function loginCommands(y: Argv, io: CliIO, done: (code: number) => void, 
         withFlags(c, loginFlags)
           .example('echo "$DOCKERHUB_TOKEN" | $0 login -u acme --password-stdin docker.io', 'Docker Hub with an access token')
           .example('echo "$GITHUB_TOKEN" | $0 login -u USERNAME --password-stdin ghcr.io', 'GitHub Container Registry with a token (write:packages)')
-          .example('aws ecr get-login-password --region eu-west-1 | $0 login -u AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com', 'Amazon ECR (12-hour token; or configure docker-credential-ecr-login as a credHelper)')
+          .example(
+            'aws ecr get-login-password --region eu-west-1 | $0 login -u AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com',
+            'Amazon ECR (12-hour token; or configure docker-credential-ecr-login as a credHelper)',
+          )
           .example('echo "$ACR_PASSWORD" | $0 login -u acme@example.com --password-stdin registry.cn-hangzhou.aliyuncs.com', 'Aliyun ACR (the registry password set in the ACR console)')
           .example('echo "$TCR_PASSWORD" | $0 login -u 100012345678 --password-stdin ccr.ccs.tencentyun.com', 'Tencent TCR (account ID as user name)')
           .example('echo "$REG_PASSWORD" | $0 login -u ci --password-stdin registry.example.com:5000', 'A private registry')
-          .example('echo "$ROBOT_TOKEN" | $0 login -u acme+ci --password-stdin quay.io/acme', 'One namespace only (key quay.io/acme in Podman\'s auth.json, where Podman writes it; it wins over a quay.io login there)'),
+          .example(
+            'echo "$ROBOT_TOKEN" | $0 login -u acme+ci --password-stdin quay.io/acme',
+            "One namespace only (key quay.io/acme in Podman's auth.json, where Podman writes it; it wins over a quay.io login there)",
+          ),
       async (argv) => {
         const a = argv;
         const { login, loginTarget } = await import('../../login/login.js');

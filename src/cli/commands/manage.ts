@@ -44,7 +44,12 @@ export const digestFlags = defineFlags({
   ...commonFlags,
   ...userFlags('FROM'),
   ref: { positional: true, type: 'string', demandOption: true, describe: 'Image reference, e.g. ghcr.io/acme/app:1' },
-  platform: { type: 'string', describe: 'The digest of this os/arch[/variant] image: the child an index lists for it (os(osversion)/arch also matches the OS version, exactly), or a single image of that platform (another is refused)' },
+  platform: {
+    type: 'string',
+    describe:
+      'The digest of this os/arch[/variant] image: the child an index lists for it (os(osversion)/arch also matches the OS version, exactly), ' +
+      'or a single image of that platform (another is refused)',
+  },
 });
 
 /** Flags of `regpush tag`. */
@@ -184,7 +189,10 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
         withFlags(c, untagFlags)
           .example('$0 untag registry.example.com/app:old', 'Remove tag old; the image stays, pullable by digest and by its other tags')
           .example('$0 untag --json ghcr.io/acme/app:rc1', '{"reference", "digest"}: the tag removed and the manifest it pointed at')
-          .example('$0 untag localhost:5000/app:old', 'Exit 6 (E_UNSUPPORTED) at a registry that deletes by digest only (distribution 2.8): there, delete --force removes the manifest and every tag on it'),
+          .example(
+            '$0 untag localhost:5000/app:old',
+            'Exit 6 (E_UNSUPPORTED) at a registry that deletes by digest only (distribution 2.8): there, delete --force removes the manifest and every tag on it',
+          ),
       async (argv) => {
         const { untagImageAs } = await import('../../manage/manage.js');
         const { opts } = await setUp(argv, io, 'untag', secrets);

@@ -25,21 +25,59 @@ export const pushFlags = defineFlags({
   from: { type: 'string', once: true, describe: 'Base image (tag or digest), or "scratch" [required: here or in regpush.json]', group: 'Image:' },
   to: { type: 'string', repeatable: true, describe: 'Target image, e.g. registry.example.com/app:1.0 [required: here or in regpush.json]', group: 'Image:' },
   tag: { type: 'string', repeatable: true, describe: 'Extra tag for the same digest; repeatable', group: 'Image:' },
-  platform: { type: 'string', once: true, describe: 'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"; os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly', group: 'Image:' },
+  platform: {
+    type: 'string',
+    once: true,
+    describe:
+      'os/arch[/variant] to pick from a multi-arch base (default linux/amd64), or "all"; ' +
+      'os(osversion)/arch, e.g. windows(10.0.20348.2227)/amd64, also matches the OS version, exactly',
+    group: 'Image:',
+  },
   app: { type: 'string', repeatable: true, describe: 'Directory (or file) for the new layer, SRC or SRC:DEST; repeatable', group: 'Layer:' },
-  layer: { type: 'string', repeatable: true, describe: 'One more layer of its own, [PLATFORM=]SRC[:DEST]; repeatable, in order, below the --app layer. Split what changes rarely (dependencies) from what changes often: a re-push sends only changed layers. PLATFORM= (as --platform spells it: linux/arm64, windows(10.0.20348.1)/amd64) puts it only into that platform\'s image', group: 'Layer:' },
+  layer: {
+    type: 'string',
+    repeatable: true,
+    describe:
+      'One more layer of its own, [PLATFORM=]SRC[:DEST]; repeatable, in order, below the --app layer. ' +
+      'Split what changes rarely (dependencies) from what changes often: a re-push sends only changed layers. ' +
+      "PLATFORM= (as --platform spells it: linux/arm64, windows(10.0.20348.1)/amd64) puts it only into that platform's image",
+    group: 'Layer:',
+  },
   'app-dest': { type: 'string', once: true, describe: 'Where --app SRC goes in the image (default: --workdir, else /app)', group: 'Layer:' },
   chown: { type: 'string', once: true, describe: 'UID:GID owning the new files (default 0:0)', group: 'Layer:' },
   'gzip-level': { type: 'number', once: true, describe: 'gzip level 0-9 for the new layer (default 6; 0 stores the bytes uncompressed, for content compressed already)', group: 'Layer:' },
-  'gzip-jobs': { type: 'number', once: true, describe: 'Blocks of the new layer gzipped in parallel, 1-64 (default: one per usable core plus 2; or REGPUSH_GZIP_JOBS); never changes the bytes', group: 'Layer:' },
-  mtime: { type: 'number', once: true, describe: 'Seconds since 1970 every entry of the new layers is dated (default 0). SOURCE_DATE_EPOCH dates the config only; a value that changes per push makes every layer new each time', group: 'Layer:' },
+  'gzip-jobs': {
+    type: 'number',
+    once: true,
+    describe:
+      'Blocks of the new layer gzipped in parallel, 1-64 (default: one per usable core plus 2; or REGPUSH_GZIP_JOBS); never changes the bytes',
+    group: 'Layer:',
+  },
+  mtime: {
+    type: 'number',
+    once: true,
+    describe:
+      'Seconds since 1970 every entry of the new layers is dated (default 0). ' +
+      'SOURCE_DATE_EPOCH dates the config only; a value that changes per push makes every layer new each time',
+    group: 'Layer:',
+  },
   ...configFlags,
   annotation: { type: 'string', repeatable: true, describe: 'KEY=VALUE OCI annotation on the manifest (and the index of a multi-platform push); repeatable; needs OCI output', group: 'Config:' },
   format: { choices: ['oci', 'docker'], once: true, describe: 'Output media types: oci or docker (default: the base\'s); blobs are the same, so they are still skipped or mounted', group: 'Image:' },
   'base-labels': { type: 'boolean', describe: 'Also record the base image name and digest as labels', group: 'Config:' },
   jobs: { type: 'number', once: true, describe: 'Parallel blob transfers (default 4, and then blobs under 1 MiB move beside them); a value given bounds every blob', group: 'Connection:' },
-  'layer-upload': { choices: ['patch', 'put', 'chunked'], once: true, describe: 'Force the new layer\'s upload method (default: streamed PATCH, then PUT, then chunked as the registry refuses them)', group: 'Connection:' },
-  'chunk-size': { type: 'string', once: true, describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry\'s OCI-Chunk-Min-Length)', group: 'Connection:' },
+  'layer-upload': {
+    choices: ['patch', 'put', 'chunked'],
+    once: true,
+    describe: "Force the new layer's upload method (default: streamed PATCH, then PUT, then chunked as the registry refuses them)",
+    group: 'Connection:',
+  },
+  'chunk-size': {
+    type: 'string',
+    once: true,
+    describe: "Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB (never below the registry's OCI-Chunk-Min-Length)",
+    group: 'Connection:',
+  },
   'config-file': { type: 'string', once: true, describe: 'Project defaults from this JSON file instead of ./regpush.json (or package.json "regpush"); flags override them', group: 'Image:' },
   'dry-run': { type: 'boolean', describe: 'Resolve, HEAD the target, print the plan and the config; write nothing', group: 'Output:' },
   'digest-file': { type: 'string', once: true, describe: 'Also write the pushed digest (sha256:…) to this file', group: 'Output:', check: checkDigestFileFlag },
@@ -82,13 +120,25 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     'Build an image from a base image and an app directory, straight into the target registry',
     (c) =>
       withFlags(c, pushFlags)
-        .example('$0 push --from mcr.microsoft.com/dotnet/aspnet:8.0 --to registry.example.com/app:1.0 --app ./publish --workdir /app --entrypoint dotnet --entrypoint App.dll', "A .NET 8 app on Microsoft's ASP.NET base (on MCR, not Docker Hub)")
+        .example(
+          '$0 push --from mcr.microsoft.com/dotnet/aspnet:8.0 --to registry.example.com/app:1.0 --app ./publish --workdir /app --entrypoint dotnet --entrypoint App.dll',
+          "A .NET 8 app on Microsoft's ASP.NET base (on MCR, not Docker Hub)",
+        )
         .example('$0 push --from node:20-slim --to ghcr.io/acme/web:1 --app ./dist --entrypoint node --entrypoint /app/server.js', 'To GitHub Container Registry (token via --password-stdin)')
         .example('$0 push --from alpine:3 --to 123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1 --app ./out', 'To Amazon ECR (credentials from a docker-credential-ecr-login helper)')
-        .example('echo "$DOCKERHUB_TOKEN" | $0 push --from node:20-alpine --to docker.io/acme/web:1 --to-user acme --password-stdin --app ./dist --cmd node --cmd /app/server.js', 'To Docker Hub (node:20-alpine means docker.io/library/node)')
-        .example('$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to registry.cn-hangzhou.aliyuncs.com/acme/app:1 --app ./out', 'Within Aliyun ACR: base layers are mounted, not copied (after regpush login)')
+        .example(
+          'echo "$DOCKERHUB_TOKEN" | $0 push --from node:20-alpine --to docker.io/acme/web:1 --to-user acme --password-stdin --app ./dist --cmd node --cmd /app/server.js',
+          'To Docker Hub (node:20-alpine means docker.io/library/node)',
+        )
+        .example(
+          '$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to registry.cn-hangzhou.aliyuncs.com/acme/app:1 --app ./out',
+          'Within Aliyun ACR: base layers are mounted, not copied (after regpush login)',
+        )
         .example('$0 push --from ccr.ccs.tencentyun.com/acme/base:1 --to ccr.ccs.tencentyun.com/acme/app:1 --app ./out --port 8080', 'Within Tencent TCR')
-        .example('$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to ccr.ccs.tencentyun.com/acme/app:1 --app ./out', 'Aliyun ACR → Tencent TCR (base layers streamed, nothing on disk)')
+        .example(
+          '$0 push --from registry.cn-hangzhou.aliyuncs.com/acme/base:1 --to ccr.ccs.tencentyun.com/acme/app:1 --app ./out',
+          'Aliyun ACR → Tencent TCR (base layers streamed, nothing on disk)',
+        )
         .example('$0 push --from registry.example.com:5000/base:1 --to registry.example.com:5000/app:1 --app ./out --platform all', 'Every platform of a multi-arch base, private registry')
         .example('$0 push --insecure-registry 10.0.0.5:5000 --from 10.0.0.5:5000/base:1 --to 10.0.0.5:5000/app:1 --app ./out', 'A private registry on plain HTTP')
         .example('$0 push --dry-run --json', 'With from/to/app in ./regpush.json: the plan as JSON, nothing written')
@@ -96,7 +146,12 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
     async (argv) => {
       const clock = startClock();
       // Loaded on demand: `regpush --help` and `--version` should not pay for the pipeline's modules.
-      const [layer, { pushAs }, { checkLayerRanges }, { checkJobs }] = await Promise.all([import('../../layer/index.js'), import('../../push/push.js'), import('../../push/inputs.js'), import('../../transfer/concurrency.js')]);
+      const [layer, { pushAs }, { checkLayerRanges }, { checkJobs }] = await Promise.all([
+        import('../../layer/index.js'),
+        import('../../push/push.js'),
+        import('../../push/inputs.js'),
+        import('../../transfer/concurrency.js'),
+      ]);
       const { badFileEntry, checkEpochSeconds, parseAppFlag } = layer;
       checkGivenOnce(pushFlags, argv);
       const cwd = cwdOf(io);
@@ -216,7 +271,13 @@ function sourceOrigin(flag: SourceOrigin['flag'], project: ProjectConfig | undef
  * a project file's entries were checked as it was read, E_INPUT). `bad`: the error of a malformed
  * source or destination (parseAppFlag's), E_USAGE unless given.
  */
-export function parseLayerFlag(v: string, defaultDest: string, parseSource: (value: string, dest: string, flag: string, host?: NodeJS.Platform, bad?: BadValue) => LayerSource, flag = '--layer', bad?: BadValue): PushLayerSpec {
+export function parseLayerFlag(
+  v: string,
+  defaultDest: string,
+  parseSource: (value: string, dest: string, flag: string, host?: NodeJS.Platform, bad?: BadValue) => LayerSource,
+  flag = '--layer',
+  bad?: BadValue,
+): PushLayerSpec {
   const q = splitPlatformPrefix(v);
   if (!q) return { sources: [parseSource(v, defaultDest, flag, undefined, bad)] };
   return { platform: q.platform, sources: [parseSource(q.rest, defaultDest, flag, undefined, bad)] };
@@ -280,7 +341,10 @@ function dryRunText(r: PushResult): string {
     // A tag that already holds the very image is not written again (tagsUnchanged), as copy's plan says.
     const held = new Set(t.tagsUnchanged);
     const upToDate = held.size > 0 && t.tags.every((tag) => held.has(tag));
-    lines.push(`→ ${t.target}  tags: ${upToDate ? `${t.tags.join(', ')}, up to date: nothing to write` : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ')}`);
+    const tags = upToDate
+      ? `${t.tags.join(', ')}, up to date: nothing to write`
+      : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ');
+    lines.push(`→ ${t.target}  tags: ${tags}`);
     let toSend = 0;
     for (const b of t.blobs) {
       const verb = b.action.replace('planned-', '');

@@ -28,8 +28,20 @@ export const syncFlags = defineFlags({
   'dry-run': { type: 'boolean', describe: 'Print what would be copied, skipped or mounted (an image a target lacks has its source manifests read to plan it); write nothing', group: 'Output:' },
   images: { type: 'number', describe: 'Images (source tags) in flight at once (default 4; an image whose manifest reads --min-ratelimit holds lends its slot meanwhile)', group: 'Connection:' },
   jobs: { type: 'number', describe: 'Blob transfers per image (default 4, and then blobs under 1 MiB move beside them); a value given bounds every blob', group: 'Connection:' },
-  'min-ratelimit': { type: 'number', describe: 'Keep N of the source\'s ratelimit-remaining (Docker Hub) in reserve: an image pulls (its first manifest GET) only when the count, less the manifest GETs (pulls: one per platform of an index) of images under way not yet answered and its own, stays at N or above; an image its targets hold already needs HEADs only and is never held', group: 'Connection:' },
-  'max-wait': { type: 'string', describe: 'With --min-ratelimit (refused without it): how long to wait for the limit to recover before stopping, e.g. 10m (default 0: stop at once)', group: 'Connection:' },
+  'min-ratelimit': {
+    type: 'number',
+    describe:
+      "Keep N of the source's ratelimit-remaining (Docker Hub) in reserve: an image pulls (its first manifest GET) only when the count, " +
+      'less the manifest GETs (pulls: one per platform of an index) of images under way not yet answered and its own, stays at N or above; ' +
+      'an image its targets hold already needs HEADs only and is never held',
+    group: 'Connection:',
+  },
+  'max-wait': {
+    type: 'string',
+    describe:
+      'With --min-ratelimit (refused without it): how long to wait for the limit to recover before stopping, e.g. 10m (default 0: stop at once)',
+    group: 'Connection:',
+  },
   'chunk-size': { type: 'string', describe: 'Bytes per PATCH for registries that need chunked uploads, e.g. 5MiB', group: 'Connection:' },
 });
 
@@ -209,7 +221,8 @@ function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock, sec
   // "200 images: 400 copied" would read as a miscount without saying so.
   const perTarget = t.copied + t.skipped + t.planned + t.failed !== t.units ? 'per target, ' : '';
   io.stdout.write(
-    `${r.dryRun ? 'plan' : 'synced'}: ${t.units} image${t.units === 1 ? '' : 's'} (${t.entries} ${t.entries === 1 ? 'entry' : 'entries'}${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}): ` +
+    `${r.dryRun ? 'plan' : 'synced'}: ${t.units} image${t.units === 1 ? '' : 's'} ` +
+      `(${t.entries} ${t.entries === 1 ? 'entry' : 'entries'}${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}): ` +
       `${perTarget}${r.dryRun ? `${t.planned} to copy` : `${t.copied} copied`}, ${t.skipped} up to date, ${t.failed} failed; ` +
       `${mb(t.bytesRead)} read, ${t.mounted} blob${t.mounted === 1 ? '' : 's'} mounted, ${t.streamed} streamed` +
       `${t.referrers || t.referrersSkipped ? `; ${referrersText(t.referrers, t.referrersSkipped)}` : ''}\n`,
