@@ -173,7 +173,7 @@ export async function findCertsDir(roots: readonly string[], host: string, unpai
         if (code === 'ENOENT' || code === 'ENOTDIR') continue;
         throw new InputError(`cannot read the certificate directory ${dir}: ${(err as Error).message}`, { cause: err });
       }
-      const shadowed = await laterFolders(roots.slice(i + 1), host);
+      const shadowed = await laterFolders(roots.slice(i + 1), host, dir);
       const more = shadowed.length ? { shadowed } : {};
       const cas = entries.filter((n) => n.endsWith('.crt')).map((n) => join(dir, n));
       const certs = entries.filter((n) => n.endsWith('.cert'));
@@ -195,11 +195,31 @@ export async function findCertsDir(roots: readonly string[], host: string, unpai
   return undefined;
 }
 
-/** The folders `roots` hold for `host` (any of its certsDirNames), in order. */
-async function laterFolders(roots: readonly string[], host: string): Promise<string[]> {
+/**
+ * The folders `roots` hold for `host` (any of its certsDirNames), in order, that hold a certificate
+ * or key (`*.crt`, `*.cert`, `*.key`) that `used`, the folder read, does not hold with the same
+ * bytes: a machine set up for both Docker and Podman often has the same files in both roots, and
+ * nothing is lost there. One that cannot be listed or read counts (its files may be lost).
+ */
+async function laterFolders(roots: readonly string[], host: string, used: string): Promise<string[]> {
   const dirs = roots.flatMap((root) => certsDirNames(host).map((name) => join(root, name)));
-  const isDir = await Promise.all(dirs.map((d) => stat(d).then((st) => st.isDirectory(), () => false)));
-  return dirs.filter((_, i) => isDir[i]);
+  const same = (a: Buffer, b: Buffer | undefined) => b !== undefined && a.equals(b);
+  const holdsMore = async (d: string): Promise<boolean> => {
+    let names: string[];
+    try {
+      if (!(await stat(d)).isDirectory()) return false;
+      names = (await readdir(d)).filter((n) => /\.(crt|cert|key)$/.test(n));
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR';
+    }
+    for (const n of names) {
+      const [mine, theirs] = await Promise.all([readFile(join(d, n)).catch(() => undefined), readFile(join(used, n)).catch(() => undefined)]);
+      if (mine === undefined || !same(mine, theirs)) return true;
+    }
+    return false;
+  };
+  const more = await Promise.all(dirs.map(holdsMore));
+  return dirs.filter((_, i) => more[i]);
 }
 
 /** Looks a URL host up in a per-registry table whose keys are registry names as users write them. */

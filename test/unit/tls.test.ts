@@ -139,6 +139,16 @@ test('certs.d roots: a later root\'s folder for the same host is not read, and a
   const fromB = tlsResolver({ certsDirs: [join(tmp, 'shadow-none'), b] });
   await fromB.settingsFor('reg:5000');
   assert.match(fromB.hint('reg:5000', 'other'), new RegExp(`^a CA is given for reg:5000 already \\(${later.replace(/[.]/g, '\\.')}/ca\\.crt \\(in ${later.replace(/[.]/g, '\\.')}/\\)\\)`));
+  // The same files in both roots (a machine set up for Docker and Podman alike): nothing is lost,
+  // nothing said; one file that differs, or is in the later folder alone, is.
+  const both = join(tmp, 'shadow-both');
+  files(both, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': DIR_PAIR.cert, 'client.key': DIR_PAIR.key });
+  assert.equal((await findCertsDir([both, b], 'reg:5000'))?.shadowed, undefined);
+  writeFileSync(join(both, 'reg:5000', 'ca.crt'), EXTRA);
+  assert.deepEqual((await findCertsDir([both, b], 'reg:5000'))?.shadowed, [later]);
+  assert.equal((await findCertsDir([b, both], 'reg:5000'))?.shadowed?.length, 1, 'and the other way round');
+  mkdirSync(join(tmp, 'shadow-empty', 'reg:5000'), { recursive: true });
+  assert.equal((await findCertsDir([both, join(tmp, 'shadow-empty')], 'reg:5000'))?.shadowed, undefined, 'an empty later folder loses nothing');
 });
 
 test('certs.d: a folder with several client pairs sends the first by name, and a warning names it and the ones not sent', async () => {
