@@ -4,7 +4,7 @@
  * REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else
  * /etc/containers/registries.conf) and Docker's
  * daemon.json `registry-mirrors` and `insecure-registries` (REGPUSH_DOCKER_DAEMON_JSON, else
- * /etc/docker/daemon.json).
+ * /etc/docker/daemon.json); its `proxies`, not applied, are warned of (saySetAsideProxies).
  * The default files are read only when they exist. A registries.conf that exists but cannot be
  * read stops the run; otherwise a default file that cannot be read or parsed is a warning, unless
  * it blocks registries; a file named in the environment must exist and parse. The library gets
@@ -15,8 +15,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { daemonJsonProxyKeys, proxySettingsFromEnv } from '../http/proxy-choice.js';
 import {
   addMirrors,
+  daemonJsonObject,
   insecureFromDaemonJson,
   mergeMirrorMaps,
   MirrorConfigError,
@@ -108,6 +110,23 @@ function readConfig(file: string, named: boolean, envName: string, logger: Logge
   }
 }
 
+/**
+ * daemon.json's `proxies` are read nowhere (daemonJsonProxyKeys): a run that sets no proxy variable
+ * is warned, since it goes direct where `docker pull` on the machine would go through the proxy;
+ * one that sets them uses those, as it would if the file's were read (the variables are the setting
+ * made for the run; dockerd lets its file win over its own environment), and gets a debug line.
+ */
+function saySetAsideProxies(keys: readonly string[], file: string, env: Record<string, string | undefined>, logger: Logger): void {
+  if (!keys.length) return;
+  const named = keys.map((k) => `"${k}"`).join(', ');
+  const s = proxySettingsFromEnv(env);
+  if (s.httpProxy !== undefined || s.httpsProxy !== undefined || s.noProxy !== undefined) {
+    logger.debug(`${file}: "proxies" (${named}) not applied: the proxy variables of this run (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) are`);
+    return;
+  }
+  logger.warn(`${file}: "proxies" (${named}) is not applied: regpush takes its proxy from HTTPS_PROXY, HTTP_PROXY and NO_PROXY in its environment; to go through that proxy, set them to its values`);
+}
+
 /** What the mirror flag and the two files give the library. */
 export interface RegistryConfigOptions {
   mirrors: MirrorMap;
@@ -197,6 +216,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
         // registries.conf's insecure = true; registries.conf's word wins for a host both name.
         const hosts = insecureFromDaemonJson(text, daemon.file);
         if (Object.keys(m).length) logger.debug(`Docker Hub mirrors from ${daemon.file}: ${JSON.stringify(m)}`);
+        saySetAsideProxies(daemonJsonProxyKeys(daemonJsonObject(text, daemon.file)), daemon.file, env, logger);
         if (Object.keys(hosts).length) logger.debug(`insecure registries from ${daemon.file}: ${Object.keys(hosts).join(', ')}`);
         maps.push(m);
         insecure = { ...hosts, ...insecure };

@@ -40,6 +40,18 @@ export function proxySettingsFromEnv(env: Record<string, string | undefined>): P
   };
 }
 
+/**
+ * The proxy keys set in a daemon.json's `proxies` object (Docker 23 and later: `http-proxy`,
+ * `https-proxy`, `no-proxy`), which regpush does not apply: they set up dockerd's own connections,
+ * and regpush's proxies come from its environment alone (proxySettingsFromEnv), the setting made
+ * for the run. What a warning names, never their values (a proxy URL may hold a password).
+ */
+export function daemonJsonProxyKeys(daemonJson: Readonly<Record<string, unknown>>): string[] {
+  const p = daemonJson.proxies;
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return [];
+  return ['http-proxy', 'https-proxy', 'no-proxy'].filter((k) => typeof (p as Record<string, unknown>)[k] === 'string' && ((p as Record<string, string>)[k] ?? '').trim() !== '');
+}
+
 /** The variable the proxy for `url`'s scheme is read from, as it was set (`https_proxy` when only that one is). */
 export function proxyVariable(url: URL | string, s: ProxySettings): string {
   const https = (typeof url === 'string' ? url : url.protocol).startsWith('https:');

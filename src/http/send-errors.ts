@@ -111,6 +111,17 @@ function isProxyTls(err: unknown, req: HttpRequest, proxy: ProxyUse): boolean {
 }
 
 /**
+ * What a ClientHello answered with something that is no TLS record (a plain-HTTP server's
+ * "HTTP/1.1 400" read as a record header) is called in an error line: what happened and OpenSSL's
+ * reason, not its text (`write EPROTO 80AC…:error:0A00010B:SSL routines:ssl3_get_record:wrong
+ * version number:../deps/openssl/…`), which says nothing more to the user.
+ */
+function plainHttpAnswer(errno: string, message: string): string {
+  const reason = /packet length too long/i.test(message) ? 'packet length too long' : 'wrong version number';
+  return `it answered in plain HTTP, not TLS (${reason}, ${errno})`;
+}
+
+/**
  * A TLS failure of the connection to an https:// proxy, naming the proxy and what fixes it there:
  * the registry's own settings (certs.d, a per-registry CA or client certificate, verification
  * off) apply to the TLS session inside the tunnel and never reach the proxy's, so the hint the
@@ -136,8 +147,10 @@ function proxyTlsError(err: unknown, req: HttpRequest, proxy: ProxyUse, errno: s
   };
   const fix =
     fixes[kind] ?? (wrongScheme ? `the proxy does not speak TLS there: for a plain-HTTP proxy, write http:// in ${proxy.variable}` : `check the proxy URL in ${proxy.variable}`);
-  const text = kind === 'client-certificate' ? 'the proxy refused the handshake without a client certificate' : message;
-  return new TlsError(`TLS failure talking to proxy ${named} (${proxy.variable}) for ${host}: ${text} (${errno}); ${fix}`, {
+  // The registry's own line words a plain-HTTP answer so (transportError): here too.
+  const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(message);
+  const text = kind === 'client-certificate' ? `the proxy refused the handshake without a client certificate (${errno})` : plain ? plainHttpAnswer(errno, message) : `${message} (${errno})`;
+  return new TlsError(`TLS failure talking to proxy ${named} (${proxy.variable}) for ${host}: ${text}; ${fix}`, {
     details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno, tlsFailure: kind, proxy: named },
   });
 }
@@ -197,8 +210,7 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
     // line says that and gives the one fix, not OpenSSL's text (`write EPROTO 80AC…:error:0A00010B:
     // SSL routines:ssl3_get_record:wrong version number:../deps/openssl/…`).
     if (errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long|http request/i.test(message)) {
-      const reason = /packet length too long/i.test(message) ? 'packet length too long' : 'wrong version number';
-      return new TlsError(`TLS failure talking to ${host}: it answered in plain HTTP, not TLS (${reason}, ${errno}); if ${host} serves plain HTTP, add ${names.insecure(host)}`, {
+      return new TlsError(`TLS failure talking to ${host}: ${plainHttpAnswer(errno, message)}; if ${host} serves plain HTTP, add ${names.insecure(host)}`, {
         details: { registry: host, request, errno, tlsFailure: kind },
       });
     }

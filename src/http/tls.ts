@@ -9,7 +9,7 @@
  * blob store on another host gets its own entry.
  */
 import { X509Certificate } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { join, resolve as resolvePath } from 'node:path';
@@ -141,17 +141,28 @@ export interface CertsDirContents {
   dir: string;
   cas: string[];
   client?: { cert: string; key: string };
+  /**
+   * The other client certificates of `dir` (NAME.cert, each with its key), not presented: Node
+   * takes one certificate per key type and cannot choose by the CAs the server asks for, as Go's
+   * crypto/tls does. Absent when there are none.
+   */
+  unsent?: string[];
+  /**
+   * The folders for the same host under later roots, not read: as in containers/image
+   * (dockerCertDir), the first root holding one is the only one read. Absent when there are none.
+   */
+  shadowed?: string[];
 }
 
 /**
  * Reads the listing of `<root>/<name>` for the first root and name that exist; undefined when none
- * does. A `NAME.cert` without `NAME.key` (or the reverse) is an error, as it is for Docker: a CA
+ * does. The folders a later root holds for the host are named (`shadowed`), not read. A `NAME.cert` without `NAME.key` (or the reverse) is an error, as it is for Docker: a CA
  * saved as .cert would otherwise be silently ignored. Where the client pair comes from elsewhere
  * (`--client-cert`, which wins over the folder's pair), the folder's pair is not read: an unpaired
  * file is then handed to `unpaired` (a warning, which still names a CA misnamed .cert), not thrown.
  */
 export async function findCertsDir(roots: readonly string[], host: string, unpaired?: (message: string) => void): Promise<CertsDirContents | undefined> {
-  for (const root of roots) {
+  for (const [i, root] of roots.entries()) {
     for (const name of certsDirNames(host)) {
       const dir = join(root, name);
       let entries: string[];
@@ -162,6 +173,8 @@ export async function findCertsDir(roots: readonly string[], host: string, unpai
         if (code === 'ENOENT' || code === 'ENOTDIR') continue;
         throw new InputError(`cannot read the certificate directory ${dir}: ${(err as Error).message}`, { cause: err });
       }
+      const shadowed = await laterFolders(roots.slice(i + 1), host, dir);
+      const more = shadowed.length ? { shadowed } : {};
       const cas = entries.filter((n) => n.endsWith('.crt')).map((n) => join(dir, n));
       const certs = entries.filter((n) => n.endsWith('.cert'));
       const keys = entries.filter((n) => n.endsWith('.key'));
@@ -171,14 +184,42 @@ export async function findCertsDir(roots: readonly string[], host: string, unpai
       ];
       if (problems.length && !unpaired) throw new InputError(problems[0]!);
       for (const p of problems) unpaired?.(p);
-      if (unpaired) return { dir, cas };
+      if (unpaired) return { dir, cas, ...more };
       // Node takes one certificate per key type; the first pair (by name) is the one presented.
       const first = certs[0];
       const client = first ? { cert: join(dir, first), key: join(dir, first.replace(/\.cert$/, '.key')) } : undefined;
-      return { dir, cas, client };
+      const unsent = certs.slice(1).map((c) => join(dir, c));
+      return { dir, cas, client, ...(unsent.length ? { unsent } : {}), ...more };
     }
   }
   return undefined;
+}
+
+/**
+ * The folders `roots` hold for `host` (any of its certsDirNames), in order, that hold a certificate
+ * or key (`*.crt`, `*.cert`, `*.key`) that `used`, the folder read, does not hold with the same
+ * bytes: a machine set up for both Docker and Podman often has the same files in both roots, and
+ * nothing is lost there. One that cannot be listed or read counts (its files may be lost).
+ */
+async function laterFolders(roots: readonly string[], host: string, used: string): Promise<string[]> {
+  const dirs = roots.flatMap((root) => certsDirNames(host).map((name) => join(root, name)));
+  const same = (a: Buffer, b: Buffer | undefined) => b !== undefined && a.equals(b);
+  const holdsMore = async (d: string): Promise<boolean> => {
+    let names: string[];
+    try {
+      if (!(await stat(d)).isDirectory()) return false;
+      names = (await readdir(d)).filter((n) => /\.(crt|cert|key)$/.test(n));
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR';
+    }
+    for (const n of names) {
+      const [mine, theirs] = await Promise.all([readFile(join(d, n)).catch(() => undefined), readFile(join(used, n)).catch(() => undefined)]);
+      if (mine === undefined || !same(mine, theirs)) return true;
+    }
+    return false;
+  };
+  const more = await Promise.all(dirs.map(holdsMore));
+  return dirs.filter((_, i) => more[i]);
 }
 
 /** Looks a URL host up in a per-registry table whose keys are registry names as users write them. */
@@ -343,7 +384,10 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
    * certificate already given says that those did not do, rather than advise giving them again.
    * Filled when a host's settings are read, which every handshake with it waits for.
    */
-  const given = new Map<string, { cas: { file: string; by: string }[]; client?: { cert: string; by: string } }>();
+  const given = new Map<string, { cas: { file: string; by: string }[]; client?: { cert: string; by: string }; dir?: string }>();
+  // Hosts whose certs.d folder has been warned of (a later root's folder not read, client pairs
+  // not sent): once each, though a failed read is tried again.
+  const folderWarned = new Set<string>();
 
   const resolve = async (host: string): Promise<TlsSettings | undefined> => {
     const name = tlsName(host);
@@ -356,9 +400,20 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     const caFiles = [...(found?.cas ?? []), ...(lookup(opts.caCerts, host) ?? [])];
     const client = flaggedClient ?? found?.client;
     const caSetting = names.caCertSetting ?? connectionOptionNames.caCertSetting!;
+    if (found && !folderWarned.has(name)) {
+      folderWarned.add(name);
+      // Only the first root holding a folder for the host is read, as in containers/image: one under
+      // another root (/etc/docker/certs.d behind /etc/containers/certs.d) would otherwise be taken
+      // for read, and its CA or client certificate looked for in vain.
+      for (const d of found.shadowed ?? []) logger.warn(`${d}/ not read: ${found.dir}/ is used for ${name} (only the first certs.d folder found for a registry is read); move what ${name} needs into ${found.dir}/`);
+      if (client && found.unsent) {
+        logger.warn(`${found.dir}/ holds ${found.unsent.length + 1} client certificates: ${client.cert} is the one sent to ${name}, not ${found.unsent.join(', ')} (one is presented per registry, the first by file name); to send another, give it with ${names.clientCert(name)}`);
+      }
+    }
     given.set(name, {
       cas: [...(found?.cas ?? []).map((file) => ({ file, by: `in ${found!.dir}/` })), ...(lookup(opts.caCerts, host) ?? []).map((file) => ({ file, by: caSetting }))],
       ...(client ? { client: { cert: client.cert, by: flaggedClient ? clientSetting : `in ${found!.dir}/` } } : {}),
+      ...(found ? { dir: found.dir } : {}),
     });
     sayPassedOver();
     const [envCa, nodeText] = await Promise.all([everywhereCa(), nodeExtraCa()]);
@@ -438,10 +493,12 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
     settingsFor,
     hint(host: string, kind: TlsFailureKind, certNames?: readonly string[]) {
       const name = tlsName(host);
-      // The directory the first root would hold for this host (none when no root is read).
-      const dir = roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
-      const others = roots.length > 1 ? ` (or under ${roots.slice(1).join(', ')})` : '';
       const had = given.get(name);
+      // The folder read for this host, and only it: a file put under another root would not be
+      // read. Without one, the folder the first root would hold (none when no root is read), or
+      // any other root's.
+      const dir = had?.dir !== undefined ? `${had.dir}/` : roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
+      const others = had?.dir === undefined && roots.length > 1 ? ` (or under ${roots.slice(1).join(', ')})` : '';
       if (kind === 'client-certificate' && had?.client) {
         // One was sent and refused: asking for one again would send the user round in a circle.
         return `${name} refused the client certificate given, ${had.client.cert} (${had.client.by}): check that it is one ${name} accepts (issued by the CA it trusts for clients, not expired)`;

@@ -206,7 +206,7 @@ export function parseMirrorFlag(raw: string): [string, string] {
 }
 
 /** daemon.json's top-level object; E_INPUT (MirrorConfigError) naming the file when it is not one. */
-function daemonJsonObject(text: string, source: string): Record<string, unknown> {
+export function daemonJsonObject(text: string, source: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

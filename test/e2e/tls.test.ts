@@ -163,6 +163,20 @@ test('mutual TLS: certs.d client.cert + client.key are presented; without them E
   assert.equal(await digestOf(`${mtlsHost}/app:mtls`, [], env(root)), sourceDigest);
 });
 
+test('certs.d roots: an empty folder for the host in the first root hides a later root\'s; a warning names the later one, and the hint the folder read, only it', async () => {
+  // The audit's repro: REGPUSH_CERTS_DIRS=cdA:cdB, cdA/HOST empty, cdB/HOST/ca.crt (and the client pair).
+  const first = join(dir, 'certs-first');
+  mkdirSync(join(first, mtlsHost), { recursive: true });
+  const later = certsRoot('certs-later', mtlsHost, { 'ca.crt': join(pki, 'ca.crt'), 'client.cert': join(pki, 'client.crt'), 'client.key': join(pki, 'client.key') });
+  const r = await runCli(['inspect', '--retries', '0', `${mtlsHost}/app:mtls`], { env: env(first, later) });
+  // Before: no word of cdB, and "… put the CA as a .crt file in cdA/HOST/ (or under cdB)", where it is already.
+  assert.equal(r.code, 5, r.stderr);
+  const [warning, error, ...rest] = r.stderr.trim().split('\n');
+  assert.deepEqual(rest, [], r.stderr);
+  assert.ok(warning!.startsWith(`warning: ${join(later, mtlsHost)}/ not read: ${join(first, mtlsHost)}/ is used for ${mtlsHost}`), r.stderr);
+  assert.match(error!, new RegExp(`^regpush: error: TLS failure talking to ${esc(mtlsHost)}: .*; to trust its CA add --ca-cert ${esc(mtlsHost)}=PATH or put the CA as a \\.crt file in ${esc(join(first, mtlsHost))}/; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry \\[E_TLS\\]$`));
+});
+
 test('a CA given that is not the registry\'s (--ca-cert, certs.d) → E_TLS that names it and says it did not verify the certificate', async () => {
   // Before: "…; to trust its CA add --ca-cert HOST=PATH or put the CA as a .crt file in <the folder it is in>…".
   const other = join(pki, 'client.crt');

@@ -426,6 +426,41 @@ describe('a default daemon.json that cannot be used', () => {
   });
 });
 
+describe('daemon.json proxies', () => {
+  it('are not applied: a run that sets no proxy variable is warned, naming the keys and never their values; one that sets them is not', () => {
+    const root = mkdtempSync(join(tmpdir(), 'regpush-daemon-proxies-'));
+    try {
+      const system = { registriesConf: join(root, 'none.conf'), daemonJson: join(root, 'daemon.json') };
+      writeFileSync(system.daemonJson, JSON.stringify({ 'registry-mirrors': ['https://daemon-mirror.example'], proxies: { 'https-proxy': 'http://bob:pr0xy-s3cret@proxy.corp:3128', 'no-proxy': '.corp', 'http-proxy': '' } }));
+      const warned: string[] = [];
+      const debugged: string[] = [];
+      const logger = { debug: (m: string) => debugged.push(m), info: () => {}, warn: (m: string) => warned.push(m) };
+      const r = registryConfigOptions([], { HOME: join(root, 'home') }, root, logger, system);
+      assert.deepEqual(r.mirrors['docker.io'], ['daemon-mirror.example'], 'the rest of the file is read as before');
+      // Before: nothing said, and the run went direct where `docker pull` goes through the proxy.
+      assert.deepEqual(warned, [`${system.daemonJson}: "proxies" ("https-proxy", "no-proxy") is not applied: regpush takes its proxy from HTTPS_PROXY, HTTP_PROXY and NO_PROXY in its environment; to go through that proxy, set them to its values`]);
+      assert.doesNotMatch([...warned, ...debugged].join('\n'), /pr0xy-s3cret|bob/);
+      // The run's own variables are its setting: a debug line only, whatever case they are in.
+      for (const set of [{ HTTPS_PROXY: 'http://proxy.corp:3128' }, { no_proxy: '.corp' }]) {
+        warned.length = 0;
+        debugged.length = 0;
+        registryConfigOptions([], { HOME: join(root, 'home'), ...set }, root, logger, system);
+        assert.deepEqual(warned, [], JSON.stringify(set));
+        assert.ok(debugged.includes(`${system.daemonJson}: "proxies" ("https-proxy", "no-proxy") not applied: the proxy variables of this run (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) are`), debugged.join('\n'));
+      }
+      // No proxies, or an empty object: nothing said.
+      for (const text of ['{}', '{"proxies": {}}', '{"proxies": "x"}']) {
+        writeFileSync(system.daemonJson, text);
+        warned.length = 0;
+        registryConfigOptions([], { HOME: join(root, 'home') }, root, logger, system);
+        assert.deepEqual(warned, [], text);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('regpush.json mirrors', () => {
   it('become --registry-mirror values; bad ones name the key', () => {
     assert.deepEqual(checkProjectConfig({ mirrors: { 'docker.io': ['a.example', 'b.example'], 'r.example:5000': 'c.example' } }, 'regpush.json', '/p'), {

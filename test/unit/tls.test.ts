@@ -110,11 +110,63 @@ test('findCertsDir: the first root holding the host wins; *.crt are CAs, NAME.ce
     client: { cert: join(b, 'reg:5000', 'client.cert'), key: join(b, 'reg:5000', 'client.key') },
   });
   files(a, 'reg:5000', {});
-  assert.deepEqual(await findCertsDir([a, b], 'reg:5000'), { dir: join(a, 'reg:5000'), cas: [], client: undefined }, 'an empty directory in the first root still wins (as in Podman)');
+  assert.deepEqual(await findCertsDir([a, b], 'reg:5000'), { dir: join(a, 'reg:5000'), cas: [], client: undefined, shadowed: [join(b, 'reg:5000')] }, 'an empty directory in the first root still wins (as in Podman); the later one is named, not read');
   assert.equal(await findCertsDir([a, b], 'none:1'), undefined);
   assert.equal(await findCertsDir([], 'reg:5000'), undefined);
   files(a, 'reg.example.com:443', { 'ca.crt': PEM_CA });
   assert.equal((await findCertsDir([a], 'reg.example.com'))?.dir, join(a, 'reg.example.com:443'));
+});
+
+test('certs.d roots: a later root\'s folder for the same host is not read, and a warning says so; the hints name the folder read, and only it', async () => {
+  const a = join(tmp, 'shadow-a');
+  const b = join(tmp, 'shadow-b');
+  mkdirSync(join(a, 'reg:5000'), { recursive: true });
+  const later = files(b, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': DIR_PAIR.cert, 'client.key': DIR_PAIR.key });
+  assert.deepEqual(await findCertsDir([a, b], 'reg:5000'), { dir: join(a, 'reg:5000'), cas: [], client: undefined, shadowed: [later] });
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
+  const r = tlsResolver({ certsDirs: [a, b] }, logger, CONNECTION_FLAG_NAMES);
+  assert.equal(await r.settingsFor('reg:5000'), undefined, 'the empty folder of the first root is the one read');
+  await r.settingsFor('REG:5000');
+  // Before: nothing said that b's CA and client certificate were not read.
+  assert.deepEqual(warnings, [`${later}/ not read: ${join(a, 'reg:5000')}/ is used for reg:5000 (only the first certs.d folder found for a registry is read); move what reg:5000 needs into ${join(a, 'reg:5000')}/`]);
+  // Before: "… put the CA as a .crt file in A/reg:5000/ (or under B)": the CA is under B already,
+  // and putting it there changes nothing.
+  assert.equal(r.hint('reg:5000', 'untrusted'), `to trust its CA add --ca-cert reg:5000=PATH or put the CA as a .crt file in ${join(a, 'reg:5000')}/; NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry`);
+  assert.equal(r.hint('reg:5000', 'client-certificate'), `reg:5000 asks for a client certificate: add --client-cert reg:5000=CERT,KEY or put client.cert and client.key in ${join(a, 'reg:5000')}/`);
+  // The folder read is named whichever root holds it; with none, any root would do.
+  assert.equal(tlsResolver({ certsDirs: [join(tmp, 'shadow-none'), b] }).hint('reg:5000', 'untrusted'), 'to trust its CA add tls.caCerts: { "reg:5000": [PATH] } or put the CA as a .crt file in ' + join(tmp, 'shadow-none', 'reg:5000') + `/ (or under ${b}); NODE_EXTRA_CA_CERTS=PATH trusts a CA for every registry`);
+  const fromB = tlsResolver({ certsDirs: [join(tmp, 'shadow-none'), b] });
+  await fromB.settingsFor('reg:5000');
+  assert.match(fromB.hint('reg:5000', 'other'), new RegExp(`^a CA is given for reg:5000 already \\(${later.replace(/[.]/g, '\\.')}/ca\\.crt \\(in ${later.replace(/[.]/g, '\\.')}/\\)\\)`));
+  // The same files in both roots (a machine set up for Docker and Podman alike): nothing is lost,
+  // nothing said; one file that differs, or is in the later folder alone, is.
+  const both = join(tmp, 'shadow-both');
+  files(both, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': DIR_PAIR.cert, 'client.key': DIR_PAIR.key });
+  assert.equal((await findCertsDir([both, b], 'reg:5000'))?.shadowed, undefined);
+  writeFileSync(join(both, 'reg:5000', 'ca.crt'), EXTRA);
+  assert.deepEqual((await findCertsDir([both, b], 'reg:5000'))?.shadowed, [later]);
+  assert.equal((await findCertsDir([b, both], 'reg:5000'))?.shadowed?.length, 1, 'and the other way round');
+  mkdirSync(join(tmp, 'shadow-empty', 'reg:5000'), { recursive: true });
+  assert.equal((await findCertsDir([both, join(tmp, 'shadow-empty')], 'reg:5000'))?.shadowed, undefined, 'an empty later folder loses nothing');
+});
+
+test('certs.d: a folder with several client pairs sends the first by name, and a warning names it and the ones not sent', async () => {
+  const root = join(tmp, 'pairs');
+  const other = keyPair('other');
+  const dir = files(root, 'reg:5000', { 'a.cert': DIR_PAIR.cert, 'a.key': DIR_PAIR.key, 'b.cert': other.cert, 'b.key': other.key });
+  assert.deepEqual(await findCertsDir([root], 'reg:5000'), { dir, cas: [], client: { cert: join(dir, 'a.cert'), key: join(dir, 'a.key') }, unsent: [join(dir, 'b.cert')] });
+  const warnings: string[] = [];
+  const logger = { debug() {}, info() {}, warn: (m: string) => warnings.push(m) };
+  const s = (await tlsResolver({ certsDirs: [root] }, logger, CONNECTION_FLAG_NAMES).settingsFor('reg:5000'))!;
+  assert.equal(s.clientCert?.toString(), DIR_PAIR.cert);
+  assert.deepEqual(warnings, [`${dir}/ holds 2 client certificates: ${join(dir, 'a.cert')} is the one sent to reg:5000, not ${join(dir, 'b.cert')} (one is presented per registry, the first by file name); to send another, give it with --client-cert reg:5000=CERT,KEY`]);
+  // Given with --client-cert, the folder's pairs are not read: nothing to say of them.
+  writeFileSync(join(tmp, 'pairs-flag.cert'), FLAG_PAIR.cert);
+  writeFileSync(join(tmp, 'pairs-flag.key'), FLAG_PAIR.key);
+  warnings.length = 0;
+  await tlsResolver({ certsDirs: [root], clientCerts: { 'reg:5000': { cert: join(tmp, 'pairs-flag.cert'), key: join(tmp, 'pairs-flag.key') } } }, logger).settingsFor('reg:5000');
+  assert.deepEqual(warnings, []);
 });
 
 test('findCertsDir: a host that is no host name (`..` from `https://%2e%2e/x` in a redirect or token realm, `.`) reads no folder: not the root\'s parent or the root itself', async () => {
