@@ -405,9 +405,18 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       // Only the first root holding a folder for the host is read, as in containers/image: one under
       // another root (/etc/docker/certs.d behind /etc/containers/certs.d) would otherwise be taken
       // for read, and its CA or client certificate looked for in vain.
-      for (const d of found.shadowed ?? []) logger.warn(`${d}/ not read: ${found.dir}/ is used for ${name} (only the first certs.d folder found for a registry is read); move what ${name} needs into ${found.dir}/`);
+      for (const d of found.shadowed ?? []) {
+        logger.warn(
+          `${d}/ not read: ${found.dir}/ is used for ${name} (only the first certs.d folder found for a registry is read); ` +
+            `move what ${name} needs into ${found.dir}/`,
+        );
+      }
       if (client && found.unsent) {
-        logger.warn(`${found.dir}/ holds ${found.unsent.length + 1} client certificates: ${client.cert} is the one sent to ${name}, not ${found.unsent.join(', ')} (one is presented per registry, the first by file name); to send another, give it with ${names.clientCert(name)}`);
+        logger.warn(
+          `${found.dir}/ holds ${found.unsent.length + 1} client certificates: ${client.cert} is the one sent to ${name}, ` +
+            `not ${found.unsent.join(', ')} (one is presented per registry, the first by file name); ` +
+            `to send another, give it with ${names.clientCert(name)}`,
+        );
       }
     }
     given.set(name, {
