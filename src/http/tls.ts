@@ -506,7 +506,9 @@ export function tlsResolver(opts: ResolverTlsOptions, logger: Logger = silentLog
       // The folder read for this host, and only it: a file put under another root would not be
       // read. Without one, the folder the first root would hold (none when no root is read), or
       // any other root's.
-      const dir = had?.dir !== undefined ? `${had.dir}/` : roots.length ? `${join(roots[0]!, certsDirNames(host)[0]!)}/` : undefined;
+      // A host no certs.d folder may be named after (hostProblem) has no folder to point at.
+      const folderName = certsDirNames(host)[0];
+      const dir = had?.dir !== undefined ? `${had.dir}/` : roots.length && folderName ? `${join(roots[0]!, folderName)}/` : undefined;
       const others = had?.dir === undefined && roots.length > 1 ? ` (or under ${roots.slice(1).join(', ')})` : '';
       if (kind === 'client-certificate' && had?.client) {
         // One was sent and refused: asking for one again would send the user round in a circle.
