@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { InputError } from '../errors.js';
 
 /**
  * What Podman's default auth file depends on besides the environment. containers/image keeps its
@@ -42,16 +42,18 @@ export function storedLoginSources(env: Record<string, string | undefined> = {},
 }
 
 /**
- * The error for a `REGISTRY_AUTH_FILE` that names no file. Podman refuses such an `--authfile` for
+ * The error for a `REGISTRY_AUTH_FILE` that names no file (E_INPUT: the environment's, not a flag
+ * of the call). Podman refuses such an `--authfile` for
  * every command but login; read as "no credentials", a typo or a CI step that never wrote the file
  * would only show up later as a registry's 401, or as a push that went out anonymously.
  */
-export function missingAuthFile(file: string): UsageError {
-  return new UsageError(`REGISTRY_AUTH_FILE names ${file}, which does not exist: write it (regpush login does) or unset the variable`, { details: { file } });
+export function missingAuthFile(file: string): InputError {
+  return new InputError(`REGISTRY_AUTH_FILE names ${file}, which does not exist: write it (regpush login does) or unset the variable`, { details: { file } });
 }
 
 /**
- * For a credential `file` found missing: throws UsageError when it is Docker's config.json and
+ * For a credential `file` found missing: throws InputError (an environment variable's value, as
+ * src/errors.ts splits them) when it is Docker's config.json and
  * `DOCKER_CONFIG` names something other than a directory (Docker warns "not a directory" and
  * reads nothing). Naming config.json itself made `$DOCKER_CONFIG/config.json` unreadable (ENOTDIR,
  * taken for "no file"): every stored login was silently ignored.
@@ -62,7 +64,7 @@ export async function checkDockerConfigDir(file: string, env: Record<string, str
   const stat = await fs.stat(dir).catch(() => undefined);
   if (!stat || stat.isDirectory()) return;
   const hint = path.basename(dir) === 'config.json' ? `: set it to ${path.dirname(dir)}` : '';
-  throw new UsageError(`DOCKER_CONFIG names ${dir}, which is not a directory; it must name the directory that holds config.json${hint}`, { details: { file: dir } });
+  throw new InputError(`DOCKER_CONFIG names ${dir}, which is not a directory; it must name the directory that holds config.json${hint}`, { details: { file: dir } });
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { AuthError, UsageError } from '../errors.js';
+import { AuthError, InputError, UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readCredentialFile, updateCredentialFile, type AuthEntry, type CredentialFile } from './config-file.js';
 import type { FileLockOptions } from './credential-lock.js';
@@ -193,8 +193,8 @@ async function namespaceStore(ns: { host: string; key: string }, opts: Credentia
 }
 
 /**
- * Throws UsageError when the login would go to `$XDG_RUNTIME_DIR/containers/auth.json` and
- * XDG_RUNTIME_DIR names no directory. The runtime dir is the login manager's (systemd-logind makes
+ * Throws InputError (an environment variable's value) when the login would go to
+ * `$XDG_RUNTIME_DIR/containers/auth.json` and XDG_RUNTIME_DIR names no directory. The runtime dir is the login manager's (systemd-logind makes
  * it at login, owned by the user, and removes it at logout); made here, it would be a folder of
  * whoever ran regpush (root, under sudo), left behind to hold a password. containers/image
  * refuses its auth file there too ("directory set by $XDG_RUNTIME_DIR does not exist"), so a
@@ -206,7 +206,7 @@ async function checkRuntimeDir(key: string, file: string, env: Record<string, st
   if (env.REGISTRY_AUTH_FILE || !runtime || file !== path.join(runtime, 'containers', 'auth.json')) return;
   const stat = await fs.stat(runtime).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : 'unreadable'));
   if (stat === 'unreadable' || stat?.isDirectory()) return; // the write says what else is wrong
-  throw new UsageError(
+  throw new InputError(
     `cannot store a login for ${key} in ${file}: XDG_RUNTIME_DIR names ${runtime}, which ${stat ? 'is not a directory' : 'does not exist'} (regpush does not make a runtime directory, as Podman does not): create it, or set REGISTRY_AUTH_FILE to the file to keep logins in`,
     { details: { file } },
   );
@@ -230,14 +230,15 @@ async function dropNamespaceKey(file: string, key: string, log: Logger, system: 
  * `REGISTRY_AUTH_FILE` when set, else the first containers auth.json of the lookup order
  * (credentialFiles: Podman's primary file, else `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`),
  * where `podman login quay.io/org` writes it. Never Docker's config.json (see
- * storeNamespaceCredential). Throws UsageError when there is no such file to name.
+ * storeNamespaceCredential). Throws InputError when there is no such file to name: no home and
+ * none of the variables that name one (see loginFilePath for why that is the environment's).
  */
 function namespaceLoginFile(key: string, env: Record<string, string | undefined>, homeDir?: string, system?: AuthFileSystem): string {
   if (env.REGISTRY_AUTH_FILE) return env.REGISTRY_AUTH_FILE;
   const docker = dockerConfigPath(env, homeDir);
   const file = credentialFiles(env, homeDir, system).find((f) => !f.legacy && f.path !== docker);
   if (!file) {
-    throw new UsageError(
+    throw new InputError(
       `cannot store a login for ${key}: a login for part of a registry is kept in a containers auth.json (Docker would read it from config.json as a login for the whole registry), and there is none to write here: set REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR or HOME`,
     );
   }
@@ -250,7 +251,7 @@ function namespaceFiles(key: string, opts: CredentialStoreOptions): string[] {
   try {
     files.push(namespaceLoginFile(key, opts.env, opts.homeDir, opts.system));
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err; // no such file: nothing can have been stored there
+    if (!(err instanceof InputError)) throw err; // no such file: nothing can have been stored there
   }
   const docker = dockerConfigPath(opts.env, opts.homeDir);
   if (!opts.env.REGISTRY_AUTH_FILE && docker && !files.includes(docker)) files.push(docker);
@@ -419,11 +420,13 @@ export async function loginsElsewhere(registry: string, opts: CredentialStoreOpt
 /**
  * The file `regpush login` writes and `logout` edits: `REGISTRY_AUTH_FILE` when set (as Podman's
  * login does, so that the one file read afterwards holds the login), else Docker's config.json
- * (which Podman reads too, after its own files).
+ * (which Podman reads too, after its own files). Throws InputError when there is none: the call
+ * itself is whole (homeDir may be left out, the home then being env.HOME), what is missing is a
+ * home or a variable naming the file in the environment it runs with, as for namespaceLoginFile.
  */
 function loginFilePath(env: Record<string, string | undefined>, homeDir?: string): string {
   const file = env.REGISTRY_AUTH_FILE || dockerConfigPath(env, homeDir);
-  if (!file) throw new UsageError('no credential file to write: give homeDir (or HOME in env), DOCKER_CONFIG or REGISTRY_AUTH_FILE');
+  if (!file) throw new InputError('no credential file to write: give homeDir (or HOME in env), DOCKER_CONFIG or REGISTRY_AUTH_FILE');
   return file;
 }
 

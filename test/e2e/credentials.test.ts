@@ -221,7 +221,7 @@ test('REGISTRY_AUTH_FILE is the only file read; one that does not exist is refus
   for (const args of [['copy', SOURCE, target()], ['inspect', imageRef(R.anon, 'base/busybox:v2s2')], ['tags', imageRef(R.anon, 'base/busybox')]]) {
     const missing = await runCli(args, { env });
     assert.equal(missing.code, 2, missing.stderr);
-    assert.equal(missing.stderr, `regpush: error: REGISTRY_AUTH_FILE names ${file}, which does not exist: write it (regpush login does) or unset the variable [E_USAGE]\n`);
+    assert.equal(missing.stderr, `regpush: error: REGISTRY_AUTH_FILE names ${file}, which does not exist: write it (regpush login does) or unset the variable [E_INPUT]\n`);
   }
   for (const reg of [R.token, R.basic]) {
     const ok = await runCli(['login', '-u', reg.user!, '--password-stdin', reg.host], { env, input: `${reg.password}\n` });

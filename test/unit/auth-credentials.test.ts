@@ -14,7 +14,7 @@ import { credentialFiles } from '../../src/auth/credential-paths.js';
 import { eraseCredential, storeCredential } from '../fixtures/stored-logins.js';
 import { loginTarget } from '../../src/login/login.js';
 import { DEFAULT_HELPER_TIMEOUT_MS, HelperFailure, helperCommand } from '../../src/auth/helper.js';
-import { AuthError, UsageError } from '../../src/errors.js';
+import { AuthError, InputError, UsageError } from '../../src/errors.js';
 import { SecretSet } from '../../src/redact.js';
 import type { Logger } from '../../src/log.js';
 
@@ -543,13 +543,13 @@ describe('resolveCredential: podman / containers auth.json', () => {
 });
 
 describe('resolveCredential: a REGISTRY_AUTH_FILE that does not exist', () => {
-  it('is E_USAGE (exit 2) naming the variable and the path, as Podman refuses such an --authfile; never a fallback to other files', async () => {
+  it('is E_INPUT (exit 2: an environment variable\'s value) naming the variable and the path, as Podman refuses such an --authfile; never a fallback to other files', async () => {
     const o = await setup();
     await writeJson(dockerConfig(o.home), { auths: { 'quay.io': { auth: b64('docker:d') } } });
     for (const missing of [path.join(o.home, 'missing.json'), path.join(o.home, '.docker', 'config.json', 'auth.json')]) {
       o.env = { REGISTRY_AUTH_FILE: missing };
       const err = await resolveCredential('quay.io', o).then(() => assert.fail('resolved'), (e: unknown) => e);
-      assert.ok(err instanceof UsageError, String(err));
+      assert.ok(err instanceof InputError && err.code === 'E_INPUT', String(err));
       assert.equal(err.exitCode, 2);
       assert.equal(err.message, `REGISTRY_AUTH_FILE names ${missing}, which does not exist: write it (regpush login does) or unset the variable`);
     }
@@ -1121,14 +1121,14 @@ describe('storeCredential / eraseCredential', () => {
     assert.deepEqual(JSON.parse(await fs.readFile(dockerConfig(home), 'utf8')).auths, { 'quay.io': {} });
   });
 
-  it('a namespace login with no containers auth file to name (no XDG_RUNTIME_DIR, uid or home) is E_USAGE saying why; REGISTRY_AUTH_FILE takes it', async () => {
+  it('a namespace login with no containers auth file to name (no XDG_RUNTIME_DIR, uid or home) is E_INPUT saying why; REGISTRY_AUTH_FILE takes it', async () => {
     const home = await tempHome();
     const env = { DOCKER_CONFIG: path.join(home, 'docker') };
     const err = await storeCredential('quay.io/org', { username: 'u', password: SECRET }, { env, system: { platform: 'linux', uid: undefined } }).then(
       () => assert.fail('stored'),
       (e: unknown) => e,
     );
-    assert.ok(err instanceof UsageError && err.code === 'E_USAGE', String(err));
+    assert.ok(err instanceof InputError && err.code === 'E_INPUT', String(err));
     assert.match(err.message, /^cannot store a login for quay\.io\/org: a login for part of a registry is kept in a containers auth\.json \(Docker would read it from config\.json as a login for the whole registry\).*set REGISTRY_AUTH_FILE/);
     await assert.rejects(fs.stat(path.join(home, 'docker')), { code: 'ENOENT' }, 'nothing written');
     const file = path.join(home, 'ci', 'auth.json');

@@ -8,12 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { constants, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runMain } from '../fixtures/run-main.js';
 import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
+import { InputError } from '../../src/errors.js';
 
 const SRC = '127.0.0.1:1/a:1';
 const DST = '127.0.0.1:1/b:1';
@@ -237,7 +239,17 @@ test('a new --digest-file on a pseudo-filesystem (/proc, /sys) is E_INPUT before
   refused(await runMain(['copy', '--digest-file', '/proc/regpush-digest', SRC, DST], { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /^regpush: error: --digest-file \/proc\/regpush-digest: cannot write \((?:\/proc is on a proc pseudo-filesystem, which takes no new file|EACCES)\); nothing was sent \[E_INPUT\]$/m);
   if (existsSync('/sys/kernel')) refused(await runMain(['push', '--digest-file', '/sys/kernel/regpush-digest', '--from', SRC, '--to', DST, '--app', '/nonexistent-app'], { env: { REGPUSH_IDLE_TIMEOUT_MS: '2000' } }), /--digest-file \/sys\/kernel\/regpush-digest: cannot write \((?:\/sys\/kernel is on a sysfs pseudo-filesystem, which takes no new file|EACCES)\); nothing was sent/);
   const { checkDigestFileTarget } = await import('../../src/cli/report.js');
-  await checkDigestFileTarget('/proc/self/status', '/').catch((e: Error) => assert.match(e.message, /cannot write \(EACCES\)/, 'an existing file: its own write check, as before'));
+  // An existing file there (/proc/self/status, mode 0444) gets its own write check, as before, and
+  // not the pseudo-filesystem's: access(2) says no (EACCES) to a user and yes to root, and so does
+  // the check. Was: a .catch() that asserted nothing when the call resolved, as it does for root.
+  const writable = await access('/proc/self/status', constants.W_OK).then(() => true, () => false);
+  if (writable) await assert.doesNotReject(checkDigestFileTarget('/proc/self/status', '/'), 'root: the write check passes, and no pseudo-filesystem refusal for an existing file');
+  else {
+    await assert.rejects(
+      checkDigestFileTarget('/proc/self/status', '/'),
+      (e: unknown) => e instanceof InputError && e.message === '--digest-file /proc/self/status: cannot write (EACCES); nothing was sent',
+    );
+  }
   const dir = mkdtempSync(join(tmpdir(), 'regpush-digest-file-'));
   try {
     await checkDigestFileTarget('d.txt', dir);

@@ -23,7 +23,7 @@ import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { main } from '../../src/cli/main.js';
 import { runMain } from '../fixtures/run-main.js';
 import { assertValidOutput } from '../e2e/report-schema.js';
-import { AuthError, UsageError } from '../../src/errors.js';
+import { AuthError, InputError, UsageError } from '../../src/errors.js';
 import type { Logger } from '../../src/log.js';
 
 const SECRET = 'n3w-Pa55word-x';
@@ -123,7 +123,7 @@ describe('a namespace login through login()', () => {
 });
 
 describe('a namespace login with nowhere to keep it', () => {
-  it('XDG_RUNTIME_DIR naming a folder that does not exist: E_USAGE naming it before any request, and the folder is not made (as Podman refuses)', { skip: process.platform !== 'linux' }, async (t) => {
+  it('XDG_RUNTIME_DIR naming a folder that does not exist: E_INPUT (an environment variable\'s value) naming it before any request, and the folder is not made (as Podman refuses)', { skip: process.platform !== 'linux' }, async (t) => {
     // Was: the login made $XDG_RUNTIME_DIR itself (mode 0700, owned by whoever ran it) and stored
     // the password there; a runtime dir is the login manager's to make (and to empty at logout),
     // and containers/image refuses to write its auth file there rather than make it.
@@ -132,8 +132,8 @@ describe('a namespace login with nowhere to keep it', () => {
     const runtime = path.join(home, 'run', 'user', '4242');
     const env = { HOME: home, XDG_RUNTIME_DIR: runtime };
     const refused = (e: unknown) =>
-      e instanceof UsageError &&
-      e.code === 'E_USAGE' &&
+      e instanceof InputError &&
+      e.code === 'E_INPUT' &&
       e.message ===
         `cannot store a login for quay.io/org in ${path.join(runtime, 'containers', 'auth.json')}: XDG_RUNTIME_DIR names ${runtime}, which does not exist (regpush does not make a runtime directory, as Podman does not): create it, or set REGISTRY_AUTH_FILE to the file to keep logins in`;
     await assert.rejects(login({ registry: 'quay.io/org', username: 'a', password: SECRET, env, homeDir: home }), refused);
@@ -143,7 +143,7 @@ describe('a namespace login with nowhere to keep it', () => {
     // A file where the folder should be: the same refusal, worded for it.
     await fs.mkdir(path.dirname(runtime), { recursive: true });
     await fs.writeFile(runtime, '');
-    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.includes(`XDG_RUNTIME_DIR names ${runtime}, which is not a directory`));
+    await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env, homeDir: home }), (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && e.message.includes(`XDG_RUNTIME_DIR names ${runtime}, which is not a directory`));
     await fs.rm(runtime);
     // A logout finds nothing stored there and makes nothing either.
     assert.equal(await eraseCredential('quay.io/org', { env, homeDir: home }), false);
@@ -161,7 +161,7 @@ describe('a namespace login with nowhere to keep it', () => {
     assert.equal(code, 2, err.join(''));
     const errors = err.join('').split('\n').filter((l) => l.startsWith('regpush: error:'));
     assert.equal(errors.length, 1, err.join(''));
-    assert.match(errors[0]!, /XDG_RUNTIME_DIR names .* which does not exist .*\[E_USAGE\]$/);
+    assert.match(errors[0]!, /XDG_RUNTIME_DIR names .* which does not exist .*\[E_INPUT\]$/);
     assert.equal(pings.mock.callCount(), 0);
     await assert.rejects(fs.stat(runtime), { code: 'ENOENT' });
 
@@ -171,12 +171,22 @@ describe('a namespace login with nowhere to keep it', () => {
     assert.deepEqual(Object.keys((await readJson(path.join(runtime, 'containers', 'auth.json'))).auths), ['quay.io/org']);
   });
 
-  it('env: {} without a home on Linux too: E_USAGE before any request (Podman\'s /run/containers/<uid>/ file is not used without a home either)', async (t) => {
+  it('env: {} without a home on Linux too: E_INPUT (the environment names no file) before any request (Podman\'s /run/containers/<uid>/ file is not used without a home either)', async (t) => {
     const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
-    const nowhere = (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && /cannot store a login for quay\.io\/org: .*there is none to write here: set REGISTRY_AUTH_FILE/.test(e.message);
+    const nowhere = (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && /cannot store a login for quay\.io\/org: .*there is none to write here: set REGISTRY_AUTH_FILE/.test(e.message);
     await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env: {}, system: { platform: 'linux', uid: 4242 } }), nowhere);
     await assert.rejects(storeCredential('quay.io/org', { username: 'a', password: SECRET }, { env: {}, system: { platform: 'darwin' } }), nowhere);
     if (process.platform === 'linux') await assert.rejects(login({ registry: 'quay.io/org', username: 'a', password: SECRET, env: {} }), nowhere);
+    assert.equal(pings.mock.callCount(), 0);
+    // A logout of that namespace has no such file to look in either: nothing can be stored there, so nothing to remove (not an error).
+    assert.equal(await eraseCredential('quay.io/org', { env: {}, system: { platform: 'linux', uid: 4242 } }), false);
+    // A login for the whole registry goes to Docker's config.json, which needs a home too: the same
+    // shortfall (homeDir may be left out, the home then being env.HOME), and the same code.
+    const noFile = (e: unknown) =>
+      e instanceof InputError && e.code === 'E_INPUT' && e.message === 'no credential file to write: give homeDir (or HOME in env), DOCKER_CONFIG or REGISTRY_AUTH_FILE';
+    await assert.rejects(storeCredential('quay.io', { username: 'a', password: SECRET }, { env: {} }), noFile);
+    await assert.rejects(eraseCredential('quay.io', { env: {} }), noFile);
+    await assert.rejects(login({ registry: 'quay.io', username: 'a', password: SECRET, env: {} }), noFile);
     assert.equal(pings.mock.callCount(), 0);
   });
 });
@@ -410,15 +420,15 @@ describe('logout connects nowhere, so it takes no connection settings', () => {
 });
 
 describe('DOCKER_CONFIG naming a file instead of its directory', () => {
-  it('is E_USAGE naming DOCKER_CONFIG for lookups, login and logout (was: its logins silently ignored, then "cannot write …/config.json/config.json")', async () => {
+  it('is E_INPUT (an environment variable\'s value) naming DOCKER_CONFIG for lookups, login and logout (was: its logins silently ignored, then "cannot write …/config.json/config.json")', async () => {
     const home = await tempHome();
     const file = dockerConfig(home);
     await writeJson(file, { auths: { 'ghcr.io': { auth: b64('me:pw') } } });
     const before = await fs.readFile(file, 'utf8');
     const env = { DOCKER_CONFIG: file };
     const usage = (e: unknown) =>
-      e instanceof UsageError &&
-      e.code === 'E_USAGE' &&
+      e instanceof InputError &&
+      e.code === 'E_INPUT' &&
       e.message === `DOCKER_CONFIG names ${file}, which is not a directory; it must name the directory that holds config.json: set it to ${path.dirname(file)}`;
     await assert.rejects(resolveCredential('ghcr.io', { role: 'to', env, homeDir: home, system: testSystem(home) }), usage);
     await assert.rejects(storeCredential('ghcr.io', { username: 'me', password: 'x' }, { env, homeDir: home }), usage);
@@ -450,11 +460,11 @@ describe('a namespace login or logout refused by a credential file: refused befo
   }
   const held = { auths: { 'ghcr.io/org': { auth: b64('alice:old') } } };
 
-  it('DOCKER_CONFIG naming a file: login E_USAGE with no request and no auth.json; logout E_USAGE with auth.json kept', async (t) => {
+  it('DOCKER_CONFIG naming a file: login E_INPUT with no request and no auth.json; logout E_INPUT with auth.json kept', async (t) => {
     const pings = t.mock.method(HttpRegistryClient.prototype, 'ping', async () => {});
     const { home, auth, env } = await setup('{"auths": {}}');
     const file = dockerConfig(home);
-    const usage = (e: unknown) => e instanceof UsageError && e.code === 'E_USAGE' && e.message.startsWith(`DOCKER_CONFIG names ${file}, which is not a directory`);
+    const usage = (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && e.message.startsWith(`DOCKER_CONFIG names ${file}, which is not a directory`);
     const withFile = { ...env, DOCKER_CONFIG: file };
     await assert.rejects(login({ registry: 'ghcr.io/org', username: 'alice', password: SECRET, env: withFile, homeDir: home }), usage);
     await assert.rejects(storeCredential('ghcr.io/org', { username: 'alice', password: SECRET }, { env: withFile, homeDir: home }), usage);
@@ -475,7 +485,7 @@ describe('a namespace login or logout refused by a credential file: refused befo
       cwd: home,
     });
     assert.equal(code, 2, err.join(''));
-    assert.match(err.join(''), /DOCKER_CONFIG names .* not a directory/);
+    assert.match(err.join(''), /DOCKER_CONFIG names .* not a directory.*\[E_INPUT\]\n/);
     assert.equal(pings.mock.callCount(), 0);
     await assert.rejects(fs.stat(auth), { code: 'ENOENT' }, 'auth.json written');
   });
