@@ -86,9 +86,8 @@ function scriptedRegistry(opts: { scheme?: 'https' | 'http'; basicRepos?: string
 }
 
 /** One client per repository, as a sync makes one per image, sharing the run's AuthMemory; each reads its manifest once. */
-function readAll(reg: ReturnType<typeof scriptedRegistry>, repos: string[], credential: (repo: string) => Credential | undefined, scheme: 'https' | 'http' = 'https') {
+function readAll(reg: ReturnType<typeof scriptedRegistry>, repos: string[], credential: (repo: string) => Credential | undefined, scheme: 'https' | 'http' = 'https', memory = new AuthMemory()) {
   const transport = new Transport({ retry: { retries: 1, baseDelayMs: 0, random: () => 0 }, inner: [reg.inner] });
-  const memory = new AuthMemory();
   const reads = repos.map((repo) => {
     const send = compose(
       transport.send,
@@ -170,4 +169,66 @@ for (const [what, credential, scheme] of [
     assert.deepEqual(statuses, [200, 200, 200, 200]);
     assert.equal(reg.unauthorized().length, 4);
   });
+}
+
+test('a first attempt left without headers past the bound: the waiting requests go on their own, without a presumed token', { timeout: 20_000 }, async () => {
+  // The first request's headers are held until every other request has arrived: held until that
+  // attempt's end (its idle timeout, unbounded here), as before the bound, none would arrive (this
+  // test would hang until its timeout).
+  const others = REPOS.slice(1);
+  const reg = scriptedRegistry({ hold: (repo, nth) => (repo === 'team/app0' && nth === 0 ? Promise.all(others.map((r) => reg.arrival(r))).then(() => undefined) : undefined) });
+  // A stalled attempt's socket keeps a real run's process alive while the bound's (unref'd) clock
+  // runs; the scripted registry has none, so the test keeps it alive meanwhile.
+  const alive = setInterval(() => {}, 3_600_000);
+  const timers = await liveTimers(async () => {
+    assert.deepEqual(await readAll(reg, REPOS, () => ALICE, 'https', new AuthMemory({ firstAnswerWaitMs: 1 })), [200, 200, 200, 200]);
+  }).finally(() => clearInterval(alive));
+  // Nothing was presumed: each request met the registry's 401 of its own, and asked for its token after it.
+  assert.deepEqual(reg.unauthorized().sort(), REPOS.map((r) => `GET /v2/${r}/manifests/1`).sort());
+  for (const repo of REPOS) {
+    const token = reg.seen.find((s) => s.what === `GET /token repository:${repo}:pull`)!;
+    assert.ok(token.seq > reg.seen.find((s) => s.repo === repo)!.seq, repo);
+  }
+  assert.deepEqual(timers, { live: 0, refd: 0 });
+});
+
+test('the bound\'s clock: one per registry, not one per request, unref\'d, and cleared by the first answer', async () => {
+  const reg = scriptedRegistry();
+  const memory = new AuthMemory({ firstAnswerWaitMs: 3_600_000 });
+  const timers = await liveTimers(async () => {
+    assert.deepEqual(await readAll(reg, REPOS, () => ALICE, 'https', memory), [200, 200, 200, 200]);
+  }, memory.firstAnswerWaitMs);
+  assert.deepEqual(timers, { made: 1, live: 0, refd: 0 });
+  assert.deepEqual(reg.unauthorized(), ['GET /v2/team/app0/manifests/1']);
+});
+
+/**
+ * Runs `fn`, following the timers it makes with the global setTimeout (those of `ms` only, where
+ * given): how many were made, how many were neither fired nor cleared when it ended, and how many
+ * of those kept the process alive (not unref'd) when it ended.
+ */
+async function liveTimers(fn: () => Promise<void>, ms?: number): Promise<{ made?: number; live: number; refd: number }> {
+  const [set, clear] = [globalThis.setTimeout, globalThis.clearTimeout];
+  const live = new Set<NodeJS.Timeout>();
+  let made = 0;
+  globalThis.setTimeout = ((cb: (...a: unknown[]) => void, delay?: number, ...args: unknown[]) => {
+    if (ms !== undefined && delay !== ms) return set(cb, delay, ...args);
+    made++;
+    const t: NodeJS.Timeout = set((...a: unknown[]) => {
+      live.delete(t);
+      cb(...a);
+    }, delay, ...args);
+    live.add(t);
+    return t;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((t?: NodeJS.Timeout) => {
+    if (t) live.delete(t);
+    clear(t);
+  }) as typeof clearTimeout;
+  try {
+    await fn();
+  } finally {
+    [globalThis.setTimeout, globalThis.clearTimeout] = [set, clear];
+  }
+  return { ...(ms !== undefined ? { made } : {}), live: live.size, refd: [...live].filter((t) => t.hasRef()).length };
 }
