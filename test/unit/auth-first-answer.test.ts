@@ -232,3 +232,32 @@ async function liveTimers(fn: () => Promise<void>, ms?: number): Promise<{ made?
   }
   return { ...(ms !== undefined ? { made } : {}), live: live.size, refd: [...live].filter((t) => t.hasRef()).length };
 }
+
+test('a run that recorded Basic for the registry, then a repository answering a Bearer challenge to the Basic sent up front: the challenge is followed, not E_AUTH', async () => {
+  // A registry mixing schemes by path (Harbor behind a proxy, a Nexus with several connectors).
+  const reg = scriptedRegistry({ basicRepos: ['legacy/app'] });
+  const memory = new AuthMemory();
+  assert.deepEqual(await readAll(reg, ['legacy/app'], () => ALICE, 'https', memory), [200]);
+  assert.equal(memory.known(HOST)?.mode, 'basic');
+  assert.deepEqual(await readAll(reg, ['team/app0', 'team/app1'], () => ALICE, 'https', memory), [200, 200]);
+  // Each sent the password up front, met the Bearer 401, fetched its token once and was answered.
+  assert.deepEqual(reg.unauthorized().sort(), ['legacy/app', 'team/app0', 'team/app1'].map((r) => `GET /v2/${r}/manifests/1`));
+  for (const repo of ['team/app0', 'team/app1']) {
+    assert.equal(reg.seen.filter((s) => s.what === `GET /token repository:${repo}:pull`).length, 1, repo);
+    assert.equal(reg.seen.filter((s) => s.repo === repo).length, 2, repo);
+  }
+});
+
+test('Basic refused where the run recorded Basic: still E_AUTH, and a token the followed Bearer challenge gets refused is E_AUTH too', async () => {
+  const reg = scriptedRegistry({ basicRepos: ['legacy/app'], hold: (repo, nth) => (repo === 'team/app0' && nth > 0 ? Promise.resolve(reg.reply(401, `${reg.origin}/v2/team/app0/manifests/1`, { 'www-authenticate': `Bearer realm="${reg.origin}/token",service="${HOST}",scope="repository:team/app0:pull"` })) : undefined) });
+  const memory = new AuthMemory();
+  assert.deepEqual(await readAll(reg, ['legacy/app'], () => ALICE, 'https', memory), [200]);
+  const BOB: Credential = { username: 'bob', password: 'first-answer-Password-2' };
+  await assert.rejects(readAll(reg, ['legacy/app'], () => BOB, 'https', memory), { code: 'E_AUTH' });
+  await assert.rejects(readAll(reg, ['team/app0'], () => ALICE, 'https', memory), { code: 'E_AUTH' });
+  // The refused password went once (not sent again after its Basic 401); the Bearer repository's
+  // request went with the password, then with its one token, refused: no third try.
+  assert.equal(reg.seen.filter((s) => s.repo === 'legacy/app').length, 3);
+  assert.equal(reg.seen.filter((s) => s.repo === 'team/app0').length, 2);
+  assert.equal(reg.seen.filter((s) => s.what === 'GET /token repository:team/app0:pull').length, 1);
+});
