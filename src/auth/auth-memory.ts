@@ -208,9 +208,8 @@ export interface AuthMemoryOptions {
  * The longest the requests sent after a registry's first one wait for its first attempt's headers
  * (AuthMemory.firstAnswer) before going on their own. No healthy registry needs it: its answer is
  * a 401 of a few hundred bytes with no storage behind it, one round trip once connected, and the
- * connection takes four round trips at most (DNS, TCP, a TLS 1.2 handshake's two; a proxy's
- * CONNECT one more): 5 s covers a 700 ms round trip (a geostationary satellite link) with room to
- * spare. Going on too early costs what the wait saves, a 401 each, as before the wait existed;
+ * connection takes five at most (DNS, TCP, a TLS 1.2 handshake's two, a proxy's CONNECT): six
+ * round trips, 4.2 s at a geostationary satellite link's 700 ms, the slowest healthy path. Going on too early costs what the wait saves, a 401 each, as before the wait existed;
  * waiting for a first attempt that stalls (accepted, never answered) would cost the attempt's idle
  * timeout (60 s by default) for every request of the run's start.
  */

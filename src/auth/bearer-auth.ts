@@ -195,7 +195,8 @@ export class BearerAuth {
       // (Harbor behind a proxy that answers some paths itself, a Nexus with a connector per
       // repository format); the challenge is followed, and a token it refuses is then E_AUTH as
       // any (the Bearer branch above). The same scheme refused stays final (basic-auth.ts).
-      log.debug(`auth: ${this.opts.registry} answers ${req.method} ${req.label ?? 'request'} with a token challenge where ${sent.kind === 'basic' ? 'Basic' : 'a registry token'} was sent; following it`);
+      const sentAs = sent.kind === 'basic' ? 'Basic' : 'a registry token';
+      log.debug(`auth: ${this.opts.registry} answers ${req.method} ${req.label ?? 'request'} with a token challenge where ${sentAs} was sent; following it`);
     }
     for (const s of extra) state.learnedScopes.add(s);
     return this.header(cred, want, challenge, attempt, req.signal, refused);

@@ -249,7 +249,12 @@ test('a run that recorded Basic for the registry, then a repository answering a 
 });
 
 test('Basic refused where the run recorded Basic: still E_AUTH, and a token the followed Bearer challenge gets refused is E_AUTH too', async () => {
-  const reg = scriptedRegistry({ basicRepos: ['legacy/app'], hold: (repo, nth) => (repo === 'team/app0' && nth > 0 ? Promise.resolve(reg.reply(401, `${reg.origin}/v2/team/app0/manifests/1`, { 'www-authenticate': `Bearer realm="${reg.origin}/token",service="${HOST}",scope="repository:team/app0:pull"` })) : undefined) });
+  // team/app0 refuses every token: a Bearer 401 to each of its requests.
+  const refuseAll = () => {
+    const challenge = `Bearer realm="${reg.origin}/token",service="${HOST}",scope="repository:team/app0:pull"`;
+    return Promise.resolve(reg.reply(401, `${reg.origin}/v2/team/app0/manifests/1`, { 'www-authenticate': challenge }));
+  };
+  const reg = scriptedRegistry({ basicRepos: ['legacy/app'], hold: (repo) => (repo === 'team/app0' ? refuseAll() : undefined) });
   const memory = new AuthMemory();
   assert.deepEqual(await readAll(reg, ['legacy/app'], () => ALICE, 'https', memory), [200]);
   const BOB: Credential = { username: 'bob', password: 'first-answer-Password-2' };
