@@ -23,6 +23,13 @@ import { TokenCache } from './token-cache.js';
  */
 export class AuthMemory {
   readonly tokens = new TokenCache();
+  /** How long the requests waiting for a registry's first answer wait at most (AuthMemoryOptions.firstAnswerWaitMs). */
+  readonly firstAnswerWaitMs: number;
+
+  constructor(opts: AuthMemoryOptions = {}) {
+    this.firstAnswerWaitMs = opts.firstAnswerWaitMs ?? FIRST_ANSWER_WAIT_MS;
+  }
+
   private readonly schemes = new Map<string, { mode: 'bearer' | 'basic'; challenge: Challenge }>();
   /**
    * Registries reached by probing ('auto') that have answered over TLS: https registries for every
@@ -48,6 +55,9 @@ export class AuthMemory {
    * challenge, to presume, or undefined (another answer, or none). A registry that answered
    * without a challenge is never waited for again; a first attempt that failed without an answer
    * (a socket error, a cancellation) or a 5xx says nothing, so the next request leads again.
+   * A first attempt still without headers after `firstAnswerWaitMs` (a connection accepted and left
+   * silent, which would hold them until its idle timeout) stalled: the ones waiting go on their
+   * own, and so does every later one (a registry that left it silent is not waited for again).
    */
   firstAnswer(registry: string): { lead: FirstLead } | { wait: Readonly<FirstAnswer> } {
     const known = this.firstAnswers.get(registry);
@@ -56,10 +66,17 @@ export class AuthMemory {
       return { wait: known };
     }
     let settle!: (challenge: Challenge | undefined) => void;
-    const entry: FirstAnswer = { answer: new Promise((resolve) => (settle = resolve)), settled: false, challenge: undefined, waiting: 0 };
+    const entry: FirstAnswer = { answer: new Promise((resolve) => (settle = resolve)), settled: false, challenge: undefined, waiting: 0, stalled: false };
     this.firstAnswers.set(registry, entry);
+    // One clock per registry, not per request waiting; cleared with the answer, and never what
+    // keeps the process alive.
+    const stall = setTimeout(() => {
+      entry.stalled = true;
+      end(undefined, true);
+    }, this.firstAnswerWaitMs).unref();
     const end = (challenge: Challenge | undefined, kept: boolean): void => {
       if (entry.settled) return;
+      clearTimeout(stall);
       entry.settled = true;
       entry.challenge = challenge;
       if (!kept && this.firstAnswers.get(registry) === entry) this.firstAnswers.delete(registry);
@@ -177,7 +194,26 @@ export interface FirstAnswer {
   challenge: Challenge | undefined;
   /** Requests that have waited for it so far. */
   waiting: number;
+  /** Settled because the first attempt had no headers after AuthMemory.firstAnswerWaitMs. */
+  stalled: boolean;
 }
+
+/** Options of an AuthMemory. */
+export interface AuthMemoryOptions {
+  /** How long the requests waiting for a registry's first answer wait at most (ms, default FIRST_ANSWER_WAIT_MS); injectable for tests. */
+  firstAnswerWaitMs?: number;
+}
+
+/**
+ * The longest the requests sent after a registry's first one wait for its first attempt's headers
+ * (AuthMemory.firstAnswer) before going on their own. No healthy registry needs it: its answer is
+ * a 401 of a few hundred bytes with no storage behind it, one round trip once connected, and the
+ * connection takes five at most (DNS, TCP, a TLS 1.2 handshake's two, a proxy's CONNECT): six
+ * round trips, 4.2 s at a geostationary satellite link's 700 ms, the slowest healthy path. Going on too early costs what the wait saves, a 401 each, as before the wait existed;
+ * waiting for a first attempt that stalls (accepted, never answered) would cost the attempt's idle
+ * timeout (60 s by default) for every request of the run's start.
+ */
+export const FIRST_ANSWER_WAIT_MS = 5_000;
 
 /** What the request that leads tells of its first attempt (AuthMemory.firstAnswer); only the first call counts. */
 export interface FirstLead {

@@ -187,8 +187,16 @@ export class BearerAuth {
         if (attempt.tokenFetches >= 2) throw errors.refusedToken(cred, want, challenge, req);
         log.debug(`auth: ${this.opts.registry} needs wider scopes (${challenge.params.error ?? 'no error given'}); asking again`);
       }
-    } else if (sent) {
+    } else if (sent && !fromThisResponse) {
       throw errors.rejected(cred, undefined);
+    } else if (sent) {
+      // Credentials sent another way (Basic, which another path of the registry asked for), and
+      // this path names a token service: no verdict on them. A registry may mix schemes by path
+      // (Harbor behind a proxy that answers some paths itself, a Nexus with a connector per
+      // repository format); the challenge is followed, and a token it refuses is then E_AUTH as
+      // any (the Bearer branch above). The same scheme refused stays final (basic-auth.ts).
+      const sentAs = sent.kind === 'basic' ? 'Basic' : 'a registry token';
+      log.debug(`auth: ${this.opts.registry} answers ${req.method} ${req.label ?? 'request'} with a token challenge where ${sentAs} was sent; following it`);
     }
     for (const s of extra) state.learnedScopes.add(s);
     return this.header(cred, want, challenge, attempt, req.signal, refused);

@@ -221,7 +221,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
    * (https: AuthMemory.firstAnswer). The first such request of the run goes, and its lead is
    * returned. One sent before that request's first attempt is answered, with credentials to send,
    * waits for that attempt's headers only (any status, error or cancellation ends the wait; never
-   * the retries after it), with a connection opened meanwhile; then, where they were a 401 naming
+   * the retries after it, nor past AuthMemory.firstAnswerWaitMs: a first attempt left silent goes
+   * on alone), with a connection opened meanwhile; then, where they were a 401 naming
    * a Bearer challenge, presumes it and fetches its own token up front: one 401 for the run where
    * each met its own (the first `--images` images of a sync, a push's first requests). The wait
    * costs no round trip where the registry challenges: its own 401 would have come as late. A
@@ -254,6 +255,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     if (presumed) {
       state.presume(presumed);
       log.debug(`auth: presuming ${opts.registry}'s challenge (realm ${presumed.params.realm}) from the first answer to the request sent first`);
+    } else if (wait.stalled) {
+      log.debug(`auth: the request sent first to ${opts.registry} has had no answer for ${opts.memory.firstAnswerWaitMs} ms; going on without it`);
     }
     return undefined;
   };

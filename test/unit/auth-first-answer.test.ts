@@ -86,9 +86,8 @@ function scriptedRegistry(opts: { scheme?: 'https' | 'http'; basicRepos?: string
 }
 
 /** One client per repository, as a sync makes one per image, sharing the run's AuthMemory; each reads its manifest once. */
-function readAll(reg: ReturnType<typeof scriptedRegistry>, repos: string[], credential: (repo: string) => Credential | undefined, scheme: 'https' | 'http' = 'https') {
+function readAll(reg: ReturnType<typeof scriptedRegistry>, repos: string[], credential: (repo: string) => Credential | undefined, scheme: 'https' | 'http' = 'https', memory = new AuthMemory()) {
   const transport = new Transport({ retry: { retries: 1, baseDelayMs: 0, random: () => 0 }, inner: [reg.inner] });
-  const memory = new AuthMemory();
   const reads = repos.map((repo) => {
     const send = compose(
       transport.send,
@@ -171,3 +170,99 @@ for (const [what, credential, scheme] of [
     assert.equal(reg.unauthorized().length, 4);
   });
 }
+
+test('a first attempt left without headers past the bound: the waiting requests go on their own, without a presumed token', { timeout: 20_000 }, async () => {
+  // The first request's headers are held until every other request has arrived: held until that
+  // attempt's end (its idle timeout, unbounded here), as before the bound, none would arrive (this
+  // test would hang until its timeout).
+  const others = REPOS.slice(1);
+  const reg = scriptedRegistry({ hold: (repo, nth) => (repo === 'team/app0' && nth === 0 ? Promise.all(others.map((r) => reg.arrival(r))).then(() => undefined) : undefined) });
+  // A stalled attempt's socket keeps a real run's process alive while the bound's (unref'd) clock
+  // runs; the scripted registry has none, so the test keeps it alive meanwhile.
+  const alive = setInterval(() => {}, 3_600_000);
+  const timers = await liveTimers(async () => {
+    assert.deepEqual(await readAll(reg, REPOS, () => ALICE, 'https', new AuthMemory({ firstAnswerWaitMs: 1 })), [200, 200, 200, 200]);
+  }).finally(() => clearInterval(alive));
+  // Nothing was presumed: each request met the registry's 401 of its own, and asked for its token after it.
+  assert.deepEqual(reg.unauthorized().sort(), REPOS.map((r) => `GET /v2/${r}/manifests/1`).sort());
+  for (const repo of REPOS) {
+    const token = reg.seen.find((s) => s.what === `GET /token repository:${repo}:pull`)!;
+    assert.ok(token.seq > reg.seen.find((s) => s.repo === repo)!.seq, repo);
+  }
+  assert.deepEqual(timers, { live: 0, refd: 0 });
+});
+
+test('the bound\'s clock: one per registry, not one per request, unref\'d, and cleared by the first answer', async () => {
+  const reg = scriptedRegistry();
+  const memory = new AuthMemory({ firstAnswerWaitMs: 3_600_000 });
+  const timers = await liveTimers(async () => {
+    assert.deepEqual(await readAll(reg, REPOS, () => ALICE, 'https', memory), [200, 200, 200, 200]);
+  }, memory.firstAnswerWaitMs);
+  assert.deepEqual(timers, { made: 1, live: 0, refd: 0 });
+  assert.deepEqual(reg.unauthorized(), ['GET /v2/team/app0/manifests/1']);
+});
+
+/**
+ * Runs `fn`, following the timers it makes with the global setTimeout (those of `ms` only, where
+ * given): how many were made, how many were neither fired nor cleared when it ended, and how many
+ * of those kept the process alive (not unref'd) when it ended.
+ */
+async function liveTimers(fn: () => Promise<void>, ms?: number): Promise<{ made?: number; live: number; refd: number }> {
+  const [set, clear] = [globalThis.setTimeout, globalThis.clearTimeout];
+  const live = new Set<NodeJS.Timeout>();
+  let made = 0;
+  globalThis.setTimeout = ((cb: (...a: unknown[]) => void, delay?: number, ...args: unknown[]) => {
+    if (ms !== undefined && delay !== ms) return set(cb, delay, ...args);
+    made++;
+    const t: NodeJS.Timeout = set((...a: unknown[]) => {
+      live.delete(t);
+      cb(...a);
+    }, delay, ...args);
+    live.add(t);
+    return t;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((t?: NodeJS.Timeout) => {
+    if (t) live.delete(t);
+    clear(t);
+  }) as typeof clearTimeout;
+  try {
+    await fn();
+  } finally {
+    [globalThis.setTimeout, globalThis.clearTimeout] = [set, clear];
+  }
+  return { ...(ms !== undefined ? { made } : {}), live: live.size, refd: [...live].filter((t) => t.hasRef()).length };
+}
+
+test('a run that recorded Basic for the registry, then a repository answering a Bearer challenge to the Basic sent up front: the challenge is followed, not E_AUTH', async () => {
+  // A registry mixing schemes by path (Harbor behind a proxy, a Nexus with several connectors).
+  const reg = scriptedRegistry({ basicRepos: ['legacy/app'] });
+  const memory = new AuthMemory();
+  assert.deepEqual(await readAll(reg, ['legacy/app'], () => ALICE, 'https', memory), [200]);
+  assert.equal(memory.known(HOST)?.mode, 'basic');
+  assert.deepEqual(await readAll(reg, ['team/app0', 'team/app1'], () => ALICE, 'https', memory), [200, 200]);
+  // Each sent the password up front, met the Bearer 401, fetched its token once and was answered.
+  assert.deepEqual(reg.unauthorized().sort(), ['legacy/app', 'team/app0', 'team/app1'].map((r) => `GET /v2/${r}/manifests/1`));
+  for (const repo of ['team/app0', 'team/app1']) {
+    assert.equal(reg.seen.filter((s) => s.what === `GET /token repository:${repo}:pull`).length, 1, repo);
+    assert.equal(reg.seen.filter((s) => s.repo === repo).length, 2, repo);
+  }
+});
+
+test('Basic refused where the run recorded Basic: still E_AUTH, and a token the followed Bearer challenge gets refused is E_AUTH too', async () => {
+  // team/app0 refuses every token: a Bearer 401 to each of its requests.
+  const refuseAll = () => {
+    const challenge = `Bearer realm="${reg.origin}/token",service="${HOST}",scope="repository:team/app0:pull"`;
+    return Promise.resolve(reg.reply(401, `${reg.origin}/v2/team/app0/manifests/1`, { 'www-authenticate': challenge }));
+  };
+  const reg = scriptedRegistry({ basicRepos: ['legacy/app'], hold: (repo) => (repo === 'team/app0' ? refuseAll() : undefined) });
+  const memory = new AuthMemory();
+  assert.deepEqual(await readAll(reg, ['legacy/app'], () => ALICE, 'https', memory), [200]);
+  const BOB: Credential = { username: 'bob', password: 'first-answer-Password-2' };
+  await assert.rejects(readAll(reg, ['legacy/app'], () => BOB, 'https', memory), { code: 'E_AUTH' });
+  await assert.rejects(readAll(reg, ['team/app0'], () => ALICE, 'https', memory), { code: 'E_AUTH' });
+  // The refused password went once (not sent again after its Basic 401); the Bearer repository's
+  // request went with the password, then with its one token, refused: no third try.
+  assert.equal(reg.seen.filter((s) => s.repo === 'legacy/app').length, 3);
+  assert.equal(reg.seen.filter((s) => s.repo === 'team/app0').length, 2);
+  assert.equal(reg.seen.filter((s) => s.what === 'GET /token repository:team/app0:pull').length, 1);
+});
