@@ -187,6 +187,10 @@ function originOf(ref: string, insecure: readonly string[]): { host: string; por
   } catch {
     return undefined;
   }
+  // The insecure-TLS hosts (registries.conf's `insecure = true`, daemon.json) are left out on
+  // purpose: the clients reach such a host by a probe (`auto`), which asks TLS first where it is
+  // not loopback (scheme-probe.ts, probeTlsFirst), and that is this endpoint's https origin. Given
+  // them, `auto` would read as plain HTTP below (port 80), the probe's fallback, not its first try.
   const ep = endpointFor(registry, insecure);
   // A loopback host without a scheme of its own is probed over plain HTTP first (registry/scheme-probe.ts).
   const url = new URL(`${ep.scheme === 'https' ? 'https' : 'http'}://${ep.host}/`);

@@ -185,9 +185,11 @@ async function layerTo(
   commitAfter: Promise<unknown> | undefined,
 ): Promise<LayerUploadOutcome> {
   const done = (result: LayerResult, action: 'skipped' | 'mounted'): LayerUploadOutcome => ({ result, action, bytes: 0, retries: 0, method: 'none' });
+  // A pass of the upload after one that said bytes (a restart, the PUT after its hash pass) starts again here.
+  const newPass = (size: number | undefined): void => events.start(job.label, 'uploaded', size, t);
   if (!known) {
     events.start(job.label, 'uploaded', undefined, t);
-    return uploadLayer(t.ep, job.options, ctx, { method, name: job.label, spare, headStart: job.headStart, commitAfter });
+    return uploadLayer(t.ep, job.options, ctx, { method, name: job.label, spare, headStart: job.headStart, commitAfter, newPass });
   }
   if ((await t.ep.client.headBlob(t.ep.repo, known.digest)) !== undefined) {
     events.start(job.label, 'skipped', known.size, t);
@@ -211,7 +213,7 @@ async function layerTo(
   }
   // Asked just now (the HEAD above): the first attempt does not ask again. A dependency layer whose
   // build ahead ended with these bytes sends them (dependencyDigest), not a second build.
-  return uploadLayer(t.ep, job.options, ctx, { method, known, absent: true, name: job.label, headStart: job.headStart, commitAfter });
+  return uploadLayer(t.ep, job.options, ctx, { method, known, absent: true, name: job.label, headStart: job.headStart, commitAfter, newPass });
 }
 
 /**

@@ -59,6 +59,14 @@ export interface LayerUploadOptions {
    * is ready to commit, and then nothing waits; where it has not, only the commit does.
    */
   commitAfter?: Promise<unknown>;
+  /**
+   * A new pass of the layer's bytes begins at this target after one that said bytes already: a
+   * restart (its bytes made again for a new session), the hash pass after a refused PATCH, or the
+   * PUT after its hash pass. Said as the layer's start there again (layer-everywhere.ts), so a
+   * progress display shows this pass from 0 rather than adding it onto the last (the line read
+   * more than the layer's size, or stood still through the PUT); `size` where it is known.
+   */
+  newPass?: (size: number | undefined) => void;
 }
 
 /**
@@ -128,6 +136,16 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
   let started: StartedLayer | undefined;
   let session: UploadSession | undefined;
   let asked = opts.absent === true && known !== undefined;
+  // Whether the pass under way has said bytes: the next one is then a new pass (newPass).
+  let saidThisPass = false;
+  const say = (n: number): void => {
+    saidThisPass = true;
+    ctx.events?.bytes?.(name.key, n);
+  };
+  const passBegins = (size: number | undefined): void => {
+    if (saidThisPass) opts.newPass?.(size);
+    saidThisPass = false;
+  };
   try {
     session = await ahead?.take();
     // A build that ended while the session opened goes as one PUT too (see SMALL_LAYER_BYTES).
@@ -156,7 +174,8 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
               tried = m;
               if (small) {
                 bytes = small.data.length;
-                ctx.events?.bytes?.(name.key, bytes);
+                passBegins(bytes);
+                say(bytes);
                 produced = Promise.resolve(small.result);
                 return { data: small.data, digest: small.result.digest, size: small.result.size };
               }
@@ -166,7 +185,8 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
                 started = undefined;
                 // Its bytes are said as they are made, as a dependency layer's digest pass says
                 // them (LayerEvents.digesting): over a large layer this pass is a long wait.
-                hashed = known ?? (await hashLayer({ ...layer, signal: ctx.signal }, (n) => ctx.events?.bytes?.(name.key, n)));
+                if (!known) passBegins(undefined);
+                hashed = known ?? (await hashLayer({ ...layer, signal: ctx.signal }, say));
                 // A restart asks again: the attempt that failed may have stored it.
                 if (!asked && (await target.client.headBlob(target.repo, hashed.digest)) !== undefined) return undefined;
                 asked = false;
@@ -175,12 +195,13 @@ export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx
               started = undefined;
               produced = result;
               bytes = 0;
-              // A PUT after this attempt's own hash pass sends bytes that pass has said already:
-              // said again they would count the layer twice in the progress.
-              const said = m === 'put' && known === undefined;
+              // A PUT after this attempt's own hash pass sends the bytes that pass has said: a new
+              // pass, which a display counts once in its totals (as the same layer made again for
+              // a further target), while its line shows the upload going.
+              passBegins(hashed?.size ?? known?.size);
               stream.on('data', (c: Buffer) => {
                 bytes += c.length;
-                if (!said) ctx.events?.bytes?.(name.key, c.length);
+                say(c.length);
               });
               stream.pause();
               return m === 'put' ? { data: stream, digest: hashed!.digest, size: hashed!.size } : { data: stream, digestAtEnd: async () => (await result).digest };

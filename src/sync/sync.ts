@@ -177,7 +177,17 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
       const at = throughMirrors(source) ? by : undefined;
       return (await ask(source, (c) => c.pullsOwner?.(source.repository, at))) ?? '';
     };
-    const readerOf = (source: ImageReference): Promise<PullsReader | undefined> => ask(source, (c) => c.pullsReader?.(source.repository));
+    // Who reads is a credential lookup (a credential helper's run, perhaps), not asked where the
+    // registry has shown that it sends no count (a manifest answer without one, and none sent
+    // since: countsPulls false once pullsKnown): the gate has no reader's count to hold an image
+    // by there, and groups it by its registry. Asked until that is known, so that the images of a
+    // registry whose first answers bring counts are grouped by reader from the first.
+    const readerOf = (source: ImageReference): Promise<PullsReader | undefined> =>
+      ask(source, (c) => {
+        const repo = source.repository;
+        const noCounts = (c.pullsKnown?.(repo) ?? false) && !(c.countsPulls?.(repo) ?? true);
+        return noCounts ? undefined : c.pullsReader?.(repo);
+      });
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);
     const own = expanded.slice(0, entries.length);
     for (const e of own) {

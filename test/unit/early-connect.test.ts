@@ -9,7 +9,7 @@ import { connectEarly, earlyOrigins } from '../../src/cli/early-connect.js';
 import type { ProjectFileRead } from '../../src/cli/project-file.js';
 import { runMain } from '../fixtures/run-main.js';
 import type { MirrorMap } from '../../src/registry/mirror-config.js';
-import { insecureList } from '../../src/registry/insecure-settings.js';
+import { endpointOf, insecureList } from '../../src/registry/insecure-settings.js';
 import { endpointFor } from '../../src/registry/endpoint.js';
 
 const none: Record<string, string | undefined> = {};
@@ -43,6 +43,16 @@ test('Docker Hub names go to its API host; insecure registries (env or flag) to 
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', 'plain.example/app:1', '--insecure-registry', 'plain.example']), ['plain.example:80 ×3']);
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '127.0.0.1:5000/app:1']), ['127.0.0.1:5000 ×3'], 'loopback: the probe is plain HTTP on that port');
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '[::1]:5000/app:1']), ['::1:5000 ×3'], 'IPv6 literal without brackets');
+});
+
+test('a host named insecure-TLS (registries.conf insecure = true) is connected early over TLS on its own port: the clients\' probe asks TLS first there', () => {
+  for (const [ref, origin] of [['tls.example:5000/app:1', 'tls.example:5000'], ['tls.example/app:1', 'tls.example:443']] as const) {
+    const registry = ref.slice(0, ref.indexOf('/'));
+    // The clients' endpoint: a probe (auto) for a host that is not loopback, which tries https first (probeTlsFirst).
+    assert.equal(endpointOf(registry, { insecureTlsRegistries: { [registry]: '/etc/containers/registries.conf' } }).scheme, 'auto', ref);
+    const [o] = earlyOrigins(['push', '--from', 'scratch', '--to', ref], none, () => ({}));
+    assert.deepEqual(o && [`${o.host}:${o.port}`, o.tls], [origin, true], ref);
+  }
 });
 
 test('--insecure-registry is read as REGPUSH_INSECURE_REGISTRIES is, by the launcher and by the connection alike (an http:// prefix or a comma list was compared raw and matched nothing: HTTPS without a word)', () => {

@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { push, type PushOptions, type PushResult, type RegpushError } from '../../src/index.js';
 import { hashLayer } from '../../src/layer/index.js';
+import { ProgressModel } from '../../src/cli/progress-model.js';
+import { isLayerKey } from '../../src/push/layer-label.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -289,7 +291,7 @@ test('a dependency layer whose build ahead ended within its bound is sent from t
   assert.equal(madeBeforeHead, layer.size);
 });
 
-test('a layer past the build-ahead bound pushed to a registry that refuses PATCH (PUT only): its hash pass says its bytes as they are made, before the HEAD and PUT that follow it', async () => {
+test('a layer past the build-ahead bound pushed to a registry that refuses PATCH (PUT only): its hash pass says its bytes as they are made, before the HEAD; the PUT that follows says its own as a new pass; the progress counts the layer once', async () => {
   const dst = await fake();
   // Refused streaming: the layer goes as one PUT with its digest, found by a pass of its own first.
   dst.fault({ kind: 'upload', method: 'PATCH' }, { kind: 'status', status: 405, code: 'UNSUPPORTED' });
@@ -298,18 +300,67 @@ test('a layer past the build-ahead bound pushed to a registry that refuses PATCH
   // Random bytes: gzip leaves them past the build ahead's bound (HEAD_START_BYTES), so they are not held whole.
   writeFileSync(join(d, 'data.bin'), randomBytes(9 * 1024 * 1024));
   // The bytes said once the refused PATCH's session was cancelled (its stream let go) and before
-  // the layer's HEAD (which asks for the digest the pass found): the pass's own.
+  // the layer's HEAD (which asks for the digest the pass found): the pass's own; those said after
+  // the HEAD: the PUT's. The events feed the CLI's progress model, as the CLI does.
   let passBytes = 0;
-  let allBytes = 0;
-  const between = (): boolean => dst.count({ kind: 'upload', method: 'DELETE' }) === 1 && dst.count({ kind: 'blob', method: 'HEAD' }) === 0;
-  const events: PushOptions['events'] = { bytes: (k, n) => void (k === 'layer' && dst.count({ kind: 'upload', method: 'DELETE' }) === 1 && ((allBytes += n), between() && (passBytes += n))) };
+  let putBytes = 0;
+  let putPassShown = 0;
+  const model = new ProgressModel();
+  const cancelled = (): boolean => dst.count({ kind: 'upload', method: 'DELETE' }) === 1;
+  const events: PushOptions['events'] = {
+    start: (k, a, size, target) => void model.start(k, a, size, isLayerKey(k) && target === undefined, target),
+    bytes: (k, n) => {
+      model.bytes(k, n);
+      if (k !== 'layer' || !cancelled()) return;
+      if (dst.count({ kind: 'blob', method: 'HEAD' }) === 0) passBytes += n;
+      else {
+        putBytes += n;
+        putPassShown = model.entries.find((e) => e.digest === 'layer')!.pass!.bytes;
+      }
+    },
+    end: (r, target) => void model.end(r, target),
+  };
   const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: d, dest: '/data' }], events, ...fakeLibraryOptions(dst) });
   const layer = r.layers!.at(-1)!;
   assert.deepEqual([layer.action, layer.method], ['uploaded', 'put']);
   assert.equal(passBytes, layer.size, 'every byte of the hash pass is said as it is made');
-  // From the refused PATCH's cancel on, the PUT that follows the pass sends its bytes again without
-  // saying them twice (the progress would show the layer's size twice).
-  assert.equal(allBytes, layer.size, 'the layer\'s bytes said once over the run');
+  // The PUT's bytes are said as they go (the line stood still through the PUT), its line showing
+  // that pass from 0 up to the layer's size, not on top of the hash pass's.
+  assert.equal(putBytes, layer.size, 'every byte of the PUT is said as it goes');
+  assert.equal(putPassShown, layer.size, 'the line shows the PUT as a pass of its own');
+  // Counted once in the totals (session 33: the PUT's bytes added onto the pass's showed the layer twice).
+  const line = model.entries.find((e) => e.digest === 'layer')!;
+  assert.equal(line.bytes, layer.size, 'the layer counted once');
+  const others = model.entries.filter((e) => e !== line).reduce((sum, e) => sum + e.bytes, 0);
+  assert.equal(model.totals().bytes, others + layer.size, 'the totals count the layer once');
+});
+
+test('a streamed layer whose PATCH is cut part way is built again and sent on a new session: the progress shows that attempt as a new pass from 0, never more than the layer\'s size, and counts the layer once', async () => {
+  const dst = await fake();
+  // Cut once after 1 MiB with a proxy's 502: transient, so the layer is built again and sent.
+  dst.fault({ kind: 'upload', method: 'PATCH' }, { kind: 'cut', afterBytes: 1024 * 1024, status: 502 }, { times: 1 });
+  const d = mkdtempSync(join(tmpdir(), 'regpush-engine-push-'));
+  dirs.push(d);
+  // Random bytes: past the build ahead's bound, so the layer streams and its restart builds it again.
+  writeFileSync(join(d, 'data.bin'), randomBytes(9 * 1024 * 1024));
+  const model = new ProgressModel();
+  let most = 0;
+  const events: PushOptions['events'] = {
+    start: (k, a, size, target) => void model.start(k, a, size, isLayerKey(k) && target === undefined, target),
+    bytes: (k, n) => {
+      model.bytes(k, n);
+      if (k === 'layer') most = Math.max(most, model.entries.find((e) => e.digest === 'layer')!.pass!.bytes);
+    },
+    end: (r, target) => void model.end(r, target),
+  };
+  const r = await push({ from: 'scratch', to: dst.ref('app:1'), app: [{ src: d, dest: '/data' }], events, ...fakeLibraryOptions(dst) });
+  const layer = r.layers!.at(-1)!;
+  assert.equal(dst.count({ kind: 'upload', method: 'PATCH', status: 502 }), 1, 'the first attempt was cut');
+  assert.deepEqual([layer.action, layer.method], ['uploaded', 'patch']);
+  // The restart's bytes were added onto the cut attempt's: the bar stayed full, the line read more than the size.
+  assert.equal(most, layer.size, 'the line shows the restart from 0 up to the layer\'s size');
+  const line = model.entries.find((e) => e.digest === 'layer')!;
+  assert.equal(line.bytes, layer.size, 'the layer counted once');
 });
 
 test('SOURCE_DATE_EPOCH set to each commit\'s time dates the config only: a re-push reuses every unchanged layer and uploads the config and the manifest alone, without a warning (it dated every layer entry, and so re-sent every layer)', async () => {

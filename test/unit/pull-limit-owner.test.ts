@@ -238,6 +238,18 @@ test('sync: whose pulls an image spends (a credential lookup) is not asked at al
   assert.deepEqual(spent.looked, [`from ${hub.host}/team/tags`], 'the credential looked up once for the four images');
 });
 
+test('sync under --min-ratelimit from a registry that sends no pull counts: once its first answers carried no count, no later image\'s source looks its credential up to say who reads there (the gate has no count to hold it by)', { timeout: 20_000 }, async () => {
+  const src = await fake();
+  const dst = await fake();
+  for (let i = 0; i < 3; i++) src.seedImage(`team/app${i}`, { tags: ['1'] });
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/mirror]`, 'images:', ...[0, 1, 2].map((i) => `  - source: ${src.ref(`team/app${i}`)}:1`), ''].join('\n'), 'sync.yaml');
+  const run = await countingLookups(() => sync({ spec, images: 1, retries: 0, minRateLimit: 5, credentials: { from: login }, ...fakeLibraryOptions(src, dst) } as SyncOpts));
+  assert.equal(run.value.totals.copied, 3, said(run.value));
+  assert.equal(src.count({ kind: 'manifest', method: 'GET' }) > 0, true, 'the images were read');
+  // The first image's, asked before anything was heard; none after the registry's answers said no count.
+  assert.deepEqual(run.looked, [`from ${src.host}/team/app0`], 'one credential lookup, not one per image');
+});
+
 test('sync under --min-ratelimit through a mirror: the images read from the mirror are metered as the mirror\'s reads, not held by the upstream\'s count (a mirror\'s reads do not spend the upstream\'s pulls)', { timeout: 20_000 }, async () => {
   // The upstream, also the target, says 2 pulls left on each manifest answer: below the reserve of 5.
   const upstream = await fake({ rateLimit: { limit: 100, remaining: 2 } });
