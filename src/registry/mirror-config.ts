@@ -18,9 +18,10 @@ import { MirrorConfigError, UsageError } from '../errors.js';
 import { described } from '../options-check.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { redactTyped } from '../redact.js';
-import { HOST, hostProblem } from '../ref/grammar.js';
+import { hostProblem } from '../ref/grammar.js';
 import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
-import { bracketBareIpv6, inCidr } from '../ref/host-address.js';
+import { bracketBareIpv6 } from '../ref/host-address.js';
+import { INSECURE_ENTRY_FORM, isInsecureEntry } from './endpoint.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 
 /** Prefix → mirrors in the order they are tried (the library's `mirrors` option). */
@@ -254,10 +255,8 @@ export function insecureFromDaemonJson(text: string, source: string): InsecureHo
   const out: InsecureHosts = {};
   for (const v of list) {
     const entry = typeof v === 'string' ? v.trim().replace(/^https?:\/\//i, '').replace(/\/+$/, '') : '';
-    const slash = entry.indexOf('/');
-    const ok = slash >= 0 ? inCidr(entry, entry.slice(0, slash)) : entry !== '' && HOST.test(bracketBareIpv6(entry));
-    if (!ok) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" entry ${JSON.stringify(v)} is not a registry (host[:port]) or address range (10.0.0.0/8)`);
-    out[slash >= 0 ? entry.toLowerCase() : canonicalRegistry(bracketBareIpv6(entry))] = `${DAEMON_INSECURE_REGISTRIES} in ${source}`;
+    if (!isInsecureEntry(entry)) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" entry ${JSON.stringify(v)} is not ${INSECURE_ENTRY_FORM}`);
+    out[entry.includes('/') ? entry.toLowerCase() : canonicalRegistry(bracketBareIpv6(entry))] = `${DAEMON_INSECURE_REGISTRIES} in ${source}`;
   }
   return out;
 }
