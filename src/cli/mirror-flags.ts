@@ -181,7 +181,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
     const text = readConfig(daemon.file, daemon.named, 'REGPUSH_DOCKER_DAEMON_JSON', logger, 'its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)');
     if (text !== undefined) {
       try {
-        const m = mirrorsFromDaemonJson(text, daemon.file);
+        const m = mirrorsFromDaemonJson(text, daemon.file, logger);
         // dockerd's insecure-registries: TLS without verification, else plain HTTP, as
         // registries.conf's insecure = true; registries.conf's word wins for a host both name.
         const hosts = insecureFromDaemonJson(text, daemon.file);
