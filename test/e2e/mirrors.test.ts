@@ -372,6 +372,18 @@ test('a pull-through cache as the target (push, copy): E_UNSUPPORTED, exit 6, on
   for (const w of writes) assert.match(w, / 405$/);
 });
 
+test('delete and untag on a pull-through cache: E_UNSUPPORTED, exit 6, naming the pull-through cache as push and tag do, not storage.delete.enabled alone (a cache refuses deletes with it on)', async () => {
+  const ref = `${mirrorHost}/base/busybox:v2s2`;
+  for (const argv of [['delete', '--force', ref], ['untag', ref]]) {
+    const r = await runCli(argv, { env: isolated });
+    assert.equal(r.code, 6, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /\(a pull-through cache or a read-only mirror answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage\.delete\.enabled\)/, argv[0]);
+    assert.match(lines[0]!, /\[E_UNSUPPORTED\]$/);
+  }
+});
+
 test('with the mirror stopped, the push reads from the upstream and says so', async () => {
   await mirror!.stop();
   const to = imageRef(R.basic, `${run}/stopped:1`);
