@@ -21,6 +21,7 @@ import { connectionFlagNames, type ConnectingCommand } from './connection-flags.
 import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
 import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirror-config.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
+import { INSECURE_ENTRY_FORM, isInsecureEntry, parseInsecureList } from '../registry/endpoint.js';
 
 /** Flags every command shares. */
 /** --json, --quiet and --debug: what every command has, `logout` (which connects nowhere) only these. */
@@ -203,7 +204,7 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
     logger: ctx.logger,
     env: io.env,
     homeDir: homeDirOf(io),
-    insecureRegistries: many(a['insecure-registry']),
+    insecureRegistries: insecureRegistriesOption(many(a['insecure-registry']), io.env),
     tls: ctx.tls,
     mirrors: ctx.mirrors,
     blocked: ctx.blocked,
@@ -219,6 +220,25 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
     // The hints of a failed connection name the flags of this command that fix it, not the library's options.
     connectionNames: connectionFlagNames(command),
   };
+}
+
+/**
+ * --insecure-registry's values, each entry one that can name a registry (isInsecureEntry), as
+ * daemon.json's `insecure-registries` are held to, and REGPUSH_INSECURE_REGISTRIES's the same
+ * (E_INPUT: the environment's). An entry that cannot match (`reg:5000/library`, an empty one)
+ * left the registry on HTTPS, and its failure then advised adding the flag already given.
+ */
+function insecureRegistriesOption(values: string[] | undefined, env: Record<string, string | undefined>): string[] | undefined {
+  for (const v of values ?? []) {
+    const entries = parseInsecureList(v);
+    for (const entry of entries.length ? entries : [v]) {
+      if (!isInsecureEntry(entry)) throw new UsageError(`--insecure-registry ${JSON.stringify(entry)} is not ${INSECURE_ENTRY_FORM}`);
+    }
+  }
+  for (const entry of parseInsecureList(env.REGPUSH_INSECURE_REGISTRIES)) {
+    if (!isInsecureEntry(entry)) throw new InputError(`REGPUSH_INSECURE_REGISTRIES entry ${JSON.stringify(entry)} is not ${INSECURE_ENTRY_FORM}`);
+  }
+  return values;
 }
 
 /** Throws missingAuthFile when REGISTRY_AUTH_FILE is set to a path where there is no file (a relative one taken in `cwd`, as the library takes it). */

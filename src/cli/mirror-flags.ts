@@ -211,7 +211,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
     );
     if (text !== undefined) {
       try {
-        const m = mirrorsFromDaemonJson(text, daemon.file);
+        const m = mirrorsFromDaemonJson(text, daemon.file, logger);
         // dockerd's insecure-registries: TLS without verification, else plain HTTP, as
         // registries.conf's insecure = true; registries.conf's word wins for a host both name.
         const hosts = insecureFromDaemonJson(text, daemon.file);

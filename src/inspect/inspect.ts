@@ -82,6 +82,8 @@ async function inspectUntyped(reference: string | ImageReference, given: Inspect
 async function describe(client: RegistryClient, ref: ImageReference, want: Platform | undefined, only: InspectOptions['only']): Promise<InspectResult> {
   const name = formatReference(ref);
   let fetched = await client.getManifest(ref.repository, manifestRef(ref));
+  // Where the reference was resolved (a platform's child, named by digest, may come from elsewhere).
+  const mirror = fetched.mirror ? { mirror: fetched.mirror } : {};
   let parsed = parseManifest(fetched.bytes, fetched.mediaType);
   let indexDigest: string | undefined;
   // With --platform, what digest and copy would pick (pickPlatform): an index's child (read next),
@@ -93,7 +95,7 @@ async function describe(client: RegistryClient, ref: ImageReference, want: Platf
     parsed = parseManifest(fetched.bytes, fetched.mediaType);
   }
   const read = picked && 'config' in picked ? picked.config : undefined;
-  const base = { reference: name, digest: fetched.digest, mediaType: parsed.mediaType, size: fetched.bytes.length, raw: fetched.bytes };
+  const base = { reference: name, digest: fetched.digest, mediaType: parsed.mediaType, size: fetched.bytes.length, ...mirror, raw: fetched.bytes };
   if (parsed.kind === 'index') {
     return {
       ...base,

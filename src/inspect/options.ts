@@ -52,6 +52,8 @@ export interface InspectResult {
   size: number;
   /** For an index picked with --platform: the index's own digest. */
   indexDigest?: string;
+  /** The registry mirror (host[:port][/path]) the reference was resolved through; absent when the registry itself answered. */
+  mirror?: string;
   /**
    * For an OCI artifact (a manifest whose config is not an image config): the manifest's
    * artifactType, else its config's media type (what the OCI referrers API reports for it).

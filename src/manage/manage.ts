@@ -217,7 +217,8 @@ async function platformDigest(client: RegistryClient, ref: ImageReference, want:
   const got = await client.getManifest(ref.repository, manifestRef(ref));
   const parsed = parseManifest(got.bytes, got.mediaType);
   const picked = await pickPlatform(client, ref.repository, parsed, want, name);
-  if ('config' in picked) return { reference: name, digest: got.digest, mediaType: parsed.mediaType, size: got.bytes.length };
+  const mirror = got.mirror ? { mirror: got.mirror } : {};
+  if ('config' in picked) return { reference: name, digest: got.digest, mediaType: parsed.mediaType, size: got.bytes.length, ...mirror };
   const { child } = picked;
   return {
     reference: name,
@@ -226,6 +227,7 @@ async function platformDigest(client: RegistryClient, ref: ImageReference, want:
     size: child.size,
     indexDigest: got.digest,
     ...(child.platform ? { platform: formatPlatform(child.platform) } : {}),
+    ...mirror,
   };
 }
 
@@ -235,18 +237,18 @@ async function resolveDigest(client: RegistryClient, names: ConnectionNames, ref
   if (!head) throw notFound(ref, names);
   // A digest reference that exists is its own answer.
   const stated = head.digest && isValidDigest(head.digest) ? head.digest : ref.digest;
-  if (stated) return digestResult(ref, stated, head.mediaType, head.size);
+  if (stated) return digestResult(ref, stated, head.mediaType, head.size, head.mirror);
   log.debug(`${ref.registry} sent no Docker-Content-Digest with HEAD; reading the manifest to compute the digest`);
   const got = await client.getManifest(ref.repository, manifestRef(ref));
-  return digestResult(ref, got.digest, got.mediaType || head.mediaType, got.bytes.length);
+  return digestResult(ref, got.digest, got.mediaType || head.mediaType, got.bytes.length, got.mirror);
 }
 
 /**
  * A DigestResult with its members in one order, the one `digest --json` documents (reference,
- * digest, mediaType, size), whichever way the digest was found; the ones not known left out.
+ * digest, mediaType, size, mirror), whichever way the digest was found; the ones not known left out.
  */
-function digestResult(ref: ImageReference, digest: string, mediaType: string | undefined, size: number | undefined): DigestResult {
-  return { reference: formatReference(ref), digest, ...(mediaType !== undefined ? { mediaType } : {}), ...(size !== undefined ? { size } : {}) };
+function digestResult(ref: ImageReference, digest: string, mediaType: string | undefined, size: number | undefined, mirror: string | undefined): DigestResult {
+  return { reference: formatReference(ref), digest, ...(mediaType !== undefined ? { mediaType } : {}), ...(size !== undefined ? { size } : {}), ...(mirror ? { mirror } : {}) };
 }
 
 /**

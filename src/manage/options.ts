@@ -58,6 +58,8 @@ export interface DigestResult {
   indexDigest?: string;
   /** With `platform`, when the reference names an index: the platform of the child picked, as the index states it. */
   platform?: string;
+  /** The registry mirror (host[:port][/path]) the reference was resolved through; absent when the registry itself answered. */
+  mirror?: string;
 }
 
 /** A new tag tagImage() could not write, and why. */

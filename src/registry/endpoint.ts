@@ -4,7 +4,8 @@
  * do not speak TLS.
  */
 import { apiHost } from '../ref/registry.js';
-import { hostEntryFor, isLoopbackHost } from '../ref/host-address.js';
+import { HOST } from '../ref/grammar.js';
+import { bracketBareIpv6, hostEntryFor, inCidr, isLoopbackHost } from '../ref/host-address.js';
 
 /** Scheme and base URL of one registry's Distribution API. */
 export interface Endpoint {
@@ -25,6 +26,20 @@ export function parseInsecureList(value: string | undefined): string[] {
     .split(/[,\s]+/)
     .map((s) => s.trim().replace(/^https?:\/\//, '').replace(/\/+$/, ''))
     .filter(Boolean);
+}
+
+/** What an insecure entry may be, as the messages refusing another word it. */
+export const INSECURE_ENTRY_FORM = 'a registry (host[:port]) or address range (10.0.0.0/8)';
+
+/**
+ * Whether one entry of an insecure list (parseInsecureList's, or daemon.json's `insecure-registries`
+ * with its scheme dropped) can name a registry: a host[:port], a bare IPv6 address, or an address
+ * range. Anything else (`reg:5000/library`: a registry has no path) never matches one, and the
+ * failure it leads to would advise adding the very entry.
+ */
+export function isInsecureEntry(entry: string): boolean {
+  const slash = entry.indexOf('/');
+  return slash >= 0 ? inCidr(entry, entry.slice(0, slash)) : entry !== '' && HOST.test(bracketBareIpv6(entry));
 }
 
 /**

@@ -17,10 +17,12 @@
 import { MirrorConfigError, UsageError } from '../errors.js';
 import { described } from '../options-check.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
+import type { Logger } from '../log.js';
 import { redactTyped } from '../redact.js';
-import { HOST, hostProblem } from '../ref/grammar.js';
+import { hostProblem } from '../ref/grammar.js';
 import { canonicalRegistry, DOCKER_HUB } from '../ref/registry.js';
-import { bracketBareIpv6, inCidr } from '../ref/host-address.js';
+import { bracketBareIpv6 } from '../ref/host-address.js';
+import { INSECURE_ENTRY_FORM, isInsecureEntry } from './endpoint.js';
 import { parseToml, type TomlTable, type TomlValue } from './toml.js';
 
 /** Prefix → mirrors in the order they are tried (the library's `mirrors` option). */
@@ -200,6 +202,11 @@ export function parseMirrorFlag(raw: string): [string, string] {
   if (!prefix || !mirror || !parseMirrorLocation(mirror)) {
     // A mirror URL's userinfo (https://user:password@mirror) is not echoed: it may be a password.
     const shown = eq > 0 ? `${raw.slice(0, eq + 1)}${redactTyped(mirror)}` : redactTyped(raw);
+    // The form is right and the scheme is what is wrong: saying so, not the form again.
+    const scheme = prefix ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(mirror) : null;
+    if (scheme && !/^https?$/i.test(scheme[1]!)) {
+      throw new MirrorConfigError(`--registry-mirror: the mirror's scheme "${scheme[1]}://" is not one a registry is reached by: give https:// (or no scheme), or http:// for plain HTTP (got "${shown}")`);
+    }
     throw new MirrorConfigError(`--registry-mirror takes REGISTRY=MIRROR, e.g. --registry-mirror docker.io=mirror.example.com (got "${shown}")`);
   }
   return [prefix, mirror];
@@ -223,11 +230,16 @@ export function daemonJsonObject(text: string, source: string): Record<string, u
  * (`https://m.example/hub` → `GET /hub/v2/library/nginx/…`), not a namespace as in
  * registries.conf. Other keys are ignored.
  */
-export function mirrorsFromDaemonJson(text: string, source: string): MirrorMap {
+export function mirrorsFromDaemonJson(text: string, source: string, logger?: Pick<Logger, 'warn'>): MirrorMap {
   const list = daemonJsonObject(text, source)['registry-mirrors'];
   if (list === undefined) return {};
   if (!Array.isArray(list)) throw new MirrorConfigError(`${source}: "registry-mirrors" must be a list of URLs`);
   const mirrors = list.map((v) => {
+    // dockerd refuses to start on a mirror without its scheme (moby/moby#50233): read as
+    // https:// (a loopback host probed), as regpush reads a mirror, but said: Docker takes no such file.
+    if (typeof v === 'string' && v.trim() !== '' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v.trim())) {
+      logger?.warn(`${source}: "registry-mirrors" entry ${JSON.stringify(redactTyped(v))} has no scheme: dockerd refuses to start on it; write https:// or http:// before it (regpush reads it over HTTPS, a loopback host in whichever protocol its port speaks)`);
+    }
     // The path is the API's: written with /v2 at its end, parseMirrorLocation reads it so.
     const loc = typeof v === 'string' ? parseMirrorLocation(`${v.trim().replace(/\/+$/, '').replace(/\/v2$/i, '')}/v2`) : undefined;
     if (!loc) throw new MirrorConfigError(`${source}: "registry-mirrors" entry ${typeof v === 'string' ? JSON.stringify(redactTyped(v)) : JSON.stringify(v)} is not a registry URL`);
@@ -254,10 +266,8 @@ export function insecureFromDaemonJson(text: string, source: string): InsecureHo
   const out: InsecureHosts = {};
   for (const v of list) {
     const entry = typeof v === 'string' ? v.trim().replace(/^https?:\/\//i, '').replace(/\/+$/, '') : '';
-    const slash = entry.indexOf('/');
-    const ok = slash >= 0 ? inCidr(entry, entry.slice(0, slash)) : entry !== '' && HOST.test(bracketBareIpv6(entry));
-    if (!ok) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" entry ${JSON.stringify(v)} is not a registry (host[:port]) or address range (10.0.0.0/8)`);
-    out[slash >= 0 ? entry.toLowerCase() : canonicalRegistry(bracketBareIpv6(entry))] = `${DAEMON_INSECURE_REGISTRIES} in ${source}`;
+    if (!isInsecureEntry(entry)) throw new MirrorConfigError(`${source}: "${DAEMON_INSECURE_REGISTRIES}" entry ${JSON.stringify(v)} is not ${INSECURE_ENTRY_FORM}`);
+    out[entry.includes('/') ? entry.toLowerCase() : canonicalRegistry(bracketBareIpv6(entry))] = `${DAEMON_INSECURE_REGISTRIES} in ${source}`;
   }
   return out;
 }

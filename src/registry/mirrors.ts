@@ -147,6 +147,13 @@ function refusesRepository(err: RegpushError): boolean {
 const NO_FALLBACK: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E_ABORTED', 'E_INTERNAL', 'E_USAGE']);
 
 /** A source registry read through its mirrors first. */
+/** "mirrors A, B had no manifest 1 in ns/app (404)": the mirrors that missed, grouped by the repository asked at each. */
+function missedNote(missed: readonly { name: string; repo: string }[], what: string): string {
+  const byRepo = new Map<string, string[]>();
+  for (const { name, repo } of missed) byRepo.set(repo, [...(byRepo.get(repo) ?? []), name]);
+  return [...byRepo].map(([repo, names]) => `${names.length === 1 ? 'mirror' : 'mirrors'} ${names.join(', ')} had no ${what} in ${repo} (404)`).join('; ');
+}
+
 export class MirroredClient implements RegistryClient {
   readonly registry: string;
   readonly logger: Logger;
@@ -178,8 +185,9 @@ export class MirroredClient implements RegistryClient {
   private async read<T>(repo: string, what: string, read: (c: RegistryClient, repo: string) => Promise<T>, found: (v: T) => boolean = () => true): Promise<{ value: T; mirror?: MirrorRoute }> {
     const routes = this.routes(repo);
     // Mirrors that answered 404: named in the upstream's failure to connect, which alone would
-    // hide that the mirrors were asked and why the registry itself was tried.
-    const missed: string[] = [];
+    // hide that the mirrors were asked and why the registry itself was tried. Each with the
+    // repository asked there: a prefix mapping makes it another than the one the user named.
+    const missed: { name: string; repo: string }[] = [];
     for (const [i, m] of routes.entries()) {
       if (!this.health.usable(m)) continue;
       const then = this.nextAfter(routes, i);
@@ -208,7 +216,7 @@ export class MirroredClient implements RegistryClient {
       }
       // A cache miss is ordinary for a pull-through cache: only logged in debug. Failures once, as a warning.
       if (why === 'not found' || /^E_NOT_FOUND/.test(why)) {
-        missed.push(m.name);
+        missed.push({ name: m.name, repo: m.repo });
         this.logger.debug(`mirror ${m.name}: ${what} not found; ${then}`);
       }
       else if (this.health.firstFailure(m.name)) this.logger.warn(`mirror ${m.name} failed (${why}); ${then}`);
@@ -221,7 +229,7 @@ export class MirroredClient implements RegistryClient {
         // A copy, never the error itself: a probed registry's scheme probe is one promise shared by
         // every read (registry-http.ts base()), so concurrent reads of other tags reject with this
         // same object, and each would append its own note to the others' lines.
-        const note = `; ${missed.length === 1 ? 'mirror' : 'mirrors'} ${missed.join(', ')} had no ${what} (404)`;
+        const note = `; ${missedNote(missed, what)}`;
         throw errorForCode(err.code, err.message + note, { details: { ...err.details }, cause: err.cause });
       }
       throw err;

@@ -247,13 +247,22 @@ export function chunkSizeFor(q: UploadQuirks, sessionMin?: number): number {
 }
 
 /**
+ * The registries that refuse every write (405 UNSUPPORTED), as the refusals name them: CNCF
+ * distribution in proxy mode (`proxy: remoteurl:`) answers a push, a tag and a delete so, whatever
+ * its storage.delete.enabled, and so does a mirror made read-only.
+ */
+export const READ_ONLY_REGISTRY = 'a pull-through cache or a read-only mirror';
+
+/**
  * What turns on the deletes `registry` refused through the registry API (405 UNSUPPORTED), as
  * advice: GHCR and Docker Hub never take a manifest DELETE there and delete through their own web
  * UI and API instead (containers/skopeo#1880, docker/hub-feedback#2360); CNCF distribution's
- * operator enables them with storage.delete.enabled.
+ * operator enables them with storage.delete.enabled, except on a pull-through cache, which
+ * answers the same 405 UNSUPPORTED with deletes enabled: both are named, as the answer cannot
+ * tell them apart.
  */
 export function deletesEnabledBy(registry: string): string {
   if (registry === 'ghcr.io') return 'GHCR takes no deletes through the registry API: delete package versions in GitHub\'s web UI or with the GitHub Packages REST API';
   if (isDockerHub(registry)) return 'Docker Hub takes no deletes through the registry API: delete tags in its web UI or with the Docker Hub API';
-  return 'on CNCF distribution an operator enables deletes with storage.delete.enabled';
+  return `${READ_ONLY_REGISTRY} answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage.delete.enabled`;
 }

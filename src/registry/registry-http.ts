@@ -6,6 +6,7 @@
  * of the Distribution API and none holds connection plumbing.
  */
 import { NotFoundError, ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
+import { READ_ONLY_REGISTRY } from './quirks.js';
 import { errorFromResponse, notFoundAdvice } from '../http/response.js';
 import { parseRateLimitHeader, type StatsHost } from '../http/stats.js';
 import type { Transport } from '../http/transport.js';
@@ -228,6 +229,6 @@ export class RegistryHttp {
     }
     if (res.status !== 405 && !(codeSaysReadOnly && codes.includes('UNSUPPORTED'))) throw err;
     const answer = [res.status, ...codes].join(' ');
-    throw new UnsupportedError(`${this.registry} does not accept pushes to ${repo} (${request} answered ${answer}, as a pull-through cache or a read-only mirror does)`, { cause: err, details: err.details });
+    throw new UnsupportedError(`${this.registry} does not accept pushes to ${repo} (${request} answered ${answer}, as ${READ_ONLY_REGISTRY} does)`, { cause: err, details: err.details });
   }
 }

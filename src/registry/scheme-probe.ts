@@ -14,6 +14,29 @@ import { isLoopbackHost } from '../ref/host-address.js';
 /** How long the scheme probe waits for the rest of its (tiny) body before going on without it. */
 export const PROBE_DRAIN_MS = 1000;
 
+/** The errno a probe attempt failed with ('' for an error that is not regpush's). */
+function errnoOf(err: unknown): string {
+  return err instanceof RegpushError ? String(err.details.errno ?? '') : '';
+}
+
+/**
+ * A failure that says the port answered, but not in TLS: a plain-HTTP server read as a TLS record
+ * (EPROTO, or OpenSSL's "wrong version number").
+ */
+function notTls(errno: string): boolean {
+  return errno === 'EPROTO' || errno === 'ERR_SSL_WRONG_VERSION_NUMBER';
+}
+
+/**
+ * No answer within the idle timeout (the transport's, or a mirror's answer deadline): the port
+ * accepted the connection and then said nothing. The other protocol on the same port is not
+ * asked: a TLS server answers a plain request at once (Go's 400, or a hang-up), and a plain one a
+ * TLS hello (its 400), so the second attempt would only wait as long again.
+ */
+function noAnswer(errno: string): boolean {
+  return errno === 'ETIMEDOUT';
+}
+
 /** What a probe needs: the send without auth or retries (Transport.sendOnce), and where to ask. */
 export interface SchemeProbe {
   probe: Send;
@@ -79,9 +102,9 @@ async function probeSchemeOf(p: SchemeProbe): Promise<string> {
     }
     answered400 = true;
   } catch (err) {
-    const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
-    // Nothing listening, or the operation was cancelled: a TLS attempt cannot answer otherwise.
-    if (errno === 'ECONNREFUSED' || signal?.aborted) throw err;
+    const errno = errnoOf(err);
+    // Nothing listening, no answer, or the operation was cancelled: a TLS attempt cannot answer otherwise.
+    if (errno === 'ECONNREFUSED' || noAnswer(errno) || signal?.aborted) throw err;
   }
   return probe({ method: 'GET', url: `https://${host}${apiBase}/v2/`, signal }).then(
     async (res) => {
@@ -90,9 +113,9 @@ async function probeSchemeOf(p: SchemeProbe): Promise<string> {
       return `https://${host}${apiBase}/v2/`;
     },
     (err: unknown) => {
-      const errno = err instanceof RegpushError ? String(err.details.errno ?? '') : '';
+      const errno = errnoOf(err);
       // A plain-HTTP server answers a TLS hello with bytes that are not TLS (EPROTO) or hangs up.
-      if (errno === 'EPROTO' || errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || (errno === 'ECONNRESET' && !answered400)) {
+      if (notTls(errno) || (errno === 'ECONNRESET' && !answered400)) {
         logger.debug(`${host} does not speak TLS; using plain http (loopback)`);
         return `http://${host}${apiBase}/v2/`;
       }
@@ -106,7 +129,10 @@ async function probeSchemeOf(p: SchemeProbe): Promise<string> {
  * `insecure = true`): there https and http are usually two ports (443 and 80), not one port
  * speaking one of them, so TLS (verification off in the transport) is asked first, as
  * containers/image does, and any failure of it but a cancel tries plain HTTP. When both fail,
- * the TLS failure is the one reported.
+ * the TLS failure is the one reported, unless it said the host answered but not in TLS: then the
+ * plain-HTTP attempt's failure is what went wrong (the TLS one would advise the plain-HTTP setting
+ * that is already there). A host:port that gave no answer over TLS is not asked again in plain
+ * HTTP (noAnswer); a host without a port is (443 and 80, two servers).
  */
 async function probeTlsFirst({ probe, host, apiBase, signal, logger, heard }: SchemeProbe): Promise<string> {
   try {
@@ -115,7 +141,7 @@ async function probeTlsFirst({ probe, host, apiBase, signal, logger, heard }: Sc
     heard?.(res);
     return `https://${host}${apiBase}/v2/`;
   } catch (err) {
-    if (signal?.aborted) throw err;
+    if (signal?.aborted || (noAnswer(errnoOf(err)) && /:\d+$/.test(host))) throw err;
     logger.debug(`${host} did not answer over TLS (${(err as Error).message}); trying plain http (insecure)`);
     try {
       const res = await probe({ method: 'GET', url: `http://${host}${apiBase}/v2/`, signal });
@@ -123,8 +149,8 @@ async function probeTlsFirst({ probe, host, apiBase, signal, logger, heard }: Sc
       heard?.(res);
       logger.debug(`${host} answers plain HTTP; using http (insecure)`);
       return `http://${host}${apiBase}/v2/`;
-    } catch {
-      throw err;
+    } catch (plainErr) {
+      throw notTls(errnoOf(err)) && !signal?.aborted ? plainErr : err;
     }
   }
 }

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { credsOf, imageRef, loadState, runCli, skopeoCopyToLayout, skopeoInspect, stderrWithoutPasswordWarning, tempDir } from './harness.js';
-import { assertValidReport } from './report-schema.js';
+import { assertValidOutput, assertValidReport } from './report-schema.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/fault-proxy.js';
 import { startExtraRegistry, type ExtraRegistry } from '../fixtures/extra-registry.js';
 import { localhostCert } from '../fixtures/localhost-cert.js';
@@ -99,12 +99,24 @@ test('copy --registry-mirror reports the mirror for the source and its blobs', a
   for (const b of report.targets[0].blobs) assert.equal(b.mirror, mirrorHost, JSON.stringify(b));
 });
 
-test('inspect --registry-mirror reads through the mirror, as the README says', async () => {
+test('inspect --registry-mirror reads through the mirror, as the README says; inspect and digest --json name it in `mirror`, as push and copy reports do', async () => {
   const mark = mirror!.log().length;
   const r = await runCli(['inspect', '--json', '--registry-mirror', `${R.anon.host}=${mirrorHost}`, fromRef], { env: isolated });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /resolved through mirror/);
   assert.ok(mirrorRequestsSince(mark).some((q) => q.includes('/manifests/')), 'the mirror was asked for the manifest');
+  const inspected = JSON.parse(r.stdout);
+  assertValidOutput('inspect', inspected);
+  assert.equal(inspected.mirror, mirrorHost);
+  const d = await runCli(['digest', '--json', '--registry-mirror', `${R.anon.host}=${mirrorHost}`, fromRef], { env: isolated });
+  assert.equal(d.code, 0, d.stderr);
+  const digested = JSON.parse(d.stdout);
+  assertValidOutput('digest', digested);
+  assert.deepEqual({ digest: digested.digest, mirror: digested.mirror }, { digest: base.digest, mirror: mirrorHost });
+  // Read from the registry itself: no `mirror`.
+  const direct = await runCli(['digest', '--json', fromRef], { env: isolated });
+  assert.equal(direct.code, 0, direct.stderr);
+  assert.equal(JSON.parse(direct.stdout).mirror, undefined);
 });
 
 test('registries.conf (REGISTRIES_CONFIG_PATH): a [[registry.mirror]] for a namespace prefix', async () => {
@@ -370,6 +382,18 @@ test('a pull-through cache as the target (push, copy): E_UNSUPPORTED, exit 6, on
   const writes = [...mirror!.log().slice(mark).matchAll(/"(PUT|POST|PATCH|DELETE) (\/v2\/\S+) HTTP[^"]*" (\d{3})/g)].map((m) => `${m[1]} ${m[3]}`);
   assert.notDeepEqual(writes, []);
   for (const w of writes) assert.match(w, / 405$/);
+});
+
+test('delete and untag on a pull-through cache: E_UNSUPPORTED, exit 6, naming the pull-through cache as push and tag do, not storage.delete.enabled alone (a cache refuses deletes with it on)', async () => {
+  const ref = `${mirrorHost}/base/busybox:v2s2`;
+  for (const argv of [['delete', '--force', ref], ['untag', ref]]) {
+    const r = await runCli(argv, { env: isolated });
+    assert.equal(r.code, 6, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /\(a pull-through cache or a read-only mirror answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage\.delete\.enabled\)/, argv[0]);
+    assert.match(lines[0]!, /\[E_UNSUPPORTED\]$/);
+  }
 });
 
 test('with the mirror stopped, the push reads from the upstream and says so', async () => {

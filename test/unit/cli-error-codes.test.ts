@@ -74,7 +74,11 @@ const CASES: [string, string[], 'E_USAGE' | 'E_INPUT', RegExp, Record<string, st
   ['a regpush.json app entry with a relative destination', project('app.json'), 'E_INPUT', /^regpush: error: app\.json app\[0\] .*app\.txt:srv: destination "srv" must be an absolute path inside the image \[/],
   ['a regpush.json layers entry with an empty destination', project('layers.json'), 'E_INPUT', /^regpush: error: layers\.json layers\[0\] .*app\.txt:: empty destination after ":" \[/],
   ['a regpush.json app entry with a Windows destination, into a Linux image', project('windows.json'), 'E_INPUT', /^regpush: error: windows\.json app \(.*app\.txt:C:\\app\): destination "C:\\app" is a Windows path, and this layer goes into a Linux image/],
+  // An insecure entry that can name no registry (daemon.json's insecure-registries refuses the same, E_INPUT).
+  ['--insecure-registry with a path', ['digest', '--retries', '0', '--insecure-registry', '127.0.0.1:5000/library', SRC], 'E_USAGE', /^regpush: error: --insecure-registry "127\.0\.0\.1:5000\/library" is not a registry \(host\[:port\]\) or address range \(10\.0\.0\.0\/8\) \[/],
+  ['--insecure-registry empty', ['copy', '--retries', '0', '--insecure-registry', '', SRC, DST], 'E_USAGE', /^regpush: error: --insecure-registry "" is not a registry \(host\[:port\]\)/],
   // The environment: E_INPUT.
+  ['REGPUSH_INSECURE_REGISTRIES with a path', ['inspect', '--retries', '0', SRC], 'E_INPUT', /^regpush: error: REGPUSH_INSECURE_REGISTRIES entry "reg\.example:5000\/library" is not a registry \(host\[:port\]\) or address range \(10\.0\.0\.0\/8\) \[/, { REGPUSH_INSECURE_REGISTRIES: 'a.example, reg.example:5000/library' }],
   ['REGPUSH_GZIP_JOBS=99 (was E_USAGE)', push(), 'E_INPUT', /^regpush: error: REGPUSH_GZIP_JOBS must be a whole number from 1 to 64 \(got "99"\) \[/, { REGPUSH_GZIP_JOBS: '99' }],
   ['REGPUSH_IDLE_TIMEOUT_MS=soon (was E_USAGE)', ['copy', '--retries', '0', SRC, DST], 'E_INPUT', /^regpush: error: REGPUSH_IDLE_TIMEOUT_MS must be milliseconds from 100 to 3600000 \(got "soon"\) \[/, { REGPUSH_IDLE_TIMEOUT_MS: 'soon' }],
   ['REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS=5 (was E_USAGE)', ['copy', '--retries', '0', SRC, DST], 'E_INPUT', /^regpush: error: REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS must be milliseconds from 100 to 3600000 \(got "5"\) \[/, { REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS: '5' }],

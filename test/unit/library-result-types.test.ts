@@ -95,7 +95,7 @@ const SYNC_RESULT = keysOf<SyncResult>({ file: true, shard: true, dryRun: true, 
 const SYNC_UNIT = keysOf<SyncUnitReport>({ entry: true, source: true, sourceDigest: true, ok: true, error: true, targets: true, bytesRead: true });
 const SYNC_TARGET = keysOf<SyncTargetReport>({ target: true, action: true, ok: true, error: true, digest: true, mounted: true, streamed: true, bytes: true, referrers: true, referrersSkipped: true, skippedReferrers: true });
 const SYNC_TOTALS = keysOf<SyncResult['totals']>({ entries: true, units: true, copied: true, skipped: true, planned: true, failed: true, bytesRead: true, mounted: true, streamed: true, referrers: true, referrersSkipped: true });
-const INSPECT = keysOf<InspectResult>({ reference: true, kind: true, digest: true, mediaType: true, size: true, indexDigest: true, artifactType: true, manifests: true, config: true, layers: true, raw: true, configRaw: true });
+const INSPECT = keysOf<InspectResult>({ reference: true, kind: true, digest: true, mediaType: true, size: true, indexDigest: true, mirror: true, artifactType: true, manifests: true, config: true, layers: true, raw: true, configRaw: true });
 const CONFIG_SUMMARY = keysOf<ConfigSummary>({ digest: true, mediaType: true, size: true, os: true, architecture: true, variant: true, created: true, Entrypoint: true, Cmd: true, Env: true, WorkingDir: true, ExposedPorts: true, Labels: true, User: true });
 const LOGOUT_RESULT = keysOf<LogoutResult>({ registry: true, namespace: true, removed: true, helperNotAsked: true, stillStoredIn: true });
 /** Fields only the CLI's report has (src/cli/report.ts, envelope), not a library result. */

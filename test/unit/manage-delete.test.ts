@@ -93,7 +93,7 @@ test('delete at a registry that refuses every DELETE (405 UNSUPPORTED): found ou
   assert.equal(err?.code, 'E_UNSUPPORTED', String(err));
   assert.equal(
     err!.message,
-    `${reg.host} does not allow deleting manifests: it answered 405 UNSUPPORTED to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (on CNCF distribution an operator enables deletes with storage.delete.enabled); ${byDigest} was not deleted`,
+    `${reg.host} does not allow deleting manifests: it answered 405 UNSUPPORTED to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (a pull-through cache or a read-only mirror answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage.delete.enabled); ${byDigest} was not deleted`,
   );
   assert.equal(reg.count({ method: 'DELETE' }), 1, 'the image itself is not asked to be deleted');
   assert.ok(reg.manifest('app', digest));
@@ -103,7 +103,7 @@ test('delete at a registry that refuses every DELETE (405 UNSUPPORTED): found ou
   const lib = fakeLibraryOptions(cli.reg);
   const r = await runMain(['delete', '--retries', '0', cli.reg.ref('app:1')], { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: cli.reg.host } });
   assert.equal(r.code, 6, r.stderr);
-  assert.equal(r.stderr, `regpush: error: ${cli.reg.host} does not allow deleting manifests: it answered 405 UNSUPPORTED to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (on CNCF distribution an operator enables deletes with storage.delete.enabled); ${cli.reg.host}/app@${cli.digest} was not deleted [E_UNSUPPORTED]\n`);
+  assert.equal(r.stderr, `regpush: error: ${cli.reg.host} does not allow deleting manifests: it answered 405 UNSUPPORTED to a DELETE of one that is not there, asked first so that the tags are not looked up for nothing (a pull-through cache or a read-only mirror answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage.delete.enabled); ${cli.reg.host}/app@${cli.digest} was not deleted [E_UNSUPPORTED]\n`);
   assert.ok(cli.reg.count({ method: 'HEAD', kind: 'manifest', when: (q) => q.tag !== undefined }) <= AT_ONCE);
   assert.ok(cli.reg.manifest('app', cli.digest));
 });

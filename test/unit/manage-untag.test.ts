@@ -88,7 +88,7 @@ test('untag at a registry that allows no deletes (405 UNSUPPORTED to a DELETE by
   assert.equal(r.code, 6, r.stderr);
   assert.equal(
     r.stderr,
-    `regpush: error: ${reg.host} does not allow deleting tags or manifests: it answered 405 UNSUPPORTED to the DELETE of tag 1, and likewise to a DELETE by digest (on CNCF distribution an operator enables deletes with storage.delete.enabled); the tag stays [E_UNSUPPORTED]\n`,
+    `regpush: error: ${reg.host} does not allow deleting tags or manifests: it answered 405 UNSUPPORTED to the DELETE of tag 1, and likewise to a DELETE by digest (a pull-through cache or a read-only mirror answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage.delete.enabled); the tag stays [E_UNSUPPORTED]\n`,
   );
   assert.deepEqual(reg.tags('app'), ['1']);
 });

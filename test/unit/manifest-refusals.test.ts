@@ -102,5 +102,5 @@ test('deletes refused by GHCR and Docker Hub (405 UNSUPPORTED through the API): 
   const hub = deletesOff(refusal, 'docker.io', 'docker.io/acme/app@sha256:' + 'a'.repeat(64)).message;
   assert.match(hub, /\(Docker Hub takes no deletes through the registry API: delete tags in its web UI or with the Docker Hub API\)/);
   for (const m of [ghcr, hub]) assert.doesNotMatch(m, /storage\.delete\.enabled/);
-  assert.match(deletesOff(refusal, 'registry.example.com', 'x').message, /on CNCF distribution an operator enables deletes with storage\.delete\.enabled/);
+  assert.match(deletesOff(refusal, 'registry.example.com', 'x').message, /a pull-through cache or a read-only mirror answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage\.delete\.enabled/);
 });

@@ -58,9 +58,17 @@ describe('mirror locations and the flag', () => {
     });
   });
   it('refuses malformed flags with E_USAGE naming the shape', () => {
-    for (const v of ['docker.io', '=m.example', 'docker.io=', 'docker.io=ftp://m', 'https://docker.io=m.example', 'bad host=m.example']) {
+    for (const v of ['docker.io', '=m.example', 'docker.io=', 'https://docker.io=m.example', 'bad host=m.example']) {
       assert.throws(() => mirrorsFromFlags([v]), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && /REGISTRY=MIRROR/.test(e.message), v);
     }
+  });
+  it('a mirror with a scheme a registry is not reached by: E_USAGE naming the scheme, not the form (which is right)', () => {
+    assert.throws(
+      () => mirrorsFromFlags(['docker.io=ftp://u:secret@m.example']),
+      (e: unknown) =>
+        e instanceof RegpushError && e.code === 'E_USAGE' &&
+        e.message === '--registry-mirror: the mirror\'s scheme "ftp://" is not one a registry is reached by: give https:// (or no scheme), or http:// for plain HTTP (got "docker.io=ftp://***@m.example")',
+    );
   });
   it('checks the library option', () => {
     assert.deepEqual(checkMirrorMap({ 'Docker.io/Library': ['m.example'] }), { 'docker.io/library': ['m.example'] });
@@ -105,6 +113,14 @@ describe('daemon.json', () => {
     ]);
     assert.deepEqual(mirrorsFromDaemonJson('{}', 'd.json'), {});
     assert.deepEqual(mirrorsFromDaemonJson('{"registry-mirrors": []}', 'd.json'), {});
+  });
+  it('an entry without a scheme (dockerd refuses to start on it, moby/moby#50233) is read, and warned of once per entry', () => {
+    const warned: string[] = [];
+    const map = mirrorsFromDaemonJson('{"registry-mirrors": ["m.example:5000", "https://n.example", "http://10.0.0.5"]}', 'd.json', { warn: (m) => warned.push(m) });
+    assert.deepEqual(map, { 'docker.io': ['m.example:5000', 'n.example', 'http://10.0.0.5'] });
+    assert.deepEqual(warned, [
+      'd.json: "registry-mirrors" entry "m.example:5000" has no scheme: dockerd refuses to start on it; write https:// or http:// before it (regpush reads it over HTTPS, a loopback host in whichever protocol its port speaks)',
+    ]);
   });
   it('names the file and the mistake', () => {
     bad(() => mirrorsFromDaemonJson('{', 'd.json'), /^d\.json: not valid JSON/);
@@ -634,11 +650,11 @@ describe('MirroredClient', () => {
     const failing = (err: () => Error) => new MirroredClient(new MemoryClient('up.example', new Map(), err), routes, new MirrorHealth());
     await assert.rejects(
       failing(() => new NetworkError('cannot reach up.example (ECONNREFUSED)')).getManifest('app', '1'),
-      (e: unknown) => e instanceof NetworkError && e.message === 'cannot reach up.example (ECONNREFUSED); mirrors m0.example/ns, m1.example/ns had no manifest 1 (404)',
+      (e: unknown) => e instanceof NetworkError && e.message === 'cannot reach up.example (ECONNREFUSED); mirrors m0.example/ns, m1.example/ns had no manifest 1 in ns/app (404)',
     );
     await assert.rejects(
       failing(() => new TlsError('TLS failure talking to up.example: self-signed certificate')).headBlob('app', 'sha256:b'),
-      (e: unknown) => e instanceof TlsError && e.message === 'TLS failure talking to up.example: self-signed certificate; mirrors m0.example/ns, m1.example/ns had no blob sha256:b (404)',
+      (e: unknown) => e instanceof TlsError && e.message === 'TLS failure talking to up.example: self-signed certificate; mirrors m0.example/ns, m1.example/ns had no blob sha256:b in ns/app (404)',
     );
     // The registry's own 404 (or a refusal) is the answer about the image: nothing to add.
     await assert.rejects(failing(() => new NotFoundError('manifest 1 not found')).getManifest('app', '1'), (e: unknown) => e instanceof NotFoundError && e.message === 'manifest 1 not found');
@@ -660,7 +676,7 @@ describe('MirroredClient', () => {
       assert.equal(r.status, 'rejected');
       const e = (r as PromiseRejectedResult).reason as RegpushError;
       assert.ok(e instanceof NetworkError && e.code === 'E_NETWORK', String(e));
-      assert.equal(e.message, `cannot reach up.example (ECONNREFUSED); mirror m0.example/ns had no manifest ${i + 1} (404)`);
+      assert.equal(e.message, `cannot reach up.example (ECONNREFUSED); mirror m0.example/ns had no manifest ${i + 1} in ns/app (404)`);
       assert.equal(e.cause, cause);
       assert.deepEqual(e.details, { registry: 'up.example' });
     }
