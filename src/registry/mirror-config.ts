@@ -144,7 +144,10 @@ export function mergeMirrorMaps(...maps: (Readonly<Record<string, readonly strin
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new UsageError(`${arg} must be a map of prefix → mirrors, e.g. { "docker.io": ["mirror.example.com"] } (got ${described(m)})`);
     const r = m as Record<string, unknown>;
     if (typeof r.mirrors === 'object' && r.mirrors !== null && !Array.isArray(r.mirrors) && Array.isArray(r.notes)) {
-      throw new UsageError(`${arg} is what mirrorsFromRegistriesConf() returns ({ mirrors, notes, blocked, insecure }): pass its mirrors (its blocked and insecure are the blocked and insecureTlsRegistries options)`);
+      throw new UsageError(
+        `${arg} is what mirrorsFromRegistriesConf() returns ({ mirrors, notes, blocked, insecure }): ` +
+          `pass its mirrors (its blocked and insecure are the blocked and insecureTlsRegistries options)`,
+      );
     }
     for (const [k, v] of Object.entries(r)) {
       const odd = Array.isArray(v) ? v.findIndex((x) => typeof x !== 'string') : -1;
@@ -205,7 +208,10 @@ export function parseMirrorFlag(raw: string): [string, string] {
     // The form is right and the scheme is what is wrong: saying so, not the form again.
     const scheme = prefix ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(mirror) : null;
     if (scheme && !/^https?$/i.test(scheme[1]!)) {
-      throw new MirrorConfigError(`--registry-mirror: the mirror's scheme "${scheme[1]}://" is not one a registry is reached by: give https:// (or no scheme), or http:// for plain HTTP (got "${shown}")`);
+      throw new MirrorConfigError(
+        `--registry-mirror: the mirror's scheme "${scheme[1]}://" is not one a registry is reached by: ` +
+          `give https:// (or no scheme), or http:// for plain HTTP (got "${shown}")`,
+      );
     }
     throw new MirrorConfigError(`--registry-mirror takes REGISTRY=MIRROR, e.g. --registry-mirror docker.io=mirror.example.com (got "${shown}")`);
   }
@@ -238,7 +244,10 @@ export function mirrorsFromDaemonJson(text: string, source: string, logger?: Pic
     // dockerd refuses to start on a mirror without its scheme (moby/moby#50233): read as
     // https:// (a loopback host probed), as regpush reads a mirror, but said: Docker takes no such file.
     if (typeof v === 'string' && v.trim() !== '' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v.trim())) {
-      logger?.warn(`${source}: "registry-mirrors" entry ${JSON.stringify(redactTyped(v))} has no scheme: dockerd refuses to start on it; write https:// or http:// before it (regpush reads it over HTTPS, a loopback host in whichever protocol its port speaks)`);
+      logger?.warn(
+        `${source}: "registry-mirrors" entry ${JSON.stringify(redactTyped(v))} has no scheme: dockerd refuses to start on it; ` +
+          `write https:// or http:// before it (regpush reads it over HTTPS, a loopback host in whichever protocol its port speaks)`,
+      );
     }
     // The path is the API's: written with /v2 at its end, parseMirrorLocation reads it so.
     const loc = typeof v === 'string' ? parseMirrorLocation(`${v.trim().replace(/\/+$/, '').replace(/\/v2$/i, '')}/v2`) : undefined;
@@ -375,7 +384,13 @@ export function mirrorsFromRegistriesConf(text: string, source: string, names: C
     if (insecure) {
       // TLS settings go by host: for a namespace prefix that would loosen the whole registry, more
       // than the entry asks for, so only an entry for a whole registry is applied.
-      if (prefix.includes('/')) skip(prefix, `${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); use ${names.verifyOff('HOST')} or ${names.insecure('HOST')}`);
+      if (prefix.includes('/')) {
+        skip(
+          prefix,
+          `${where}: insecure = true for the namespace ${prefixRaw} is not applied (regpush sets TLS per registry host); ` +
+            `use ${names.verifyOff('HOST')} or ${names.insecure('HOST')}`,
+        );
+      }
       else insecureHosts[prefix] = source;
     }
     const digestOnly = reg['mirror-by-digest-only'];

@@ -175,7 +175,9 @@ export class MirroredClient implements RegistryClient {
   /** Where a read goes after `routes[i]` fails: "trying mirror …" or "reading from upstream …" (`repo`: "reading REPO from upstream …"). */
   private nextAfter(routes: MirrorRoute[], i: number, repo?: string): string {
     const next = routes.slice(i + 1).find((n) => this.health.usable(n));
-    return next ? `trying mirror ${next.name}` : this.upstream instanceof BlockedClient ? `no other mirror (${this.registry} itself is blocked)` : `reading ${repo ? `${repo} ` : ''}from upstream ${this.registry}`;
+    if (next) return `trying mirror ${next.name}`;
+    if (this.upstream instanceof BlockedClient) return `no other mirror (${this.registry} itself is blocked)`;
+    return `reading ${repo ? `${repo} ` : ''}from upstream ${this.registry}`;
   }
 
   /**
@@ -331,7 +333,12 @@ export class MirroredClient implements RegistryClient {
    */
   async pullsOwner(repo: string, answeredBy?: string): Promise<string> {
     const answered = this.routes(repo).find((m) => m.client.registry === answeredBy);
-    const reader = answeredBy === this.upstream.registry ? { client: this.upstream, repo } : answered ? { client: answered.client, repo: answered.repo, mirror: answered.name } : this.firstReader(repo);
+    const reader =
+      answeredBy === this.upstream.registry
+        ? { client: this.upstream, repo }
+        : answered
+          ? { client: answered.client, repo: answered.repo, mirror: answered.name }
+          : this.firstReader(repo);
     const owner = (await reader.client.pullsOwner?.(reader.repo)) ?? '';
     return reader.mirror === undefined ? owner : mirrorOwner(reader.mirror, owner);
   }

@@ -61,7 +61,21 @@ import type { Shard, SyncImage, SyncOptions, SyncResult, SyncUnitReport } from '
  */
 export { checkGateOptions } from './rate-gate.js';
 import { copyKey, destinationRepository, sharedTargets, targetClashes } from './target.js';
-import { bytesRead, elsewhereHeld, entryFailed, failedList, FailureLines, ownFailure, report, resultOf, sameFailure, targetError, targetNotAttempted, targetResult, type FailureLine } from './report.js';
+import {
+  bytesRead,
+  elsewhereHeld,
+  entryFailed,
+  failedList,
+  FailureLines,
+  ownFailure,
+  report,
+  resultOf,
+  sameFailure,
+  targetError,
+  targetNotAttempted,
+  targetResult,
+  type FailureLine,
+} from './report.js';
 import { scrubbedRejections } from '../redact.js';
 
 /**
@@ -111,7 +125,8 @@ export async function syncAs(given: SyncOptions, names: OptionNames): Promise<Sy
     const raw = rawSyncSpec((given as { spec?: unknown } | undefined)?.spec);
     if (raw !== undefined) {
       throw new UsageError(
-        `sync(): spec is a sync file's content as written (${raw}): spec must be what parseSyncFile(text, fileName) returns, which checks each entry and applies the defaults; for content held as an object, parseSyncFile(JSON.stringify(content), "sync.json")`,
+        `sync(): spec is a sync file's content as written (${raw}): spec must be what parseSyncFile(text, fileName) returns, ` +
+          `which checks each entry and applies the defaults; for content held as an object, parseSyncFile(JSON.stringify(content), "sync.json")`,
       );
     }
     checkOptions('sync()', given, SYNC_SHAPE);
@@ -128,7 +143,9 @@ const SYNC_EVENTS = Object.keys(SYNC_SHAPE.fields.events.fields).filter((k) => k
 /** sync() once its options' shape is checked and its callbacks guarded. */
 async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names: OptionNames): Promise<SyncResult> {
   // A shard out of range would silently take no image at all (parseShard refuses it on the CLI).
-  if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) throw new UsageError(`${names.about('shard')} must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
+  if (opts.shard && !(opts.shard.count >= 1 && opts.shard.index < opts.shard.count)) {
+    throw new UsageError(`${names.about('shard')} must have 0 ≤ index < count (got ${opts.shard.index}/${opts.shard.count})`);
+  }
   const images = checkImages(opts.images, names.about('images'));
   checkJobs(opts.jobs, names.about('jobs'));
   checkConnectionRanges(opts, (o) => names.about(o));
@@ -325,7 +342,9 @@ function refuseClashes(work: Work[], neighbours: readonly (Neighbour<SyncImage> 
     work.forEach((w, i) => {
       const hit = w.unit.targets.find((t) => repos.has(repositoryName(t)));
       if (hit === undefined || refused.has(i)) return;
-      const message = `${w.image.label} cannot tell whether ${formatReference(hit)} is free: ${n.image.label}, in shard ${n.shard}/${shard!.count}, writes into ${repositoryName(hit)} too and its tags could not be listed (${n.error!.code}: ${n.error!.message}); not copied`;
+      const message =
+        `${w.image.label} cannot tell whether ${formatReference(hit)} is free: ${n.image.label}, in shard ${n.shard}/${shard!.count}, ` +
+        `writes into ${repositoryName(hit)} too and its tags could not be listed (${n.error!.code}: ${n.error!.message}); not copied`;
       refused.set(i, lines.of(n.error!, message));
     });
   }
@@ -401,7 +420,17 @@ function notAttemptedFor(w: Work, error: FailureLine): SyncUnitReport {
 }
 
 /** Copies one unit; never rejects (its failure is in the result, and told to `breaker`). */
-async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof parsePlatform>[] | undefined, opts: SyncOptions, pulls: PullMeter | undefined, breaker: OutageBreaker, lines: FailureLines, names: OptionNames, ownerOf: PullsOwnerOf): Promise<SyncUnitReport> {
+async function syncUnit(
+  run: TransferRun,
+  w: Work,
+  platforms: ReturnType<typeof parsePlatform>[] | undefined,
+  opts: SyncOptions,
+  pulls: PullMeter | undefined,
+  breaker: OutageBreaker,
+  lines: FailureLines,
+  names: OptionNames,
+  ownerOf: PullsOwnerOf,
+): Promise<SyncUnitReport> {
   const source = formatReference(w.unit.source);
   const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true, image: source });
   const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
@@ -427,7 +456,16 @@ async function syncUnit(run: TransferRun, w: Work, platforms: ReturnType<typeof 
     // round trip); a changed image started before that answer pays a HEAD more (and a round trip
     // more before its children are read), and an unchanged index whose referrers are walked reads
     // the index at a target (no pull) — only the images started before the first answer.
-    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), { platforms, referrers: w.image.referrers, dryRun: opts.dryRun, warn: (m) => run.logger.warn(`${source}: ${m}`), warnAlike: warnAlikeOnce(run, 'image', `${source}: `), pulls, headUntilKnown: true, names });
+    const outcome = await copyImage(set, run.source(w.unit.source), manifestRef(w.unit.source), {
+      platforms,
+      referrers: w.image.referrers,
+      dryRun: opts.dryRun,
+      warn: (m) => run.logger.warn(`${source}: ${m}`),
+      warnAlike: warnAlikeOnce(run, 'image', `${source}: `),
+      pulls,
+      headUntilKnown: true,
+      names,
+    });
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;

@@ -28,8 +28,6 @@ const FILES_STILL_TO_WRAP = new Set<string>([
   'src/auth/refusal-errors.ts',
   'src/auth/refusals.ts',
   'src/registry/manifests.ts',
-  'src/registry/mirror-config.ts',
-  'src/registry/mirrors.ts',
   'src/registry/registry-http.ts',
   'src/sync/config.ts',
   'src/sync/options.ts',
@@ -37,7 +35,6 @@ const FILES_STILL_TO_WRAP = new Set<string>([
   'src/sync/rate-gate.ts',
   'src/sync/rules.ts',
   'src/sync/shard.ts',
-  'src/sync/sync.ts',
   'src/transfer/engine.ts',
 ]);
 
