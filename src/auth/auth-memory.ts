@@ -97,7 +97,10 @@ export class AuthMemory {
    */
   readonly helperReplies = new Map<string, HelperReply>();
 
-  /** `credsStore` lookups that failed in this operation: warned about once and not run again (a reply that failed otherwise than by a timeout or a helper missing from PATH is not kept in helperReplies, since a credHelpers failure may be passing). */
+  /**
+   * `credsStore` lookups that failed in this operation: warned about once and not run again (a reply that failed otherwise than
+   * by a timeout or a helper missing from PATH is not kept in helperReplies, since a credHelpers failure may be passing).
+   */
   readonly failedStores = new Set<string>();
 
   /** Credential files read in this operation, by path: looked up per repository, each is read once. */

@@ -54,7 +54,10 @@ export interface CredentialOptions {
    * per repository still runs each helper once per registry (see AuthMemory.helperReplies).
    */
   helperReplies?: Map<string, HelperReply>;
-  /** Milliseconds since some fixed point, for how long a helper's timeout is kept (HELPER_TIMEOUT_KEPT_MS); default performance.now (a monotonic clock: a clock step neither shortens nor lengthens it). Injectable for tests. */
+  /**
+   * Milliseconds since some fixed point, for how long a helper's timeout is kept (HELPER_TIMEOUT_KEPT_MS); default
+   * performance.now (a monotonic clock: a clock step neither shortens nor lengthens it). Injectable for tests.
+   */
   clock?: () => number;
   /**
    * The `credsStore` lookups that failed in this operation ("<store>\n<server URL>"): each is

@@ -207,7 +207,8 @@ async function checkRuntimeDir(key: string, file: string, env: Record<string, st
   const stat = await fs.stat(runtime).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : 'unreadable'));
   if (stat === 'unreadable' || stat?.isDirectory()) return; // the write says what else is wrong
   throw new InputError(
-    `cannot store a login for ${key} in ${file}: XDG_RUNTIME_DIR names ${runtime}, which ${stat ? 'is not a directory' : 'does not exist'} (regpush does not make a runtime directory, as Podman does not): create it, or set REGISTRY_AUTH_FILE to the file to keep logins in`,
+    `cannot store a login for ${key} in ${file}: XDG_RUNTIME_DIR names ${runtime}, which ${stat ? 'is not a directory' : 'does not exist'} ` +
+      '(regpush does not make a runtime directory, as Podman does not): create it, or set REGISTRY_AUTH_FILE to the file to keep logins in',
     { details: { file } },
   );
 }
@@ -239,7 +240,9 @@ function namespaceLoginFile(key: string, env: Record<string, string | undefined>
   const file = credentialFiles(env, homeDir, system).find((f) => !f.legacy && f.path !== docker);
   if (!file) {
     throw new InputError(
-      `cannot store a login for ${key}: a login for part of a registry is kept in a containers auth.json (Docker would read it from config.json as a login for the whole registry), and there is none to write here: set REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR or HOME`,
+      `cannot store a login for ${key}: a login for part of a registry is kept in a containers auth.json ` +
+        '(Docker would read it from config.json as a login for the whole registry), and there is none to write here: ' +
+        'set REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR or HOME',
     );
   }
   return file.path;

@@ -61,7 +61,9 @@ export class RefusalErrors {
       const subject = cred?.username ? `user ${cred.username}` : cred?.identityToken ? 'the identity token' : 'anonymous access';
       // `tokenRefused`: the CLI adds no "check the credentials" hint, and no write refusal is read into it.
       return new AuthError(
-        `authentication to ${this.registry} failed: the registry refused the token ${realmHost} had just issued for ${subject} (invalid_token), so the credentials are not the problem; check that the registry trusts that token service (issuer, certificate, service name) and that their clocks agree`,
+        `authentication to ${this.registry} failed: the registry refused the token ${realmHost} had just issued for ${subject} (invalid_token), ` +
+          'so the credentials are not the problem; check that the registry trusts that token service (issuer, certificate, service name) ' +
+          'and that their clocks agree',
         { details: { registry: this.registry, status: 401, realm: realmHost, tokenRefused: true, ...(cred ? {} : { anonymous: true }) } },
       );
     }
@@ -88,9 +90,13 @@ export class RefusalErrors {
     const verbs = [...new Set(actions.map((a) => (a === 'push' ? 'writing' : a === 'delete' ? 'deleting' : `'${a}'`)))].join(' or ');
     const subject = cred.username ? `the credentials for user ${cred.username} were` : cred.registryToken ? 'the registry token was' : 'the identity token was';
     const by = realmHost ? `the token service ${realmHost}` : 'the registry';
-    return new DeniedError(`access to ${writes.map((w) => w.repo).join(', ')} at ${this.registry} denied: ${subject} accepted by ${by}, but not for ${verbs} (${actions.join(',')}); check your rights on the repository`, {
-      details: { registry: this.registry, status: 401, ...(realmHost ? { realm: realmHost } : {}), scopes },
-    });
+    return new DeniedError(
+      `access to ${writes.map((w) => w.repo).join(', ')} at ${this.registry} denied: ${subject} accepted by ${by}, ` +
+        `but not for ${verbs} (${actions.join(',')}); check your rights on the repository`,
+      {
+        details: { registry: this.registry, status: 401, ...(realmHost ? { realm: realmHost } : {}), scopes },
+      },
+    );
   }
 
   rejected(cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' | 'registry-token' = 'bearer'): AuthError {

@@ -108,7 +108,11 @@ export class RefusalRecord {
   throwRefused(key: string | undefined): void {
     const err = key === undefined ? undefined : this.opts.refusals.get(key);
     if (!err) return;
-    this.opts.log.debug(err.details.anonymous === true ? `auth: an anonymous token for these scopes at ${this.opts.registry} was refused earlier in this run; not asking again` : `auth: these credentials for ${this.opts.registry} were refused earlier in this run; not sending them again`);
+    this.opts.log.debug(
+      err.details.anonymous === true
+        ? `auth: an anonymous token for these scopes at ${this.opts.registry} was refused earlier in this run; not asking again`
+        : `auth: these credentials for ${this.opts.registry} were refused earlier in this run; not sending them again`,
+    );
     throw new AuthError(err.message, { details: err.details });
   }
 }

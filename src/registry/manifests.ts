@@ -96,9 +96,13 @@ export class Manifests {
     // an empty one is none (the caller GETs the manifest to compute it).
     const stated = res.headers['docker-content-digest'] || undefined;
     if (stated !== undefined && !isValidDigest(stated)) {
-      throw new ProtocolError(`HEAD manifest ${this.name(repo, ref)}: the registry's Docker-Content-Digest ${JSON.stringify(stated.slice(0, 80))} is not a digest (sha256:<64 hex> or sha512:<128 hex>)`, {
-        details: { registry: http.registry },
-      });
+      throw new ProtocolError(
+        `HEAD manifest ${this.name(repo, ref)}: the registry's Docker-Content-Digest ${JSON.stringify(stated.slice(0, 80))} ` +
+          'is not a digest (sha256:<64 hex> or sha512:<128 hex>)',
+        {
+          details: { registry: http.registry },
+        },
+      );
     }
     this.tags.saw(repo, ref, true);
     return {
@@ -184,9 +188,13 @@ export class Manifests {
       for (let deciding = stats.spendsPending(http.statsHost()); deciding; deciding = stats.spendsPending(http.statsHost())) await deciding;
       const spent = stats.anyPullsSpent(http.statsHost()) ? stats.pullsSpent(http.statsHost(), await this.pullsOwner()) : undefined;
       if (spent !== undefined) {
-        throw new TooManyRequestsError(`${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): log in (Docker Hub allows authenticated users more pulls), or run again later`, {
-          details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
-        });
+        throw new TooManyRequestsError(
+          `${what}: not sent: the pull limit of ${http.registry} is used up (${spent}; a manifest GET of this run was refused so): ` +
+            'log in (Docker Hub allows authenticated users more pulls), or run again later',
+          {
+            details: { registry: http.registry, pullLimitSpent: true, pullLimit: spent },
+          },
+        );
       }
       // Let go by the check above, the GET may still wait for its token, a socket or its
       // connection: a 429 met meanwhile by another GET here (another image of a sync, another tag)

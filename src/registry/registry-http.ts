@@ -114,7 +114,15 @@ export class RegistryHttp {
     const shared = baseUrls.get(key);
     if (shared) return (this.baseUrl = shared);
     // The scheme is noted before any caller of base() goes on: whoever awaits it then keys the stats by it (statsHost).
-    const mine = probeScheme({ probe: this.transport.sendOnce, host, apiBase: this.apiBase, signal: this.signal, logger: this.logger, insecureTlsSetting: this.insecureTlsSetting, heard: this.heardProbe }).then((url) => {
+    const mine = probeScheme({
+      probe: this.transport.sendOnce,
+      host,
+      apiBase: this.apiBase,
+      signal: this.signal,
+      logger: this.logger,
+      insecureTlsSetting: this.insecureTlsSetting,
+      heard: this.heardProbe,
+    }).then((url) => {
       this.transport.probedSchemes.set(key, url.startsWith('http:') ? 'http' : 'https');
       return url;
     });
@@ -167,9 +175,13 @@ export class RegistryHttp {
           ? `${JSON.stringify(ref)} is not a ${area === 'manifests' ? 'tag or digest' : 'digest'}`
           : undefined;
     if (wrong) {
-      throw new ProtocolError(`${method} ${area === 'referrers' ? 'referrers' : area.slice(0, -1)} of ${this.registry}: not sent: ${wrong}; a name outside the reference grammar could address another repository`, {
-        details: { registry: this.registry },
-      });
+      throw new ProtocolError(
+        `${method} ${area === 'referrers' ? 'referrers' : area.slice(0, -1)} of ${this.registry}: not sent: ${wrong}; ` +
+          'a name outside the reference grammar could address another repository',
+        {
+          details: { registry: this.registry },
+        },
+      );
     }
     return this.url(`${repo}/${area}/${ref}`);
   }

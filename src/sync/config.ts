@@ -150,7 +150,10 @@ export function parseSyncFile(text: string, fileName: string): SyncSpec {
 export function parseSyncFileAs(text: string, fileName: string, names: ConnectionNames | undefined): SyncSpec {
   // A plain-JS caller's wrong types: E_USAGE, as every operation's options are checked.
   if (typeof text !== 'string' || typeof fileName !== 'string') {
-    throw new UsageError(`parseSyncFile(): text and fileName must be strings (got ${typeof text === 'string' ? 'a string' : text === null ? 'null' : typeof text}, ${typeof fileName === 'string' ? 'a string' : fileName === null ? 'null' : typeof fileName})`);
+    throw new UsageError(
+      `parseSyncFile(): text and fileName must be strings (got ${typeof text === 'string' ? 'a string' : text === null ? 'null' : typeof text}, ` +
+        `${typeof fileName === 'string' ? 'a string' : fileName === null ? 'null' : typeof fileName})`,
+    );
   }
   const { data, lineOf } = /\.json$/i.test(fileName) ? readJson(text, fileName) : readYaml(text, fileName);
   const p = new Problems(fileName, lineOf, names);
@@ -592,7 +595,13 @@ function checkedImage(
   const check = (key: string, why: string | undefined): void => {
     if (why !== undefined) throw v.at(key, why);
   };
-  check('source', img.source.tag === undefined ? undefined : `carries a tag (${JSON.stringify(img.source.tag)}): a SyncImage's source never does; give the tags in "tags" (or, for a source pinned by digest, in "pinnedTag")`);
+  check(
+    'source',
+    img.source.tag === undefined
+      ? undefined
+      : `carries a tag (${JSON.stringify(img.source.tag)}): a SyncImage's source never does; ` +
+          'give the tags in "tags" (or, for a source pinned by digest, in "pinnedTag")',
+  );
   const parsed = parsedReference(`${img.source.registry}/${img.source.repository}${img.source.digest === undefined ? '' : `@${img.source.digest}`}`, undefined);
   if ('problem' in parsed) throw v.at('source', parsed.problem);
   const source: ImageReference = { registry: parsed.ref.registry, repository: parsed.ref.repository, ...(parsed.ref.digest !== undefined ? { digest: parsed.ref.digest } : {}) };

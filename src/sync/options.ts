@@ -21,7 +21,10 @@ export interface GateEvents {
 
 /** sync()'s options that the gate reads (SyncOptions extends them); checked by checkGateOptions. */
 export interface GateOptions {
-  /** Keep this many of the source's ratelimit-remaining: a unit's manifest GETs (the first one, and each after it) wait while the count, less the pulls under way, would go below it; HEADs never wait. */
+  /**
+   * Keep this many of the source's ratelimit-remaining: a unit's manifest GETs (the first one, and each after it) wait while the
+   * count, less the pulls under way, would go below it; HEADs never wait.
+   */
   minRateLimit?: number;
   /** How long the gate may hold (ms, default 0: stop at once). */
   maxWaitMs?: number;
@@ -55,7 +58,10 @@ export interface SyncOptions extends ConnectionOptions, GateOptions {
   spec: SyncSpec;
   /** Take only this share of the images. */
   shard?: Shard;
-  /** Units (one source reference each) in flight at once (default 4; a unit whose manifest reads the pull-limit gate holds lends its slot meanwhile and takes one back when let go, even above this). */
+  /**
+   * Units (one source reference each) in flight at once (default 4; a unit whose manifest reads the pull-limit gate holds lends
+   * its slot meanwhile and takes one back when let go, even above this).
+   */
   images?: number;
   /** Blob transfers per unit (default 4). */
   jobs?: number;
@@ -88,7 +94,11 @@ export interface SyncTargetReport {
   bytes: number;
   /** Referrers copied (the entry's `referrers: true`), referrers of referrers included, those the target held already not counted; as copy's report counts them. */
   referrers: number;
-  /** Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, those listed and gone from the source, those stored as an OCI 1.1-rc artifact manifest, and those whose manifest this target refused (and what refers to them) (a warning says which). */
+  /**
+   * Referrers found and not copied: those naming the index `platforms` made anew, those past a bound of the walk, those listed
+   * and gone from the source, those stored as an OCI 1.1-rc artifact manifest, and those whose manifest this target refused
+   * (and what refers to them) (a warning says which).
+   */
   referrersSkipped: number;
   /** The referrers counted in `referrersSkipped`, each with why (in the walk's order); absent when none. */
   skippedReferrers?: SkippedReferrer[];

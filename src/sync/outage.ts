@@ -122,9 +122,13 @@ export class OutageBreaker {
   async pullRefusal(registry: string, owner: OwnerLookup): Promise<RegpushError | undefined> {
     const spent = await this.spentFor(registry, owner);
     if (!spent) return undefined;
-    return new TooManyRequestsError(`not copied: it needs a pull at ${registry}, whose pull limit is used up (${String(spent.details.pullLimit)}); a re-run once the limit has come back copies what is missing`, {
-      details: { registry, pullLimitSpent: true },
-    });
+    return new TooManyRequestsError(
+      `not copied: it needs a pull at ${registry}, whose pull limit is used up (${String(spent.details.pullLimit)}); ` +
+        'a re-run once the limit has come back copies what is missing',
+      {
+        details: { registry, pullLimitSpent: true },
+      },
+    );
   }
 
   /**
@@ -141,9 +145,14 @@ export class OutageBreaker {
   down(registry: string): RegpushError | undefined {
     const f = this.failing.get(registry);
     if (!f || f.images < this.threshold) return undefined;
-    return errorForCode(f.last.code, `not attempted: ${f.images === 1 ? 'the last image' : `the last ${f.images} images`} at ${registry} failed, the last with: ${f.last.message}; a re-run copies what is missing`, {
-      details: { registry, outage: true },
-    });
+    return errorForCode(
+      f.last.code,
+      `not attempted: ${f.images === 1 ? 'the last image' : `the last ${f.images} images`} at ${registry} failed, ` +
+        `the last with: ${f.last.message}; a re-run copies what is missing`,
+      {
+        details: { registry, outage: true },
+      },
+    );
   }
 
   /**
@@ -156,7 +165,10 @@ export class OutageBreaker {
     if (spent.length === 0) return undefined;
     const registries = [...new Set(spent.map((s) => s.registry))];
     const stopped = failed.filter((u) => u.error?.code === 'E_TOO_MANY_REQUESTS' && registries.some((r) => u.source.startsWith(`${r}/`))).length;
-    const images = `${stopped} image${stopped === 1 ? '' : 's'} that needed pulls there ${stopped === 1 ? 'was' : 'were'} not copied, each stopped at its first refused pull or before it; a re-run once ${spent.length === 1 ? 'the limit has' : 'the limits have'} come back copies what is missing`;
+    const images =
+      `${stopped} image${stopped === 1 ? '' : 's'} that needed pulls there ${stopped === 1 ? 'was' : 'were'} not copied, ` +
+      `each stopped at its first refused pull or before it; a re-run once ${spent.length === 1 ? 'the limit has' : 'the limits have'} ` +
+      'come back copies what is missing';
     const details = { registry: registries[0], registries, pullLimitSpent: true };
     // Readers at one registry are told apart by whose pulls they are; a registry with one reader
     // needs no name, unless that reader is a mirror's: the limit used up is then the mirror's, not

@@ -455,7 +455,10 @@ export class RateGate {
       const left = deadline - performance.now();
       if (left <= 0) {
         throw new TooManyRequestsError(
-          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${refused()}${maxWait ? ` for ${Math.round(maxWait / 1000)} s (${this.names.name('maxWaitMs')})` : ''}; stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing${pollFailed ? `; the count could not be read again: ${pollFailed.message} [${pollFailed.code}]` : ''}`,
+          `${source.registry}: ratelimit-remaining stayed ${where()} (last ${remaining})${refused()}` +
+            `${maxWait ? ` for ${Math.round(maxWait / 1000)} s (${this.names.name('maxWaitMs')})` : ''}; ` +
+            `stopped ${underWay ? `${formatReference(source)} part-way` : `before ${formatReference(source)}`}; a re-run copies what is missing` +
+            `${pollFailed ? `; the count could not be read again: ${pollFailed.message} [${pollFailed.code}]` : ''}`,
           // gateStopped: refused here, not by the registry (not an outage: outage.ts).
           { details: { registry: source.registry, remaining, gateStopped: true }, ...(pollFailed ? { cause: pollFailed } : {}) },
         );

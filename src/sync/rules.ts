@@ -141,7 +141,9 @@ export function referenceTargetProblem(target: ImageReference, img: CopiedImage)
   if (target.digest !== undefined) return "must not carry a digest: the target is written by tag (the digest stays the source's)";
   const out: ImageReference = { registry: target.registry, repository: target.repository };
   if (target.tag !== undefined) {
-    if (img.tags !== undefined && !(img.tags.kind === 'list' && img.tags.tags.length === 1)) return 'may carry a tag only when exactly one tag is copied; drop the tag so each source tag keeps its name';
+    if (img.tags !== undefined && !(img.tags.kind === 'list' && img.tags.tags.length === 1)) {
+      return 'may carry a tag only when exactly one tag is copied; drop the tag so each source tag keeps its name';
+    }
   } else if (img.source.digest !== undefined && img.pinnedTag === undefined) {
     return `needs a tag for a source pinned by digest (e.g. ${formatReference({ ...out, tag: 'pinned' })})`;
   }

@@ -75,7 +75,10 @@ export function parseShardAs(text: string, env: Readonly<Record<string, string |
   }
   // An index the environment gave (a Kubernetes Indexed Job's completions above the shard count) is its mistake, E_INPUT, as a malformed one is.
   if (index >= count && !fromFlag) {
-    throw new InputError(`${SHARD_INDEX_ENV}=${index} is out of range for ${shard} ${JSON.stringify(text)}: ${count} shard${count === 1 ? '' : 's'}, indexes 0 to ${count - 1} (the Job's completions must match the shard count)`);
+    throw new InputError(
+      `${SHARD_INDEX_ENV}=${index} is out of range for ${shard} ${JSON.stringify(text)}: ${count} shard${count === 1 ? '' : 's'}, ` +
+        `indexes 0 to ${count - 1} (the Job's completions must match the shard count)`,
+    );
   }
   if (index >= count) {
     throw new UsageError(`invalid ${shard}: index ${index} is out of range for ${count} shard${count === 1 ? '' : 's'} (0 to ${count - 1}; indexes count from 0 like ${SHARD_INDEX_ENV})`);
@@ -151,7 +154,12 @@ export interface Neighbour<T> {
  */
 export function crossShardWriters<T extends UnitSource & Placed>(images: readonly T[], shard: Shard): Neighbour<T>[] {
   // A `shard: tag` entry is listed by every shard (listsEntry): it is this shard's for the check, never a neighbour.
-  const placed = images.map((image) => ({ image, shard: shardOf(image.key, shard.count), listed: listsEntry(image, shard), repos: image.destinations.map((d) => destinationRepository(d, image.source)) }));
+  const placed = images.map((image) => ({
+    image,
+    shard: shardOf(image.key, shard.count),
+    listed: listsEntry(image, shard),
+    repos: image.destinations.map((d) => destinationRepository(d, image.source)),
+  }));
   const mine = new Set(placed.filter((p) => p.listed).flatMap((p) => p.repos));
   return placed.filter((p) => !p.listed && p.repos.some((r) => mine.has(r))).map(({ image, shard: s }) => ({ image, shard: s }));
 }

@@ -184,7 +184,12 @@ export class TransferRun implements SetOwner {
       client.whenTagAbsent?.(() => this.warmFor(client, sourceRef));
       return { ref, tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: ref.repository, client } };
     });
-    const set = new TargetSet(list, this, { failFast: mode.failFast ?? list.length === 1, stopRun: mode.stopRun ?? false, asideWarnedOncePerRegistry: mode.asideWarnedOncePerRegistry ?? false, image: mode.image });
+    const set = new TargetSet(list, this, {
+      failFast: mode.failFast ?? list.length === 1,
+      stopRun: mode.stopRun ?? false,
+      asideWarnedOncePerRegistry: mode.asideWarnedOncePerRegistry ?? false,
+      image: mode.image,
+    });
     this.sets.add(set);
     return set;
   }

@@ -14,30 +14,6 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/
 const SRC = join(ROOT, 'src');
 const MAX_LINE = 200;
 
-/**
- * Files that still hold long lines. The list only shrinks: the strict test fails on a long line in
- * any other file and on a listed file that no longer has one.
- *
- * Wrapped after the parallel changes land: these files were being changed by other work when the
- * rest of src/ was wrapped, and wrapping them then would only have made those changes conflict.
- */
-const FILES_STILL_TO_WRAP = new Set<string>([
-  'src/auth/auth-memory.ts',
-  'src/auth/credential-lookup.ts',
-  'src/auth/credential-store.ts',
-  'src/auth/refusal-errors.ts',
-  'src/auth/refusals.ts',
-  'src/registry/manifests.ts',
-  'src/registry/registry-http.ts',
-  'src/sync/config.ts',
-  'src/sync/options.ts',
-  'src/sync/outage.ts',
-  'src/sync/rate-gate.ts',
-  'src/sync/rules.ts',
-  'src/sync/shard.ts',
-  'src/transfer/engine.ts',
-]);
-
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
@@ -66,17 +42,10 @@ test('the scan sees src/: it finds the source files and reads their lines', () =
   assert.ok(files.includes('src/cli/main.ts'), 'the scan does not descend into folders');
 });
 
-test(`no line of src/**/*.ts is longer than ${MAX_LINE} characters (but in the files still to wrap)`, () => {
-  const found = longLines().filter((l) => !FILES_STILL_TO_WRAP.has(l.file));
+test(`no line of src/**/*.ts is longer than ${MAX_LINE} characters`, () => {
   assert.deepEqual(
-    found.map((l) => `${l.file}:${l.line} (${l.length} characters)`),
+    longLines().map((l) => `${l.file}:${l.line} (${l.length} characters)`),
     [],
     `lines longer than ${MAX_LINE} characters: wrap them (comments re-flowed, strings split with +, arguments one per line)`,
   );
-});
-
-test('every file still to wrap still exists and still has a long line (the list only shrinks)', () => {
-  const withLong = new Set(longLines().map((l) => l.file));
-  const stale = [...FILES_STILL_TO_WRAP].filter((f) => !withLong.has(f));
-  assert.deepEqual(stale, [], 'these files have no long line left (or are gone): take them off FILES_STILL_TO_WRAP');
 });
