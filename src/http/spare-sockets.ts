@@ -30,8 +30,14 @@ export class Spares {
     private readonly connect: (o: ConnectOptions) => Socket,
   ) {}
 
-  /** Opens connections to `url`'s origin until the pool there (busy, idle and spare) has `n`. */
-  open(url: URL, n: number): void {
+  /**
+   * Opens connections to `url`'s origin until the pool there (busy, idle and spare) has `n`, never
+   * more than the agent's maxSockets: the agent uses no more at once, so one beyond would only be
+   * a handshake to the registry that idles and closes (N requests waiting for an https registry's
+   * first answer each asked for one more: 64 connections where 16 are used).
+   */
+  open(url: URL, wanted: number): void {
+    const n = Math.min(wanted, this.agent.maxSockets);
     const tls = url.protocol === 'https:';
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const options: ConnectOptions = {

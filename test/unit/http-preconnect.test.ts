@@ -60,6 +60,21 @@ test('preconnect opens n connections and sends nothing; the next n concurrent re
   await s.close();
 });
 
+test('preconnect opens no more than the agent uses at once (maxSockets): 64 asked of a pool of 4 opens 4', async () => {
+  const s = await server();
+  const t = new Transport({ maxSockets: 4 });
+  await t.preconnect(s.url, 64);
+  await until(() => s.connections() === 4);
+  // Opened all at once (Spares.open connects synchronously): any beyond 4 would have arrived by now.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(s.connections(), 4, 'one connection per socket the agent may use, not one per request asking');
+  assert.deepEqual(await Promise.all([1, 2, 3, 4].map((i) => get(t, `${s.url}v2/${i}`))), [200, 200, 200, 200]);
+  assert.equal(s.connections(), 4, 'the requests went out on the spares');
+  t.close();
+  await until(() => s.open() === 0);
+  await s.close();
+});
+
 test('spares nobody used are closed by close(), and do not keep the process alive', async () => {
   const s = await server();
   const t = new Transport();
