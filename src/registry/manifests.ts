@@ -4,6 +4,7 @@
  * answer also tells the run what it learns on the way: whether a tag exists (tags-seen.ts) and
  * whether the registry counts pulls, which are manifest GETs (the transport's stats).
  */
+import { untilAborted } from '../abort.js';
 import { deletesEnabledBy } from './quirks.js';
 import { AbortedError, DigestMismatchError, NotFoundError, ProtocolError, RegpushError, TooManyRequestsError, UnsupportedError } from '../errors.js';
 import { drain, pullLimitSpentBy, readBody, MANIFEST_CAP } from '../http/response.js';
@@ -184,8 +185,11 @@ export class Manifests {
     let res: HttpResponse | undefined;
     while (!res) {
       // After refUrl: the scheme is known (statsHost). A 429 another GET here met may still be
-      // deciding whether the limit is used up (spendPending): waited for, not raced.
-      for (let deciding = stats.spendsPending(http.statsHost()); deciding; deciding = stats.spendsPending(http.statsHost())) await deciding;
+      // deciding whether the limit is used up (spendPending): waited for, not raced; a cancelled
+      // operation stops waiting at once (the decision may wait for that 429's body).
+      for (let deciding = stats.spendsPending(http.statsHost()); deciding; deciding = stats.spendsPending(http.statsHost())) {
+        await untilAborted(http.signal, deciding);
+      }
       const spent = stats.anyPullsSpent(http.statsHost()) ? stats.pullsSpent(http.statsHost(), await this.pullsOwner()) : undefined;
       if (spent !== undefined) {
         throw new TooManyRequestsError(

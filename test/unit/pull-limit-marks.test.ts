@@ -14,6 +14,7 @@ import type { Middleware } from '../../src/http/types.js';
 import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { fakeRegistryPool } from '../fixtures/fake-registry.js';
 import { usedUp } from '../fixtures/pull-limit-sync.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 const fake = fakeRegistryPool();
 
@@ -86,6 +87,36 @@ test('a used-up 429 from a registry that sent no count before it: marked for its
   // An anonymous reader's count is another one: its GET is sent (and refused by the registry, whose count is global here).
   await assert.rejects(client('team/c').getManifest('team/c', '1'), (e: RegpushError) => e.details.pullLimitSpent === true && !/not sent/.test(e.message));
   assert.equal(reg.count({ kind: 'manifest', method: 'GET', repo: 'team/c' }), 1);
+  transport.close();
+});
+
+test('a GET held while a used-up 429 is being decided stops waiting when its operation is cancelled (E_ABORTED), not once the decision ends', async () => {
+  const reg = await fake({ rateLimit: { limit: 100, remaining: 0 } });
+  for (const repo of ['team/a', 'team/b']) reg.seedImage(repo, { tags: ['1'] });
+  // a's credential lookup, which the decision on its 429 needs, ends only once the test says so.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const transport = new Transport({ retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 }, maxSockets: 1 });
+  let held = 0;
+  const pending = transport.stats.spendsPending.bind(transport.stats);
+  transport.stats.spendsPending = (host) => {
+    const deciding = pending(host);
+    if (deciding) held++;
+    return deciding;
+  };
+  const client = (repo: string, credential: () => Promise<typeof login>, signal?: AbortSignal) =>
+    new HttpRegistryClient({ registry: reg.host, transport, insecure: [reg.host], scopes: [`repository:${repo}:pull`], credential, signal });
+  const a = client('team/a', counted(released).credential).getManifest('team/a', '1');
+  a.catch(() => undefined);
+  await reg.seen({ kind: 'manifest', method: 'GET', repo: 'team/a' });
+  const cancel = new AbortController();
+  const b = client('team/b', counted().credential, cancel.signal).getManifest('team/b', '1');
+  await waitFor('b held behind the decision on a\'s 429', () => held > 0);
+  cancel.abort();
+  await assert.rejects(b, (e: RegpushError) => e.code === 'E_ABORTED');
+  assert.equal(reg.count({ kind: 'manifest', method: 'GET', repo: 'team/b' }), 0, 'b\'s GET never sent');
+  release();
+  await assert.rejects(a, (e: RegpushError) => e.code === 'E_TOO_MANY_REQUESTS' && e.details.pullLimitSpent === true);
   transport.close();
 });
 
