@@ -214,7 +214,11 @@ async function laterFolders(roots: readonly string[], host: string, used: string
     }
     for (const n of names) {
       const [mine, theirs] = await Promise.all([readFile(join(d, n)).catch(() => undefined), readFile(join(used, n)).catch(() => undefined)]);
-      if (mine === undefined || !same(mine, theirs)) return true;
+      // A copy this user cannot read (root's 0600 key under /etc/docker/certs.d, for a user whose
+      // own folder holds the same pair) tells nothing: warning of it on every run would ask for a
+      // move the user cannot make. A name the folder used lacks is news however it reads.
+      if (theirs === undefined) return true;
+      if (mine !== undefined && !same(mine, theirs)) return true;
     }
     return false;
   };

@@ -149,6 +149,15 @@ test('certs.d roots: a later root\'s folder for the same host is not read, and a
   assert.equal((await findCertsDir([b, both], 'reg:5000'))?.shadowed?.length, 1, 'and the other way round');
   mkdirSync(join(tmp, 'shadow-empty', 'reg:5000'), { recursive: true });
   assert.equal((await findCertsDir([both, join(tmp, 'shadow-empty')], 'reg:5000'))?.shadowed, undefined, 'an empty later folder loses nothing');
+  // A later copy that cannot be read (here a folder where the key would be; for a user, root's
+  // 0600 key) tells nothing when the folder used holds that name: no warning on every run.
+  const same = join(tmp, 'shadow-same');
+  files(same, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': DIR_PAIR.cert, 'client.key': DIR_PAIR.key });
+  const unreadable = join(tmp, 'shadow-unreadable');
+  files(unreadable, 'reg:5000', { 'ca.crt': PEM_CA, 'client.cert': DIR_PAIR.cert });
+  mkdirSync(join(unreadable, 'reg:5000', 'client.key'));
+  assert.equal((await findCertsDir([same, unreadable], 'reg:5000'))?.shadowed, undefined, 'an unreadable later copy of a file the folder used holds');
+  assert.deepEqual((await findCertsDir([join(tmp, 'shadow-empty'), unreadable], 'reg:5000'))?.shadowed, [join(unreadable, 'reg:5000')], 'a name the folder used lacks is news');
 });
 
 test('certs.d: a folder with several client pairs sends the first by name, and a warning names it and the ones not sent', async () => {
