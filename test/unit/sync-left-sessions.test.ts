@@ -12,7 +12,9 @@ const fake = fakeRegistryPool();
 test('two images of a sync fail, each with a session of its own left: each image\'s line names its own only, the sync\'s error both', async () => {
   const [src, dst] = [await fake(), await fake({ uploadOffsets: true })];
   const repos = ['one', 'two', 'three'];
-  for (const r of repos) src.seedImage(r, { tags: ['1'], layers: [bytesOf(`${r} layer`, 300_000)] });
+  // Layers of different sizes, so that a count one image's session took from the other's would show.
+  const size: Record<string, number> = { one: 300_000, two: 200_000, three: 300_000 };
+  for (const r of repos) src.seedImage(r, { tags: ['1'], layers: [bytesOf(`${r} layer`, size[r]!)] });
   // At `one` and `two` the layer's first PUT is cut after 100 kB (that session is left; the layer
   // goes again on a new one), then the source's referrers API fails: the image fails after it.
   for (const r of ['one', 'two']) {
@@ -30,13 +32,23 @@ test('two images of a sync fail, each with a session of its own left: each image
   assert.equal(unit('three').ok, true);
   const named = (line: string) => [...line.matchAll(new RegExp(`${dst.host}/mirror/(\\w+) \\(\\d+ bytes sent`, 'g'))].map((m) => m[1]);
   const clause = "upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ";
+  // The bytes a cut session names are those its PUT read from the source's stream before the
+  // registry cut it: at least the 100 kB the registry took, at most that image's layer. How far past
+  // 100 kB depends on scheduling (a loaded machine cuts the PUT before it read the whole layer), so
+  // the count is not asserted exactly; the sync's error names each session with the same count as
+  // its image's line.
+  const sentOf = (line: string, r: string) => Number(new RegExp(`${dst.host}/mirror/${r} \\((\\d+) bytes sent, cut in the middle of a monolithic PUT\\)`).exec(line)?.[1]);
   for (const r of ['one', 'two']) {
     const line = unit(r).error?.message ?? '';
     assert.ok(line.includes(`; 1 ${clause}${dst.host}/mirror/${r} (`), line);
     assert.deepEqual(named(line), [r], `only its own session: ${line}`);
+    const sent = sentOf(line, r);
+    assert.ok(sent >= 100_000 && sent <= size[r]!, `its own session's bytes, within its layer: ${line}`);
+    assert.equal(sentOf(err.message, r), sent, `the sync's error names ${r}'s session with ${r}'s count: ${err.message}`);
   }
   assert.equal(dst.openUploads(), 2, 'both cut sessions stay');
-  assert.ok(err.message.endsWith(`; 2 ${clause.replace('session could', 'sessions could')}${dst.host}/mirror/one (300000 bytes sent, cut in the middle of a monolithic PUT); ${dst.host}/mirror/two (300000 bytes sent, cut in the middle of a monolithic PUT)`), err.message);
+  const each = ['one', 'two'].map((r) => `${dst.host}/mirror/${r} (${sentOf(err.message, r)} bytes sent, cut in the middle of a monolithic PUT)`).join('; ');
+  assert.ok(err.message.endsWith(`; 2 ${clause.replace('session could', 'sessions could')}${each}`), err.message);
 });
 
 test('an image fails at one of its two targets (a cut PUT, no retry): that target\'s line names the session left there, not the other target\'s, and the image\'s other target is copied', async () => {
