@@ -218,7 +218,7 @@ export function parseMirrorFlag(raw: string): [string, string] {
   return [prefix, mirror];
 }
 
-/** daemon.json's top-level object; E_INPUT (MirrorConfigError) naming the file when it is not one. */
+/** daemon.json's top-level object; E_INPUT (MirrorConfigError) naming the file when it is not one. @internal (the CLI's, for its "proxies" check) */
 export function daemonJsonObject(text: string, source: string): Record<string, unknown> {
   let parsed: unknown;
   try {
