@@ -12,13 +12,12 @@
 // A new folder under src/ fails the test until it is given a layer in LAYERS below.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, posix, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import ts from 'typescript';
+import { REPO_ROOT, repoPath, tsFiles } from '../fixtures/source-files.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/unit/ → repository root
-const SRC = join(ROOT, 'src');
+const SRC = join(REPO_ROOT, 'src');
 
 /** Rank of each group: a module may import its own group and groups of lower rank (pure and leaf rules aside). */
 const LAYERS: Record<string, number> = {
@@ -61,16 +60,6 @@ interface Edge {
   line: number;
 }
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return sourceFiles(p);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [p] : [];
-  });
-}
-
-const rel = (abs: string) => relative(ROOT, abs).split('\\').join('/');
-
 /** Every module specifier a file names, with its line. */
 function specifiers(file: string): { spec: string; line: number }[] {
   const text = readFileSync(file, 'utf8');
@@ -106,15 +95,15 @@ function processEnvReads(file: string, name = 'env'): number[] {
 
 function collectEdges(): Edge[] {
   const edges: Edge[] = [];
-  for (const file of sourceFiles(SRC)) {
+  for (const file of tsFiles(SRC)) {
     for (const { spec, line } of specifiers(file)) {
       if (spec.startsWith('.')) {
         // NodeNext: imports name the emitted .js file; the source is the .ts next to it.
-        const target = posix.normalize(posix.join(posix.dirname(rel(file)), spec)).replace(/\.js$/, '.ts');
-        edges.push({ from: rel(file), to: target, pkg: false, line });
+        const target = posix.normalize(posix.join(posix.dirname(repoPath(file)), spec)).replace(/\.js$/, '.ts');
+        edges.push({ from: repoPath(file), to: target, pkg: false, line });
       } else if (!spec.startsWith('node:')) {
         const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-        edges.push({ from: rel(file), to: name, pkg: true, line });
+        edges.push({ from: repoPath(file), to: name, pkg: true, line });
       }
     }
   }
@@ -137,12 +126,12 @@ test('the import graph was read (sanity: known edges are there)', () => {
   assert.ok(edges.length > 100, `only ${edges.length} imports found under ${SRC}`);
   assert.ok(internal.some((e) => e.from === 'src/push/push.ts' && e.to === 'src/transfer/engine.ts'));
   assert.ok(edges.some((e) => e.pkg && e.to === 'axios'));
-  const missing = internal.filter((e) => !sourceFiles(SRC).map(rel).includes(e.to));
+  const missing = internal.filter((e) => !tsFiles(SRC).map(repoPath).includes(e.to));
   assert.deepEqual(missing.map(show), [], 'imports of files that do not exist (a resolution bug in this test?)');
 });
 
 test('every module of src/ belongs to a layer', () => {
-  const unplaced = [...new Set(sourceFiles(SRC).map(rel).map(groupOf))].filter((g) => !(g in LAYERS));
+  const unplaced = [...new Set(tsFiles(SRC).map(repoPath).map(groupOf))].filter((g) => !(g in LAYERS));
   assert.deepEqual(unplaced, [], `give these a layer in LAYERS (test/unit/import-rules.test.ts): ${unplaced.join(', ')}`);
 });
 
@@ -155,27 +144,27 @@ test('axios only in src/http, www-authenticate only in src/auth', () => {
 
 test('image, ref and layer do no network I/O: none of them imports Node\'s network or process modules', () => {
   const network = new Set(['node:net', 'node:http', 'node:https', 'node:http2', 'node:tls', 'node:dns', 'node:dgram', 'node:child_process']);
-  const pure = sourceFiles(SRC).filter((f) => PURE[groupOf(rel(f))] !== undefined);
+  const pure = tsFiles(SRC).filter((f) => PURE[groupOf(repoPath(f))] !== undefined);
   assert.ok(pure.length > 20, 'the pure modules were found');
-  const found = pure.flatMap((f) => specifiers(f).filter((s) => network.has(s.spec)).map((s) => `${rel(f)}:${s.line} imports ${s.spec}`));
+  const found = pure.flatMap((f) => specifiers(f).filter((s) => network.has(s.spec)).map((s) => `${repoPath(f)}:${s.line} imports ${s.spec}`));
   assert.deepEqual(found, []);
 });
 
 test('the library never reads process.env (only src/cli does, and hands env in)', () => {
-  const bad = sourceFiles(SRC)
-    .filter((f) => groupOf(rel(f)) !== 'cli')
-    .flatMap((f) => processEnvReads(f).map((line) => `${rel(f)}:${line} reads process.env`));
+  const bad = tsFiles(SRC)
+    .filter((f) => groupOf(repoPath(f)) !== 'cli')
+    .flatMap((f) => processEnvReads(f).map((line) => `${repoPath(f)}:${line} reads process.env`));
   assert.deepEqual(bad, []);
 });
 
 test('the library looks the process\'s directory up only at the boundaries where a caller gave no cwd (relative paths are taken in the cwd option, or CliIO.cwd)', () => {
   // workingDirectory (each operation, once, at its start) and resolveLayerOptions (the layer builder's own options).
   const allowed = new Set(['src/registry/working-directory.ts', 'src/layer/options.ts']);
-  const bad = sourceFiles(SRC)
-    .filter((f) => groupOf(rel(f)) !== 'cli' && !allowed.has(rel(f)))
-    .flatMap((f) => processEnvReads(f, 'cwd').map((line) => `${rel(f)}:${line} reads process.cwd`));
+  const bad = tsFiles(SRC)
+    .filter((f) => groupOf(repoPath(f)) !== 'cli' && !allowed.has(repoPath(f)))
+    .flatMap((f) => processEnvReads(f, 'cwd').map((line) => `${repoPath(f)}:${line} reads process.cwd`));
   assert.deepEqual(bad, []);
-  for (const f of allowed) assert.equal(processEnvReads(join(ROOT, f), 'cwd').length, 1, `${f}: one read`);
+  for (const f of allowed) assert.equal(processEnvReads(join(REPO_ROOT, f), 'cwd').length, 1, `${f}: one read`);
 });
 
 /** Every internal import that breaks a layer rule, as "from -> to" with the reason. */

@@ -6,38 +6,27 @@
 // message counts once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, repoPath, tsFiles } from '../fixtures/source-files.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/unit/ → repository root
-const SRC = join(ROOT, 'src');
+const SRC = join(REPO_ROOT, 'src');
 const MAX_LINE = 200;
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return sourceFiles(p);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [p] : [];
-  });
-}
-
-const rel = (abs: string) => relative(ROOT, abs).split('\\').join('/');
 
 /** Every line over MAX_LINE in src/, as { file, line, length }. */
 function longLines(): { file: string; line: number; length: number }[] {
-  return sourceFiles(SRC).flatMap((abs) =>
+  return tsFiles(SRC).flatMap((abs) =>
     readFileSync(abs, 'utf8')
       .split(/\r?\n/)
       .flatMap((text, i) => {
         const length = [...text].length;
-        return length > MAX_LINE ? [{ file: rel(abs), line: i + 1, length }] : [];
+        return length > MAX_LINE ? [{ file: repoPath(abs), line: i + 1, length }] : [];
       }),
   );
 }
 
 test('the scan sees src/: it finds the source files and reads their lines', () => {
-  const files = sourceFiles(SRC).map(rel);
+  const files = tsFiles(SRC).map(repoPath);
   assert.ok(files.includes('src/index.ts'), 'src/index.ts not found: the test is looking in the wrong place');
   assert.ok(files.includes('src/cli/main.ts'), 'the scan does not descend into folders');
 });
