@@ -145,20 +145,21 @@ export class Manifests {
    * (pullLimitSpentBy), before its body is read: the body-wait middleware reads it, and the
    * connection it came on is taken by the next GET queued for it once it has been read. That GET,
    * still unsent now, is cut (spendPending: whenSpent) rather than sent to be refused in turn. The
-   * mark itself waits for the answer as told once its body is read (`answered`; undefined where the
+   * mark itself waits for the answer as told once its body is read (`awaitAnswer`; undefined where the
    * request ended first: the headers' word stands), which may name a short wait that makes it an
    * ordinary 429, retried (quotaSpent); and for whose pulls they are, a credential lookup asked only
    * now: a registry that counts no pulls never costs one. `cut`: this GET's own watcher (whenSpent),
    * not called for its own answer: a retry of it is the retry level's to decide.
    */
-  private spentAtHeaders(res: HttpResponse, url: string, answered: Promise<HttpResponse | undefined>, cut: () => void): void {
+  private spentAtHeaders(res: HttpResponse, url: string, awaitAnswer: () => Promise<HttpResponse | undefined>, cut: () => void): void {
     const stats = this.http.transport.stats;
     const countBefore = res.countBefore ?? stats.countSent(res.url || url);
     if (pullLimitSpentBy({ status: res.status, headers: res.headers, countBefore }) === undefined) return;
     const host = this.http.statsHost();
     const source = res.headers['docker-ratelimit-source'];
+    const body = awaitAnswer();
     const mark = async (): Promise<void> => {
-      const read = await answered;
+      const read = await body;
       const limit = pullLimitSpentBy({ status: res.status, headers: res.headers, countBefore, waitInBody: read?.waitInBody });
       if (limit === undefined) return;
       const id = await this.http.whose();
@@ -208,7 +209,8 @@ export class Manifests {
       const cut = (): void => unsent.abort();
       const unwatch = stats.whenSpent(http.statsHost(), cut);
       // The answer whose headers spentAtHeaders was given, told once its body is read (onAnswer);
-      // per attempt, as the retries send the GET again.
+      // per attempt, as the retries send the GET again; waited for only where the headers say a
+      // limit may be used up (an ordinary answer makes no promise).
       let tell: ((answer: HttpResponse | undefined) => void) | undefined;
       const told = (answer: HttpResponse | undefined): void => {
         tell?.(answer);
@@ -222,7 +224,7 @@ export class Manifests {
           unsentSignal: unsent.signal,
           onHeaders: (r) => {
             told(undefined);
-            this.spentAtHeaders(r, url, new Promise((resolve) => (tell = resolve)), cut);
+            this.spentAtHeaders(r, url, () => new Promise((resolve) => (tell = resolve)), cut);
           },
           onAnswer: told,
         });
