@@ -106,7 +106,11 @@ export function checkGateOptions(o: Omit<GateOptions, 'events'>, names: OptionNa
  * after the first images were grouped). An image read through a mirror is the mirror's reader
  * (MirroredClient.pullsReader): the mirror's reads never spend the registry's pulls. A source
  * client that cannot say who reads (RegistryClient.pullsReader absent) is grouped by its registry
- * and goes by the last count its host sent.
+ * and goes by the last count its host sent; so is an image whose reader sync did not ask, its
+ * registry having answered without a count when it started. Such a group may read as any reader
+ * there, so it and the readers' groups of its registry weigh each other's pulls under way (peers):
+ * at a registry whose counts begin after its first answers, the images started before and those
+ * started after never spend the same room above the reserve twice.
  */
 export class RateGate {
   private readonly registries = new Map<string, RegistryGate>();
@@ -125,7 +129,9 @@ export class RateGate {
     // A new count may let waiting units through (the first count of a registry above all).
     // Every reader's group at the host: the count may be any of theirs (readerCount tells again once it is known whose).
     this.unwatch = run.transport.stats.watch((seen) => {
-      for (const [key, g] of this.registries) if (g.host === seen.registry) this.pump(key);
+      const pumped = new Set<RegistryGate>();
+      for (const g of this.registries.values()) if (g.host === seen.registry) for (const p of this.peers(g)) pumped.add(p);
+      for (const p of pumped) this.pump(p.key);
     });
   }
 
@@ -191,8 +197,12 @@ export class RateGate {
     const min = this.opts.minRateLimit;
     const { key, host, who } = this.gateKey(source, reader);
     let g = this.registries.get(key);
-    if (!g) this.registries.set(key, (g = new RegistryGate(host, who)));
+    if (!g) {
+      const made: RegistryGate = new RegistryGate(key, host, who, () => this.peers(made));
+      this.registries.set(key, (g = made));
+    }
     const gate = g;
+    gate.sources.add(apiHost(source.registry).toLowerCase());
     const pulls: UnitPulls = { pending: 0, announced: 0, answered: false, inFlight: 0, cleared: false, charged: false };
     const admit = async (): Promise<void> => {
       if (gate.stopped) throw gate.stopped.err;
@@ -223,8 +233,8 @@ export class RateGate {
           // A read refused before it was sent (the gate stopped) tells the gate nothing.
           if (!pulls.charged) return;
           pulls.answered = true;
-          gate.perUnit = Math.max(gate.perUnit, pulls.announced);
-          this.pump(key);
+          gate.largest = Math.max(gate.largest, pulls.announced);
+          this.pumpPeers(gate);
         },
         send: async <T>(read: () => Promise<T>): Promise<T> => {
           if (done) throw over();
@@ -260,7 +270,7 @@ export class RateGate {
               this.spend(gate, asRegpushError(err));
             } finally {
               pulls.inFlight--;
-              this.pump(key);
+              this.pumpPeers(gate);
             }
           }
         },
@@ -273,8 +283,8 @@ export class RateGate {
         }
         if (!pulls.charged) return;
         gate.units.delete(pulls);
-        gate.ended = true;
-        this.pump(key);
+        gate.endedOne = true;
+        this.pumpPeers(gate);
       },
     };
   }
@@ -311,6 +321,31 @@ export class RateGate {
     return g.spent ? 0 : this.remaining(g);
   }
 
+  /**
+   * The groups whose images may spend the pulls `g` goes by, `g` first. An image whose reader was
+   * not asked (readerOf in sync.ts: its registry had answered without a count when it started) is
+   * in its registry's group, and may read as any reader there: that group is weighed with every
+   * reader's group of its registry (the same host, or a source registry in common where a reader is
+   * a mirror's), and each of them with it. A registry whose first answers carry no count and later
+   * ones do has both at once: its images started in between are under way in the registry's group
+   * when the next ones join their reader's, and each group counting its own pulls alone would let
+   * both spend down to the reserve, the one into it. Readers' groups are not weighed with each
+   * other: each goes by its own reader's count.
+   */
+  private peers(g: RegistryGate): RegistryGate[] {
+    const out = [g];
+    for (const h of this.registries.values()) {
+      if (h === g || (h.who !== undefined && g.who !== undefined)) continue;
+      if (h.host === g.host || [...h.sources].some((s) => g.sources.has(s))) out.push(h);
+    }
+    return out;
+  }
+
+  /** Pumps `g` and the groups weighed with it (peers): a pull of `g`'s answered, or an image of it ended, may make room in either. */
+  private pumpPeers(g: RegistryGate): void {
+    for (const p of this.peers(g)) this.pump(p.key);
+  }
+
   /** Lets through the first GETs of the images of `key` that the count allows, in order; holds the rest. */
   private pump(key: string): void {
     const g = this.registries.get(key);
@@ -324,16 +359,16 @@ export class RateGate {
       // A unit's cost is known once its top manifest has been read (an index announces its
       // children then); until some unit's is, or one has ended, one unit goes alone — and only
       // while a count already sent (with a tag list, say) leaves a pull above the reserve.
-      const sized = g.ended || g.perUnit > 0;
+      const sized = g.ended() || g.perUnit() > 0;
       const admit =
         remaining === undefined
-          ? g.units.size === 0 || g.ended
+          ? g.busy() === 0 || g.ended()
           : !sized
-            ? g.units.size === 0 && remaining - g.estimate() >= min
+            ? g.busy() === 0 && remaining - g.estimate() >= min
             : remaining - g.underWay() - g.estimate() >= min;
       if (!admit) {
-        // Units in flight will end, have a pull answered or bring a new count: pumped again then.
-        if (g.units.size > 0) return;
+        // Units in flight (its peers' too) will end, have a pull answered or bring a new count: pumped again then.
+        if (g.busy() > 0) return;
         g.holding = true;
         // Nothing in flight here: what the next unit needs is its own estimate.
         const need = g.estimate();
@@ -522,48 +557,75 @@ interface UnitPulls {
   charged: boolean;
 }
 
-/** The gate's state for one reader of a registry (or, without a reader, for the registry). */
+/**
+ * The gate's state for one reader of a registry (or, without a reader, for the registry). What its
+ * count is weighed against — the pulls under way, what an image costs — is its own units' and its
+ * peers' (RateGate.peers: the registry's group and its readers' are weighed together).
+ */
 class RegistryGate {
   constructor(
+    /** Its key in RateGate.registries (RateGate.gateKey). */
+    readonly key: string,
     /** The registry's record key (TransportStats.hostKey), asked each time (RateGate.gateKey). */
     private readonly hostNow: () => string,
     /** The credential identity its images read with (TransportStats.readerCount); undefined: the host's count. */
     readonly who: string | undefined,
+    /** This group and those weighed with it (RateGate.peers), asked each time: groups are made as images come. */
+    private readonly peers: () => RegistryGate[],
   ) {}
   /** The registry's record key (TransportStats.hostKey). */
   get host(): string {
     return this.hostNow();
   }
+  /** The source registries (API hosts) of its images: a mirror's reader is weighed with the registry's group by them (RateGate.peers). */
+  readonly sources = new Set<string>();
   /** Units let through and not ended. */
   readonly units = new Set<UnitPulls>();
   /** GETs of units under way that the count has no room for yet, in the order they came. */
   readonly held: { unit: UnitPulls; source: ImageReference; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  /** The pulls units other than `except` will spend for sure: all they announced when let send it, else those in flight. */
+  /** Units let through and not ended, its peers' too. */
+  private weighed(): UnitPulls[] {
+    return this.peers().flatMap((p) => [...p.units]);
+  }
+  /** How many units (its peers' too) are let through and not ended. */
+  busy(): number {
+    return this.weighed().length;
+  }
+  /** The pulls units other than `except` (its peers' too) will spend for sure: all they announced when let send it, else those in flight. */
   committed(except: UnitPulls): number {
     let n = 0;
-    for (const u of this.units) if (u !== except) n += u.cleared ? Math.max(u.pending, u.inFlight) : u.inFlight;
+    for (const u of this.weighed()) if (u !== except) n += u.cleared ? Math.max(u.pending, u.inFlight) : u.inFlight;
     return n;
   }
-  /** GETs sent and not answered. */
+  /** GETs sent and not answered (its peers' too). */
   inFlight(): number {
     let n = 0;
-    for (const u of this.units) n += u.inFlight;
+    for (const u of this.weighed()) n += u.inFlight;
     return n;
   }
-  /** The most pulls one unit of this registry has announced so far (0: none has read its top manifest yet). */
-  perUnit = 0;
+  /** The most pulls one of its own units has announced so far (0: none has read its top manifest yet). */
+  largest = 0;
+  /** The most pulls one unit of this group or its peers has announced so far (0: none has read its top manifest yet). */
+  perUnit(): number {
+    return Math.max(...this.peers().map((p) => p.largest));
+  }
   /** What a unit not yet under way is taken to cost: as much as the largest seen, and one at least. */
   estimate(): number {
-    return Math.max(1, this.perUnit);
+    return Math.max(1, this.perUnit());
   }
-  /** Pulls the units in flight have under way; a unit none of whose GETs has been answered yet counts the estimate. */
+  /** Pulls the units in flight (its peers' too) have under way; a unit none of whose GETs has been answered yet counts the estimate. */
   underWay(): number {
     let n = 0;
-    for (const u of this.units) n += u.answered ? u.pending : Math.max(this.estimate(), u.pending);
+    const estimate = this.estimate();
+    for (const u of this.weighed()) n += u.answered ? u.pending : Math.max(estimate, u.pending);
     return n;
   }
-  /** Some unit has ended (with no count sent by then, the registry sends none). */
-  ended = false;
+  /** One of its own units has ended. */
+  endedOne = false;
+  /** Some unit of this group or its peers has ended (with no count sent by then, the registry sends none). */
+  ended(): boolean {
+    return this.peers().some((p) => p.endedOne);
+  }
   /** The count was too low with nothing in flight: wait() is asking again. */
   holding = false;
   /** release() found GETs held with none in flight and looks again once the last answer has been told. */

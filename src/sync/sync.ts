@@ -198,7 +198,10 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // registry has shown that it sends no count (a manifest answer without one, and none sent
     // since: countsPulls false once pullsKnown): the gate has no reader's count to hold an image
     // by there, and groups it by its registry. Asked until that is known, so that the images of a
-    // registry whose first answers bring counts are grouped by reader from the first.
+    // registry whose first answers bring counts are grouped by reader from the first. A registry
+    // whose counts begin only after answers without them has images in both kinds of group: the
+    // gate weighs its registry's group with its readers' (RateGate.peers), so that neither spends
+    // the room above the reserve the other's pulls under way take.
     const readerOf = (source: ImageReference): Promise<PullsReader | undefined> =>
       ask(source, (c) => {
         const repo = source.repository;
