@@ -152,7 +152,7 @@ export class TransferRun implements SetOwner {
   /** A source repository, read with pull scope and the `from` credentials. */
   source(ref: ImageReference): RepoEndpoint {
     const client = connect(this.transport, ref.registry, 'from', [{ repo: ref.repository, actions: ['pull'] }], this.conn, this.auth);
-    if (client.warm && !this.sources.has(client.registry)) this.sources.set(client.registry, client);
+    if (client.warm && !this.sources.has(ref.registry)) this.sources.set(ref.registry, client);
     return { repo: ref.repository, client };
   }
 
@@ -162,16 +162,18 @@ export class TransferRun implements SetOwner {
    * them from the source — so the requests that start the transfer skip the handshake. They open
    * while the source's manifest request is in flight. An update or an unchanged re-run (the tag
    * exists), or a dry run, opens none; a spare nobody uses closes after a few seconds or at close().
-   * The source registry of `sourceRef` is warmed where that image's reads go first: mirrors may be
-   * configured per namespace, and the registry's one source client here was made for the run's
-   * first image, whose mirror may not be this image's.
+   * Only the image's own source registry is warmed, where that image's reads go first: mirrors may
+   * be configured per namespace, and the registry's one source client here was made for the run's
+   * first image, whose mirror may not be this image's. The run's other source registries are not:
+   * this image reads nothing there (warming each of them, a sync from two registries opened
+   * --jobs connections at the other registry, or at its first image's mirror, for every cold
+   * target of either, which idled and closed).
    */
   private warmFor(target: RegistryClient, sourceRef: ImageReference | undefined): void {
     if (this.dryRun) return;
     target.warm?.(this.jobs);
-    for (const s of this.sources.values()) {
-      if (s.registry !== target.registry) s.warm?.(this.jobs, s.registry === sourceRef?.registry ? sourceRef.repository : undefined);
-    }
+    const source = sourceRef && this.sources.get(sourceRef.registry);
+    if (source && source.registry !== target.registry) source.warm?.(this.jobs, sourceRef.repository);
   }
 
   /**
