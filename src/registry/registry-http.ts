@@ -63,6 +63,20 @@ export function rewordMissingRepository(err: unknown, advice: string): NotFoundE
   return new NotFoundError(`${err.message.slice(0, -CREATE_REPOSITORY.length - 1)}${advice})`, { cause: err.cause, details });
 }
 
+/**
+ * The host a registry's answers are counted under in the run's stats (TransportStats.hostKey
+ * keys it): `endpoint`'s host with the scheme its requests go by, for a loopback or insecure-TLS
+ * registry (`auto`) the one the run's scheme probe settled on (Transport.probedSchemes, keyed by
+ * host and `apiBase`, the path the API is served under), `auto` until it has. One answer for a
+ * client's own requests (RegistryHttp.statsHost) and for a caller that has only the registry's
+ * name and the run's settings (sync's pull-limit gate: endpointOf gives the endpoint every client
+ * of the run reaches it by).
+ */
+export function statsHostOf(transport: Pick<Transport, 'probedSchemes'>, endpoint: Pick<Endpoint, 'host' | 'scheme'>, apiBase = ''): StatsHost {
+  const { host, scheme } = endpoint;
+  return { host, scheme: scheme === 'auto' ? (transport.probedSchemes.get(host + apiBase) ?? 'auto') : scheme };
+}
+
 /** One registry's API over HTTP, as the API's calls use it. */
 export class RegistryHttp {
   readonly registry: string;
@@ -143,8 +157,7 @@ export class RegistryHttp {
    * default): its rate-limit headers, pull owner and used-up mark would never be found.
    */
   statsHost(): StatsHost {
-    const { host, scheme } = this.endpoint;
-    return { host, scheme: scheme === 'auto' ? (this.transport.probedSchemes.get(host + this.apiBase) ?? 'auto') : scheme };
+    return statsHostOf(this.transport, this.endpoint, this.apiBase);
   }
 
   /** statsHost() once the scheme is known: the probe awaited (a failed one leaves it `auto`: no request went out to be counted). */

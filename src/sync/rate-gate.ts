@@ -15,6 +15,7 @@ import type { PullMeter } from '../transfer/graph.js';
 import type { PullsReader } from '../registry/registry-client.js';
 import type { ConnectionOptions } from '../registry/connection-options.js';
 import { endpointOf } from '../registry/insecure-settings.js';
+import { statsHostOf } from '../registry/registry-http.js';
 import type { UnitSlot } from './slots.js';
 import type { GateOptions } from './options.js';
 
@@ -120,7 +121,7 @@ export class RateGate {
 
   constructor(
     private readonly run: TransferRun,
-    /** The gate's options, and the run's insecure settings (the scheme each source is reached by: statsHostOf). */
+    /** The gate's options, and the run's insecure settings (the scheme each source is reached by: countsKey). */
     private readonly opts: GateOptions & Pick<ConnectionOptions, 'insecureRegistries' | 'insecureTlsRegistries' | 'env'>,
     private readonly logger: Logger,
     /** What the messages call minRateLimit and maxWaitMs (the CLI's --min-ratelimit, --max-wait). */
@@ -139,29 +140,28 @@ export class RateGate {
    * The group of `source`'s reader (RegistryClient.pullsReader): its registry, keyed as the
    * transport keeps its counts (`https://reg:443` is `reg`), and the credential it reads with.
    * Without a reader, the registry's (its last count, whoever it was sent to): grouped by its API
-   * host, and its counts looked up under the key the transport keeps them by (statsHostOf), asked
+   * host, and its counts looked up under the key the transport keeps them by (countsKey), asked
    * each time, as a probed scheme may settle after the group was made.
    */
   private gateKey(source: ImageReference, reader: PullsReader | undefined): { key: string; host: () => string; who?: string } {
     if (!reader) {
       const api = apiHost(source.registry).toLowerCase();
-      return { key: api, host: () => this.statsHostOf(source.registry) };
+      return { key: api, host: () => this.countsKey(source.registry) };
     }
     return { key: `${reader.host}\n${reader.who}`, host: () => reader.host, who: reader.who };
   }
 
   /**
-   * The key the transport keeps `registry`'s counts by (TransportStats.hostKey), as its answers'
-   * URLs are keyed (RegistryHttp.statsHost): with the scheme the run's clients reach it by
-   * (endpointOf: the run's insecure settings), or, for a loopback or insecure-TLS registry, the one
-   * a probe settled on (Transport.probedSchemes). Keyed `auto`, an HTTPS registry named on `:80`,
+   * The key the transport keeps `registry`'s counts by (TransportStats.hostKey), as its clients'
+   * answers are keyed (statsHostOf, as RegistryHttp.statsHost): with the scheme the run's clients
+   * reach it by (endpointOf: the run's insecure settings), or, for a loopback or insecure-TLS
+   * registry, the one a probe settled on. Keyed `auto`, an HTTPS registry named on `:80`,
    * a plain-HTTP one on `:443`, or `127.0.0.1:443` probed to plain HTTP would be looked up without
    * its port, and its counts never found: the gate would never hold its images.
    */
-  private statsHostOf(registry: string): string {
-    const { stats, probedSchemes } = this.run.transport;
-    const { host, scheme } = endpointOf(registry, this.opts);
-    return stats.hostKey({ host, scheme: scheme === 'auto' ? (probedSchemes.get(host) ?? 'auto') : scheme });
+  private countsKey(registry: string): string {
+    const transport = this.run.transport;
+    return transport.stats.hostKey(statsHostOf(transport, endpointOf(registry, this.opts)));
   }
 
   /** Stops listening for counts. */
