@@ -3,8 +3,9 @@
  * any layer is built: each platform a --layer qualifier names is one the base has, each new layer
  * is in the format of the images it goes into, annotations have an OCI manifest to go into, and a
  * Windows variant holds no symlink; and the base converted to the output family (--format).
+ * A setting the base does not take is that setting's mistake, not the base's: E_USAGE for a flag or
+ * a library option, E_INPUT where regpush.json gave it (badValue), as src/errors.ts splits them.
  */
-import { InputError, UsageError } from '../errors.js';
 import { convertDescriptor, convertIndex, convertManifest, DroppedFields } from '../image/convert.js';
 import { manifestMediaTypeFor, mediaFamily, MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, isWindows, platformMatches } from '../image/platform.js';
@@ -12,7 +13,7 @@ import type { Platform } from '../image/types.js';
 import { windowsSymlinkRefused } from '../layer/index.js';
 import type { Logger } from '../log.js';
 import { usedLayers } from './compose-stage.js';
-import { chownWindows, type PushInputs } from './inputs.js';
+import { badValue, chownWindows, type PushInputs } from './inputs.js';
 import { APP_LAYER } from './layer-label.js';
 import type { ResolvedBase } from './resolve.js';
 
@@ -32,7 +33,8 @@ export function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger
   for (const l of inputs.layers) {
     if (l.platform && !base.images.some((i) => platformMatches(l.platform!, i.platform))) {
       const have = base.images.map((i) => formatPlatform(i.platform)).join(', ');
-      throw new InputError(`${names.about(`layers[${l.index}]`, `${formatPlatform(l.platform)}=…`)}: the image being built has no ${formatPlatform(l.platform)} platform (it has ${have || 'none'})`);
+      const path = `layers[${l.index}]`;
+      throw badValue(names, path)(`${names.about(path, `${formatPlatform(l.platform)}=…`)}: the image being built has no ${formatPlatform(l.platform)} platform (it has ${have || 'none'})`);
     }
   }
   checkLayerFormats(base, inputs);
@@ -48,7 +50,7 @@ export function checkBase(base: ResolvedBase, inputs: PushInputs, logger: Logger
   }
   const to = inputs.format ?? base.family;
   if (inputs.annotations && to === 'docker') {
-    throw new UsageError(`${names.about('annotations')} needs an OCI manifest, and the base is Docker v2 (which has no annotations): add ${names.set('format', 'oci')}`);
+    throw badValue(names, 'annotations')(`${names.about('annotations')} needs an OCI manifest, and the base is Docker v2 (which has no annotations): add ${names.set('format', 'oci')}`);
   }
   // An index may list children of the other family (an OCI index over Docker v2 manifests): those
   // are converted to the index's, since our config and layer go into every child we write.
@@ -90,11 +92,11 @@ function checkLayerFormats(base: ResolvedBase, inputs: PushInputs): void {
     for (const l of inputs.layers) {
       if (l.platform && !platformMatches(l.platform, img.platform)) continue;
       if (l.forWindows !== undefined && l.forWindows !== windows) continue; // the other variant goes there
-      if (windows && inputs.chown) throw new UsageError(`the base has a ${formatPlatform(img.platform)} image: ${chownWindows(names.name('chown'))}`);
+      if (windows && inputs.chown) throw badValue(names, 'chown')(`the base has a ${formatPlatform(img.platform)} image: ${chownWindows(names.name('chown'))}`);
       if ((l.options.windows === true) === windows) continue;
       const it = formatPlatform(img.platform);
-      const what = l.label === APP_LAYER ? 'the app layer' : names.name(`layers[${l.index}]`, l.dest.join(' '));
-      throw new InputError(`the base is a ${it} image, and ${what} is built for ${windows ? 'Linux' : 'Windows'}: give ${names.set('platform', it)}`);
+      const path = l.label === APP_LAYER ? 'app' : `layers[${l.index}]`;
+      throw badValue(names, path)(`the base is a ${it} image, and ${names.name(path, l.dest.join(' '))} is built for ${windows ? 'Linux' : 'Windows'}: give ${names.set('platform', it)}`);
     }
   }
 }

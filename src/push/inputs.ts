@@ -308,7 +308,11 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
   if (config) ledByOp(names.op, () => checkConfigChanges(config, mayBeWindows(platform)));
   const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
   const annotations = opts.annotations && Object.keys(opts.annotations).length ? checkAnnotations(opts.annotations, names) : undefined;
-  if (annotations && format === 'docker') throw new UsageError(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
+  // Two settings at odds: the project file's mistake (E_INPUT) only where it gave both.
+  const bothFromFile = names.fileOf?.('annotations') !== undefined && names.fileOf('format') !== undefined;
+  if (annotations && format === 'docker') {
+    throw (bothFromFile ? badFileEntry : badFlag)(`${names.about('annotations')} cannot go into a Docker v2 manifest (it has no annotations); use ${names.set('format', 'oci')}`);
+  }
   const allReadable = Promise.all(readable).then(() => undefined);
   allReadable.catch(() => undefined); // awaited by push before its first write; a failure before that must not leave it unhandled
   return {
@@ -388,8 +392,11 @@ export function chownWindows(chown: string): string {
   return `${chown} sets a Linux owner, and a Windows image has none: its layer gives BUILTIN\\Users access to every file`;
 }
 
-/** The error of a malformed source or destination of option `path`: E_USAGE, E_INPUT where a project file gave it (OptionNames.fileOf). */
-function badValue(names: OptionNames, path: string): BadValue {
+/**
+ * The error of a bad value of option `path` (a malformed source or destination, or one the base
+ * turns out not to take): E_USAGE, E_INPUT where a project file gave it (OptionNames.fileOf).
+ */
+export function badValue(names: OptionNames, path: string): BadValue {
   return names.fileOf?.(path) !== undefined ? badFileEntry : badFlag;
 }
 

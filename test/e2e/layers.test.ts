@@ -523,7 +523,7 @@ test('a Windows image: its layer is laid out for Windows (Files/, Hives/, a desc
   assert.match(again.stderr, /already holds this very image/);
   // No --platform: the layer would be built for Linux; refused once the base says Windows, no tag.
   const bad = await runCli(['push', '--from', base, '--to', imageRef(R.anon2, `${run}/winapp:2`), '--app', app]);
-  assertFails(bad, 2, 'E_INPUT', /^regpush: error: the base is a windows\/amd64 image, and the app layer is built for Linux: give --platform windows\/amd64/);
+  assertFails(bad, 2, 'E_USAGE', /^regpush: error: the base is a windows\/amd64 image, and --app \/app is built for Linux: give --platform windows\/amd64/);
   await tagAbsent(R.anon2.host, `${run}/winapp`, '2');
 });
 
@@ -582,7 +582,7 @@ const badCases: [string, () => string[], number, string, RegExp][] = [
   ['empty --layer directory', () => ['--layer', `${tempDir('regpush-empty-')}:/srv`], 2, 'E_INPUT', /nothing to put in the layer/],
   ['missing --layer dir', () => ['--layer', '/nonexistent/regpush-layer:/srv'], 2, 'E_INPUT', /\/nonexistent\/regpush-layer/],
   ['relative --layer dest', () => ['--layer', `${oneFile('a', 'a')}:srv`], 2, 'E_USAGE', /--layer .*absolute/],
-  ['qualified platform absent from the base', () => ['--layer', `linux/s390x=${oneFile('a', 'a')}:/srv`], 2, 'E_INPUT', /no linux\/s390x platform/],
+  ['qualified platform absent from the base', () => ['--layer', `linux/s390x=${oneFile('a', 'a')}:/srv`], 2, 'E_USAGE', /no linux\/s390x platform/],
   ['--entrypoint JSON that is not an array of strings', () => ['--entrypoint', '["a",1]'], 2, 'E_USAGE', /array of strings/],
   ['--entrypoint and --entrypoint-shell', () => ['--entrypoint', 'a', '--entrypoint-shell', 'b'], 2, 'E_USAGE', /not both/],
   ['bad --healthcheck-interval', () => ['--healthcheck', 'true', '--healthcheck-interval', 'soon'], 2, 'E_USAGE', /soon/],

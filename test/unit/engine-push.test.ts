@@ -906,7 +906,7 @@ test('push --layer windows(OSVERSION)/amd64=…: only into the image of that OS 
   assert.ok(!layersOf('10.0.17763.5576').includes(qualified));
   // Another build of the same OS: no image matches (no prefix or "compatible build" matching).
   const err = await push({ from: reg.ref('base/win:1'), to: reg.ref('app:2'), layers: [everyWindows, { platform: 'windows(10.0.20348.1)/amd64', sources: only2022 }], ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
-  assert.equal(err?.code, 'E_INPUT', String(err));
+  assert.equal(err?.code, 'E_USAGE', String(err));
   assert.match(err!.message, /has no windows\(10\.0\.20348\.1\)\/amd64 platform \(it has windows\(10\.0\.17763\.5576\)\/amd64, windows\(10\.0\.20348\.2340\)\/amd64\)/);
   assert.equal(reg.manifest('app', '2'), undefined);
   // --platform windows/amd64 takes the first OS version, and says so.
@@ -996,7 +996,7 @@ test('push --platform over a base of several Windows OS versions picks as copy, 
   assert.equal(reg.manifest('app', '3'), undefined, 'no manifest');
 });
 
-test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, a Windows path in a Linux image, --chown: E_INPUT / E_USAGE, no manifest', async () => {
+test('a layer built for Linux never goes into a Windows image: a single Windows base without --platform, a Windows path in a Linux image, --chown: E_USAGE, no manifest', async () => {
   const reg = await fake();
   reg.seedImage('base/win', { tags: ['ltsc'], platform: { os: 'windows', architecture: 'amd64' } });
   seedMixedBase(reg);
@@ -1007,7 +1007,7 @@ test('a layer built for Linux never goes into a Windows image: a single Windows 
     assert.match(err!.message, message);
     assert.equal(reg.manifest('app', '1'), undefined, 'no manifest');
   };
-  await refused({ ...opts, from: reg.ref('base/win:ltsc') }, 'E_INPUT', /^the base is a windows\/amd64 image, and the app layer is built for Linux: give platform: "windows\/amd64"$/);
+  await refused({ ...opts, from: reg.ref('base/win:ltsc') }, 'E_USAGE', /^the base is a windows\/amd64 image, and app \(\/app\) is built for Linux: give platform: "windows\/amd64"$/);
   await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_USAGE', /^push\(\): app \(.*:C:\\app\): with platform: "all", write the destination as \/…: the layer goes into the base's Linux and Windows images alike/);
   await refused({ ...opts, from: reg.ref('base/mixed:1'), platform: 'all', chown: { uid: 1000, gid: 1000 } }, 'E_USAGE', /^the base has a windows\(10\.0\.20348\.2340\)\/amd64 image: chown sets a Linux owner/);
   await refused({ ...opts, from: reg.ref('base/mixed:1'), app: [{ src: opts.app[0]!.src, dest: 'C:\\app' }] }, 'E_USAGE', /^push\(\): app \(.*\): destination "C:\\app" is a Windows path, and this layer goes into a Linux image \(for a Windows base, give platform: "windows\/amd64"\)$/);

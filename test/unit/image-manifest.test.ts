@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProtocolError, UnsupportedError } from '../../src/errors.js';
+import { ProtocolError, UnsupportedError, type RegpushError } from '../../src/errors.js';
 import { parseManifest } from '../../src/image/manifest.js';
 import { MediaType } from '../../src/image/mediatypes.js';
 
@@ -86,6 +86,8 @@ describe('parseManifest: rejected', () => {
     it(name, () => {
       assert.throws(() => parseManifest(buf(doc), ct), (e: unknown) => {
         assert.ok(e instanceof type, `expected ${type.name}, got ${String(e)}`);
+        // The stable code, as a caller tells errors apart (the class implies it; the code is what is promised).
+        assert.equal((e as RegpushError).code, type === UnsupportedError ? 'E_UNSUPPORTED' : 'E_PROTOCOL');
         assert.match((e as Error).message, message);
         return true;
       });

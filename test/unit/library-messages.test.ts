@@ -98,7 +98,7 @@ test('push: a Docker v2 base with annotations, a layer for a platform the base l
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/docker:1'), '--to', dst.ref('app:1'), '--app', app, '--annotation', 'a=b'], [src, dst]), 2), '--annotation needs an OCI manifest, and the base is Docker v2 (which has no annotations): add --format oci');
 
   err = await rejection(push({ ...lib, from: src.ref('base/oci:1'), layers: [{ platform: 'linux/arm64', sources: [{ src: app, dest: '/deps' }] }] }));
-  assert.equal(err.code, 'E_INPUT', err.message);
+  assert.equal(err.code, 'E_USAGE', err.message);
   assert.equal(err.message, 'push(): layers[0] (linux/arm64=…): the image being built has no linux/arm64 platform (it has linux/amd64)');
   assert.equal(errorLine(await cli(['push', '--from', src.ref('base/oci:1'), '--to', dst.ref('app:1'), '--layer', `linux/arm64=${app}:/deps`], [src, dst]), 2), '--layer linux/arm64=…: the image being built has no linux/arm64 platform (it has linux/amd64)');
   // The same layer from regpush.json's `layers` is named as the file's entry, not as the flag it is read in as.
@@ -188,7 +188,7 @@ test('push: Linux and Windows mixed up (a Windows path, --platform all, --chown,
     codes.push(err.code);
     assert.equal(errorLine(await cli(['push', '--to', reg.ref('app:1'), ...argv], [reg]), exit), flags);
   }
-  assert.deepEqual(codes, ['E_USAGE', 'E_USAGE', 'E_USAGE', 'E_USAGE', 'E_INPUT']);
+  assert.deepEqual(codes, ['E_USAGE', 'E_USAGE', 'E_USAGE', 'E_USAGE', 'E_USAGE']);
   assert.equal(reg.manifest('app', '1'), undefined);
 });
 

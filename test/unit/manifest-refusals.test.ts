@@ -52,6 +52,7 @@ test('a manifest PUT answered a bare 400 (a proxy\'s HTML page, no OCI error cod
   src.seedImage('app', { tags: ['1'] });
   dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'status', status: 400, html: '<html><body><h1>400 Bad Request</h1>Request Header Or Cookie Too Large</body></html>' });
   const err = await failed(copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }));
+  assert.equal(err.code, 'E_REGISTRY', err.message);
   assert.match(err.message, /answered 400/);
   assert.doesNotMatch(err.message, /may not take|--format|format:/);
   assert.notEqual(err.details.manifestRefused, true);
@@ -89,6 +90,7 @@ test('rewordMissingRepository goes by the mark failWrite sets, not by a message 
   assert.equal(rewordMissingRepository(new NotFoundError(words), 'check it is there'), undefined);
   const marked = new NotFoundError(`PUT answered 404 (the repository app does not exist at r.example; ${advice})`, { details: { status: 404, createRepository: true } });
   const reworded = rewordMissingRepository(marked, 'check it is there')!;
+  assert.equal(reworded.code, 'E_NOT_FOUND');
   assert.equal(reworded.message, 'PUT answered 404 (the repository app does not exist at r.example; check it is there)');
   assert.deepEqual(reworded.details, { status: 404 });
   assert.equal(rewordMissingRepository(reworded, 'again'), undefined, 'its advice is no longer "create it first"');
@@ -97,10 +99,15 @@ test('rewordMissingRepository goes by the mark failWrite sets, not by a message 
 test('deletes refused by GHCR and Docker Hub (405 UNSUPPORTED through the API): their own UI and API are named, not distribution\'s storage.delete.enabled', () => {
   // containers/skopeo#1880 (GHCR), docker/hub-feedback#2360 (Docker Hub).
   const refusal = new UnsupportedError('x', { details: { status: 405, registryCodes: ['UNSUPPORTED'] } });
-  const ghcr = deletesOff(refusal, 'ghcr.io', 'ghcr.io/acme/app@sha256:' + 'a'.repeat(64)).message;
+  const refused = (host: string, ref: string): string => {
+    const err = deletesOff(refusal, host, ref);
+    assert.equal(err.code, 'E_UNSUPPORTED', err.message);
+    return err.message;
+  };
+  const ghcr = refused('ghcr.io', 'ghcr.io/acme/app@sha256:' + 'a'.repeat(64));
   assert.match(ghcr, /\(GHCR takes no deletes through the registry API: delete package versions in GitHub's web UI or with the GitHub Packages REST API\)/);
-  const hub = deletesOff(refusal, 'docker.io', 'docker.io/acme/app@sha256:' + 'a'.repeat(64)).message;
+  const hub = refused('docker.io', 'docker.io/acme/app@sha256:' + 'a'.repeat(64));
   assert.match(hub, /\(Docker Hub takes no deletes through the registry API: delete tags in its web UI or with the Docker Hub API\)/);
   for (const m of [ghcr, hub]) assert.doesNotMatch(m, /storage\.delete\.enabled/);
-  assert.match(deletesOff(refusal, 'registry.example.com', 'x').message, /a pull-through cache or a read-only mirror answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage\.delete\.enabled/);
+  assert.match(refused('registry.example.com', 'x'), /a pull-through cache or a read-only mirror answers so, and takes no deletes; on a CNCF distribution registry that is neither, an operator enables deletes with storage\.delete\.enabled/);
 });

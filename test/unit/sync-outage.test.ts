@@ -87,7 +87,9 @@ test('a target registry that is down: the images still to start are not attempte
   const [src, down, up] = [await fake(), await fake(), await fake()];
   down.fault({}, { kind: 'status', status: 500, retryAfter: 0 });
   const alone = await failedSync({ spec: seeded(src, [`${down.host}/mirror`]), images: 1, retries: 0, ...fakeLibraryOptions(src, down) });
-  assert.equal(alone.units.filter((u) => u.error?.message.startsWith(`not attempted: the last 8 images at ${down.host} failed`)).length, 4);
+  const aloneSkipped = alone.units.filter((u) => u.error?.message.startsWith(`not attempted: the last 8 images at ${down.host} failed`));
+  assert.equal(aloneSkipped.length, 4);
+  for (const u of aloneSkipped) assert.equal(u.error!.code, 'E_REGISTRY', u.source);
   src.clearLog();
   const src2 = await fake();
   const both = await failedSync({ spec: seeded(src2, [`${down.host}/mirror`, `${up.host}/mirror`]), images: 1, retries: 0, ...fakeLibraryOptions(src2, down, up) }, 'E_PARTIAL');
@@ -104,6 +106,7 @@ test('two targets on one registry that is down: an image counts once there, so i
   const r = await failedSync({ spec: seeded(src, [`${down.host}/mirror`, `${down.host}/backup`]), images: 1, retries: 0, ...fakeLibraryOptions(src, down) });
   const skipped = r.units.filter((u) => u.error?.message.startsWith(`not attempted: the last 8 images at ${down.host} failed`));
   assert.equal(skipped.length, N - 8, 'eight images attempted, four not');
+  for (const u of skipped) assert.equal(u.error!.code, 'E_REGISTRY', u.source);
   assert.equal(new Set(down.requests().filter((q) => q.repo).map((q) => q.repo!.split('/').at(-1))).size, 8, 'eight images asked the registry');
 });
 
@@ -133,6 +136,7 @@ test('a source that is down while its tag lists are read (tags: all): after 8 li
   assert.ok(listings >= 8 && listings < N, `${listings} tag lists asked of a registry that is down`);
   const notAttempted = r.units.filter((u) => u.error?.message.startsWith('not attempted'));
   assert.equal(notAttempted.length, N - listings);
+  for (const u of notAttempted) assert.equal(u.error!.code, 'E_REGISTRY', u.source);
   assert.ok(r.units.some((u) => u.source === up.ref('ok/app') + ':1' && u.ok), JSON.stringify(r.units.map((u) => u.source)));
   assert.ok(dst.manifest('mirror/ok/app', '1'));
 });
@@ -159,7 +163,10 @@ test('without --min-ratelimit, a pull limit used up (429, ratelimit-remaining 0 
   // lack them, so each needed a pull, and failed without sending it.
   const notCopied = r.units.filter((u) => u.error?.message.startsWith('not copied'));
   assert.ok(notCopied.length >= N - 3 - 2, `${notCopied.length} not copied`);
-  for (const u of notCopied) assert.match(u.error!.message, /^not copied: it needs a pull at .*, whose pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\)/);
+  for (const u of notCopied) {
+    assert.equal(u.error!.code, 'E_TOO_MANY_REQUESTS', u.source);
+    assert.match(u.error!.message, /^not copied: it needs a pull at .*, whose pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\)/);
+  }
 });
 
 test('a pull limit used up whose 429 carries no count of its own (Docker Hub documents that answer by its body alone): the count the source HEAD brought (0 of a 6 h window) stands for it, so it is not retried either', async () => {
@@ -172,7 +179,10 @@ test('a pull limit used up whose 429 carries no count of its own (Docker Hub doc
   assert.match(err.message, /the pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\): 4 images/);
   assert.equal(src.count({ kind: 'manifest', method: 'GET', status: 429 }), 1, 'one refused GET, not retried; none sent after it');
   const r = (err.details as { result: SyncResult }).result;
-  for (const u of r.units) assert.match(u.error!.message, /pull limit .*used up.*ratelimit-remaining 0 of 100 per 6 h/, u.source);
+  for (const u of r.units) {
+    assert.equal(u.error!.code, 'E_TOO_MANY_REQUESTS', u.source);
+    assert.match(u.error!.message, /pull limit .*used up.*ratelimit-remaining 0 of 100 per 6 h/, u.source);
+  }
 });
 
 test('a pull limit used up while other images are under way: their manifest GETs are not sent after the 429 (each was sent and refused in turn), and each fails naming the limit', async () => {
@@ -195,7 +205,10 @@ test('a pull limit used up while other images are under way: their manifest GETs
   assert.equal(src.count({ kind: 'manifest', method: 'GET' }), 1, 'one GET, refused; none sent after it');
   const r = (err.details as { result: SyncResult }).result;
   assert.deepEqual(r.units.map((u) => u.ok), [false, false, false]);
-  for (const u of r.units) assert.match(u.error!.message, /pull limit .*used up/, u.source);
+  for (const u of r.units) {
+    assert.equal(u.error!.code, 'E_TOO_MANY_REQUESTS', u.source);
+    assert.match(u.error!.message, /pull limit .*used up/, u.source);
+  }
 });
 
 test('a sync where every image failed, not all with one code, fails E_PARTIAL naming each reason', async () => {
@@ -242,12 +255,16 @@ test('the error naming used-up pull limits names a mirror\'s reader as read thro
   await breaker.failed('docker.io', spentAt('docker.io'), async () => mirrorOwner('mirror.gcr.io', 'credential:anonymous'));
   await breaker.failed('docker.io', spentAt('docker.io'), async () => mirrorOwner('hub.corp.example', `credential:user:bot:${hex}`));
   await breaker.failed('ghcr.io', spentAt('ghcr.io', 'ratelimit-remaining 0 of 10 per 1 h'), async () => mirrorOwner('ghcr.corp.example', 'source:10.0.0.1'));
+  const spent = breaker.spentFailure([]);
+  assert.equal(spent?.code, 'E_TOO_MANY_REQUESTS');
   assert.equal(
-    breaker.spentFailure([])?.message,
+    spent?.message,
     'the pull limits of 4 readers are used up (docker.io (anonymous): ratelimit-remaining 0 of 100 per 6 h; docker.io (through mirror mirror.gcr.io, anonymous): ratelimit-remaining 0 of 100 per 6 h; docker.io (through mirror hub.corp.example, as bot): ratelimit-remaining 0 of 100 per 6 h; ghcr.io (through mirror ghcr.corp.example, as 10.0.0.1): ratelimit-remaining 0 of 10 per 1 h): 0 images that needed pulls there were not copied, each stopped at its first refused pull or before it; a re-run once the limits have come back copies what is missing',
   );
   // One reader in all, a mirror's: the line says so, not that the registry's own limit is used up.
   const alone = new OutageBreaker(8);
   await alone.failed('docker.io', spentAt('docker.io'), async () => mirrorOwner('mirror.gcr.io', 'credential:anonymous'));
-  assert.match(alone.spentFailure([])?.message ?? '', /^docker\.io \(through mirror mirror\.gcr\.io, anonymous\): the pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\): /);
+  const spentAlone = alone.spentFailure([]);
+  assert.equal(spentAlone?.code, 'E_TOO_MANY_REQUESTS');
+  assert.match(spentAlone?.message ?? '', /^docker\.io \(through mirror mirror\.gcr\.io, anonymous\): the pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\): /);
 });

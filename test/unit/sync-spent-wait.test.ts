@@ -156,6 +156,7 @@ test('--max-wait, Docker Hub to Docker Hub: a 429 saying the limit is used up me
   assert.equal(r.totals.copied, 3, r.units.map((u) => `${u.source}: ${u.ok ? 'ok' : (u.error?.message ?? u.targets.map((t) => t.error?.message).join('; '))}`).join('\n'));
   const app0 = r.units.find((u) => u.source.endsWith('/team/app0:1'))!;
   assert.equal(app0.targets[0]?.action, 'failed');
+  assert.equal(app0.targets[0]!.error!.code, 'E_TOO_MANY_REQUESTS', app0.targets[0]!.error!.message);
   assert.match(app0.targets[0]!.error!.message, /pull limit is used up/);
 });
 

@@ -178,8 +178,17 @@ export function pushCommand(y: Argv, io: CliIO, done: (code: number) => void, se
       const badOf = (origin: SourceOrigin): BadValue | undefined => (origin.entry ? badFileEntry : undefined);
       const app = appValues.map((v, i) => parseAppFlag(v, defaultDest, appOrigins[i]!.label, undefined, badOf(appOrigins[i]!)));
       // So are the config paths whose form the base's OS decides (a workdir of C:\app over a mixed base).
-      const fromFile = (flag: 'workdir' | 'volume' | 'user'): string | undefined => (argv[flag] === undefined && project?.values[flag] !== undefined ? project.source : undefined);
-      const names = fileEntryNames(PUSH_FLAG_NAMES, appFile, layersFile, { 'config.workdir': fromFile('workdir'), 'config.volumes': fromFile('volume'), 'config.user': fromFile('user') });
+      // And annotations where the file gave them all (no --annotation), and format: a Docker v2 base or
+      // format that cannot carry them is the file's mistake then (src/push/base-checks.ts, inputs.ts).
+      const fromFile = (flag: 'workdir' | 'volume' | 'user' | 'annotation' | 'format'): string | undefined =>
+        argv[flag] === undefined && project?.values[flag] !== undefined ? project.source : undefined;
+      const names = fileEntryNames(PUSH_FLAG_NAMES, appFile, layersFile, {
+        'config.workdir': fromFile('workdir'),
+        'config.volumes': fromFile('volume'),
+        'config.user': fromFile('user'),
+        annotations: fromFile('annotation'),
+        format: fromFile('format'),
+      });
       const layers = layerValues.map((v, i) => parseLayerFlag(v, defaultDest, parseAppFlag, layerOrigins[i]!.label, badOf(layerOrigins[i]!)));
       const warn = (m: string): void => ctx.logger.warn(m);
       const given = [...app.map((s, i) => ({ src: s.src, origin: appOrigins[i]! })), ...layers.map((l, i) => ({ src: l.sources[0]!.src, origin: layerOrigins[i]! }))];
@@ -286,8 +295,8 @@ export function parseLayerFlag(
 /**
  * `names`, with `app` and each `layers[i]` named as the project file's entries (`regpush.json app`,
  * `regpush.json layers[0]`) rather than as `--app` and `--layer`, where they came from that file;
- * so are the config paths of `config` whose file is given (`regpush.json workdir`, `regpush.json
- * volumes[0]`), by the project file's key.
+ * so are the option paths of `config` whose file is given (`regpush.json workdir`, `regpush.json
+ * volumes[0]`, `regpush.json annotations`), by the project file's key.
  */
 function fileEntryNames(names: OptionNames, appFile: string | undefined, layersFile: string | undefined, config: Readonly<Record<string, string | undefined>> = {}): OptionNames {
   if (!appFile && !layersFile && !Object.values(config).some((f) => f !== undefined)) return names;
