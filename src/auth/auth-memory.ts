@@ -182,6 +182,15 @@ export class AuthMemory {
   readonly acceptedCredentials = new Set<string>();
   readonly renewedCredentials = new Set<string>();
 
+  /**
+   * The Bearer challenge each registry (by the key `known` takes) last named, in a 401 or to the
+   * scheme probe. A registry mixing schemes by path (Harbor behind a proxy that answers some paths
+   * itself, a Nexus with a connector per format) may answer the Basic credentials sent where it
+   * named Basic with a 401 that names nothing: the token flow it named is the one to go back to
+   * (challenge-answer.ts), whichever client of the run heard it.
+   */
+  readonly bearerNamed = new Map<string, Challenge>();
+
   /** Records `registry`'s scheme and challenge (first seen wins: a registry has one). */
   learn(registry: string, mode: 'bearer' | 'basic', challenge: Challenge): void {
     if (!this.schemes.has(registry)) this.schemes.set(registry, { mode, challenge });

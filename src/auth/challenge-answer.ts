@@ -50,19 +50,24 @@ export class ChallengeAnswer {
         return undefined;
       }
       fromThisResponse = true;
-      state.learned = challenge;
+      state.named(challenge);
     } else {
       // gcr.io and Harbor answer some requests with a bare 401: reuse the challenge from the ping.
-      challenge = state.learned;
+      // Basic credentials so answered where the registry has named a Bearer challenge before, even
+      // if a Basic one came since: a registry mixing schemes by path, whose token paths may answer
+      // a bare 401 to anything but their token. That says nothing of the password: the token flow
+      // the registry named is followed, once (bearer-auth.ts), before any verdict on it.
+      const backToBearer = attempt.sent?.kind === 'basic' && !attempt.bareAfterBasic && canReplay(req) ? state.namedBearer() : undefined;
+      challenge = backToBearer ?? state.learned;
       if (!challenge) return undefined;
-      log.debug(`auth: ${registry} sent 401 without a challenge; reusing the one seen earlier`);
+      log.debug(`auth: ${registry} sent 401 without a challenge; reusing the ${backToBearer ? 'Bearer challenge it named before' : 'one seen earlier'}`);
     }
     if (fromThisResponse) {
       // The registry has named its challenge: it replaces a presumed one. A token from a presumed
       // realm that is not this challenge's was never the registry's to refuse, so its 401 says
       // nothing about the credentials: ask again at the named realm.
       const presumed = state.presumed;
-      if (presumed && !sameTokenService(challenge, presumed)) log.debug(`auth: ${registry} names the realm ${challenge.params.realm}, not the presumed ${presumed.params.realm}`);
+      if (presumed?.scheme === 'bearer' && !sameTokenService(challenge, presumed)) log.debug(`auth: ${registry} names the realm ${challenge.params.realm}, not the presumed ${presumed.params.realm}`);
       state.presumed = undefined;
       const sent = attempt.sent;
       if (sent?.kind === 'bearer' && sent.presumed && !sameTokenService(challenge, sent.presumed)) {

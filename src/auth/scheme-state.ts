@@ -62,7 +62,31 @@ export class SchemeState {
   hear(challenge: Challenge): void {
     const mode = challenge.scheme === 'basic' ? 'basic' : 'bearer';
     this.opts.memory?.learn(this.opts.memoryKey, mode, challenge);
+    this.noteBearer(challenge);
     if (this.knowsNothing()) this.take(mode, challenge);
+  }
+
+  /** The challenge a 401 (or Nexus's 400) from the registry has just named: the one to answer from now on. */
+  named(challenge: Challenge): void {
+    this.learned = challenge;
+    this.noteBearer(challenge);
+  }
+
+  /**
+   * The Bearer challenge the registry last named, to this middleware or another client of the run
+   * (AuthMemory.bearerNamed), even where a Basic one has replaced it in `learned` since; undefined
+   * where it never named one. Presumed challenges are not the registry's word and do not count.
+   */
+  namedBearer(): Challenge | undefined {
+    return this.lastBearer ?? this.opts.memory?.bearerNamed.get(this.opts.memoryKey);
+  }
+
+  private lastBearer: Challenge | undefined;
+
+  private noteBearer(challenge: Challenge): void {
+    if (challenge.scheme !== 'bearer') return;
+    this.lastBearer = challenge;
+    this.opts.memory?.bearerNamed.set(this.opts.memoryKey, challenge);
   }
 
   /**
@@ -92,9 +116,14 @@ export class SchemeState {
     this.presumed = undefined;
   }
 
-  /** The scheme the registry has just been answered with, settled for this middleware and told to the run's memory. */
+  /**
+   * The scheme the registry has just been answered with, settled for this middleware and told to
+   * the run's memory; its challenge is the one to answer from now on (a Bearer one gone back to
+   * after a bare 401 may not be the last one named: challenge-answer.ts).
+   */
   settle(mode: 'basic' | 'bearer', challenge: Challenge): void {
     this.mode = mode;
+    this.learned = challenge;
     this.opts.memory?.learn(this.opts.memoryKey, mode, challenge);
   }
 
