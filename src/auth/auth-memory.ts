@@ -51,8 +51,8 @@ export class AuthMemory {
    * The turn of a request to `registry` while its scheme is not known (no challenge heard, none
    * presumed) and no probe will name it (an https registry): the first such request leads (`lead`:
    * it tells what its first attempt was answered, as soon as the headers come), and the ones sent
-   * after it get that answer to wait for, or already have it (`answer`): the registry's Bearer
-   * challenge, to presume, or undefined (another answer, or none). A registry that answered
+   * after it get that answer to wait for, or already have it (`answer`): the registry's challenge
+   * (Bearer or Basic), to presume, or undefined (another answer, or none). A registry that answered
    * without a challenge is never waited for again; a first attempt that failed without an answer
    * (a socket error, a cancellation) or a 5xx says nothing, so the next request leads again.
    * A first attempt still without headers after `firstAnswerWaitMs` (a connection accepted and left
@@ -202,7 +202,7 @@ export interface FirstAnswer {
   /** Resolves with `challenge` once the first attempt is answered, or has failed. */
   answer: Promise<Challenge | undefined>;
   settled: boolean;
-  /** The Bearer challenge of that answer, once settled; undefined for any other answer or none. */
+  /** The challenge of that answer (Bearer or Basic), once settled; undefined for any other answer or none. */
   challenge: Challenge | undefined;
   /** Requests that have waited for it so far. */
   waiting: number;
@@ -229,7 +229,7 @@ export const FIRST_ANSWER_WAIT_MS = 5_000;
 
 /** What the request that leads tells of its first attempt (AuthMemory.firstAnswer); only the first call counts. */
 export interface FirstLead {
-  /** The registry answered: with the Bearer challenge it named, or undefined (no challenge, another scheme). */
+  /** The registry answered: with the challenge it named (Bearer or Basic), or undefined (no challenge). */
   answered(challenge: Challenge | undefined): void;
   /** The attempt ended without an answer that says anything (an error, a cancellation, a 5xx). */
   unanswered(): void;

@@ -90,15 +90,23 @@ export class SchemeState {
   }
 
   /**
-   * The Bearer challenge another request of the run was just answered by, before the run has
-   * settled on it (AuthMemory.firstAnswer): presumed here as a known registry's is
-   * (presumed-challenge.ts), so a head start only: this request's own 401 naming another challenge
-   * replaces it, and a token service that fails is forgotten (challenge-answer.ts, bearer-auth.ts).
-   * Only its realm and service are taken: the scope named was the other request's.
+   * The challenge another request of the run was just answered by, before the run has settled on
+   * it (AuthMemory.firstAnswer): presumed here as a known registry's is (presumed-challenge.ts), so
+   * a head start only: this request's own 401 naming another challenge replaces it, and a token
+   * service that fails is forgotten (challenge-answer.ts, bearer-auth.ts). Of a Bearer challenge
+   * only its realm and service are taken: the scope named was the other request's. A Basic one has
+   * the password sent up front (middleware.ts presumes it only for a username and password).
    */
   presume(challenge: Challenge): void {
+    if (this.mode !== 'unknown') return;
+    if (challenge.scheme === 'basic') {
+      this.presumed = challenge;
+      this.learned = challenge;
+      this.mode = 'basic';
+      return;
+    }
     const { realm, service } = challenge.params;
-    if (this.mode !== 'unknown' || challenge.scheme !== 'bearer' || realm === undefined) return;
+    if (challenge.scheme !== 'bearer' || realm === undefined) return;
     this.presumed = { scheme: 'bearer', params: service === undefined ? { realm } : { realm, service } };
     this.learned = this.presumed;
     this.mode = 'bearer';
