@@ -1385,6 +1385,27 @@ describe('a registry mixing Basic and Bearer by path (Harbor behind a proxy, a N
     assert.deepEqual(sent(reg, '/v2/app/manifests/2'), ['Basic', 'Bearer']);
   });
 
+  it('the same on a body that cannot be sent again (a streamed PATCH): handed back for a new attempt, which sends the token up front', async () => {
+    const tokens = await tokenServer();
+    const reg = await mixedRegistry(tokens);
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/1')));
+    await readBody(await client(get(reg, '/v2/legacy/manifests/1')));
+    const patch = (): HttpRequest => ({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body: () => Readable.from([Buffer.from('once')]), replayable: false });
+    const first = await client(patch());
+    assert.equal(first.status, 401);
+    assert.equal(first.authRenewed, true, 'a new attempt of the transfer is worth making');
+    await readBody(first);
+    const second = await client(patch());
+    assert.equal(second.status, 200);
+    await readBody(second);
+    assert.deepEqual(sent(reg, '/v2/app/blobs/uploads/u1'), ['Basic', 'Bearer']);
+    // The password was not taken as refused.
+    const legacy = await client(get(reg, '/v2/legacy/manifests/2'));
+    assert.equal(legacy.status, 200);
+    await readBody(legacy);
+  });
+
   it('the token refused with a bare 401 too: judged as any token (a read handed back, a write E_DENIED), the token flow followed once', async () => {
     const tokens = await tokenServer();
     const reg = await mixedRegistry(tokens, (req) => req.url.pathname.includes('/referrers/') || req.url.pathname.endsWith('/denied'));
