@@ -127,8 +127,9 @@ export class ChallengeAnswer {
     }
     // One more attempt of the whole transfer is worth making only when this 401 taught something:
     // a stored token went stale, a presumed realm was not the registry's (dropped above), or the
-    // scheme was unknown, or other credentials were found, or the Basic sent goes back to a token. A token fetched for this very request,
-    // or the same Basic credentials or registry token, would only be refused again.
+    // scheme was unknown, or other credentials were found, or the Basic sent goes back to a token.
+    // A token fetched for this very request, or the same Basic credentials or registry token,
+    // would only be refused again.
     const presumedDropped = sentFirst?.kind === 'bearer' && sent === undefined;
     if (stale || presumedDropped || learnedScheme || renewedCred || backToBearer) res.authRenewed = true;
     log.debug(`auth: 401 on ${req.method} ${req.label ?? 'request'} with a body that cannot be replayed; returning it${res.authRenewed ? ' (a new attempt authenticates afresh)' : ''}`);
