@@ -10,6 +10,11 @@ export interface Attempt {
   /** The credential was looked up again after a refusal in this request: never twice. */
   renewed?: boolean;
   sent?: SentBearer | { kind: 'basic'; who: string } | { kind: 'registry-token'; who: string };
+  /**
+   * Basic credentials this request sent met a 401 without a challenge, and it went back to the
+   * Bearer challenge the registry had named before (challenge-answer.ts): never twice.
+   */
+  bareAfterBasic?: boolean;
   tokenFetches: number;
 }
 

@@ -51,8 +51,8 @@ export class AuthMemory {
    * The turn of a request to `registry` while its scheme is not known (no challenge heard, none
    * presumed) and no probe will name it (an https registry): the first such request leads (`lead`:
    * it tells what its first attempt was answered, as soon as the headers come), and the ones sent
-   * after it get that answer to wait for, or already have it (`answer`): the registry's Bearer
-   * challenge, to presume, or undefined (another answer, or none). A registry that answered
+   * after it get that answer to wait for, or already have it (`answer`): the registry's challenge
+   * (Bearer or Basic), to presume, or undefined (another answer, or none). A registry that answered
    * without a challenge is never waited for again; a first attempt that failed without an answer
    * (a socket error, a cancellation) or a 5xx says nothing, so the next request leads again.
    * A first attempt still without headers after `firstAnswerWaitMs` (a connection accepted and left
@@ -182,6 +182,15 @@ export class AuthMemory {
   readonly acceptedCredentials = new Set<string>();
   readonly renewedCredentials = new Set<string>();
 
+  /**
+   * The Bearer challenge each registry (by the key `known` takes) last named, in a 401 or to the
+   * scheme probe. A registry mixing schemes by path (Harbor behind a proxy that answers some paths
+   * itself, a Nexus with a connector per format) may answer the Basic credentials sent where it
+   * named Basic with a 401 that names nothing: the token flow it named is the one to go back to
+   * (challenge-answer.ts), whichever client of the run heard it.
+   */
+  readonly bearerNamed = new Map<string, Challenge>();
+
   /** Records `registry`'s scheme and challenge (first seen wins: a registry has one). */
   learn(registry: string, mode: 'bearer' | 'basic', challenge: Challenge): void {
     if (!this.schemes.has(registry)) this.schemes.set(registry, { mode, challenge });
@@ -193,7 +202,7 @@ export interface FirstAnswer {
   /** Resolves with `challenge` once the first attempt is answered, or has failed. */
   answer: Promise<Challenge | undefined>;
   settled: boolean;
-  /** The Bearer challenge of that answer, once settled; undefined for any other answer or none. */
+  /** The challenge of that answer (Bearer or Basic), once settled; undefined for any other answer or none. */
   challenge: Challenge | undefined;
   /** Requests that have waited for it so far. */
   waiting: number;
@@ -220,7 +229,7 @@ export const FIRST_ANSWER_WAIT_MS = 5_000;
 
 /** What the request that leads tells of its first attempt (AuthMemory.firstAnswer); only the first call counts. */
 export interface FirstLead {
-  /** The registry answered: with the Bearer challenge it named, or undefined (no challenge, another scheme). */
+  /** The registry answered: with the challenge it named (Bearer or Basic), or undefined (no challenge). */
   answered(challenge: Challenge | undefined): void;
   /** The attempt ended without an answer that says anything (an error, a cancellation, a 5xx). */
   unanswered(): void;

@@ -188,7 +188,12 @@ export class BearerAuth {
         log.debug(`auth: ${this.opts.registry} needs wider scopes (${challenge.params.error ?? 'no error given'}); asking again`);
       }
     } else if (sent && !fromThisResponse) {
-      throw errors.rejected(cred, undefined);
+      // Basic credentials answered with a bare 401, where the registry has named this token
+      // challenge before (challenge-answer.ts chose it): no verdict on them yet. The token flow is
+      // followed once; what its token then meets is judged as any token's (the branch above).
+      if (sent.kind !== 'basic' || attempt.bareAfterBasic) throw errors.rejected(cred, undefined);
+      attempt.bareAfterBasic = true;
+      log.debug(`auth: ${this.opts.registry} answers ${req.method} ${req.label ?? 'request'} with a bare 401 where Basic was sent; asking the token service it named before`);
     } else if (sent) {
       // Credentials sent another way (Basic, which another path of the registry asked for), and
       // this path names a token service: no verdict on them. A registry may mix schemes by path

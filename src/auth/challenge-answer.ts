@@ -50,19 +50,24 @@ export class ChallengeAnswer {
         return undefined;
       }
       fromThisResponse = true;
-      state.learned = challenge;
+      state.named(challenge);
     } else {
       // gcr.io and Harbor answer some requests with a bare 401: reuse the challenge from the ping.
-      challenge = state.learned;
+      // Basic credentials so answered where the registry has named a Bearer challenge before, even
+      // if a Basic one came since: a registry mixing schemes by path, whose token paths may answer
+      // a bare 401 to anything but their token. That says nothing of the password: the token flow
+      // the registry named is followed, once (bearer-auth.ts), before any verdict on it.
+      const backToBearer = attempt.sent?.kind === 'basic' && !attempt.bareAfterBasic ? state.namedBearer() : undefined;
+      challenge = backToBearer ?? state.learned;
       if (!challenge) return undefined;
-      log.debug(`auth: ${registry} sent 401 without a challenge; reusing the one seen earlier`);
+      log.debug(`auth: ${registry} sent 401 without a challenge; reusing the ${backToBearer ? 'Bearer challenge it named before' : 'one seen earlier'}`);
     }
     if (fromThisResponse) {
       // The registry has named its challenge: it replaces a presumed one. A token from a presumed
       // realm that is not this challenge's was never the registry's to refuse, so its 401 says
       // nothing about the credentials: ask again at the named realm.
       const presumed = state.presumed;
-      if (presumed && !sameTokenService(challenge, presumed)) log.debug(`auth: ${registry} names the realm ${challenge.params.realm}, not the presumed ${presumed.params.realm}`);
+      if (presumed?.scheme === 'bearer' && !sameTokenService(challenge, presumed)) log.debug(`auth: ${registry} names the realm ${challenge.params.realm}, not the presumed ${presumed.params.realm}`);
       state.presumed = undefined;
       const sent = attempt.sent;
       if (sent?.kind === 'bearer' && sent.presumed && !sameTokenService(challenge, sent.presumed)) {
@@ -102,6 +107,11 @@ export class ChallengeAnswer {
     const sent = attempt.sent;
     const stale = sent?.kind === 'bearer' && !sent.fresh;
     if (stale) this.opts.bearer.invalidate(sent);
+    // Basic credentials met with a bare 401 where the registry's Bearer challenge is the one to
+    // answer (answer() chose it): no verdict on them; the transfer's next attempt asks the token
+    // service, as a replay would have (bearer-auth.ts).
+    const backToBearer = !fromThisResponse && sent?.kind === 'basic' && challenge.scheme === 'bearer';
+    if (backToBearer) state.settle('bearer', challenge);
     // Basic credentials or a registry token refused on a body sent once (a streamed PATCH:
     // ECR's 12-hour password ran out during a long push): a new attempt is worth making with
     // others looked up anew. Not a registry token short of a right (insufficient_scope).
@@ -117,10 +127,11 @@ export class ChallengeAnswer {
     }
     // One more attempt of the whole transfer is worth making only when this 401 taught something:
     // a stored token went stale, a presumed realm was not the registry's (dropped above), or the
-    // scheme was unknown, or other credentials were found. A token fetched for this very request,
-    // or the same Basic credentials or registry token, would only be refused again.
+    // scheme was unknown, or other credentials were found, or the Basic sent goes back to a token.
+    // A token fetched for this very request, or the same Basic credentials or registry token,
+    // would only be refused again.
     const presumedDropped = sentFirst?.kind === 'bearer' && sent === undefined;
-    if (stale || presumedDropped || learnedScheme || renewedCred) res.authRenewed = true;
+    if (stale || presumedDropped || learnedScheme || renewedCred || backToBearer) res.authRenewed = true;
     log.debug(`auth: 401 on ${req.method} ${req.label ?? 'request'} with a body that cannot be replayed; returning it${res.authRenewed ? ' (a new attempt authenticates afresh)' : ''}`);
     return undefined;
   }

@@ -223,11 +223,12 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
    * waits for that attempt's headers only (any status, error or cancellation ends the wait; never
    * the retries after it, nor past AuthMemory.firstAnswerWaitMs: a first attempt left silent goes
    * on alone), with a connection opened meanwhile; then, where they were a 401 naming
-   * a Bearer challenge, presumes it and fetches its own token up front: one 401 for the run where
-   * each met its own (the first `--images` images of a sync, a push's first requests). The wait
-   * costs no round trip where the registry challenges: its own 401 would have come as late. A
-   * request without credentials does not wait: a registry that asks for none would make it wait
-   * a round trip for nothing.
+   * a Bearer challenge, presumes it and fetches its own token up front; where they named Basic and
+   * the request has a username and password, presumes that and sends them up front: one 401 for
+   * the run where each met its own (the first `--images` images of a sync, a push's first
+   * requests). The wait costs no round trip where the registry challenges: its own 401 would have
+   * come as late. A request without credentials does not wait: a registry that asks for none would
+   * make it wait a round trip for nothing.
    */
   const turn = async (req: HttpRequest): Promise<FirstLead | undefined> => {
     state.recall();
@@ -237,24 +238,32 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     const { wait } = first;
     if (wait.settled && !wait.challenge) return undefined;
     // A lookup that fails is the request's to report, after its own 401, as before.
-    const credentialed = credentials.get().then((c) => c !== undefined, () => false);
+    const credential = credentials.get().catch(() => undefined);
     if (!wait.settled) {
-      void credentialed.then((has) => {
-        if (!has || wait.settled) return;
+      void credential.then((cred) => {
+        if (!cred || wait.settled) return;
         opts.preconnect?.(wait.waiting + 1);
         log.debug(`auth: ${opts.registry}'s scheme is not known yet; waiting for the first answer to the request sent first`);
       });
     }
-    // Whichever says first: no credentials to send, or an answer without a Bearer challenge: go at
-    // once. A cancellation ends the wait too: the request then goes and fails as any cancelled one.
+    // Whichever says first: no credentials to send, or an answer without a challenge they answer:
+    // go at once. A cancellation ends the wait too: the request then goes and fails as any
+    // cancelled one. Basic takes a username and password: other credentials (a registry token, an
+    // identity token) go as they would have gone without the wait.
+    const answers = (c: Challenge | undefined, cred: Credential | undefined): Challenge | undefined =>
+      cred && (c?.scheme === 'bearer' || (c?.scheme === 'basic' && cred.username && cred.password)) ? c : undefined;
     const signals = [req.signal, req.unsentSignal].filter((s): s is AbortSignal => s !== undefined);
     const presumed = await untilAborted(
       signals.length > 1 ? AbortSignal.any(signals) : signals[0],
-      Promise.race([credentialed.then((has) => (has ? wait.answer : undefined)), wait.answer.then((c) => (c ? credentialed.then((has) => (has ? c : undefined)) : undefined))]),
+      Promise.race([
+        credential.then((cred) => (cred ? wait.answer.then((c) => answers(c, cred)) : undefined)),
+        wait.answer.then((c) => (c ? credential.then((cred) => answers(c, cred)) : undefined)),
+      ]),
     ).catch(() => undefined);
     if (presumed) {
       state.presume(presumed);
-      log.debug(`auth: presuming ${opts.registry}'s challenge (realm ${presumed.params.realm}) from the first answer to the request sent first`);
+      const named = presumed.scheme === 'basic' ? 'Basic' : `realm ${presumed.params.realm}`;
+      log.debug(`auth: presuming ${opts.registry}'s challenge (${named}) from the first answer to the request sent first`);
     } else if (wait.stalled) {
       log.debug(`auth: the request sent first to ${opts.registry} has had no answer for ${opts.memory.firstAnswerWaitMs} ms; going on without it`);
     }
@@ -268,7 +277,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       const challenge = isChallenge(res) ? challengeOf(res) : undefined;
       // A 5xx or a 429 says nothing of the registry's auth: the next request leads again.
       if (!origins.has(originOf(res.url)) || (!challenge && (res.status >= 500 || res.status === 429))) lead.unanswered();
-      else lead.answered(challenge?.scheme === 'bearer' ? challenge : undefined);
+      else lead.answered(challenge);
       req.onHeaders?.(res);
     },
     onAttemptError: (err) => {

@@ -62,19 +62,51 @@ export class SchemeState {
   hear(challenge: Challenge): void {
     const mode = challenge.scheme === 'basic' ? 'basic' : 'bearer';
     this.opts.memory?.learn(this.opts.memoryKey, mode, challenge);
+    this.noteBearer(challenge);
     if (this.knowsNothing()) this.take(mode, challenge);
   }
 
+  /** The challenge a 401 (or Nexus's 400) from the registry has just named: the one to answer from now on. */
+  named(challenge: Challenge): void {
+    this.learned = challenge;
+    this.noteBearer(challenge);
+  }
+
   /**
-   * The Bearer challenge another request of the run was just answered by, before the run has
-   * settled on it (AuthMemory.firstAnswer): presumed here as a known registry's is
-   * (presumed-challenge.ts), so a head start only: this request's own 401 naming another challenge
-   * replaces it, and a token service that fails is forgotten (challenge-answer.ts, bearer-auth.ts).
-   * Only its realm and service are taken: the scope named was the other request's.
+   * The Bearer challenge the registry last named, to this middleware or another client of the run
+   * (AuthMemory.bearerNamed), even where a Basic one has replaced it in `learned` since; undefined
+   * where it never named one. Presumed challenges are not the registry's word and do not count.
+   */
+  namedBearer(): Challenge | undefined {
+    return this.lastBearer ?? this.opts.memory?.bearerNamed.get(this.opts.memoryKey);
+  }
+
+  private lastBearer: Challenge | undefined;
+
+  private noteBearer(challenge: Challenge): void {
+    if (challenge.scheme !== 'bearer') return;
+    this.lastBearer = challenge;
+    this.opts.memory?.bearerNamed.set(this.opts.memoryKey, challenge);
+  }
+
+  /**
+   * The challenge another request of the run was just answered by, before the run has settled on
+   * it (AuthMemory.firstAnswer): presumed here as a known registry's is (presumed-challenge.ts), so
+   * a head start only: this request's own 401 naming another challenge replaces it, and a token
+   * service that fails is forgotten (challenge-answer.ts, bearer-auth.ts). Of a Bearer challenge
+   * only its realm and service are taken: the scope named was the other request's. A Basic one has
+   * the password sent up front (middleware.ts presumes it only for a username and password).
    */
   presume(challenge: Challenge): void {
+    if (this.mode !== 'unknown') return;
+    if (challenge.scheme === 'basic') {
+      this.presumed = challenge;
+      this.learned = challenge;
+      this.mode = 'basic';
+      return;
+    }
     const { realm, service } = challenge.params;
-    if (this.mode !== 'unknown' || challenge.scheme !== 'bearer' || realm === undefined) return;
+    if (challenge.scheme !== 'bearer' || realm === undefined) return;
     this.presumed = { scheme: 'bearer', params: service === undefined ? { realm } : { realm, service } };
     this.learned = this.presumed;
     this.mode = 'bearer';
@@ -92,9 +124,14 @@ export class SchemeState {
     this.presumed = undefined;
   }
 
-  /** The scheme the registry has just been answered with, settled for this middleware and told to the run's memory. */
+  /**
+   * The scheme the registry has just been answered with, settled for this middleware and told to
+   * the run's memory; its challenge is the one to answer from now on (a Bearer one gone back to
+   * after a bare 401 may not be the last one named: challenge-answer.ts).
+   */
   settle(mode: 'basic' | 'bearer', challenge: Challenge): void {
     this.mode = mode;
+    this.learned = challenge;
     this.opts.memory?.learn(this.opts.memoryKey, mode, challenge);
   }
 

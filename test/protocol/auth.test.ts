@@ -1324,3 +1324,104 @@ describe('presumed challenges (a realm known before the first 401)', () => {
     assert.equal(tokenCalls(stale), 0);
   });
 });
+
+describe('a registry mixing Basic and Bearer by path (Harbor behind a proxy, a Nexus with a connector per format)', () => {
+  const BASIC_ALICE = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
+  /**
+   * /v2/legacy/… takes Basic (and names it); every other repository takes the token service's
+   * tokens, names its Bearer challenge to a request without credentials, and answers a bare 401
+   * to anything but its token, as GCR and Harbor answer some requests. `bare`: paths that answer
+   * a bare 401 to any Authorization (Harbor where a repository has no referrers API).
+   */
+  async function mixedRegistry(tokens: TokenServer, bare: (req: Recorded) => boolean = () => false): Promise<Server> {
+    return serve((req, res) => {
+      const auth = req.headers.authorization ?? '';
+      const refuse = (challenge?: string) => {
+        res.statusCode = 401;
+        if (challenge) res.setHeader('www-authenticate', challenge);
+        res.setHeader('content-type', 'application/json');
+        res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
+      };
+      if (req.url.pathname.startsWith('/v2/legacy/')) {
+        if (auth !== BASIC_ALICE) return refuse('Basic realm="legacy"');
+      } else if (!auth) {
+        return refuse(`Bearer realm="${tokens.realm}",service="${SERVICE}",scope="${defaultNeed(req).join(' ')}"`);
+      } else if (bare(req) || !auth.startsWith('Bearer ') || !scopesCover(tokens.grants.get(auth.slice(7)) ?? [], defaultNeed(req))) {
+        return refuse();
+      }
+      res.setHeader('content-type', 'text/plain');
+      res.end(`ok ${req.method} ${req.url.pathname}`);
+    });
+  }
+  const sent = (reg: Server, p: string) => reg.requests.filter((r) => r.url.pathname === p).map((r) => String(r.headers.authorization).split(' ')[0]);
+
+  it('a bare 401 to the Basic credentials sent where the registry named Basic, after it named a Bearer challenge: that token flow is followed, not E_AUTH', async () => {
+    const tokens = await tokenServer();
+    const reg = await mixedRegistry(tokens);
+    const client = middleware(reg, alice);
+    for (const p of ['/v2/app/manifests/1', '/v2/legacy/manifests/1', '/v2/app/manifests/2', '/v2/legacy/manifests/2']) {
+      const res = await client(get(reg, p));
+      assert.equal(res.status, 200, p);
+      await readBody(res);
+    }
+    // The password went up front (Basic was the last challenge named), met the bare 401, and the
+    // token the run holds for the token paths was sent next.
+    assert.deepEqual(sent(reg, '/v2/app/manifests/2'), ['Basic', 'Bearer']);
+    assert.equal(tokenCalls(tokens), 1);
+    // The password was not taken as refused: the Basic repository still gets it.
+    assert.deepEqual(sent(reg, '/v2/legacy/manifests/2'), ['Bearer', 'Basic']);
+  });
+
+  it('the same where another client of the run heard the Bearer challenge', async () => {
+    const tokens = await tokenServer();
+    const reg = await mixedRegistry(tokens);
+    const memory = new AuthMemory();
+    await readBody(await middleware(reg, alice, { memory })(get(reg, '/v2/app/manifests/1')));
+    const client = middleware(reg, alice, { memory });
+    await readBody(await client(get(reg, '/v2/legacy/manifests/1')));
+    const res = await client(get(reg, '/v2/app/manifests/2'));
+    assert.equal(res.status, 200);
+    await readBody(res);
+    assert.deepEqual(sent(reg, '/v2/app/manifests/2'), ['Basic', 'Bearer']);
+  });
+
+  it('the same on a body that cannot be sent again (a streamed PATCH): handed back for a new attempt, which sends the token up front', async () => {
+    const tokens = await tokenServer();
+    const reg = await mixedRegistry(tokens);
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/1')));
+    await readBody(await client(get(reg, '/v2/legacy/manifests/1')));
+    const patch = (): HttpRequest => ({ method: 'PATCH', url: `${reg.base}/v2/app/blobs/uploads/u1`, body: () => Readable.from([Buffer.from('once')]), replayable: false });
+    const first = await client(patch());
+    assert.equal(first.status, 401);
+    assert.equal(first.authRenewed, true, 'a new attempt of the transfer is worth making');
+    await readBody(first);
+    const second = await client(patch());
+    assert.equal(second.status, 200);
+    await readBody(second);
+    assert.deepEqual(sent(reg, '/v2/app/blobs/uploads/u1'), ['Basic', 'Bearer']);
+    // The password was not taken as refused.
+    const legacy = await client(get(reg, '/v2/legacy/manifests/2'));
+    assert.equal(legacy.status, 200);
+    await readBody(legacy);
+  });
+
+  it('the token refused with a bare 401 too: judged as any token (a read handed back, a write E_DENIED), the token flow followed once', async () => {
+    const tokens = await tokenServer();
+    const reg = await mixedRegistry(tokens, (req) => req.url.pathname.includes('/referrers/') || req.url.pathname.endsWith('/denied'));
+    const client = middleware(reg, alice);
+    await readBody(await client(get(reg, '/v2/app/manifests/1')));
+    await readBody(await client(get(reg, '/v2/legacy/manifests/1')));
+    // Harbor's answer where a repository has no referrers API: the caller's to read, as for any token.
+    const res = await client(get(reg, '/v2/app/referrers/sha256:abc'));
+    assert.equal(res.status, 401);
+    await readBody(res);
+    // The password, the token held (perhaps stale), a fresh one: no more.
+    assert.deepEqual(sent(reg, '/v2/app/referrers/sha256:abc'), ['Basic', 'Bearer', 'Bearer']);
+    await readBody(await client(get(reg, '/v2/legacy/manifests/2')));
+    const err = await failure(client({ method: 'PUT', url: `${reg.base}/v2/app/manifests/denied`, body: Buffer.from('{}') }));
+    assert.equal(err.code, 'E_DENIED');
+    assert.match(err.message, /accepted by the token service .* but not for writing/);
+    assert.deepEqual(sent(reg, '/v2/app/manifests/denied'), ['Basic', 'Bearer', 'Bearer']);
+  });
+});

@@ -1,8 +1,9 @@
 // A registry reached without a scheme probe (https) names its challenge only in the answer to the
 // first request sent there. The requests with credentials sent before that answer wait for the
-// first attempt's headers (never for its retries), presume the Bearer challenge they name and ask
-// for their own token up front: one 401 for the run where each met its own. A presumption is a
-// head start only: a repository answering another challenge is followed as it says.
+// first attempt's headers (never for its retries), presume the challenge they name and ask for
+// their own token up front (Bearer) or send the password with their first attempt (Basic): one 401
+// for the run where each met its own. A presumption is a head start only: a repository answering
+// another challenge is followed as it says.
 //
 // The registry here is scripted below the real transport (its `inner` middlewares: retries,
 // redirects and the per-attempt hooks all run; no socket is opened), so that it can be an https
@@ -27,6 +28,8 @@ interface Seen {
   what: string;
   repo?: string;
   status: number;
+  /** The Authorization a registry request carried. */
+  auth?: string;
 }
 
 /**
@@ -49,7 +52,7 @@ function scriptedRegistry(opts: { scheme?: 'https' | 'http'; basicRepos?: string
       return reply(200, req.url, {}, JSON.stringify({ token: `tok ${scope}` }));
     }
     const repo = /^\/v2\/(.+)\/manifests\//.exec(url.pathname)![1]!;
-    const entry: Seen = { seq: ++seq, what: `${req.method} ${url.pathname}`, repo, status: 0 };
+    const entry: Seen = { seq: ++seq, what: `${req.method} ${url.pathname}`, repo, status: 0, auth: req.headers?.authorization };
     seen.push(entry);
     const nth = seen.filter((s) => s.repo === repo).length - 1;
     for (const wake of arrived.get(repo) ?? []) wake();
@@ -98,7 +101,11 @@ function readAll(reg: ReturnType<typeof scriptedRegistry>, repos: string[], cred
       return res.status;
     });
   });
-  return Promise.all(reads).finally(() => transport.close());
+  // Every read ends before the transport closes, a failed one too: the first failure is reported.
+  return Promise.allSettled(reads)
+    .finally(() => transport.close())
+    .then((settled) => settled.map((r) => (r.status === 'fulfilled' ? r.value : Promise.reject(r.reason))))
+    .then((statuses) => Promise.all(statuses));
 }
 
 const REPOS = ['team/app0', 'team/app1', 'team/app2', 'team/app3'];
@@ -149,11 +156,26 @@ test('a repository that answers a Basic challenge where the first answer named a
   assert.equal(reg.seen.filter((s) => s.repo === 'legacy/app').length, 2);
 });
 
-test('a first answer naming Basic is not presumed: the other repositories, token ones, each follow their own 401 (the reverted change sent them the password and failed E_AUTH)', async () => {
+test('four first reads with credentials sent together to an https Basic registry: one 401 between them, each waiter sends the password up front', async () => {
+  const reg = scriptedRegistry({ basicRepos: REPOS });
+  assert.deepEqual(await readAll(reg, REPOS, () => ALICE), [200, 200, 200, 200]);
+  assert.deepEqual(reg.unauthorized(), ['GET /v2/team/app0/manifests/1']);
+  for (const repo of REPOS.slice(1)) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => s.auth), [BASIC], repo);
+});
+
+test('a first answer naming Basic where the other repositories are token ones: each sends the password, meets its Bearer challenge and follows it (one 401 each, as without the presumption), never E_AUTH', async () => {
   const reg = scriptedRegistry({ basicRepos: ['legacy/app'] });
   const repos = ['legacy/app', 'team/app0', 'team/app1'];
   assert.deepEqual(await readAll(reg, repos, () => ALICE), [200, 200, 200]);
   assert.deepEqual(reg.unauthorized().sort(), repos.map((r) => `GET /v2/${r}/manifests/1`).sort());
+  for (const repo of repos.slice(1)) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => s.auth?.split(' ')[0]), ['Basic', 'Bearer'], repo);
+});
+
+test('a first answer naming Basic, and requests whose credential is no password (a registry token): Basic is not presumed for them, each goes as without the wait', async () => {
+  const reg = scriptedRegistry({ basicRepos: REPOS });
+  const token: Credential = { registryToken: 'first-answer-Token-3' };
+  await assert.rejects(readAll(reg, REPOS, (repo) => (repo === 'team/app0' ? ALICE : token)), { code: 'E_AUTH' });
+  for (const repo of REPOS.slice(1)) assert.equal(reg.seen.find((s) => s.repo === repo)!.auth, undefined, repo);
 });
 
 for (const [what, credential, scheme] of [
