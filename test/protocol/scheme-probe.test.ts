@@ -71,6 +71,23 @@ test('an insecure-TLS host:port off loopback that never answers: asked over TLS 
   assert.equal(connections(), 1);
 });
 
+test('an insecure-TLS host:port off loopback that hangs up on the TLS hello and then says nothing in plain HTTP: one line naming both attempts and what each met, not the hang-up alone', async (t) => {
+  const ip = ownAddress();
+  if (!ip) return t.skip('no non-loopback IPv4 address');
+  const { host, connections } = await tcpServer(t, ip, (s, n) => {
+    if (n === 0) s.once('data', () => s.destroy());
+  });
+  const opts = { retries: 0, idleTimeoutMs: 300, logger: quiet, tls: { certsDirs: [] }, insecureTlsRegistries: { [host]: '/etc/containers/registries.conf' } };
+  await assert.rejects(digestOf(`${host}/app:v1`, opts), (e: unknown) => {
+    assert.ok(e instanceof RegpushError && e.code === 'E_NETWORK', String(e));
+    const h = host.replace(/\./g, '\\.');
+    assert.match(e.message, new RegExp(`^cannot reach ${h}, asked over TLS and then in plain HTTP \\(insecure = true in /etc/containers/registries\\.conf\\): over TLS: [^;]*\\(ECONNRESET\\); in plain HTTP: [^;]*\\(ETIMEDOUT\\); check that the registry is running and listens at ${h}$`));
+    assert.equal(e.details.errno, 'ETIMEDOUT');
+    return true;
+  });
+  assert.equal(connections(), 2);
+});
+
 test('an insecure-TLS host off loopback that answers TLS in plain HTTP and then fails the plain request: that failure is reported, not "add the plain-HTTP setting"', async (t) => {
   const ip = ownAddress();
   if (!ip) return t.skip('no non-loopback IPv4 address');
