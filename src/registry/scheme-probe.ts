@@ -145,7 +145,11 @@ async function probeTlsFirst({ probe, host, apiBase, signal, logger, heard, inse
   const alongside = portless ? sideAttempt(probe, plainUrl, signal) : undefined;
   try {
     const res = await probe({ method: 'GET', url: tlsUrl, signal });
-    alongside?.cancel();
+    if (alongside) {
+      // Said before the cancel, whose own debug line ("aborted") would otherwise stand unexplained.
+      logger.debug(`${host} answers over TLS; using https, the plain http attempt at port 80 is dropped (insecure)`);
+      alongside.cancel();
+    }
     await drain(res, PROBE_DRAIN_MS);
     heard?.(res);
     return tlsUrl;
