@@ -143,7 +143,9 @@ function debugLines(): Logger & { lines: string[] } {
 test('an insecure-TLS host without a port whose 443 takes the connection and never answers, nor does 80: both asked at once (one wait), one E_NETWORK line naming each port, what it met and what to check', async (t) => {
   const logger = debugLines();
   const { seen, env } = await silent443Proxy(t, () => logger.lines.some((l) => l.includes('did not answer over TLS')), () => {});
-  const opts = { retries: 0, idleTimeoutMs: 300, logger, env, tls: { certsDirs: [] }, insecureTlsRegistries: { 'reg.example': '/etc/docker/daemon.json' } };
+  // Long enough that the plain attempt, sent in the same turn as the TLS one, reaches the proxy
+  // before the TLS one gives up even on a loaded machine; nothing here measures time.
+  const opts = { retries: 0, idleTimeoutMs: 1000, logger, env, tls: { certsDirs: [] }, insecureTlsRegistries: { 'reg.example': '/etc/docker/daemon.json' } };
   await assert.rejects(digestOf('reg.example/app:v1', opts), (e: unknown) => {
     assert.ok(e instanceof RegpushError && e.code === 'E_NETWORK', String(e));
     assert.match(
@@ -171,7 +173,7 @@ test('an insecure-TLS host without a port whose 443 takes the connection and nev
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': digest }).end(manifest);
     },
   );
-  const opts = { retries: 0, idleTimeoutMs: 300, logger, env, tls: { certsDirs: [] }, insecureTlsRegistries: { 'reg.example': '/etc/containers/registries.conf' } };
+  const opts = { retries: 0, idleTimeoutMs: 1000, logger, env, tls: { certsDirs: [] }, insecureTlsRegistries: { 'reg.example': '/etc/containers/registries.conf' } };
   assert.equal((await digestOf('reg.example/app:v1', opts)).digest, digest);
   assert.deepEqual(seen.filter((s) => s.line.startsWith('CONNECT')).map((s) => s.line), ['CONNECT reg.example:443']);
   assert.deepEqual(seen.filter((s) => s.afterTlsGaveUp && s.line === 'GET http://reg.example/v2/'), []);
