@@ -5,6 +5,7 @@
 import { registryCredentialsProblem } from '../auth/credential-lookup.js';
 import { userNameProblem } from '../auth/credential-rules.js';
 import { STRINGS, type Shape, type ShapeProblem } from '../options-check.js';
+import { INSECURE_ENTRY_FORM, unusableInsecureEntry } from './endpoint.js';
 
 /**
  * The check of `credentials.registries`, typed as Shape's `problem` is: the operations' shapes
@@ -22,6 +23,19 @@ export const USER_NAME: Shape = {
   },
 };
 
+/**
+ * insecureRegistries: each entry one that can name a registry (unusableInsecureEntry), as the CLI
+ * holds --insecure-registry to. One that cannot (`reg:5000/library`, an empty one, a URL with a
+ * path) matched no registry: the run went to HTTPS, and its failure advised adding the very entry.
+ */
+const INSECURE_REGISTRIES: Shape = {
+  refine: STRINGS,
+  problem: (values: readonly string[]) => {
+    const bad = values.map(unusableInsecureEntry).find((entry) => entry !== undefined);
+    return bad === undefined ? undefined : { text: `entry ${JSON.stringify(bad)} is not ${INSECURE_ENTRY_FORM}` };
+  },
+};
+
 /** A Credential's shape. */
 const CREDENTIAL: Shape = { fields: { username: USER_NAME, password: 'string', identityToken: 'string', registryToken: 'string' } };
 
@@ -35,7 +49,7 @@ export const CONNECTION_SHAPE = {
   cwd: 'string',
   env: { values: 'string' },
   homeDir: 'string',
-  insecureRegistries: STRINGS,
+  insecureRegistries: INSECURE_REGISTRIES,
   credentials: { fields: { from: CREDENTIAL, to: CREDENTIAL, registries: { refine: { values: CREDENTIAL }, problem: REGISTRIES_PROBLEM } } },
   signal: { instanceOf: AbortSignal, name: 'AbortSignal' },
   idleTimeoutMs: 'whole',

@@ -43,6 +43,17 @@ export function isInsecureEntry(entry: string): boolean {
 }
 
 /**
+ * The first entry of one insecure-list value, read as parseInsecureList reads it (a comma list,
+ * `http://` dropped), that can name no registry (isInsecureEntry), or the value itself where it
+ * holds no entry at all (`""`, `","`); undefined when every entry can. The one check of
+ * --insecure-registry's values and of the library's insecureRegistries (connection-shape.ts).
+ */
+export function unusableInsecureEntry(value: string): string | undefined {
+  const entries = parseInsecureList(value);
+  return (entries.length ? entries : [value]).find((entry) => !isInsecureEntry(entry));
+}
+
+/**
  * Resolves a registry name to its endpoint; `insecure` lists host[:port] entries allowed over http
  * only, `insecureTls` those tried over TLS (verification off, set in the TLS options) then http.
  */

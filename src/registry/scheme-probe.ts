@@ -5,7 +5,7 @@
  * TLS" and which "nothing there"), apart from the API's requests; registry-http.ts asks once per
  * host and run and shares the answer.
  */
-import { RegpushError } from '../errors.js';
+import { NetworkError, RegpushError } from '../errors.js';
 import { drain } from '../http/response.js';
 import type { HttpResponse, Send } from '../http/types.js';
 import type { Logger } from '../log.js';
@@ -126,31 +126,96 @@ async function probeSchemeOf(p: SchemeProbe): Promise<string> {
 
 /**
  * The scheme of a host that is not loopback but may be reached either way (registries.conf's
- * `insecure = true`): there https and http are usually two ports (443 and 80), not one port
- * speaking one of them, so TLS (verification off in the transport) is asked first, as
- * containers/image does, and any failure of it but a cancel tries plain HTTP. When both fail,
- * the TLS failure is the one reported, unless it said the host answered but not in TLS: then the
- * plain-HTTP attempt's failure is what went wrong (the TLS one would advise the plain-HTTP setting
- * that is already there). A host:port that gave no answer over TLS is not asked again in plain
- * HTTP (noAnswer); a host without a port is (443 and 80, two servers).
+ * `insecure = true`, daemon.json's `insecure-registries`): there https and http are usually two
+ * ports (443 and 80), not one port speaking one of them, so TLS (verification off in the
+ * transport) is asked first, as containers/image and dockerd do, and any failure of it but a
+ * cancel tries plain HTTP. When both fail, the TLS failure is the one reported, unless it said the
+ * host answered but not in TLS: then the plain-HTTP attempt's failure is what went wrong (the TLS
+ * one would advise the plain-HTTP setting that is already there); where either got no answer,
+ * the line names both (bothFailed). A host:port that gave no answer over TLS is not asked again
+ * in plain HTTP (noAnswer). A host without a port is asked at 80 alongside 443, not after it:
+ * a 443 that takes the connection and says nothing (a load balancer or firewall holding it)
+ * costs one idle timeout, not one per port, and plain HTTP still serves when it is on 80, as
+ * dockerd falls back to it. The TLS answer is still the one used whenever there is one.
  */
-async function probeTlsFirst({ probe, host, apiBase, signal, logger, heard }: SchemeProbe): Promise<string> {
+async function probeTlsFirst({ probe, host, apiBase, signal, logger, heard, insecureTlsSetting }: SchemeProbe): Promise<string> {
+  const tlsUrl = `https://${host}${apiBase}/v2/`;
+  const plainUrl = `http://${host}${apiBase}/v2/`;
+  const portless = !/:\d+$/.test(host);
+  const alongside = portless ? sideAttempt(probe, plainUrl, signal) : undefined;
   try {
-    const res = await probe({ method: 'GET', url: `https://${host}${apiBase}/v2/`, signal });
+    const res = await probe({ method: 'GET', url: tlsUrl, signal });
+    if (alongside) {
+      // Said before the cancel, whose own debug line ("aborted") would otherwise stand unexplained.
+      logger.debug(`${host} answers over TLS; using https, the plain http attempt at port 80 is dropped (insecure)`);
+      alongside.cancel();
+    }
     await drain(res, PROBE_DRAIN_MS);
     heard?.(res);
-    return `https://${host}${apiBase}/v2/`;
+    return tlsUrl;
   } catch (err) {
-    if (signal?.aborted || (noAnswer(errnoOf(err)) && /:\d+$/.test(host))) throw err;
-    logger.debug(`${host} did not answer over TLS (${(err as Error).message}); trying plain http (insecure)`);
+    if (signal?.aborted || (noAnswer(errnoOf(err)) && !portless)) {
+      alongside?.cancel();
+      throw err;
+    }
+    logger.debug(`${host} did not answer over TLS (${(err as Error).message}); ${alongside ? 'using the plain http attempt at port 80' : 'trying plain http'} (insecure)`);
     try {
-      const res = await probe({ method: 'GET', url: `http://${host}${apiBase}/v2/`, signal });
+      const res = await (alongside?.answer ?? probe({ method: 'GET', url: plainUrl, signal }));
       await drain(res, PROBE_DRAIN_MS);
       heard?.(res);
       logger.debug(`${host} answers plain HTTP; using http (insecure)`);
-      return `http://${host}${apiBase}/v2/`;
+      return plainUrl;
     } catch (plainErr) {
-      throw notTls(errnoOf(err)) && !signal?.aborted ? plainErr : err;
+      if (signal?.aborted) throw err;
+      if (isNetworkFailure(err) && isNetworkFailure(plainErr) && (noAnswer(errnoOf(err)) || noAnswer(errnoOf(plainErr)))) {
+        throw bothFailed(host, [tlsUrl, err], [plainUrl, plainErr], portless, insecureTlsSetting);
+      }
+      throw notTls(errnoOf(err)) ? plainErr : err;
     }
   }
+}
+
+/**
+ * A probe sent beside another: its answer (rejections are also kept for whoever awaits it), and
+ * a cancel for when the other one decided, which ends the request and any answer it brought.
+ */
+function sideAttempt(probe: Send, url: string, signal: AbortSignal | undefined): { answer: Promise<HttpResponse>; cancel: () => void } {
+  const own = new AbortController();
+  const answer = probe({ method: 'GET', url, signal: signal ? AbortSignal.any([signal, own.signal]) : own.signal });
+  answer.catch(() => {});
+  return {
+    answer,
+    cancel: () => {
+      own.abort();
+      answer.then((res) => res.body.destroy(), () => {});
+    },
+  };
+}
+
+/** A failure to reach the host (E_NETWORK: refused, reset, no answer), not a TLS or HTTP one. */
+function isNetworkFailure(err: unknown): err is RegpushError {
+  return err instanceof RegpushError && err.code === 'E_NETWORK';
+}
+
+/**
+ * The one line for a host asked both ways where neither answered and one of them said nothing
+ * at all: which protocol went to which port and what each met, and what to check. Alone, the
+ * TLS attempt's line ("no progress for 60000 ms") named no port and did not say plain HTTP had
+ * been tried too.
+ */
+function bothFailed(host: string, [tlsUrl, tlsErr]: [string, RegpushError], [plainUrl, plainErr]: [string, RegpushError], portless: boolean, setting: string | undefined): NetworkError {
+  // The transport's line without its "cannot reach HOST: " and its hint, which spoke of one attempt.
+  const met = (err: RegpushError): string => err.message.replace(`cannot reach ${host}: `, '').split('; ')[0]!;
+  const portOf = (url: string): string => new URL(url).port || (url.startsWith('https:') ? '443' : '80');
+  const why = setting ? ` (${setting})` : '';
+  const message = portless
+    ? `cannot reach ${host}, asked over TLS at port ${portOf(tlsUrl)} and in plain HTTP at port ${portOf(plainUrl)}${why}: ` +
+      `port ${portOf(tlsUrl)}: ${met(tlsErr)}; port ${portOf(plainUrl)}: ${met(plainErr)}; ` +
+      `check that the registry is running and which port it listens on (one on another port is named with it: ${host}:PORT)`
+    : `cannot reach ${host}, asked over TLS and then in plain HTTP${why}: over TLS: ${met(tlsErr)}; in plain HTTP: ${met(plainErr)}; ` +
+      `check that the registry is running and listens at ${host}`;
+  return new NetworkError(message, {
+    cause: tlsErr,
+    details: { registry: host, request: tlsErr.details.request, errno: noAnswer(errnoOf(tlsErr)) ? errnoOf(tlsErr) : errnoOf(plainErr), plainRequest: plainErr.details.request },
+  });
 }

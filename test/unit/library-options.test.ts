@@ -156,6 +156,25 @@ test('copy(): `to` as one string (the type is a list), and flags that are not bo
   assert.deepEqual(dst.tags('app'), ['1']);
 });
 
+test('insecureRegistries: an entry that can name no registry (a path, an empty one, a URL with a path, one of a comma list) is E_USAGE naming the option and the entry, before any request, in every operation, as the CLI refuses --insecure-registry (was taken, matched nothing, and the registry was asked over HTTPS)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(src, dst);
+  const form = 'is not a registry \\(host\\[:port\\]\\) or address range \\(10\\.0\\.0\\.0\\/8\\)$';
+  const insecure = (...extra: string[]) => ({ ...opts, insecureRegistries: [...opts.insecureRegistries, ...extra] });
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['copy with a path', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...insecure(`${dst.host}/library`) }), new RegExp(`^copy\\(\\): insecureRegistries entry "${dst.host}/library" ${form}`)],
+    ['push empty', () => push({ from: src.ref('app:1'), to: dst.ref('app:1'), ...insecure('') }), new RegExp(`^push\\(\\): insecureRegistries entry "" ${form}`)],
+    ['inspect URL with a path', () => inspect(src.ref('app:1'), insecure('http://reg.example:5000/v2/')), new RegExp(`^inspect\\(\\): insecureRegistries entry "reg\\.example:5000/v2" ${form}`)],
+    ['digestOf comma list', () => digestOf(src.ref('app:1'), insecure(`${src.host},reg.example/team`)), new RegExp(`^digestOf\\(\\): insecureRegistries entry "reg\\.example/team" ${form}`)],
+    ['login with a path', () => login({ ...insecure('reg.example/team'), registry: dst.host, username: 'ci', password: 'pw' }), new RegExp(`^login\\(\\): insecureRegistries entry "reg\\.example/team" ${form}`)],
+    ['listTags blank', () => listTags(src.ref('app'), insecure(' ')), new RegExp(`^listTags\\(\\): insecureRegistries entry " " ${form}`)],
+  ]);
+  // What the CLI's flag takes passes: a comma list, an http:// prefix, an address range.
+  const given = { ...opts, insecureRegistries: [`http://${src.host}`, `${dst.host},reg.example`, '10.0.0.0/8'] };
+  assert.equal((await digestOf(src.ref('app:1'), given)).digest, img.digest);
+});
+
 test('sync(): a spec that is not parseSyncFile\'s object, a shard that is not { index, count } or out of range, and non-boolean dryRun are E_USAGE before any request', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: ['1'] });
