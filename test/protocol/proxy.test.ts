@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { noDelay } from '../fixtures/socket-options.js';
-import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy-choice.js';
+import { bypassesProxy, proxyFor, proxyOrigin, proxySettingNames, proxySettingsFromDaemonJson, proxySettingsFromEnv, runProxySettings } from '../../src/http/proxy-choice.js';
 import { login, logout } from '../../src/login/login.js';
 import { AuthError, NetworkError, RegpushError } from '../../src/errors.js';
 import { errorLine } from '../../src/cli/main.js';
@@ -35,6 +35,29 @@ test('proxy settings: upper case wins, lower case works, empty means none', () =
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'proxy.corp' }), { httpProxy: 'http://proxy.corp', httpsProxy: 'http://proxy.corp:3128', noProxy: undefined, httpProxyVariable: 'HTTP_PROXY', httpsProxyVariable: 'HTTPS_PROXY' });
   assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'https://p:443' }).httpsProxy, 'https://p:443');
   assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'socks5://p:1080' }).httpsProxy, 'socks5://p:1080');
+});
+
+test('the run\'s proxies: daemon.json\'s when they give a proxy, taken whole with their own no-proxy; else the environment\'s, with its NO_PROXY; errors name where each is set', () => {
+  const file = '/etc/docker/daemon.json';
+  const fromFile = proxySettingsFromDaemonJson({ proxies: { 'https-proxy': 'proxy.corp:3128', 'no-proxy': '.corp' } }, file);
+  assert.deepEqual(fromFile, { httpsProxy: 'http://proxy.corp:3128', noProxy: '.corp', file });
+  const env = { HTTPS_PROXY: 'http://env-proxy:8080', HTTP_PROXY: 'http://env-proxy:8080', NO_PROXY: 'reg.corp.example' };
+  const run = runProxySettings(env, fromFile);
+  assert.equal(run, fromFile);
+  // The environment's NO_PROXY does not exempt a host from the file's proxy; its HTTP_PROXY is not used for http.
+  assert.equal(proxyFor(new URL('https://reg.corp.example/v2/'), run), 'http://proxy.corp:3128');
+  assert.equal(proxyFor(new URL('https://reg.corp/v2/'), run), undefined, 'the file\'s own no-proxy');
+  assert.equal(proxyFor(new URL('http://reg.example:5000/v2/'), run), undefined);
+  assert.equal(proxyOrigin('https://reg.corp.example/v2/', run), `proxies.https-proxy in ${file}`);
+  assert.equal(proxySettingNames('https://reg.corp.example/v2/', run), `"proxies" in ${file}`);
+  // A file with no-proxy alone, or none: the environment's settings, whole.
+  for (const f of [proxySettingsFromDaemonJson({ proxies: { 'no-proxy': 'reg.example' } }, file), proxySettingsFromDaemonJson({}, file)]) {
+    const fromEnv = runProxySettings(env, f);
+    assert.deepEqual(fromEnv, proxySettingsFromEnv(env));
+    assert.equal(proxyFor(new URL('https://reg.example/v2/'), fromEnv), 'http://env-proxy:8080', 'the file\'s no-proxy is not paired with the environment\'s proxy');
+    assert.equal(proxyFor(new URL('https://reg.corp.example/v2/'), fromEnv), undefined);
+    assert.equal(proxySettingNames('https://reg.example/v2/', fromEnv), 'HTTPS_PROXY, NO_PROXY');
+  }
 });
 
 test('NO_PROXY: exact hosts, domain suffixes, ports, wildcard; loopback always direct', () => {
