@@ -60,7 +60,7 @@ const DAEMON_JSON_PROXY_KEYS = { httpProxy: 'http-proxy', httpsProxy: 'https-pro
  */
 export function proxySettingsFromDaemonJson(daemonJson: Readonly<Record<string, unknown>>, file: string): ProxySettings | undefined {
   const p = daemonJson.proxies;
-  if (p === undefined) return undefined;
+  if (p === undefined || p === null) return undefined; // JSON null: not set, as Go's decoder leaves it
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new InputError(`${file}: "proxies" must be an object (http-proxy, https-proxy, no-proxy)`, { details: { file } });
   const out: ProxySettings = {};
   for (const [field, key] of Object.entries(DAEMON_JSON_PROXY_KEYS) as [keyof typeof DAEMON_JSON_PROXY_KEYS, string][]) {

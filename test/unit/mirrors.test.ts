@@ -499,7 +499,7 @@ describe('daemon.json proxies', () => {
     assert.deepEqual(alone.r?.proxy, { httpProxy: undefined, httpsProxy: undefined, noProxy: undefined });
     assert.deepEqual(alone.warned, []);
     // No proxies, an empty object, empty values: the environment's, nothing said.
-    for (const text of ['{}', '{"proxies": {}}', '{"proxies": {"https-proxy": "", "http-proxy": " "}}']) {
+    for (const text of ['{}', '{"proxies": null}', '{"proxies": {}}', '{"proxies": {"https-proxy": "", "http-proxy": " ", "no-proxy": null}}']) {
       const r = readWith(text, { HTTPS_PROXY: 'http://env-proxy:8080' });
       assert.equal(r.r?.proxy.httpsProxy, 'http://env-proxy:8080', text);
       assert.equal(r.r?.proxy.file, undefined, text);
