@@ -1,6 +1,7 @@
 /**
  * Proxy choice from the usual variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, lower-case too), read
- * from the env the caller passes — never from process.env. Loopback hosts are never proxied, as
+ * from the env the caller passes — never from process.env — or, for the CLI, from a daemon.json's
+ * `proxies` when they give a proxy (runProxySettings). Loopback hosts are never proxied, as
  * Go's net/http (and so docker, skopeo and crane) does for localhost and loopback addresses; what
  * counts as loopback (names under .localhost too) is src/ref/host-address.ts's one answer, the same
  * one the endpoint and token-realm checks use. Pure, and apart from the proxy agents (proxy.ts),
@@ -61,7 +62,7 @@ const DAEMON_JSON_PROXY_KEYS = { httpProxy: 'http-proxy', httpsProxy: 'https-pro
 export function proxySettingsFromDaemonJson(daemonJson: Readonly<Record<string, unknown>>, file: string): ProxySettings | undefined {
   const p = daemonJson.proxies;
   if (p === undefined || p === null) return undefined; // JSON null: not set, as Go's decoder leaves it
-  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new InputError(`${file}: "proxies" must be an object (http-proxy, https-proxy, no-proxy)`, { details: { file } });
+  if (typeof p !== 'object' || Array.isArray(p)) throw new InputError(`${file}: "proxies" must be an object (http-proxy, https-proxy, no-proxy)`, { details: { file } });
   const out: ProxySettings = {};
   for (const [field, key] of Object.entries(DAEMON_JSON_PROXY_KEYS) as [keyof typeof DAEMON_JSON_PROXY_KEYS, string][]) {
     const v = (p as Record<string, unknown>)[key];
