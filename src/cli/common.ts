@@ -19,6 +19,7 @@ import type { RegistryTlsOptions } from '../http/tls-options.js';
 import { tlsFlags, tlsOptionsFromFlags } from './tls-flags.js';
 import { connectionFlagNames, type ConnectingCommand } from './connection-flags.js';
 import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
+import type { ProxySettings } from '../http/proxy-choice.js';
 import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirror-config.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
 import { INSECURE_ENTRY_FORM, isInsecureEntry, parseInsecureList } from '../registry/endpoint.js';
@@ -67,6 +68,8 @@ export interface CommonContext {
   insecureTls: InsecureHosts;
   /** Warns of registries.conf settings not applied when a read falls under them (the library's `onRead`, RegistryConfigOptions). */
   onRead?: (registry: string, repo: string) => void;
+  /** The run's proxies: daemon.json's `proxies` when they give one, else HTTPS_PROXY, HTTP_PROXY and NO_PROXY (the library's `proxySettings`). */
+  proxy: ProxySettings;
 }
 
 /** Why `file` cannot be read as a file (its error code), or undefined when it can. */
@@ -112,7 +115,7 @@ export function commonContext(args: CommonArgs, io: CliIO, secrets: SecretSet): 
     tls.nodeExtraCaCerts = file;
   }
   const conf = registryConfigOptions(args['registry-mirror'], io.env, cwdOf(io), logger);
-  return { ...out, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure, ...(conf.onRead ? { onRead: conf.onRead } : {}) };
+  return { ...out, tls, mirrors: conf.mirrors, blocked: conf.blocked, insecureTls: conf.insecure, proxy: conf.proxy, ...(conf.onRead ? { onRead: conf.onRead } : {}) };
 }
 
 /** Reads all of stdin (a password) and trims the final newline; AbortedError when the run's signal fires first. */
@@ -209,6 +212,9 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
     mirrors: ctx.mirrors,
     blocked: ctx.blocked,
     insecureTlsRegistries: ctx.insecureTls,
+    // daemon.json's proxies or env's, chosen once (runProxySettings): the early connections were
+    // left out for the hosts these send through a proxy (early-connect.ts reads the same choice).
+    proxySettings: ctx.proxy,
     credentialHelperTimeoutMs: credentialHelperTimeoutOption(io.env),
     credentialHelperProcessGroup: helperProcessGroupOption(io),
     secrets: ctx.secrets,

@@ -10,8 +10,10 @@
  * after a few seconds or when the command's transport closes; it never changes what the command
  * does. Where Docker Hub or an Aliyun regional registry is named, its token service (another host,
  * known in advance) gets a connection too. Left out on purpose:
- *   - any origin a proxy would be used for (HTTP(S)_PROXY and NO_PROXY, as the transport decides):
- *     a direct connection there may be exactly what the network forbids;
+ *   - any origin a proxy would be used for (HTTP(S)_PROXY and NO_PROXY, or daemon.json's `proxies`
+ *     when they win, as the command reads them: runProxySettings), as the transport decides: a
+ *     direct connection there may be exactly what the network forbids; proxy settings that do not
+ *     read cleanly leave out every origin;
  *   - a source that has a mirror (--registry-mirror, registries.conf, daemon.json: the map the
  *     command itself reads, mirror-flags.ts), unless a target is in its registry anyway: its reads
  *     go to the mirror first, and a network with a mirror often does not want the upstream
@@ -25,7 +27,7 @@
  *   - every other command (login, sync, tag, …), and `--help` / `--version`.
  */
 import { EarlySockets } from '../http/early-sockets.js';
-import { proxyFor, proxySettingsFromEnv } from '../http/proxy-choice.js';
+import { proxyFor, proxySettingsFromEnv, type ProxySettings } from '../http/proxy-choice.js';
 import { parseReference } from '../ref/reference.js';
 import { knownTokenHost } from '../auth/presumed-challenge.js';
 import { endpointFor, parseInsecureList } from '../registry/endpoint.js';
@@ -61,6 +63,7 @@ export function earlyOrigins(
   env: Record<string, string | undefined>,
   mirrors: () => MirrorMap | 'unknown',
   blocked: () => BlockedPrefixes | 'unknown' = () => ({}),
+  proxies: () => ProxySettings | 'unknown' = () => proxySettingsFromEnv(env),
 ): EarlyOrigin[] {
   const [command, ...rest] = argv;
   if (rest.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '--')) return [];
@@ -80,7 +83,10 @@ export function earlyOrigins(
     return [];
   }
   const insecure = [...parseInsecureList(env.REGPUSH_INSECURE_REGISTRIES), ...rawFlagValues(rest, 'insecure-registry').flatMap((v) => parseInsecureList(v))];
-  const proxy = proxySettingsFromEnv(env);
+  // The proxies the command will use (daemon.json's or env's: runProxySettings), read as it reads
+  // them; none when they cannot be read: any host might be one a proxy is for.
+  const proxy = proxies();
+  if (proxy === 'unknown') return [];
   const wanted = new Map<string, EarlyOrigin>();
   const add = (ref: string, n: number, source = false): void => {
     const origin = originOf(ref, insecure);
@@ -123,6 +129,7 @@ export function connectEarly(argv: readonly string[], env: Record<string, string
       env,
       () => read().mirrors,
       () => read().blocked,
+      () => read().proxy,
     );
   } catch {
     return undefined; // a hint only: the command itself will say what is wrong with its arguments
@@ -133,20 +140,21 @@ export function connectEarly(argv: readonly string[], env: Record<string, string
   return early;
 }
 
-/** What the command will read of the mirror configuration: its mirrors and registries.conf's blocked prefixes ('unknown' each where it fails to read). */
+/** What the command will read of the mirror configuration: its mirrors, registries.conf's blocked prefixes and the run's proxies ('unknown' each where it fails to read). */
 interface RegistryConfig {
   mirrors: MirrorMap | 'unknown';
   blocked: BlockedPrefixes | 'unknown';
+  proxy: ProxySettings | 'unknown';
 }
 
-/** The mirrors the command will use (mirrorMap) and the prefixes registries.conf blocks, the files read once. */
+/** The mirrors the command will use (mirrorMap), the prefixes registries.conf blocks and the run's proxies, the files read once. */
 function registryConfig(argv: readonly string[], env: Record<string, string | undefined>, cwd: string, onRead?: (read: ProjectFileRead) => void): RegistryConfig {
   const flags = mirrorFlags(argv, cwd, onRead);
   try {
     const o = registryConfigOptions(flags === 'unknown' ? [] : flags, env, cwd, silentLogger);
-    return { mirrors: flags === 'unknown' ? 'unknown' : o.mirrors, blocked: o.blocked };
+    return { mirrors: flags === 'unknown' ? 'unknown' : o.mirrors, blocked: o.blocked, proxy: o.proxy };
   } catch {
-    return { mirrors: 'unknown', blocked: 'unknown' };
+    return { mirrors: 'unknown', blocked: 'unknown', proxy: 'unknown' };
   }
 }
 

@@ -4,18 +4,20 @@
  * REGISTRIES_CONFIG_PATH, else ~/.config/containers/registries.conf, else
  * /etc/containers/registries.conf) and Docker's
  * daemon.json `registry-mirrors` and `insecure-registries` (REGPUSH_DOCKER_DAEMON_JSON, else
- * /etc/docker/daemon.json); its `proxies`, not applied, are warned of (saySetAsideProxies).
+ * /etc/docker/daemon.json), whose `proxies` (Docker 23 and later) are the run's proxies when they
+ * give one (runProxySettings: they win over HTTPS_PROXY, HTTP_PROXY and NO_PROXY, as in dockerd).
  * The default files are read only when they exist. A registries.conf that exists but cannot be
  * read stops the run; otherwise a default file that cannot be read or parsed is a warning, unless
  * it blocks registries; a file named in the environment must exist and parse. The library gets
  * the merged map (its `mirrors` option), registries.conf's blocked prefixes, the insecure hosts of
- * both files (`blocked`, `insecureTlsRegistries`), and never reads these files itself.
+ * both files (`blocked`, `insecureTlsRegistries`) and the run's proxies (`proxySettings`), and
+ * never reads these files itself. A bad value in daemon.json's `proxies` stops the run (E_INPUT).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { InputError, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { daemonJsonProxyKeys, proxySettingsFromEnv } from '../http/proxy-choice.js';
+import { proxySettingsFromDaemonJson, proxySettingsFromEnv, redactProxyUrl, runProxySettings, type ProxySettings } from '../http/proxy-choice.js';
 import {
   addMirrors,
   daemonJsonObject,
@@ -90,8 +92,8 @@ function pick(named: string | undefined, defaults: string[], cwd: string): { fil
  * The text of a configuration file. A default file gone since it was found (ENOENT, ENOTDIR) is
  * not there. One that is there but cannot be read (EACCES, EISDIR, …): registries.conf stops the
  * run (E_INPUT), as it stops containers/image, since regpush cannot tell what it would block and
- * going on without it could reach registries it blocks; daemon.json, which only gives mirrors
- * here, is set aside with a warning (`unreadable` says what is lost).
+ * going on without it could reach registries it blocks; daemon.json, which gives mirrors,
+ * insecure registries and proxies here, is set aside with a warning (`unreadable` says what is lost).
  */
 function readConfig(file: string, named: boolean, envName: string, logger: Logger, unreadable?: string): string | undefined {
   try {
@@ -111,21 +113,43 @@ function readConfig(file: string, named: boolean, envName: string, logger: Logge
 }
 
 /**
- * daemon.json's `proxies` are read nowhere (daemonJsonProxyKeys): a run that sets no proxy variable
- * is warned, since it goes direct where `docker pull` on the machine would go through the proxy;
- * one that sets them uses those, as it would if the file's were read (the variables are the setting
- * made for the run; dockerd lets its file win over its own environment), and gets a debug line.
+ * Says where the run's proxies come from (--debug), and warns of the settings passed over: the
+ * proxy variables when daemon.json's `proxies` win with other values (as dockerd warns when its
+ * configuration overrides a proxy variable it started with), or the file's `no-proxy` when it gives
+ * no proxy to go with and the variables do (it is never paired with theirs: runProxySettings).
  */
-function saySetAsideProxies(keys: readonly string[], file: string, env: Record<string, string | undefined>, logger: Logger): void {
-  if (!keys.length) return;
-  const named = keys.map((k) => `"${k}"`).join(', ');
-  const s = proxySettingsFromEnv(env);
-  if (s.httpProxy !== undefined || s.httpsProxy !== undefined || s.noProxy !== undefined) {
-    logger.debug(`${file}: "proxies" (${named}) not applied: the proxy variables of this run (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) are`);
+function sayProxies(run: ProxySettings, fromFile: ProxySettings | undefined, env: Record<string, string | undefined>, logger: Logger): void {
+  const fromEnv = proxySettingsFromEnv(env);
+  const set = PROXY_VARIABLES.filter((v) => env[v] || env[v.toLowerCase()]);
+  const shown = (s: ProxySettings) =>
+    [
+      s.httpsProxy && `https ${redactProxyUrl(s.httpsProxy)}`,
+      s.httpProxy && `http ${redactProxyUrl(s.httpProxy)}`,
+      s.noProxy !== undefined && `no proxy for ${JSON.stringify(s.noProxy)}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
+  if (run.file !== undefined) {
+    logger.debug(`proxies from "proxies" in ${run.file}: ${shown(run)}`);
+    const same = fromEnv.httpProxy === run.httpProxy && fromEnv.httpsProxy === run.httpsProxy && fromEnv.noProxy === run.noProxy;
+    if (set.length && !same) {
+      logger.warn(
+        `${run.file}: "proxies" is applied, not ${set.join(', ')} of this run's environment: as dockerd, regpush lets daemon.json's proxies win over the variables, ` +
+          `and takes its no-proxy with them (to use the variables, remove "proxies" from the file or set REGPUSH_DOCKER_DAEMON_JSON to another file)`,
+      );
+    }
     return;
   }
-  logger.warn(`${file}: "proxies" (${named}) is not applied: regpush takes its proxy from HTTPS_PROXY, HTTP_PROXY and NO_PROXY in its environment; to go through that proxy, set them to its values`);
+  if (fromFile !== undefined) {
+    const why = `proxies.no-proxy in ${fromFile.file}: not applied, since the file gives no proxy for it to go with`;
+    if (fromEnv.httpProxy !== undefined || fromEnv.httpsProxy !== undefined) logger.warn(`${why}; the proxy of this run is its environment's, with that environment's NO_PROXY`);
+    else logger.debug(why);
+  }
+  if (set.length) logger.debug(`proxies from the environment (${set.join(', ')}): ${shown(fromEnv)}`);
 }
+
+/** The proxy variables, upper-case (the lower-case spellings count too). */
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const;
 
 /** What the mirror flag and the two files give the library. */
 export interface RegistryConfigOptions {
@@ -139,6 +163,8 @@ export interface RegistryConfigOptions {
    * lines only): warns once of each when a read falls under its entry (ConnectionOptions.onRead).
    */
   onRead?: (registry: string, repo: string) => void;
+  /** The run's proxies: daemon.json's `proxies` when they give one, else the environment's (runProxySettings; ConnectionOptions.proxySettings). */
+  proxy: ProxySettings;
 }
 
 /** A registries.conf that blocks something: `blocked = true` (version 2) or `[registries.block]` (version 1). */
@@ -200,6 +226,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
       }
     }
   }
+  let daemonProxies: ProxySettings | undefined;
   const daemon = pick(env.REGPUSH_DOCKER_DAEMON_JSON, [system.daemonJson], cwd);
   if (daemon) {
     const text = readConfig(
@@ -207,7 +234,7 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
       daemon.named,
       'REGPUSH_DOCKER_DAEMON_JSON',
       logger,
-      'its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)',
+      'its registry-mirrors, insecure-registries and proxies are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)',
     );
     if (text !== undefined) {
       try {
@@ -216,16 +243,20 @@ export function registryConfigOptions(flagValues: unknown, env: Record<string, s
         // registries.conf's insecure = true; registries.conf's word wins for a host both name.
         const hosts = insecureFromDaemonJson(text, daemon.file);
         if (Object.keys(m).length) logger.debug(`Docker Hub mirrors from ${daemon.file}: ${JSON.stringify(m)}`);
-        saySetAsideProxies(daemonJsonProxyKeys(daemonJsonObject(text, daemon.file)), daemon.file, env, logger);
+        // A bad proxy value stops the run (E_INPUT), even in a file nobody named: going on direct,
+        // or through the environment's proxy, may be exactly what the machine's network forbids.
+        daemonProxies = proxySettingsFromDaemonJson(daemonJsonObject(text, daemon.file), daemon.file);
         if (Object.keys(hosts).length) logger.debug(`insecure registries from ${daemon.file}: ${Object.keys(hosts).join(', ')}`);
         maps.push(m);
         insecure = { ...hosts, ...insecure };
       } catch (err) {
         if (!(err instanceof MirrorConfigError)) throw err;
         if (daemon.named) throw new InputError(err.message, { details: { file: daemon.file } });
-        logger.warn(`${err.message}; its registry-mirrors and insecure-registries are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`);
+        logger.warn(`${err.message}; its registry-mirrors, insecure-registries and proxies are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`);
       }
     }
   }
-  return { mirrors: mergeMirrorMaps(...maps), blocked, insecure, ...(onRead ? { onRead } : {}) };
+  const proxy = runProxySettings(env, daemonProxies);
+  sayProxies(proxy, daemonProxies, env, logger);
+  return { mirrors: mergeMirrorMaps(...maps), blocked, insecure, proxy, ...(onRead ? { onRead } : {}) };
 }

@@ -294,7 +294,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         const named = redactProxyUrl(proxy.url);
         throw new NetworkError(
           `cannot reach ${host} through proxy ${named}: the proxy did not answer within ${idle} ms (ETIMEDOUT); ` +
-            `check that the proxy is running and reachable (${proxy.variable}, NO_PROXY)`,
+            `check that the proxy is running and reachable (${proxy.settings})`,
           {
             details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT', proxy: named },
           },

@@ -1,6 +1,7 @@
 /**
  * Proxy choice from the usual variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, lower-case too), read
- * from the env the caller passes — never from process.env. Loopback hosts are never proxied, as
+ * from the env the caller passes — never from process.env — or, for the CLI, from a daemon.json's
+ * `proxies` when they give a proxy (runProxySettings). Loopback hosts are never proxied, as
  * Go's net/http (and so docker, skopeo and crane) does for localhost and loopback addresses; what
  * counts as loopback (names under .localhost too) is src/ref/host-address.ts's one answer, the same
  * one the endpoint and token-realm checks use. Pure, and apart from the proxy agents (proxy.ts),
@@ -10,9 +11,14 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { isLoopbackHost } from '../ref/host-address.js';
+import { InputError } from '../errors.js';
 import { redactTyped } from '../redact.js';
 
-/** Proxy settings, as read from an environment (proxySettingsFromEnv): each proxy with its scheme. */
+/**
+ * Proxy settings, as read from an environment (proxySettingsFromEnv) or from a daemon.json's
+ * `proxies` (proxySettingsFromDaemonJson): each proxy with its scheme, and the NO_PROXY list read
+ * from the same place, never from the other (runProxySettings).
+ */
 export interface ProxySettings {
   httpProxy?: string;
   httpsProxy?: string;
@@ -21,6 +27,8 @@ export interface ProxySettings {
   httpProxyVariable?: string;
   /** The variable httpsProxy was read from (`https_proxy`); HTTPS_PROXY when absent. */
   httpsProxyVariable?: string;
+  /** The daemon.json all three were read from (its `proxies` object), for errors to name instead of the variables. */
+  file?: string;
 }
 
 /** Reads proxy settings from `env` (upper-case wins over lower-case), noting which variable each proxy came from. */
@@ -40,22 +48,64 @@ export function proxySettingsFromEnv(env: Record<string, string | undefined>): P
   };
 }
 
+/** The keys of daemon.json's `proxies` object (Docker 23 and later), as dockerd reads them. */
+const DAEMON_JSON_PROXY_KEYS = { httpProxy: 'http-proxy', httpsProxy: 'https-proxy', noProxy: 'no-proxy' } as const;
+
 /**
- * The proxy keys set in a daemon.json's `proxies` object (Docker 23 and later: `http-proxy`,
- * `https-proxy`, `no-proxy`), which regpush does not apply: they set up dockerd's own connections,
- * and regpush's proxies come from its environment alone (proxySettingsFromEnv), the setting made
- * for the run. What a warning names, never their values (a proxy URL may hold a password).
+ * The proxy settings of a daemon.json's `proxies` object (`http-proxy`, `https-proxy`,
+ * `no-proxy`), undefined when it sets none (an empty value is not set, as dockerd skips one).
+ * A proxy without a scheme is http://, as dockerd's Go reads the variable it sets from it
+ * (withScheme). A value dockerd would not start with (not a string, `proxies` not an object) or
+ * regpush cannot use (not an http:// or https:// URL) is E_INPUT naming the file and the key,
+ * never the value's credentials.
  */
-export function daemonJsonProxyKeys(daemonJson: Readonly<Record<string, unknown>>): string[] {
+export function proxySettingsFromDaemonJson(daemonJson: Readonly<Record<string, unknown>>, file: string): ProxySettings | undefined {
   const p = daemonJson.proxies;
-  if (typeof p !== 'object' || p === null || Array.isArray(p)) return [];
-  return ['http-proxy', 'https-proxy', 'no-proxy'].filter((k) => typeof (p as Record<string, unknown>)[k] === 'string' && ((p as Record<string, string>)[k] ?? '').trim() !== '');
+  if (p === undefined || p === null) return undefined; // JSON null: not set, as Go's decoder leaves it
+  if (typeof p !== 'object' || Array.isArray(p)) throw new InputError(`${file}: "proxies" must be an object (http-proxy, https-proxy, no-proxy)`, { details: { file } });
+  const out: ProxySettings = {};
+  for (const [field, key] of Object.entries(DAEMON_JSON_PROXY_KEYS) as [keyof typeof DAEMON_JSON_PROXY_KEYS, string][]) {
+    const v = (p as Record<string, unknown>)[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'string') throw new InputError(`proxies.${key} in ${file}: must be a string`, { details: { file } });
+    if (v.trim() === '') continue;
+    if (field === 'noProxy') {
+      out.noProxy = v;
+      continue;
+    }
+    const proxy = withScheme(v.trim())!;
+    const fault = proxyUrlFault(proxy);
+    if (fault) throw new InputError(`proxies.${key} in ${file}: ${fault}`, { details: { file } });
+    out[field] = proxy;
+  }
+  return Object.keys(out).length ? { ...out, file } : undefined;
 }
 
-/** The variable the proxy for `url`'s scheme is read from, as it was set (`https_proxy` when only that one is). */
-export function proxyVariable(url: URL | string, s: ProxySettings): string {
+/**
+ * The run's proxy settings: daemon.json's when its `proxies` give a proxy, else the environment's.
+ * dockerd lets its configuration win over the variables it starts with ("Configuring the daemon
+ * directly takes precedence over environment variables", docs.docker.com/engine/daemon/proxy/),
+ * one variable at a time (moby's cmd/dockerd configureProxyEnv), which can pair the file's proxy
+ * with the environment's NO_PROXY. Here the winner's settings are taken whole: a NO_PROXY list is
+ * only ever used with the proxies written beside it, so the file's `no-proxy` never exempts hosts
+ * from the environment's proxy, nor the reverse. A file that gives `no-proxy` alone gives no
+ * proxy: the environment's settings stand, its NO_PROXY with them.
+ */
+export function runProxySettings(env: Record<string, string | undefined>, daemonJson: ProxySettings | undefined): ProxySettings {
+  if (daemonJson && (daemonJson.httpProxy !== undefined || daemonJson.httpsProxy !== undefined)) return daemonJson;
+  return proxySettingsFromEnv(env);
+}
+
+/** Where the proxy for `url`'s scheme is set, for errors to name: its variable as it was set (`https_proxy` when only that one is), or its daemon.json key. */
+export function proxyOrigin(url: URL | string, s: ProxySettings): string {
   const https = (typeof url === 'string' ? url : url.protocol).startsWith('https:');
+  if (s.file !== undefined) return `proxies.${https ? 'https-proxy' : 'http-proxy'} in ${s.file}`;
   return (https ? s.httpsProxyVariable : s.httpProxyVariable) ?? (https ? 'HTTPS_PROXY' : 'HTTP_PROXY');
+}
+
+/** The settings a failure through the proxy for `url` advises checking: the proxy's and the NO_PROXY list read with it. */
+export function proxySettingNames(url: URL | string, s: ProxySettings): string {
+  return s.file !== undefined ? `"proxies" in ${s.file}` : `${proxyOrigin(url, s)}, NO_PROXY`;
 }
 
 /**
@@ -164,4 +214,62 @@ export function proxyPasswords(proxy: string | undefined): string[] {
   } catch {
     return [raw];
   }
+}
+
+/**
+ * What is wrong with a proxy URL, worded to follow where it is set (`HTTPS_PROXY: …`); undefined
+ * when the agents can use it. Only HTTP proxies are spoken (proxy.ts): a SOCKS proxy (socks5://,
+ * which Go's tools accept) would otherwise get an HTTP CONNECT and end with a connection error that
+ * does not say why. A scheme is what comes before '://'; a value read without one has http:// by
+ * now (withScheme), and only settings built by hand arrive without one. The agents parse the URL
+ * and would throw a bare "Invalid URL" (a port over 65535, a space in the host), naming neither
+ * the setting nor the value. Never shows the credentials in it (redactProxyUrl).
+ */
+export function proxyUrlFault(proxy: string): string | undefined {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(proxy)?.[1]?.toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') {
+    return `the proxy ${redactProxyUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`;
+  }
+  const unencoded = unencodedUserinfo(proxy);
+  if (unencoded) {
+    return (
+      `the ${unencoded} in ${redactProxyUrl(proxy)} must be percent-encoded: ` +
+      "a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)"
+    );
+  }
+  if (!URL.canParse(proxy)) return `${redactProxyUrl(proxy)} is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT`;
+  return undefined;
+}
+
+/** Characters that may stand in a URL's userinfo as they are; ':' separates the user from the password. */
+const USERINFO_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:]/;
+
+/**
+ * 'password' or 'user name' when `proxy` has userinfo that does not read as typed: a '/', '?',
+ * '#' or backslash in it ends the host part early (`http://u:pa/ss@proxy:3128` is the host "u" with
+ * port "pa", which does not parse; `http://u:px p@ss/word@proxy:3128` the host "ss"), and a '%'
+ * not starting an escape makes the agents' decoding of the credentials throw. The proxy the URL
+ * names is then not the one meant, or there is none; what is printed must not show the secret,
+ * so the error says which part needs encoding rather than what it reads as. Undefined when the
+ * URL reads as meant, or has another fault (a bad port), which the URL check then reports.
+ */
+function unencodedUserinfo(proxy: string): 'password' | 'user name' | undefined {
+  // Up to the last '@', as redactProxyUrl reads it: a bare '@' in a password is not the problem
+  // (URL parsers take the last '@' of the host part).
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/is.exec(proxy);
+  if (!m) return undefined;
+  const [, scheme, userinfo, rest] = m as unknown as [string, string, string, string];
+  const badEscape = /%(?![0-9A-Fa-f]{2})/;
+  let meant: string;
+  try {
+    const encoded = [...userinfo].map((c) => (USERINFO_SAFE.test(c) || c === '%' ? c : encodeURIComponent(c))).join('');
+    meant = `${scheme}${encoded.replace(/%(?![0-9A-Fa-f]{2})/g, '%25')}@${rest}`;
+  } catch {
+    return undefined; // a lone surrogate: not a URL anyone meant
+  }
+  if (!URL.canParse(meant)) return undefined;
+  if (!badEscape.test(userinfo) && URL.canParse(proxy) && new URL(proxy).host === new URL(meant).host) return undefined;
+  const colon = userinfo.indexOf(':');
+  const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  return /[/?#\\]/.test(user) || badEscape.test(user) ? 'user name' : 'password';
 }

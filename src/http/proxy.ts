@@ -8,13 +8,16 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { UsageError } from '../errors.js';
-import { proxyFor, proxyVariable, redactProxyUrl, type ProxySettings } from './proxy-choice.js';
+import { proxyFor, proxyOrigin, proxySettingNames, proxyUrlFault, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsSettings } from './tls.js';
 
-/** The proxy a request goes through, and the variable it was read from (`HTTPS_PROXY`, or `https_proxy` when that is the one set). */
+/** The proxy a request goes through, and where it is set, for its failures to name. */
 export interface ProxyUse {
   url: string;
-  variable: string;
+  /** The variable it was read from (`HTTPS_PROXY`, or `https_proxy` when that is the one set), or its daemon.json key (proxyOrigin). */
+  from: string;
+  /** The settings a failure advises checking: the proxy's and its NO_PROXY list (proxySettingNames). */
+  settings: string;
 }
 
 /**
@@ -112,27 +115,10 @@ export class ProxyAgents {
   agentFor(url: URL, tls?: TlsSettings, proxyTls?: TlsSettings): { agent: Agent; proxy: ProxyUse } | undefined {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
-    // Only HTTP proxies are spoken here. A SOCKS proxy (socks5://, which Go's tools accept) would
-    // otherwise get an HTTP CONNECT and end with a connection error that does not say why.
-    // A scheme is what comes before '://'. A value read without one (`user:pw@proxy:3128`) has
-    // http:// by now (proxySettingsFromEnv); only settings built by hand arrive here without one.
-    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(proxy)?.[1]?.toLowerCase();
-    const variable = proxyVariable(url, this.settings);
-    if (scheme !== 'http' && scheme !== 'https') {
-      throw new UsageError(`${variable}: the proxy ${redactProxyUrl(proxy)} is not an HTTP proxy (${scheme ?? 'no'} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
-    }
-    const unencoded = unencodedUserinfo(proxy);
-    if (unencoded) {
-      throw new UsageError(
-        `${variable}: the ${unencoded} in ${redactProxyUrl(proxy)} must be percent-encoded: ` +
-          "a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)",
-      );
-    }
-    // The agents parse it and would throw a bare "Invalid URL" (a port over 65535, a space in the
-    // host), an internal error naming neither the variable nor the value.
-    if (!URL.canParse(proxy)) {
-      throw new UsageError(`${variable}: ${redactProxyUrl(proxy)} is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT`);
-    }
+    const from = proxyOrigin(url, this.settings);
+    // Checked here, at first use, for a variable; a daemon.json's proxies were checked as the file was read.
+    const fault = proxyUrlFault(proxy);
+    if (fault) throw new UsageError(`${from}: ${fault}`);
     const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}${proxyTls ? `|${proxyTls.id}` : ''}`;
     let agent = this.agents.get(key);
     if (!agent) {
@@ -143,7 +129,7 @@ export class ProxyAgents {
       agent = url.protocol === 'https:' ? new TunnelAgent(proxy, tlsConnectOptions(tls), toProxy) : new HttpProxyAgent(proxy, { keepAlive: true, noDelay: true, ...toProxy });
       this.agents.set(key, agent);
     }
-    return { agent, proxy: { url: proxy, variable } };
+    return { agent, proxy: { url: proxy, from, settings: proxySettingNames(url, this.settings) } };
   }
 
   /** Closes idle proxy sockets. */
@@ -151,37 +137,4 @@ export class ProxyAgents {
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
   }
-}
-
-/** Characters that may stand in a URL's userinfo as they are; ':' separates the user from the password. */
-const USERINFO_SAFE = /[A-Za-z0-9\-._~!$&'()*+,;=:]/;
-
-/**
- * 'password' or 'user name' when `proxy` has userinfo that does not read as typed: a '/', '?',
- * '#' or backslash in it ends the host part early (`http://u:pa/ss@proxy:3128` is the host "u" with
- * port "pa", which does not parse; `http://u:px p@ss/word@proxy:3128` the host "ss"), and a '%'
- * not starting an escape makes the agents' decoding of the credentials throw. The proxy the URL
- * names is then not the one meant, or there is none; what is printed must not show the secret,
- * so the error says which part needs encoding rather than what it reads as. Undefined when the
- * URL reads as meant, or has another fault (a bad port), which the URL check then reports.
- */
-function unencodedUserinfo(proxy: string): 'password' | 'user name' | undefined {
-  // Up to the last '@', as redactProxyUrl reads it: a bare '@' in a password is not the problem
-  // (URL parsers take the last '@' of the host part).
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/is.exec(proxy);
-  if (!m) return undefined;
-  const [, scheme, userinfo, rest] = m as unknown as [string, string, string, string];
-  const badEscape = /%(?![0-9A-Fa-f]{2})/;
-  let meant: string;
-  try {
-    const encoded = [...userinfo].map((c) => (USERINFO_SAFE.test(c) || c === '%' ? c : encodeURIComponent(c))).join('');
-    meant = `${scheme}${encoded.replace(/%(?![0-9A-Fa-f]{2})/g, '%25')}@${rest}`;
-  } catch {
-    return undefined; // a lone surrogate: not a URL anyone meant
-  }
-  if (!URL.canParse(meant)) return undefined;
-  if (!badEscape.test(userinfo) && URL.canParse(proxy) && new URL(proxy).host === new URL(meant).host) return undefined;
-  const colon = userinfo.indexOf(':');
-  const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
-  return /[/?#\\]/.test(user) || badEscape.test(user) ? 'user name' : 'password';
 }

@@ -142,15 +142,15 @@ function proxyTlsError(err: unknown, req: HttpRequest, proxy: ProxyUse, errno: s
       ? `the proxy's certificate is not trusted: ${tls.hint(proxyHost, 'untrusted')}${notRegistry}`
       : `the proxy's certificate is not trusted: name its CA in NODE_EXTRA_CA_CERTS=PATH in regpush's environment${notRegistry}`,
     validity: `the proxy's certificate is outside its validity dates (expired, or not valid yet): its operator renews it, or this machine's clock is wrong`,
-    hostname: `the proxy's certificate is not made out for ${safeHostname(proxy.url)}${carried?.length ? ` (it names ${carried.join(', ')})` : ''}: check the proxy's name in ${proxy.variable}`,
+    hostname: `the proxy's certificate is not made out for ${safeHostname(proxy.url)}${carried?.length ? ` (it names ${carried.join(', ')})` : ''}: check the proxy's name in ${proxy.from}`,
     'client-certificate': tls ? `the proxy wants a client certificate: ${tls.hint(proxyHost, 'client-certificate')}` : 'the proxy wants a client certificate',
   };
   const fix =
-    fixes[kind] ?? (wrongScheme ? `the proxy does not speak TLS there: for a plain-HTTP proxy, write http:// in ${proxy.variable}` : `check the proxy URL in ${proxy.variable}`);
+    fixes[kind] ?? (wrongScheme ? `the proxy does not speak TLS there: for a plain-HTTP proxy, write http:// in ${proxy.from}` : `check the proxy URL in ${proxy.from}`);
   // The registry's own line words a plain-HTTP answer so (transportError): here too.
   const plain = errno === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(message);
   const text = kind === 'client-certificate' ? `the proxy refused the handshake without a client certificate (${errno})` : plain ? plainHttpAnswer(errno, message) : `${message} (${errno})`;
-  return new TlsError(`TLS failure talking to proxy ${named} (${proxy.variable}) for ${host}: ${text}; ${fix}`, {
+  return new TlsError(`TLS failure talking to proxy ${named} (${proxy.from}) for ${host}: ${text}; ${fix}`, {
     details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno, tlsFailure: kind, proxy: named },
   });
 }
@@ -225,7 +225,7 @@ export function transportError(err: unknown, req: HttpRequest, tls?: TlsResolver
   }
   const text = CODE_TEXT[errno] ?? e.message ?? String(err);
   if (proxy) {
-    const hint = `${PROXY_HINT[errno] ?? 'check the network and the proxy'} (${proxy.variable}, NO_PROXY)`;
+    const hint = `${PROXY_HINT[errno] ?? 'check the network and the proxy'} (${proxy.settings})`;
     return new NetworkError(`cannot reach ${host} through proxy ${redactProxyUrl(proxy.url)}: ${text} (${errno}); ${hint}`, { details: { registry: host, request, errno } });
   }
   const hint = NETWORK_HINT[errno] ?? 'check the network and proxy settings (HTTPS_PROXY, NO_PROXY)';
@@ -244,16 +244,16 @@ export function proxyRefusal(status: number, socket: Socket | null | undefined, 
   const host = safeHost(req.url);
   const request = `${req.method} ${redactUrl(req.url)}`;
   const named = redactProxyUrl(proxy.url);
-  const variable = proxy.variable;
+  const from = proxy.from;
   if (status === 407) {
     const fix = hasUserinfo(proxy.url)
-      ? `the user and password in ${variable} were not accepted`
-      : `give them in ${variable} as http://USER:PASSWORD@HOST:PORT`;
+      ? `the user and password in ${from} were not accepted`
+      : `give them in ${from} as http://USER:PASSWORD@HOST:PORT`;
     return new AuthError(`proxy ${named} requires authentication (407) for ${host}: ${fix}`, { details: { registry: host, request, proxyStatus: status, proxy: named } });
   }
   // Not `status`, which says what the registry answered (a 403 there means other things); the
   // retry middleware retries a proxy's 502/503/504 as it would a registry's.
-  return new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy answered ${status} to CONNECT; check the proxy settings (${variable}, NO_PROXY)`, {
+  return new NetworkError(`cannot reach ${host} through proxy ${named}: the proxy answered ${status} to CONNECT; check the proxy settings (${proxy.settings})`, {
     details: { registry: host, request, proxyStatus: status, proxy: named },
   });
 }

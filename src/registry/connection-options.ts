@@ -5,6 +5,7 @@
  */
 import type { Credential, RegistryCredentials, SecretSink } from '../auth/credential-types.js';
 import type { EarlySockets } from '../http/early-sockets.js';
+import type { ProxySettings } from '../http/proxy-choice.js';
 import type { RegistryTlsOptions } from '../http/tls-options.js';
 import type { ConnectionNames } from '../option-names.js';
 import type { BlockedPrefixes, InsecureHosts } from './mirror-config.js';
@@ -92,6 +93,14 @@ export interface ConnectionOptions {
    * @internal
    */
   earlySockets?: EarlySockets;
+  /**
+   * The run's proxies, in place of those `env` gives (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): the CLI
+   * passes daemon.json's `proxies` here when they win (runProxySettings), so that failures name
+   * the file and key they came from. Left out of the published declarations (`stripInternal`): a
+   * library caller gives its proxies in `env`.
+   * @internal
+   */
+  proxySettings?: ProxySettings;
   /**
    * Called with each registry and repository an operation is about to read (a source, inspect's
    * read), before any request: the CLI warns there of registries.conf entries for it that regpush

@@ -72,6 +72,7 @@ export const CONNECTION_SHAPE = {
   insecureTlsRegistries: { values: 'string' },
   earlySockets: 'any',
   onRead: 'function',
+  proxySettings: { fields: { httpProxy: 'string', httpsProxy: 'string', noProxy: 'string', httpProxyVariable: 'string', httpsProxyVariable: 'string', file: 'string' } },
   connectionNames: {
     fields: {
       caCert: 'function',

@@ -41,7 +41,7 @@ export interface HintedSettings {
 const WITHOUT_JOBS: HintedSettings = { jobs: false, credentials: true };
 
 /**
- * The one way an operation builds its transport: logger, retries, idle timeout, proxies from env,
+ * The one way an operation builds its transport: logger, retries, idle timeout, proxies (env's, or the CLI's daemon.json ones),
  * TLS per registry, and the names its hints give the settings that fix a failure (the caller's
  * `connectionNames`, else the library's options), less those the operation does not have (`has`).
  */
@@ -51,7 +51,7 @@ export function transportFor(opts: TransportChoices, has: HintedSettings = WITHO
   checkConnectionRanges(opts, (option) => option);
   const logger = opts.logger ?? silentLogger;
   const names = namesFor(opts.connectionNames ?? connectionOptionNames, has);
-  const proxy = proxySettingsFromEnv(opts.env ?? {});
+  const proxy = opts.proxySettings ?? proxySettingsFromEnv(opts.env ?? {});
   // A proxy's password reaches text a dependency words (its errors, --debug lines) as typed or
   // decoded: the caller scrubs it from all it prints, as it does a registry password.
   for (const p of [proxy.httpProxy, proxy.httpsProxy]) for (const secret of proxyPasswords(p)) opts.secrets?.add(secret);

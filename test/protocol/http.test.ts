@@ -490,7 +490,7 @@ test('a host or proxy whose name says "tls" or "ssl" does not make a DNS or sock
     ['https://reg.example/v2/', 'http://tls-proxy.corp:3128', fail('EHOSTDOWN', 'connect EHOSTDOWN tls-proxy.corp')],
     ['https://certificate.example:5000/v2/', undefined, fail(undefined, 'something went wrong with certificate.example')],
   ] as const) {
-    const e = transportError(err, { method: 'GET', url }, undefined, proxy === undefined ? undefined : { url: proxy, variable: 'HTTPS_PROXY' });
+    const e = transportError(err, { method: 'GET', url }, undefined, proxy === undefined ? undefined : { url: proxy, from: 'HTTPS_PROXY', settings: 'HTTPS_PROXY, NO_PROXY' });
     assert.ok(e instanceof NetworkError, `${url}: ${e.code} ${e.message}`);
     assert.doesNotMatch(e.message, /--ca-cert|TLS failure/);
   }

@@ -6,12 +6,12 @@ import net from 'node:net';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { noDelay } from '../fixtures/socket-options.js';
-import { bypassesProxy, proxyFor, proxySettingsFromEnv } from '../../src/http/proxy-choice.js';
+import { bypassesProxy, proxyFor, proxyOrigin, proxySettingNames, proxySettingsFromDaemonJson, proxySettingsFromEnv, runProxySettings } from '../../src/http/proxy-choice.js';
 import { login, logout } from '../../src/login/login.js';
 import { AuthError, NetworkError, RegpushError } from '../../src/errors.js';
 import { errorLine } from '../../src/cli/main.js';
@@ -23,6 +23,7 @@ import { SecretSet } from '../../src/redact.js';
 import { transportFor } from '../../src/registry/operation-transport.js';
 import { inspect } from '../../src/index.js';
 import { waitFor } from '../fixtures/wait-for.js';
+import { startFakeRegistry } from '../fixtures/fake-registry.js';
 
 test('proxy settings: upper case wins, lower case works, empty means none', () => {
   // The variable each proxy came from is kept, for errors to name the one that is set.
@@ -34,6 +35,29 @@ test('proxy settings: upper case wins, lower case works, empty means none', () =
   assert.deepEqual(proxySettingsFromEnv({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'proxy.corp' }), { httpProxy: 'http://proxy.corp', httpsProxy: 'http://proxy.corp:3128', noProxy: undefined, httpProxyVariable: 'HTTP_PROXY', httpsProxyVariable: 'HTTPS_PROXY' });
   assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'https://p:443' }).httpsProxy, 'https://p:443');
   assert.equal(proxySettingsFromEnv({ HTTPS_PROXY: 'socks5://p:1080' }).httpsProxy, 'socks5://p:1080');
+});
+
+test('the run\'s proxies: daemon.json\'s when they give a proxy, taken whole with their own no-proxy; else the environment\'s, with its NO_PROXY; errors name where each is set', () => {
+  const file = '/etc/docker/daemon.json';
+  const fromFile = proxySettingsFromDaemonJson({ proxies: { 'https-proxy': 'proxy.corp:3128', 'no-proxy': '.corp' } }, file);
+  assert.deepEqual(fromFile, { httpsProxy: 'http://proxy.corp:3128', noProxy: '.corp', file });
+  const env = { HTTPS_PROXY: 'http://env-proxy:8080', HTTP_PROXY: 'http://env-proxy:8080', NO_PROXY: 'reg.corp.example' };
+  const run = runProxySettings(env, fromFile);
+  assert.equal(run, fromFile);
+  // The environment's NO_PROXY does not exempt a host from the file's proxy; its HTTP_PROXY is not used for http.
+  assert.equal(proxyFor(new URL('https://reg.corp.example/v2/'), run), 'http://proxy.corp:3128');
+  assert.equal(proxyFor(new URL('https://reg.corp/v2/'), run), undefined, 'the file\'s own no-proxy');
+  assert.equal(proxyFor(new URL('http://reg.example:5000/v2/'), run), undefined);
+  assert.equal(proxyOrigin('https://reg.corp.example/v2/', run), `proxies.https-proxy in ${file}`);
+  assert.equal(proxySettingNames('https://reg.corp.example/v2/', run), `"proxies" in ${file}`);
+  // A file with no-proxy alone, or none: the environment's settings, whole.
+  for (const f of [proxySettingsFromDaemonJson({ proxies: { 'no-proxy': 'reg.example' } }, file), proxySettingsFromDaemonJson({}, file)]) {
+    const fromEnv = runProxySettings(env, f);
+    assert.deepEqual(fromEnv, proxySettingsFromEnv(env));
+    assert.equal(proxyFor(new URL('https://reg.example/v2/'), fromEnv), 'http://env-proxy:8080', 'the file\'s no-proxy is not paired with the environment\'s proxy');
+    assert.equal(proxyFor(new URL('https://reg.corp.example/v2/'), fromEnv), undefined);
+    assert.equal(proxySettingNames('https://reg.example/v2/', fromEnv), 'HTTPS_PROXY, NO_PROXY');
+  }
 });
 
 test('NO_PROXY: exact hosts, domain suffixes, ports, wildcard; loopback always direct', () => {
@@ -225,20 +249,7 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   closers.push(() => registry.close());
   const regPort = (registry.address() as AddressInfo).port;
   // A forwarding HTTP proxy: absolute-URI requests for the (unresolvable) corporate name go to the registry above.
-  const proxied: string[] = [];
-  const proxy = http.createServer((req, res) => {
-    proxied.push(`${req.method} ${req.url}`);
-    const u = new URL(req.url ?? '');
-    if (u.host !== 'reg.corp.example:5000') return void res.writeHead(502).end();
-    const up = http.request({ host: '127.0.0.1', port: regPort, method: req.method, path: u.pathname + u.search, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  closers.push(() => proxy.close());
+  const { url: proxyUrl, seen: proxied } = await forwardingProxy('reg.corp.example:5000', regPort);
   const home = mkdtempSync(join(tmpdir(), 'regpush-login-'));
   closers.push(() => rmSync(home, { recursive: true, force: true }));
   const config = join(home, '.docker', 'config.json');
@@ -246,7 +257,7 @@ test('login() and logout() in the library use the common transport: HTTP_PROXY, 
   const runtime = join(home, 'run');
   mkdirSync(runtime); // made at login by the login manager, never by regpush
   const common = {
-    env: { HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, XDG_RUNTIME_DIR: runtime },
+    env: { HTTP_PROXY: proxyUrl, XDG_RUNTIME_DIR: runtime },
     homeDir: home,
     insecureRegistries: ['reg.corp.example:5000'],
     retries: 0,
@@ -786,4 +797,107 @@ test('an interruption, or closing the transport, while the proxy has not answere
   t.close();
   await until(() => p.closed() === 2);
   assert.ok(await pending instanceof RegpushError);
+});
+
+/**
+ * A forwarding HTTP proxy (absolute-URI requests, as plain HTTP goes through a proxy) that takes
+ * `host` (a name that does not resolve, with its port) to that port on 127.0.0.1, or to `toPort`,
+ * answers 502 for any other, and records each request it got.
+ */
+async function forwardingProxy(host: string, toPort?: number): Promise<{ url: string; seen: string[] }> {
+  const seen: string[] = [];
+  const proxy = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const u = new URL(req.url ?? '');
+    if (u.host !== host) return void res.writeHead(502).end();
+    const up = http.request({ host: '127.0.0.1', port: toPort ?? Number(u.port), method: req.method, path: u.pathname + u.search, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  closers.push(() => proxy.close());
+  return { url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, seen };
+}
+
+/** A directory for a daemon.json (and an empty registries.conf, so the machine's are not read), removed after the tests. */
+function daemonJsonDir(): { dir: string; daemonJson: string; env: Record<string, string | undefined> } {
+  const dir = mkdtempSync(join(tmpdir(), 'regpush-daemon-proxy-'));
+  closers.push(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'registries.conf'), '');
+  const daemonJson = join(dir, 'daemon.json');
+  return { dir, daemonJson, env: { PATH: process.env.PATH, HOME: dir, DOCKER_CONFIG: dir, CONTAINERS_REGISTRIES_CONF: join(dir, 'registries.conf'), REGPUSH_DOCKER_DAEMON_JSON: daemonJson } };
+}
+
+test('regpush copy goes through daemon.json\'s http-proxy when no variable is set, and still through it (not HTTP_PROXY, and not exempted by NO_PROXY) when they are; a no-proxy alone leaves the variables\' proxy', async () => {
+  const reg = await startFakeRegistry();
+  closers.push(() => void reg.close());
+  reg.seedImage('app', { tags: ['1'] });
+  // A name that does not resolve: the registry is reachable through a proxy only.
+  const hostname = 'reg.proxy-test.invalid';
+  const name = `${hostname}:${reg.host.split(':')[1]}`;
+  const [fileProxy, envProxy] = [await forwardingProxy(name), await forwardingProxy(name)];
+  const { daemonJson, env } = daemonJsonDir();
+  const copyTo = (repo: string, vars: Record<string, string> = {}) => runCli(['copy', `${name}/app:1`, `${name}/${repo}:1`, '--insecure-registry', name, '--retries', '0'], { ...env, ...vars });
+
+  writeFileSync(daemonJson, JSON.stringify({ proxies: { 'http-proxy': fileProxy.url, 'no-proxy': 'other.example' } }));
+  const plain = await copyTo('one');
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.ok(reg.manifest('one', '1'), 'the copy is there');
+  assert.ok(fileProxy.seen.some((r) => r.startsWith(`PUT http://${name}/v2/one/manifests/1`)), fileProxy.seen.join('\n'));
+  assert.doesNotMatch(plain.stderr, /warning:/, 'nothing to warn of');
+
+  // The variables set too: the file wins, as in dockerd, and the environment's NO_PROXY (which
+  // names the registry) is not paired with the file's proxy.
+  fileProxy.seen.length = 0;
+  const both = await copyTo('two', { HTTP_PROXY: envProxy.url, NO_PROXY: hostname });
+  assert.equal(both.status, 0, both.stderr);
+  assert.ok(reg.manifest('two', '1'), 'the copy is there');
+  assert.ok(fileProxy.seen.some((r) => r.startsWith(`PUT http://${name}/v2/two/manifests/1`)), fileProxy.seen.join('\n'));
+  assert.equal(envProxy.seen.length, 0, envProxy.seen.join('\n'));
+  assert.match(both.stderr, /^warning: .*daemon\.json: "proxies" is applied, not HTTP_PROXY, NO_PROXY of this run's environment/m);
+
+  // A file whose proxies give no-proxy alone: the variables' proxy, with their NO_PROXY.
+  fileProxy.seen.length = 0;
+  writeFileSync(daemonJson, JSON.stringify({ proxies: { 'no-proxy': hostname } }));
+  const noProxyAlone = await copyTo('three', { HTTP_PROXY: envProxy.url });
+  assert.equal(noProxyAlone.status, 0, noProxyAlone.stderr);
+  assert.ok(envProxy.seen.some((r) => r.startsWith(`PUT http://${name}/v2/three/manifests/1`)), envProxy.seen.join('\n'));
+  assert.equal(fileProxy.seen.length, 0, fileProxy.seen.join('\n'));
+  assert.match(noProxyAlone.stderr, /warning: proxies\.no-proxy in .*daemon\.json: not applied, since the file gives no proxy for it to go with/);
+});
+
+test('daemon.json\'s https-proxy: HTTPS goes through it with CONNECT, --debug names it; its failures name the file; a value that is not an HTTP proxy is one E_INPUT line naming the key, the password not shown', async () => {
+  const { name, regPort, connects, proxyUrl, certFile } = await tlsRegistryBehindProxy((_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+  });
+  const { daemonJson, env } = daemonJsonDir();
+  const inspectIt = (vars: Record<string, string> = {}) => runCli(['inspect', `${name}:${regPort}/app:1`, '--retries', '0', '--debug'], { ...env, NODE_EXTRA_CA_CERTS: certFile, ...vars });
+  writeFileSync(daemonJson, JSON.stringify({ proxies: { 'https-proxy': proxyUrl } }));
+  // HTTPS_PROXY names a proxy that is not there, NO_PROXY the registry: neither is used.
+  const r = await inspectIt({ HTTPS_PROXY: 'http://127.0.0.1:9', NO_PROXY: name });
+  assert.equal(r.status, 4, r.stderr);
+  assert.match(r.stderr, /MANIFEST_UNKNOWN.*\[E_NOT_FOUND\]/);
+  assert.ok(connects.length >= 1 && connects.every((c) => c === `${name}:${regPort}`), connects.join(','));
+  assert.ok(r.stderr.includes(`debug: `) && r.stderr.includes(`proxies from "proxies" in ${daemonJson}: https ${proxyUrl}`), r.stderr);
+
+  // A proxy that is not there: the line names where it is set.
+  const gone = net.createServer();
+  await new Promise<void>((res) => gone.listen(0, '127.0.0.1', res));
+  const gonePort = (gone.address() as AddressInfo).port;
+  await new Promise<void>((res) => gone.close(() => res()));
+  writeFileSync(daemonJson, JSON.stringify({ proxies: { 'https-proxy': `http://bob:pr0xy-s3cret@127.0.0.1:${gonePort}` } }));
+  const down = await inspectIt();
+  assert.equal(down.status, 5, down.stderr);
+  assert.ok(down.stderr.includes(`regpush: error: cannot reach ${name}:${regPort} through proxy http://***@127.0.0.1:${gonePort}: connection refused (ECONNREFUSED); check the proxy address and port, and that the proxy is running ("proxies" in ${daemonJson})`), down.stderr);
+  assert.doesNotMatch(down.stderr, /pr0xy-s3cret/);
+
+  writeFileSync(daemonJson, JSON.stringify({ proxies: { 'https-proxy': 'socks5://bob:pr0xy-s3cret@127.0.0.1:1080' } }));
+  const bad = await inspectIt();
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.ok(bad.stderr.includes(`regpush: error: proxies.https-proxy in ${daemonJson}: the proxy socks5://***@127.0.0.1:1080 is not an HTTP proxy (socks5 scheme); regpush speaks to HTTP proxies only (http:// or https://) [E_INPUT]`), bad.stderr);
+  assert.doesNotMatch(bad.stderr, /pr0xy-s3cret/);
 });

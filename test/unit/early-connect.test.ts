@@ -174,6 +174,24 @@ test('push: the mirrors of regpush.json (or --config-file) keep the launcher awa
   assert.equal(mirrorMap(argv, env, dir), 'unknown', 'a file that is not JSON: unknown');
 });
 
+test('daemon.json\'s proxies count as the command reads them: no early connection where its proxy is used (the variables\' NO_PROXY does not exempt a host from it); proxies that do not read cleanly: none at all', (t) => {
+  const { dir, env } = projectDir(t, 'regpush-early-daemon-proxy-');
+  const daemonJson = env.REGPUSH_DOCKER_DAEMON_JSON!;
+  const argv = ['push', '--from', 'scratch', '--to', 'c.proxy-test.invalid/d:1'];
+  const opened = (vars: Record<string, string> = {}) => {
+    const early = connectEarly(argv, { ...env, ...vars }, dir);
+    early?.close();
+    return early?.opened ?? [];
+  };
+  writeFileSync(daemonJson, JSON.stringify({ proxies: { 'https-proxy': 'http://proxy.corp:3128' } }));
+  assert.deepEqual(opened(), []);
+  assert.deepEqual(opened({ NO_PROXY: 'c.proxy-test.invalid' }), [], 'the file\'s proxy is not exempted by the variables\' NO_PROXY');
+  writeFileSync(daemonJson, JSON.stringify({ proxies: { 'https-proxy': 'http://proxy.corp:3128', 'no-proxy': 'c.proxy-test.invalid' } }));
+  assert.equal(opened().length, 1, 'the file\'s own no-proxy exempts it');
+  writeFileSync(daemonJson, JSON.stringify({ proxies: { 'https-proxy': 'socks5://proxy.corp:1080' } }));
+  assert.deepEqual(opened(), [], 'the command refuses that proxy: no contact before it does');
+});
+
 test('push: regpush.json is read once, by the launcher, and the command takes what it read (a change in between is not seen)', async (t) => {
   const { dir, env: noMirrors } = projectDir(t, 'regpush-early-once-');
   const env = { ...noMirrors, REGPUSH_IDLE_TIMEOUT_MS: '2000' };

@@ -411,7 +411,7 @@ describe('registries.conf settings not applied, in a file found at a default pat
 });
 
 describe('a default daemon.json that cannot be used', () => {
-  it('is set aside with one warning naming it (it only gives mirrors): unreadable, or not JSON; the other mirrors are kept', () => {
+  it('is set aside with one warning naming it (it gives mirrors, insecure registries and proxies): unreadable, or not JSON; the other mirrors are kept', () => {
     const root = mkdtempSync(join(tmpdir(), 'regpush-daemon-json-'));
     try {
       // The system's files, named here: the real /etc/docker/daemon.json belongs to root.
@@ -424,13 +424,13 @@ describe('a default daemon.json that cannot be used', () => {
       mkdirSync(system.daemonJson);
       const r = registryConfigOptions(flags, env, root, logger, system);
       assert.deepEqual(r.mirrors, { 'docker.io': ['flag-mirror.example'] });
-      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors and insecure-registries are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`]);
+      assert.deepEqual(warned, [`cannot read ${system.daemonJson} (EISDIR); its registry-mirrors, insecure-registries and proxies are not used (make it readable, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)`]);
       rmSync(system.daemonJson, { recursive: true });
       writeFileSync(system.daemonJson, '{ "registry-mirrors": [');
       warned.length = 0;
       assert.deepEqual(registryConfigOptions(flags, env, root, logger, system).mirrors, { 'docker.io': ['flag-mirror.example'] });
       assert.equal(warned.length, 1, warned.join('\n'));
-      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its registry-mirrors and insecure-registries are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)'), warned[0]);
+      assert.ok(warned[0]!.includes(system.daemonJson) && warned[0]!.endsWith('; its registry-mirrors, insecure-registries and proxies are not used (fix it, or set REGPUSH_DOCKER_DAEMON_JSON to read another file instead)'), warned[0]);
       // Named in the environment, the same file stops the run.
       assert.throws(() => registryConfigOptions(flags, { ...env, REGPUSH_DOCKER_DAEMON_JSON: system.daemonJson }, root, logger, system), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.message.startsWith(`${system.daemonJson}: not valid JSON (`));
       // A readable one adds its Docker Hub mirrors after the flags'.
@@ -443,36 +443,84 @@ describe('a default daemon.json that cannot be used', () => {
 });
 
 describe('daemon.json proxies', () => {
-  it('are not applied: a run that sets no proxy variable is warned, naming the keys and never their values; one that sets them is not', () => {
+  /** registryConfigOptions over `daemonJson` (an object, written out) and `env`, with what it warned and said at --debug. */
+  function readWith(daemonJson: unknown, env: Record<string, string> = {}) {
     const root = mkdtempSync(join(tmpdir(), 'regpush-daemon-proxies-'));
     try {
       const system = { registriesConf: join(root, 'none.conf'), daemonJson: join(root, 'daemon.json') };
-      writeFileSync(system.daemonJson, JSON.stringify({ 'registry-mirrors': ['https://daemon-mirror.example'], proxies: { 'https-proxy': 'http://bob:pr0xy-s3cret@proxy.corp:3128', 'no-proxy': '.corp', 'http-proxy': '' } }));
+      writeFileSync(system.daemonJson, typeof daemonJson === 'string' ? daemonJson : JSON.stringify(daemonJson));
       const warned: string[] = [];
       const debugged: string[] = [];
       const logger = { debug: (m: string) => debugged.push(m), info: () => {}, warn: (m: string) => warned.push(m) };
-      const r = registryConfigOptions([], { HOME: join(root, 'home') }, root, logger, system);
-      assert.deepEqual(r.mirrors['docker.io'], ['daemon-mirror.example'], 'the rest of the file is read as before');
-      // Before: nothing said, and the run went direct where `docker pull` goes through the proxy.
-      assert.deepEqual(warned, [`${system.daemonJson}: "proxies" ("https-proxy", "no-proxy") is not applied: regpush takes its proxy from HTTPS_PROXY, HTTP_PROXY and NO_PROXY in its environment; to go through that proxy, set them to its values`]);
-      assert.doesNotMatch([...warned, ...debugged].join('\n'), /pr0xy-s3cret|bob/);
-      // The run's own variables are its setting: a debug line only, whatever case they are in.
-      for (const set of [{ HTTPS_PROXY: 'http://proxy.corp:3128' }, { no_proxy: '.corp' }]) {
-        warned.length = 0;
-        debugged.length = 0;
-        registryConfigOptions([], { HOME: join(root, 'home'), ...set }, root, logger, system);
-        assert.deepEqual(warned, [], JSON.stringify(set));
-        assert.ok(debugged.includes(`${system.daemonJson}: "proxies" ("https-proxy", "no-proxy") not applied: the proxy variables of this run (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) are`), debugged.join('\n'));
-      }
-      // No proxies, or an empty object: nothing said.
-      for (const text of ['{}', '{"proxies": {}}', '{"proxies": "x"}']) {
-        writeFileSync(system.daemonJson, text);
-        warned.length = 0;
-        registryConfigOptions([], { HOME: join(root, 'home') }, root, logger, system);
-        assert.deepEqual(warned, [], text);
+      try {
+        const r = registryConfigOptions([], { HOME: join(root, 'home'), ...env }, root, logger, system);
+        return { r, warned, debugged, file: system.daemonJson };
+      } catch (err) {
+        return { err, warned, debugged, file: system.daemonJson };
       }
     } finally {
       rmSync(root, { recursive: true, force: true });
+    }
+  }
+  const proxies = { 'https-proxy': 'http://bob:pr0xy-s3cret@proxy.corp:3128', 'http-proxy': 'proxy.corp:3128', 'no-proxy': '.corp' };
+
+  it('are the run\'s proxies when no variable is set: each proxy (http:// added where it has no scheme) with the file\'s no-proxy, said at --debug without the password', () => {
+    const { r, warned, debugged, file } = readWith({ 'registry-mirrors': ['https://daemon-mirror.example'], proxies });
+    assert.deepEqual(r?.mirrors['docker.io'], ['daemon-mirror.example'], 'the rest of the file is read as before');
+    // Before: not applied ("is not applied" warning), and the run went direct where `docker pull` goes through the proxy.
+    assert.deepEqual(r?.proxy, { httpsProxy: 'http://bob:pr0xy-s3cret@proxy.corp:3128', httpProxy: 'http://proxy.corp:3128', noProxy: '.corp', file });
+    assert.deepEqual(warned, []);
+    assert.ok(debugged.includes(`proxies from "proxies" in ${file}: https http://***@proxy.corp:3128, http http://proxy.corp:3128, no proxy for ".corp"`), debugged.join('\n'));
+    assert.doesNotMatch([...warned, ...debugged].join('\n'), /pr0xy-s3cret|bob/);
+  });
+
+  it('win over the proxy variables, as dockerd\'s configuration wins over its environment, taking the file\'s no-proxy with them: never the environment\'s NO_PROXY', () => {
+    for (const env of [{ HTTPS_PROXY: 'http://env-proxy:8080' }, { https_proxy: 'http://env-proxy:8080', NO_PROXY: '*' }, { no_proxy: 'reg.corp' }] as Record<string, string>[]) {
+      const { r, warned, file } = readWith({ proxies }, env);
+      assert.equal(r?.proxy.file, file, JSON.stringify(env));
+      assert.equal(r?.proxy.noProxy, '.corp', `the environment's NO_PROXY is not paired with the file's proxy: ${JSON.stringify(env)}`);
+      assert.equal(r?.proxy.httpsProxy, proxies['https-proxy']);
+      const named = Object.keys(env).map((k) => k.toUpperCase()).sort((x, y) => ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'].indexOf(x) - ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'].indexOf(y));
+      assert.deepEqual(warned, [`${file}: "proxies" is applied, not ${named.join(', ')} of this run's environment: as dockerd, regpush lets daemon.json's proxies win over the variables, and takes its no-proxy with them (to use the variables, remove "proxies" from the file or set REGPUSH_DOCKER_DAEMON_JSON to another file)`]);
+    }
+    // A file with one proxy: the other scheme goes direct, not through the environment's proxy for it.
+    const one = readWith({ proxies: { 'https-proxy': 'http://file-proxy:3128' } }, { HTTP_PROXY: 'http://env-proxy:8080', NO_PROXY: 'x.example' });
+    assert.deepEqual(one.r?.proxy, { httpsProxy: 'http://file-proxy:3128', file: one.file });
+    // The same settings in both: nothing to warn of.
+    const same = readWith({ proxies: { 'https-proxy': 'http://p:1', 'no-proxy': 'a' } }, { HTTPS_PROXY: 'http://p:1', NO_PROXY: 'a' });
+    assert.deepEqual(same.warned, []);
+  });
+
+  it('a file whose proxies give no-proxy alone gives no proxy: the environment\'s proxies stand with their own NO_PROXY, and the file\'s no-proxy is said to be set aside', () => {
+    const withEnv = readWith({ proxies: { 'no-proxy': '.corp' } }, { HTTPS_PROXY: 'http://env-proxy:8080', NO_PROXY: 'env.example' });
+    assert.deepEqual(withEnv.r?.proxy, { httpsProxy: 'http://env-proxy:8080', httpProxy: undefined, noProxy: 'env.example', httpsProxyVariable: 'HTTPS_PROXY' });
+    assert.deepEqual(withEnv.warned, [`proxies.no-proxy in ${withEnv.file}: not applied, since the file gives no proxy for it to go with; the proxy of this run is its environment's, with that environment's NO_PROXY`]);
+    const alone = readWith({ proxies: { 'no-proxy': '.corp' } });
+    assert.deepEqual(alone.r?.proxy, { httpProxy: undefined, httpsProxy: undefined, noProxy: undefined });
+    assert.deepEqual(alone.warned, []);
+    // No proxies, an empty object, empty values: the environment's, nothing said.
+    for (const text of ['{}', '{"proxies": null}', '{"proxies": {}}', '{"proxies": {"https-proxy": "", "http-proxy": " ", "no-proxy": null}}']) {
+      const r = readWith(text, { HTTPS_PROXY: 'http://env-proxy:8080' });
+      assert.equal(r.r?.proxy.httpsProxy, 'http://env-proxy:8080', text);
+      assert.equal(r.r?.proxy.file, undefined, text);
+      assert.deepEqual(r.warned, [], text);
+    }
+  });
+
+  it('a value regpush cannot use is E_INPUT naming the file and the key, never the password, even in a file nobody named', () => {
+    const cases: [unknown, string][] = [
+      [{ proxies: { 'https-proxy': 'socks5://bob:pr0xy-s3cret@proxy.corp:1080' } }, 'proxies.https-proxy in FILE: the proxy socks5://***@proxy.corp:1080 is not an HTTP proxy (socks5 scheme); regpush speaks to HTTP proxies only (http:// or https://)'],
+      [{ proxies: { 'http-proxy': 'http://bob:pr0xy-s3cret@proxy.corp:99999' } }, 'proxies.http-proxy in FILE: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
+      [{ proxies: { 'https-proxy': 'http://bob:pr0xy/s3cret@proxy.corp:3128' } }, 'proxies.https-proxy in FILE: the password in http://***@proxy.corp:3128 must be percent-encoded: a \'/\', \'?\', \'#\', \'\\\' or \'%\' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)'],
+      [{ proxies: { 'https-proxy': 3128 } }, 'proxies.https-proxy in FILE: must be a string'],
+      [{ proxies: { 'no-proxy': ['.corp'] } }, 'proxies.no-proxy in FILE: must be a string'],
+      [{ proxies: 'http://proxy.corp:3128' }, 'FILE: "proxies" must be an object (http-proxy, https-proxy, no-proxy)'],
+    ];
+    for (const [json, want] of cases) {
+      const { err, file } = readWith(json);
+      assert.ok(err instanceof RegpushError && err.code === 'E_INPUT', `${JSON.stringify(json)}: ${String(err)}`);
+      assert.equal(err.message, want.replace('FILE', file));
+      assert.doesNotMatch(err.message, /s3cret|bob/);
     }
   });
 });
