@@ -7,7 +7,7 @@ import type { Agent, ClientRequest } from 'node:http';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { UsageError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { proxyFor, proxyOrigin, proxySettingNames, proxyUrlFault, type ProxySettings } from './proxy-choice.js';
 import { tlsConnectOptions, type TlsSettings } from './tls.js';
 
@@ -116,9 +116,11 @@ export class ProxyAgents {
     const proxy = proxyFor(url, this.settings);
     if (!proxy) return undefined;
     const from = proxyOrigin(url, this.settings);
-    // Checked here, at first use, for a variable; a daemon.json's proxies were checked as the file was read.
+    // Checked here, at first use, for a variable (one no request goes through does not stop a run,
+    // as Go's http.ProxyFromEnvironment reads it only for a request); a daemon.json's proxies were
+    // checked as the file was read. The environment's value, so E_INPUT (README "Exit codes").
     const fault = proxyUrlFault(proxy);
-    if (fault) throw new UsageError(`${from}: ${fault}`);
+    if (fault) throw new InputError(`${from}: ${fault}`);
     const key = `${url.protocol}${proxy}${tls ? `|${tls.id}` : ''}${proxyTls ? `|${proxyTls.id}` : ''}`;
     let agent = this.agents.get(key);
     if (!agent) {

@@ -546,11 +546,11 @@ test('a proxy asking for authentication (407) is one E_AUTH line naming the prox
   }
 });
 
-test('a SOCKS proxy in HTTPS_PROXY or HTTP_PROXY is one E_USAGE line naming it (password redacted), not an HTTP CONNECT sent to it; what goes direct still works', async () => {
+test('a SOCKS proxy in HTTPS_PROXY or HTTP_PROXY is one E_INPUT line naming it (password redacted), not an HTTP CONNECT sent to it; what goes direct still works', async () => {
   const t = new Transport({ proxy: { httpsProxy: 'socks5://bob:s3cret@127.0.0.1:1080', httpProxy: 'socks5h://127.0.0.1:1080', noProxy: 'direct.example' }, retry: { retries: 0 } });
   for (const [url, variable, proxy] of [['https://reg.corp.example/v2/', 'HTTPS_PROXY', 'socks5://***@127.0.0.1:1080'], ['http://reg.corp.example/v2/', 'HTTP_PROXY', 'socks5h://127.0.0.1:1080']] as const) {
     await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => {
-      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', String(e));
+      assert.ok(e instanceof RegpushError && e.code === 'E_INPUT', String(e));
       assert.equal(e.message, `${variable}: the proxy ${proxy} is not an HTTP proxy (${proxy.split(':')[0]} scheme); regpush speaks to HTTP proxies only (http:// or https://)`);
       return true;
     });
@@ -644,14 +644,14 @@ test('a proxy password with a space (which the URL parser accepts) never reaches
   assert.equal(secrets.scrub('x my s3cret pw y my%20s3cret%20pw z 0ther/pw'), 'x *** y *** z ***');
 });
 
-test('a proxy variable that is not a URL (port over 65535, a space in the host) is one E_USAGE line naming the variable, password redacted, exit 2', async () => {
+test('a proxy variable that is not a URL (port over 65535, a space in the host) is one E_INPUT line naming the variable, password redacted, exit 2', async () => {
   const t = new Transport({ proxy: { httpsProxy: 'http://proxy.corp:99999', httpProxy: 'http://bob:s3cret@proxy corp:3128' }, retry: { retries: 0 } });
   for (const [url, want] of [
     ['https://reg.corp.example/v2/', 'HTTPS_PROXY: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
     ['http://reg.corp.example/v2/', 'HTTP_PROXY: http://***@proxy corp:3128 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
   ] as const) {
     await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => {
-      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', String(e));
+      assert.ok(e instanceof RegpushError && e.code === 'E_INPUT', String(e));
       assert.equal(e.message, want);
       return true;
     });
@@ -659,10 +659,10 @@ test('a proxy variable that is not a URL (port over 65535, a space in the host) 
   t.close();
   const r = await inspectThroughProxy({ HTTPS_PROXY: 'http://bob:s3cret@proxy.corp:99999' });
   assert.equal(r.status, 2, r.stderr);
-  assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
+  assert.equal(r.stderr, 'regpush: error: HTTPS_PROXY: http://***@proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_INPUT]\n');
 });
 
-test('a proxy user or password with a character the URL syntax reserves is one E_USAGE line saying to percent-encode it, the secret not shown; encoded, it reaches the proxy', async () => {
+test('a proxy user or password with a character the URL syntax reserves is one E_INPUT line saying to percent-encode it, the secret not shown; encoded, it reaches the proxy', async () => {
   // A proxy that wants bob / "px p@ss/wo#r?d%" and answers CONNECTs it accepts with 502 (so the
   // request ends there), others with 407.
   const want = `Basic ${Buffer.from('bob:px p@ss/wo#r?d%').toString('base64')}`;
@@ -689,7 +689,7 @@ test('a proxy user or password with a character the URL syntax reserves is one E
   ] as const) {
     const t = new Transport({ proxy: { httpsProxy: proxyUrl }, retry: { retries: 0 } });
     await assert.rejects(t.send({ method: 'GET', url: 'https://reg.corp.example/v2/' }), (e: unknown) => {
-      assert.ok(e instanceof RegpushError && e.code === 'E_USAGE', `${proxyUrl}: ${String(e)}`);
+      assert.ok(e instanceof RegpushError && e.code === 'E_INPUT', `${proxyUrl}: ${String(e)}`);
       assert.equal(e.message, `HTTPS_PROXY: the ${part} in http://***@127.0.0.1:${port} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25)`);
       return true;
     });
@@ -707,7 +707,7 @@ test('a proxy user or password with a character the URL syntax reserves is one E
   // Through the CLI: one line, exit 2, the password nowhere.
   const r = await inspectThroughProxy({ https_proxy: `http://bob:px p@ss/word@127.0.0.1:${port}` });
   assert.equal(r.status, 2, r.stderr);
-  assert.equal(r.stderr, `regpush: error: https_proxy: the password in http://***@127.0.0.1:${port} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25) [E_USAGE]\n`);
+  assert.equal(r.stderr, `regpush: error: https_proxy: the password in http://***@127.0.0.1:${port} must be percent-encoded: a '/', '?', '#', '\\' or '%' in it is read as part of the URL (write them %2F, %3F, %23, %5C, %25) [E_INPUT]\n`);
 });
 
 test('errors about a proxy name the variable that is set: https_proxy / http_proxy when only the lower-case one is', async () => {
@@ -717,7 +717,7 @@ test('errors about a proxy name the variable that is set: https_proxy / http_pro
     ['https://reg.corp.example/v2/', 'https_proxy: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT'],
     ['http://reg.corp.example/v2/', 'http_proxy: the proxy socks5://127.0.0.1:1080 is not an HTTP proxy (socks5 scheme); regpush speaks to HTTP proxies only (http:// or https://)'],
   ] as const) {
-    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === want);
+    await assert.rejects(t.send({ method: 'GET', url }), (e: unknown) => e instanceof RegpushError && e.code === 'E_INPUT' && e.message === want);
   }
   t.close();
   // A proxy's refusal, and one that is not there, name it too.
@@ -734,7 +734,7 @@ test('errors about a proxy name the variable that is set: https_proxy / http_pro
   t3.close();
   const r = await inspectThroughProxy({ https_proxy: 'http://proxy.corp:99999' });
   assert.equal(r.status, 2, r.stderr);
-  assert.equal(r.stderr, 'regpush: error: https_proxy: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_USAGE]\n');
+  assert.equal(r.stderr, 'regpush: error: https_proxy: http://proxy.corp:99999 is not a valid proxy URL; give it as http://[USER:PASSWORD@]HOST:PORT [E_INPUT]\n');
 });
 
 
