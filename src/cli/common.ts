@@ -22,7 +22,8 @@ import { mirrorFlags, registryConfigOptions } from './mirror-flags.js';
 import type { ProxySettings } from '../http/proxy-choice.js';
 import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirror-config.js';
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
-import { INSECURE_ENTRY_FORM, isInsecureEntry, parseInsecureList } from '../registry/endpoint.js';
+import { INSECURE_ENTRY_FORM, unusableInsecureEntry } from '../registry/endpoint.js';
+import { insecureEnvEntries } from '../registry/insecure-settings.js';
 
 /** Flags every command shares. */
 /** --json, --quiet and --debug: what every command has, `logout` (which connects nowhere) only these. */
@@ -236,14 +237,10 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
  */
 function insecureRegistriesOption(values: string[] | undefined, env: Record<string, string | undefined>): string[] | undefined {
   for (const v of values ?? []) {
-    const entries = parseInsecureList(v);
-    for (const entry of entries.length ? entries : [v]) {
-      if (!isInsecureEntry(entry)) throw new UsageError(`--insecure-registry ${JSON.stringify(entry)} is not ${INSECURE_ENTRY_FORM}`);
-    }
+    const bad = unusableInsecureEntry(v);
+    if (bad !== undefined) throw new UsageError(`--insecure-registry ${JSON.stringify(bad)} is not ${INSECURE_ENTRY_FORM}`);
   }
-  for (const entry of parseInsecureList(env.REGPUSH_INSECURE_REGISTRIES)) {
-    if (!isInsecureEntry(entry)) throw new InputError(`REGPUSH_INSECURE_REGISTRIES entry ${JSON.stringify(entry)} is not ${INSECURE_ENTRY_FORM}`);
-  }
+  insecureEnvEntries(env);
   return values;
 }
 

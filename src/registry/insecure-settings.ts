@@ -2,7 +2,8 @@
  * Which registries a run reaches insecurely, and the setting that named each: plain HTTP
  * (insecureRegistries and REGPUSH_INSECURE_REGISTRIES) and TLS unverified (insecureTlsRegistries).
  */
-import { endpointFor, parseInsecureList, type Endpoint } from './endpoint.js';
+import { endpointFor, INSECURE_ENTRY_FORM, isInsecureEntry, parseInsecureList, type Endpoint } from './endpoint.js';
+import { InputError } from '../errors.js';
 import { DAEMON_INSECURE_REGISTRIES, REGISTRIES_INSECURE_V1 } from './mirror-config.js';
 import type { ConnectionOptions } from './connection-options.js';
 
@@ -17,7 +18,21 @@ export function insecureTlsBy(opts: ConnectionOptions): Record<string, string> {
  * or `a:5000,b:5000` matched no registry and the push went to HTTPS without a word.
  */
 export function insecureList(opts: ConnectionOptions): string[] {
-  return [...(opts.insecureRegistries ?? []).flatMap((v) => parseInsecureList(v)), ...parseInsecureList(opts.env?.REGPUSH_INSECURE_REGISTRIES)];
+  return [...(opts.insecureRegistries ?? []).flatMap((v) => parseInsecureList(v)), ...insecureEnvEntries(opts.env ?? {})];
+}
+
+/**
+ * REGPUSH_INSECURE_REGISTRIES's entries, each one that can name a registry (isInsecureEntry), as
+ * the insecureRegistries option's (connection-shape.ts) and daemon.json's are held to; E_INPUT,
+ * the environment's value (README "Exit codes"). An entry that cannot match (`reg:5000/library`)
+ * left the registry on HTTPS without a word. The CLI asks it before anything connects; a library
+ * call meets it as its first client is made, before any request.
+ */
+export function insecureEnvEntries(env: Readonly<Record<string, string | undefined>>): string[] {
+  const entries = parseInsecureList(env.REGPUSH_INSECURE_REGISTRIES);
+  const bad = entries.find((entry) => !isInsecureEntry(entry));
+  if (bad !== undefined) throw new InputError(`REGPUSH_INSECURE_REGISTRIES entry ${JSON.stringify(bad)} is not ${INSECURE_ENTRY_FORM}`);
+  return entries;
 }
 
 /** The hosts insecureTlsRegistries names (tried over TLS unverified, then plain HTTP: endpointFor's `insecureTls`). */

@@ -175,6 +175,20 @@ test('insecureRegistries: an entry that can name no registry (a path, an empty o
   assert.equal((await digestOf(src.ref('app:1'), given)).digest, img.digest);
 });
 
+test('env.REGPUSH_INSECURE_REGISTRIES: an entry that can name no registry is E_INPUT (the environment\'s value) naming the variable and the entry, before any request; a usable list still reaches the registries', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(src, dst);
+  const form = 'is not a registry \\(host\\[:port\\]\\) or address range \\(10\\.0\\.0\\.0\\/8\\)$';
+  const withEnv = (value: string) => ({ ...opts, insecureRegistries: [], env: { ...opts.env, REGPUSH_INSECURE_REGISTRIES: value } });
+  await refusedUpFront([src, dst], 'E_INPUT', [
+    ['copy with a path', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...withEnv(`${src.host},${dst.host}/library`) }), new RegExp(`^REGPUSH_INSECURE_REGISTRIES entry "${dst.host}/library" ${form}`)],
+    ['digestOf URL with a path', () => digestOf(src.ref('app:1'), withEnv('http://reg.example:5000/v2/')), new RegExp(`^REGPUSH_INSECURE_REGISTRIES entry "reg\\.example:5000/v2" ${form}`)],
+  ]);
+  // Before: the entry was dropped without a word and the registry was reached over HTTPS.
+  assert.equal((await digestOf(src.ref('app:1'), withEnv(`http://${src.host}, ${dst.host}`))).digest, img.digest);
+});
+
 test('sync(): a spec that is not parseSyncFile\'s object, a shard that is not { index, count } or out of range, and non-boolean dryRun are E_USAGE before any request', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: ['1'] });
