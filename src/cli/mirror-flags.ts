@@ -56,7 +56,7 @@ export const mirrorFlags = defineFlags({
       '(a pull-through cache, host[:port][/path]; http:// for plain HTTP), falling back to REGISTRY; repeatable, tried in order. ' +
       'Also read: registries.conf mirrors (CONTAINERS_REGISTRIES_CONF, else REGISTRIES_CONFIG_PATH, ' +
       `else ~/.config/containers/registries.conf, else ${DEFAULT_REGISTRIES_CONF}) ` +
-      `and Docker Hub mirrors and insecure-registries of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
+      `and Docker Hub mirrors, insecure-registries and proxies of daemon.json (REGPUSH_DOCKER_DAEMON_JSON, else ${DEFAULT_DAEMON_JSON})`,
     group: 'Connection:',
   },
 });
