@@ -153,7 +153,8 @@ export async function credentialFromUserFlags(
   const password = a['password-stdin'] ? await readStdin(io) : a.password;
   if (a.user === undefined && password === undefined) return undefined;
   if (!a.user) throw new UsageError(`--${a['password-stdin'] ? 'password-stdin' : 'password'} was given without --user`);
-  if (password === undefined) throw new UsageError('--user was given without --password (or --password-stdin)');
+  // An empty password ("$UNSET") is none: the library refuses the half credential, in its options' words.
+  if (!password) throw new UsageError(password === undefined ? '--user was given without --password (or --password-stdin)' : '--password is empty');
   checkUserName(a.user, '--user');
   const cred = { username: a.user, password };
   secrets.addCredential(cred);
@@ -180,7 +181,8 @@ export function checkUserName(username: string, where: string): void {
 function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
   if (user === undefined && password === undefined) return undefined;
   if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
-  if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
+  // An empty password ("$UNSET") is none: the library refuses the half credential, in its options' words.
+  if (!password) throw new UsageError(password === undefined ? `--${flag}-user was given without --${flag}-password (or --password-stdin)` : `--${flag}-password is empty`);
   checkUserName(user, `--${flag}-user`);
   const cred = { username: user, password };
   secrets.addCredential(cred);
