@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { copy, digestOf, inspect, listTags, push, sync, parseSyncFile, tagImage, type RegpushError } from '../../src/index.js';
 import { registryCredentialFor } from '../../src/auth/credential-lookup.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { runMain } from '../fixtures/run-main.js';
 
 const fake = fakeRegistryPool();
 
@@ -233,4 +234,20 @@ test('half a credential in credentials.to or credentials.from is E_USAGE naming 
   for (const credentials of [{ to: {} }, { from: { username: '', password: '' } }, { from: { username: 'u', password: 'p' } }, { from: { identityToken: 't' } }]) {
     assert.ok((await inspect(reg.ref('app:1'), { ...base, credentials })).digest, JSON.stringify(credentials));
   }
+});
+
+test('the CLI\'s user flags with an empty password are E_USAGE naming the flag (the library would name its credentials option)', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const { env } = fakeLibraryOptions(reg);
+  for (const [args, message] of [
+    [['inspect', '--insecure-registry', reg.host, '--user', 'u', '--password', '', reg.ref('app:1')], /^regpush: error: --password is empty/],
+    [['copy', '--insecure-registry', reg.host, '--to-user', 'u', '--to-password', '', reg.ref('app:1'), reg.ref('app:2')], /^regpush: error: --to-password is empty/],
+    [['copy', '--insecure-registry', reg.host, '--from-user', 'u', '--from-password', '', reg.ref('app:1'), reg.ref('app:2')], /^regpush: error: --from-password is empty/],
+  ] as const) {
+    const r = await runMain([...args], { env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  assert.equal(reg.count(), 0, 'nothing was sent');
 });
