@@ -155,11 +155,35 @@ export function registryCredentialsProblem(given: RegistryCredentials): ShapePro
     const other = seen.get(k);
     if (other !== undefined) return { key, text: `names the same ${k.includes('/') ? 'namespace' : 'registry'} as ${JSON.stringify(other)} (${k})` };
     seen.set(k, key);
-    const c = clean(credential);
-    if (c.username && !c.password && !c.identityToken && !c.registryToken) return { key, text: 'has a username but no password' };
-    if (!isUsable(c)) return { key, text: `holds no credential: give username and password, identityToken or registryToken${c.password ? ' (a password needs a username)' : ''}` };
+    const text = credentialProblem(credential);
+    if (text) return { key, text };
   }
   return undefined;
+}
+
+/**
+ * What a credential given as an option lacks, as the rest of a message after its option path
+ * (`credentials.to has a username but no password`), or undefined when it can be sent: half a
+ * pair, or nothing at all. Empty strings count as absent (clean).
+ */
+export function credentialProblem(credential: Credential): string | undefined {
+  const c = clean(credential);
+  if (isUsable(c)) return undefined;
+  if (c.username) return 'has a username but no password';
+  if (c.password) return 'has a password but no username';
+  return 'holds no credential: give username and password, identityToken or registryToken';
+}
+
+/**
+ * The check of `credentials.from` and `credentials.to` (for the options check, ShapeProblem): half
+ * a pair is the caller's mistake, said before any request; found only when a registry asked, it
+ * was an E_AUTH there and nothing at all against a registry that asks for none. An empty one
+ * (`{}`, or only empty strings) gives no credential, as leaving it out does.
+ */
+export function roleCredentialProblem(credential: Credential): ShapeProblem | undefined {
+  if (Object.keys(clean(credential)).length === 0) return undefined;
+  const text = credentialProblem(credential);
+  return text ? { text } : undefined;
 }
 
 async function findCredential(registry: string, opts: CredentialOptions): Promise<Credential | undefined> {
@@ -177,8 +201,9 @@ async function findCredential(registry: string, opts: CredentialOptions): Promis
 
   const explicit = opts.explicit ? clean(opts.explicit) : undefined;
   if (explicit && Object.keys(explicit).length > 0) {
-    // A user name without a password (or the reverse) is a mistake to report, not to paper over.
-    if (!isUsable(explicit)) throw new AuthError(`incomplete credentials given for ${host}: a username needs a password`);
+    // A user name without a password (or the reverse) is a mistake to report, not to paper over
+    // (the library's options check says so first: roleCredentialProblem).
+    if (!isUsable(explicit)) throw new AuthError(`incomplete credentials given for ${host}: ${explicit.username ? 'a username needs a password' : 'a password needs a username'}`);
     log.debug(`auth: credentials for ${host} from explicit options`);
     return explicit;
   }

@@ -6,10 +6,10 @@
 
 /** What regpush may authenticate with. `identityToken` is an OAuth2 refresh token; `registryToken` a ready Bearer token. */
 export interface Credential {
-  username?: string;
-  password?: string;
-  identityToken?: string;
-  registryToken?: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  identityToken?: string | undefined;
+  registryToken?: string | undefined;
 }
 
 /**

@@ -24,6 +24,7 @@ import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirr
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
 import { INSECURE_ENTRY_FORM, unusableInsecureEntry } from '../registry/endpoint.js';
 import { insecureEnvEntries } from '../registry/insecure-settings.js';
+import { redactTyped } from '../redact.js';
 
 /** Flags every command shares. */
 /** --json, --quiet and --debug: what every command has, `logout` (which connects nowhere) only these. */
@@ -157,7 +158,8 @@ export async function credentialFromUserFlags(
   const password = a['password-stdin'] ? await readStdin(io) : a.password;
   if (a.user === undefined && password === undefined) return undefined;
   if (!a.user) throw new UsageError(`--${a['password-stdin'] ? 'password-stdin' : 'password'} was given without --user`);
-  if (password === undefined) throw new UsageError('--user was given without --password (or --password-stdin)');
+  // An empty password ("$UNSET") is none: the library refuses the half credential, in its options' words.
+  if (!password) throw new UsageError(password === undefined ? '--user was given without --password (or --password-stdin)' : '--password is empty');
   checkUserName(a.user, '--user');
   const cred = { username: a.user, password };
   secrets.addCredential(cred);
@@ -184,7 +186,8 @@ export function checkUserName(username: string, where: string): void {
 function credentialFromFlags(user: string | undefined, password: string | undefined, flag: string, secrets: SecretSet): Credential | undefined {
   if (user === undefined && password === undefined) return undefined;
   if (!user) throw new UsageError(`--${flag}-password was given without --${flag}-user`);
-  if (password === undefined) throw new UsageError(`--${flag}-user was given without --${flag}-password (or --password-stdin)`);
+  // An empty password ("$UNSET") is none: the library refuses the half credential, in its options' words.
+  if (!password) throw new UsageError(password === undefined ? `--${flag}-user was given without --${flag}-password (or --password-stdin)` : `--${flag}-password is empty`);
   checkUserName(user, `--${flag}-user`);
   const cred = { username: user, password };
   secrets.addCredential(cred);
@@ -238,7 +241,7 @@ export function connectionOptions(a: CommonArgs, io: CliIO, ctx: CommonContext, 
 function insecureRegistriesOption(values: string[] | undefined, env: Record<string, string | undefined>): string[] | undefined {
   for (const v of values ?? []) {
     const bad = unusableInsecureEntry(v);
-    if (bad !== undefined) throw new UsageError(`--insecure-registry ${JSON.stringify(bad)} is not ${INSECURE_ENTRY_FORM}`);
+    if (bad !== undefined) throw new UsageError(`--insecure-registry ${JSON.stringify(redactTyped(bad))} is not ${INSECURE_ENTRY_FORM}`);
   }
   insecureEnvEntries(env);
   return values;

@@ -82,7 +82,7 @@ const COPY_EVENTS = Object.keys(COPY_SHAPE.fields.events.fields);
 
 /** copy() once its options' shape is checked and its callbacks guarded. */
 async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names: OptionNames): Promise<CopyResult> {
-  if (!opts.to.length) throw new UsageError('copy needs at least one target');
+  if (!opts.to.length) throw new UsageError(names.op === undefined ? 'copy needs at least one target' : `${names.about('to')} must name at least one target`);
   const srcRef = parseReferenceAs(opts.from, opts.connectionNames);
   // With --all-tags a target is a repository: named without the `latest` a reference defaults to
   // (each tag is written under its own name), in the report and in its errors.
@@ -100,7 +100,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
   const platforms: Platform[] | undefined =
     // A blank value is refused by parsePlatform, as digestOf and push refuse it: read as absent,
     // `--platform "$UNSET"` copied every platform where one was asked for.
-    opts.platform === undefined || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim()));
+    opts.platform === undefined || opts.platform === 'all' ? undefined : opts.platform.split(',').map((p) => parsePlatform(p.trim(), names.op && names.about('platform')));
   const format = opts.format === undefined ? undefined : parseFormat(opts.format, names.about('format'));
   if (opts.images !== undefined && !opts.allTags) {
     throw new UsageError(`${names.about('images')} is the number of tags copied at once with ${names.name('allTags')}; a single image's blob transfers are ${names.name('jobs')}`);

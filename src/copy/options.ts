@@ -16,26 +16,26 @@ export interface CopyOptions extends ConnectionOptions {
   /** One or more targets; with allTags, repositories. */
   to: readonly string[];
   /** Extra tags written at every target. */
-  tags?: readonly string[];
+  tags?: readonly string[] | undefined;
   /** "all" (default: keep the index and its digest) or a comma list of os/arch[/variant] for a new index. */
-  platform?: string;
+  platform?: string | undefined;
   /** Convert manifests and indexes to "oci" or "docker" media types (new digests, the same blobs). */
-  format?: 'oci' | 'docker';
+  format?: 'oci' | 'docker' | undefined;
   /** Also copy signatures, attestations and SBOMs that refer to the image. */
-  referrers?: boolean;
+  referrers?: boolean | undefined;
   /** Copy every tag of the source repository. */
-  allTags?: boolean;
+  allTags?: boolean | undefined;
   /** With allTags: tags copied at once, each with `jobs` blob transfers (default 4, at most 64; sync's --images). */
-  images?: number;
+  images?: number | undefined;
   /** Refuse to move a target tag that points at another digest. */
-  noClobber?: boolean;
+  noClobber?: boolean | undefined;
   /** Resolve and HEAD each blob at each target, report the plan; write nothing. */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /** Parallel blob transfers (default 4, at most 64). */
-  jobs?: number;
-  logger?: Logger;
-  events?: BlobEvents;
-  retries?: number;
+  jobs?: number | undefined;
+  logger?: Logger | undefined;
+  events?: BlobEvents | undefined;
+  retries?: number | undefined;
 }
 
 /** What happened at one target (CopyResult.targets). */

@@ -25,15 +25,15 @@ export interface RegistryTlsOptions {
    * Podman does). Default DEFAULT_CERTS_DIRS here; operations (transportFor) put the home
    * directory's ~/.config/containers/certs.d first (defaultCertsDirs); `[]` reads none.
    */
-  certsDirs?: readonly string[];
+  certsDirs?: readonly string[] | undefined;
   /** Extra CA files (PEM, one or more certificates each, or one DER certificate) per registry, added to the default trust. */
-  caCerts?: Readonly<Record<string, readonly string[]>>;
+  caCerts?: Readonly<Record<string, readonly string[]>> | undefined;
   /** A client certificate and its key (PEM files) per registry, for mutual TLS; wins over certs.d. */
-  clientCerts?: Readonly<Record<string, { cert: string; key: string }>>;
+  clientCerts?: Readonly<Record<string, { cert: string; key: string }>> | undefined;
   /** Registries reached over HTTPS without verifying the server's certificate (Docker's insecure registries). */
-  verifyOff?: readonly string[];
+  verifyOff?: readonly string[] | undefined;
   /** What turned verification off for a registry of verifyOff, named in its warning (default: the setting itself, `tls.verifyOff`, or the CLI's `--tls-verify REGISTRY=false`). */
-  verifyOffBy?: Readonly<Record<string, string>>;
+  verifyOffBy?: Readonly<Record<string, string>> | undefined;
   /**
    * The NODE_EXTRA_CA_CERTS file this Node process was started with, which Node's default trust
    * therefore holds already. Giving a host extra CAs replaces that default trust for it, so this
@@ -45,5 +45,5 @@ export interface RegistryTlsOptions {
    * One that cannot be read, or holds no PEM certificate (Node reads it as PEM only), added nothing
    * to Node's trust: it is not added back, and no hint calls it trusted.
    */
-  nodeExtraCaCerts?: string;
+  nodeExtraCaCerts?: string | undefined;
 }

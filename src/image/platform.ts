@@ -16,9 +16,12 @@ const EXPECTED = 'expected os/arch[/variant] or os(osversion)/arch[/variant], e.
  * Parses "os/arch[/variant]" (e.g. "linux/arm64/v8"), or with containerd's spelling of an OS
  * version "os(osversion)/arch[/variant]" (e.g. "windows(10.0.20348.1)/amd64": Windows images of
  * one architecture differ by it); throws UsageError otherwise. "all" is the caller's business.
+ * `option` names where the value was given, as the message starts (`copy(): platform`): the
+ * error is then `copy(): platform "linux/" is invalid: …`; without it, `invalid platform "linux/": …`.
  */
-export function parsePlatform(s: string): Platform {
-  const bad = (why?: string) => new UsageError(`invalid platform ${JSON.stringify(s)}: ${why ? `${why}; ` : ''}${EXPECTED}`);
+export function parsePlatform(s: string, option?: string): Platform {
+  const bad = (why?: string) =>
+    new UsageError(`${option === undefined ? `invalid platform ${JSON.stringify(s)}` : `${option} ${JSON.stringify(s)} is invalid`}: ${why ? `${why}; ` : ''}${EXPECTED}`);
   const parts = s.split('/');
   const [osPart, ...rest] = parts as [string, ...string[]];
   let os = osPart;
@@ -186,9 +189,9 @@ export function osVersionChoice(index: ImageIndex, want: Platform): string | und
  * layer names its own (`anyQualified`), else linux/amd64. push() and the CLI (which checks its
  * config flags against it before calling push) decide it here, the same way.
  */
-export function pushPlatform(given: string | undefined, anyQualified: boolean): Platform | 'all' {
+export function pushPlatform(given: string | undefined, anyQualified: boolean, option?: string): Platform | 'all' {
   const p = given ?? (anyQualified ? 'all' : 'linux/amd64');
-  return p === 'all' ? 'all' : parsePlatform(p);
+  return p === 'all' ? 'all' : parsePlatform(p, option);
 }
 
 /** True for a Windows platform (`undefined`: none named). */

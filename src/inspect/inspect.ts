@@ -74,7 +74,8 @@ async function inspectUntyped(reference: string | ImageReference, given: Inspect
   checkOptions('inspect()', given, INSPECT_SHAPE);
   checkConnectionRanges(given, optionPaths('inspect()').about);
   const ref = referenceArgument(reference, given.connectionNames);
-  const want = given.platform === undefined ? undefined : parsePlatform(given.platform); // blank: refused, as digestOf does
+  // Blank: refused, as digestOf does. The CLI's --platform is checked there first, in its own words.
+  const want = given.platform === undefined ? undefined : parsePlatform(given.platform, 'inspect(): platform');
   return withClient(ref, 'read', ['pull'], given, (client) => describe(client, ref, want, given.only), 'tags');
 }
 

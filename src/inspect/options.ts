@@ -9,7 +9,7 @@ import type { ConnectionOptions } from '../registry/connection-options.js';
 /** Options of inspect(). */
 export interface InspectOptions extends ConnectionOptions {
   /** "os/arch[/variant]": resolve this child of an index. */
-  platform?: string;
+  platform?: string | undefined;
   /**
    * Read only what one output needs: 'manifest' (--raw) stops at the manifest, 'config'
    * (--config) takes the config's bytes as they are; neither checks the config's fields (beyond
@@ -17,9 +17,9 @@ export interface InspectOptions extends ConnectionOptions {
    * unreadable or odd can still be looked at; `config` is then the descriptor alone, and
    * `configRaw` absent for 'manifest'. Default: everything, checked.
    */
-  only?: 'manifest' | 'config';
-  logger?: Logger;
-  retries?: number;
+  only?: 'manifest' | 'config' | undefined;
+  logger?: Logger | undefined;
+  retries?: number | undefined;
 }
 
 /** Summary of an image's config; for an artifact (a config of another type), or with `only`, its descriptor alone. */

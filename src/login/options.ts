@@ -18,8 +18,8 @@ export interface LoginOptions extends ConnectionOptions {
   username: string;
   /** Password or access token. */
   password: string;
-  logger?: Logger;
-  retries?: number;
+  logger?: Logger | undefined;
+  retries?: number | undefined;
 }
 
 /** What login() did. */
@@ -34,7 +34,7 @@ export interface LoginResult {
 export interface LogoutOptions extends Pick<ConnectionOptions, 'cwd' | 'env' | 'homeDir' | 'credentialHelperTimeoutMs' | 'credentialHelperProcessGroup'> {
   /** Registry host, or host/namespace, as given to login. */
   registry: string;
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** What logout() did. */

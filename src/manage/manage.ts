@@ -201,7 +201,8 @@ async function digestOfUntyped(reference: string | ImageReference, opts: DigestO
   checkOptions('digestOf()', opts, DIGEST_SHAPE);
   checkConnectionRanges(opts, optionPaths('digestOf()').about);
   const ref = referenceArgument(reference, opts.connectionNames);
-  const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform);
+  // The CLI's `digest --platform` is checked there first, in its own words (a bare `invalid platform`).
+  const want = opts.platform === undefined ? undefined : parsePlatform(opts.platform, 'digestOf(): platform');
   const log = opts.logger ?? silentLogger;
   return withClient(ref, 'from', ['pull'], opts, (client, names) => (want ? platformDigest(client, ref, want) : resolveDigest(client, names, ref, log)), 'tags');
 }
@@ -269,7 +270,7 @@ async function tagImageUntyped(reference: string | ImageReference, newTags: read
   checkOptions('tagImage()', opts, MANAGE_SHAPE);
   checkConnectionRanges(opts, optionPaths('tagImage()').about);
   const ref = referenceArgument(reference, opts.connectionNames);
-  if (newTags.length === 0) throw new UsageError('name at least one new tag');
+  if (newTags.length === 0) throw new UsageError('tagImage(): newTags must name at least one new tag');
   for (const t of newTags) {
     if (/[/@]/.test(t) || t.includes(':')) {
       throw new InvalidReferenceError(

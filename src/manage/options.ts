@@ -9,14 +9,14 @@ import type { ConnectionOptions } from '../registry/connection-options.js';
 
 /** Options every registry command takes. */
 export interface ManageOptions extends ConnectionOptions {
-  logger?: Logger;
-  retries?: number;
+  logger?: Logger | undefined;
+  retries?: number | undefined;
 }
 
 /** Options of listTags(). */
 export interface ListTagsOptions extends ManageOptions {
   /** Tags asked for per page (`?n=`); the Link header leads to the next page. Default 1000. */
-  pageSize?: number;
+  pageSize?: number | undefined;
 }
 
 /** What listTags() found. */
@@ -43,7 +43,7 @@ export interface DigestOptions extends ManageOptions {
    * that platform — instead of the digest of what the reference names. Costs a GET of the
    * manifest (a HEAD cannot list an index's children), and for a single image its config.
    */
-  platform?: string;
+  platform?: string | undefined;
 }
 
 /** What digestOf() found. */
@@ -106,7 +106,7 @@ export interface DeleteOptions extends ManageOptions {
    * removes every other tag pointing at it too (named in the warning and in `otherTags`). Without
    * it, only a digest reference is accepted, and not one an index tagged in the repository lists.
    */
-  force?: boolean;
+  force?: boolean | undefined;
 }
 
 /** What deleteImage() deleted. */

@@ -201,9 +201,10 @@ export async function checkInputs(opts: PushOptions, names: OptionNames, entry: 
   // they were thrown where nothing caught them.
   if (opts.layers?.length || opts.app?.length) resolveLayerOptions({ sources: [], ...common });
   // The qualifiers first: a misspelt platform is said before any file is read.
-  const qualifiers = (opts.layers ?? []).map((spec) => (spec.platform === undefined ? undefined : parsePlatform(spec.platform)));
+  // Named for a library caller (`push(): layers[1].platform`); the CLI checked its flags' before, in its own words.
+  const qualifiers = (opts.layers ?? []).map((spec, i) => (spec.platform === undefined ? undefined : parsePlatform(spec.platform, names.op && names.about(`layers[${i}].platform`))));
   // Per-platform layers build every platform of the base unless --platform says otherwise.
-  const platform = pushPlatform(opts.platform, qualifiers.some((q) => q));
+  const platform = pushPlatform(opts.platform, qualifiers.some((q) => q), names.op && names.about('platform'));
   // A layer is built in the format of the images it goes into (layer/windows-layer.ts): its
   // qualifier's OS, else the push's. With 'all', an unqualified layer is planned twice, once for
   // the base's Windows images and once for the others; the base decides which are built.

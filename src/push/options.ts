@@ -14,53 +14,53 @@ export interface PushOptions extends ConnectionOptions {
   /** Target reference (a tag; default "latest"), or several: each base blob is then read once for all. */
   to: string | readonly string[];
   /** Extra tags pointing at the same digest. */
-  tags?: readonly string[];
+  tags?: readonly string[] | undefined;
   /** Directories (or files) put into one new layer, on top of the `layers`. Empty: no app layer. A relative `src` is taken in `cwd`. */
-  app?: readonly LayerSource[];
+  app?: readonly LayerSource[] | undefined;
   /**
    * Further layers, each one its own, in this order after the base layers and below the app
    * layer: split what changes rarely (dependencies) from what changes often (the app), so a
    * re-push compresses and sends only the layers whose content changed. `platform` limits a layer
    * to that platform's image (per-architecture build outputs).
    */
-  layers?: readonly PushLayerSpec[];
+  layers?: readonly PushLayerSpec[] | undefined;
   /** Output family: "oci" or "docker" (default: the base's; scratch: oci). Blobs are the same in both. */
-  format?: 'oci' | 'docker';
+  format?: 'oci' | 'docker' | undefined;
   /** OCI annotations for the manifest(s) and, for a multi-platform push, the index. Refused for Docker v2 output. */
-  annotations?: Record<string, string>;
+  annotations?: Record<string, string> | undefined;
   /** "os/arch[/variant]" (default linux/amd64) or "all" to rebuild every platform of an index. */
-  platform?: string;
+  platform?: string | undefined;
   /** Config edits (entrypoint, cmd, env, ports, workdir, volumes, labels, user, health check, stop signal); checked before any request (checkConfigChanges). */
-  config?: ConfigChanges;
+  config?: ConfigChanges | undefined;
   /** Also record the base name/digest as labels (Docker v2 manifests have no annotations). */
-  baseLabels?: boolean;
+  baseLabels?: boolean | undefined;
   /** Parallel blob transfers (default 4). */
-  jobs?: number;
+  jobs?: number | undefined;
   /** gzip level of the new layer (default: the layer module's). */
-  gzipLevel?: number;
+  gzipLevel?: number | undefined;
   /** Blocks of the new layer gzipped at once (default: one per usable core plus 2, capped at the thread pool). Never changes the bytes. */
-  gzipJobs?: number;
+  gzipJobs?: number | undefined;
   /**
    * Seconds every entry of the new layers is dated (the CLI's `--mtime`); default 0. Not the
    * config's time: `created` and the new history entries carry SOURCE_DATE_EPOCH from `env`, else
    * 0, so a per-commit SOURCE_DATE_EPOCH leaves the layers' digests alone. A value that changes
    * from one push to the next makes every layer new each time.
    */
-  mtime?: number;
+  mtime?: number | undefined;
   /** Owner of the new layer's files (default 0:0). */
-  chown?: { uid: number; gid: number };
+  chown?: { uid: number; gid: number } | undefined;
   /** Resolve, authenticate and plan, but write nothing to the target. */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /**
    * Force an upload method for the new layer, with no fallback. Default: a streamed PATCH, then a
    * monolithic PUT, then chunked PATCHes for a registry that refuses the one before (a small layer
    * whose build has ended when its session opens goes as one PUT).
    */
-  layerUpload?: 'patch' | 'put' | 'chunked';
-  logger?: Logger;
+  layerUpload?: 'patch' | 'put' | 'chunked' | undefined;
+  logger?: Logger | undefined;
   /** Progress callbacks. */
-  events?: PushEvents;
-  retries?: number;
+  events?: PushEvents | undefined;
+  retries?: number | undefined;
 }
 
 /** push()'s progress callbacks: the blob events copy() has too, and the push's phases and local work. */
@@ -76,7 +76,7 @@ export type PushEvents = BlobEvents & {
  */
 export interface PushLayerSpec {
   sources: readonly LayerSource[];
-  platform?: string;
+  platform?: string | undefined;
 }
 
 /** One new layer in the report. */

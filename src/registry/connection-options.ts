@@ -18,13 +18,13 @@ export interface ConnectionOptions {
    * (REGISTRY_AUTH_FILE, DOCKER_CONFIG, NODE_EXTRA_CA_CERTS). Default: the process's working
    * directory, read once when the operation starts. The CLI passes its own (`CliIO.cwd`).
    */
-  cwd?: string;
+  cwd?: string | undefined;
   /** Environment to read credentials and settings from; the library never reads process.env itself. */
-  env?: Record<string, string | undefined>;
+  env?: Record<string, string | undefined> | undefined;
   /** Home directory for ~/.docker/config.json and containers auth files. */
-  homeDir?: string;
+  homeDir?: string | undefined;
   /** host[:port] entries reachable over plain http (also REGPUSH_INSECURE_REGISTRIES in env); read as that variable is: `http://` dropped, comma lists split. */
-  insecureRegistries?: readonly string[];
+  insecureRegistries?: readonly string[] | undefined;
   /**
    * Explicit credentials: `from` for every source registry (and the one registry of inspect and the
    * read commands), `to` for every target; `registries` per registry, or per namespace or
@@ -33,12 +33,12 @@ export interface ConnectionOptions {
    * Hub by any of its names. An entry that matches wins over `from`/`to` and over the stored
    * logins, so a copy to two registries can give each its own login.
    */
-  credentials?: { from?: Credential; to?: Credential; registries?: RegistryCredentials };
-  signal?: AbortSignal;
+  credentials?: { from?: Credential | undefined; to?: Credential | undefined; registries?: RegistryCredentials | undefined } | undefined;
+  signal?: AbortSignal | undefined;
   /** A connection silent this long fails and is retried (ms; default 60 000). The CLI reads REGPUSH_IDLE_TIMEOUT_MS. */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
   /** Bytes per PATCH when a registry needs chunked uploads (default per registry, see registry/quirks.ts). */
-  chunkSize?: number;
+  chunkSize?: number | undefined;
   /**
    * TLS per registry: certs.d directories (default ~/.config/containers/certs.d under homeDir or
    * env.HOME, /etc/containers/certs.d, /etc/docker/certs.d),
@@ -47,9 +47,9 @@ export interface ConnectionOptions {
    * the one of its own environment (see RegistryTlsOptions.nodeExtraCaCerts for the file the
    * process started with); one that cannot be read is a warning, as Node's own is.
    */
-  tls?: RegistryTlsOptions;
+  tls?: RegistryTlsOptions | undefined;
   /** Milliseconds a credential helper may take (default 30 s). The CLI reads REGPUSH_CREDENTIAL_HELPER_TIMEOUT_MS. */
-  credentialHelperTimeoutMs?: number;
+  credentialHelperTimeoutMs?: number | undefined;
   /**
    * Runs each credential helper in a process group of its own (not on Windows), so that a helper
    * that times out is killed with the processes it started. Default false: the helper runs in the
@@ -58,19 +58,19 @@ export interface ConnectionOptions {
    * The library does not look for a terminal itself: the CLI sets this when none of its standard
    * streams is one.
    */
-  credentialHelperProcessGroup?: boolean;
+  credentialHelperProcessGroup?: boolean | undefined;
   /**
    * The run's secrets (a SecretSet of src/redact.ts): the credentials and tokens this operation
    * resolves or receives are added, so the caller can scrub them from whatever it prints.
    */
-  secrets?: SecretSink;
+  secrets?: SecretSink | undefined;
   /**
    * Read-only mirrors tried before a registry, in order: keys are a registry or registry/namespace
    * ("docker.io", "docker.io/library"), values host[:port][/path] ("http://" for plain HTTP). Only
    * source reads use them; writes never go to a mirror. See registry/mirror-config.ts for parsing
    * registries.conf and daemon.json into this shape.
    */
-  mirrors?: Readonly<Record<string, readonly string[]>>;
+  mirrors?: Readonly<Record<string, readonly string[]>> | undefined;
   /**
    * Prefixes no image may be read from or written to (registries.conf's `blocked = true`): prefix →
    * where that is set, named in the error; false for an entry that does not block (the longest
@@ -78,13 +78,13 @@ export interface ConnectionOptions {
    * (E_DENIED), as containers/image refuses it for pulls and pushes alike; a read whose prefix has
    * mirrors still reads them, never the registry itself (containers/image does the same).
    */
-  blocked?: BlockedPrefixes;
+  blocked?: BlockedPrefixes | undefined;
   /**
    * host[:port] → where it is set: reached over HTTPS without verifying the certificate, and over
    * plain HTTP when it does not speak TLS (registries.conf's `insecure = true`). Compare
    * insecureRegistries (plain HTTP only) and tls.verifyOff (HTTPS only).
    */
-  insecureTlsRegistries?: InsecureHosts;
+  insecureTlsRegistries?: InsecureHosts | undefined;
   /**
    * TCP connections opened before the operation started (the CLI's launcher opens them while the
    * pipelines load; src/http/early-sockets.ts). The operation's transport takes them where it
@@ -92,7 +92,7 @@ export interface ConnectionOptions {
    * Left out of the published declarations (`stripInternal`): only the launcher can make one.
    * @internal
    */
-  earlySockets?: EarlySockets;
+  earlySockets?: EarlySockets | undefined;
   /**
    * The run's proxies, in place of those `env` gives (HTTPS_PROXY, HTTP_PROXY, NO_PROXY): the CLI
    * passes daemon.json's `proxies` here when they win (runProxySettings), so that failures name
@@ -108,7 +108,7 @@ export interface ConnectionOptions {
    * such an entry stays quiet. Left out of the published declarations (`stripInternal`).
    * @internal
    */
-  onRead?: (registry: string, repo: string) => void;
+  onRead?: ((registry: string, repo: string) => void) | undefined;
   /**
    * What the hints of a failed connection call the settings that would fix it (a TLS failure's CA,
    * client certificate or verification, plain HTTP, a 401's credentials, a 429's jobs). Default:
@@ -117,5 +117,5 @@ export interface ConnectionOptions {
    * user flags…), so that its messages name what its user typed; a library caller has no need of
    * it. Whatever is given, `jobs` and `credentials` are named only by an operation that has them.
    */
-  connectionNames?: ConnectionNames;
+  connectionNames?: ConnectionNames | undefined;
 }

@@ -4,6 +4,7 @@
  */
 import { endpointFor, INSECURE_ENTRY_FORM, isInsecureEntry, parseInsecureList, type Endpoint } from './endpoint.js';
 import { InputError } from '../errors.js';
+import { redactTyped } from '../redact.js';
 import { DAEMON_INSECURE_REGISTRIES, REGISTRIES_INSECURE_V1 } from './mirror-config.js';
 import type { ConnectionOptions } from './connection-options.js';
 
@@ -31,7 +32,7 @@ export function insecureList(opts: ConnectionOptions): string[] {
 export function insecureEnvEntries(env: Readonly<Record<string, string | undefined>>): string[] {
   const entries = parseInsecureList(env.REGPUSH_INSECURE_REGISTRIES);
   const bad = entries.find((entry) => !isInsecureEntry(entry));
-  if (bad !== undefined) throw new InputError(`REGPUSH_INSECURE_REGISTRIES entry ${JSON.stringify(bad)} is not ${INSECURE_ENTRY_FORM}`);
+  if (bad !== undefined) throw new InputError(`REGPUSH_INSECURE_REGISTRIES entry ${JSON.stringify(redactTyped(bad))} is not ${INSECURE_ENTRY_FORM}`);
   return entries;
 }
 

@@ -160,18 +160,29 @@ export function mergeMirrorMaps(...maps: (Readonly<Record<string, readonly strin
   return out;
 }
 
-/** Checks a whole map (the library's input) and returns it with canonical keys. @internal */
-export function checkMirrorMap(map: Readonly<Record<string, readonly string[]>> | undefined): MirrorMap {
-  const out: MirrorMap = {};
+/**
+ * What is wrong with the mirrors option (a map of the right types), as the rest of a message after
+ * `mirrors`: a key that names no registry or namespace, a mirror that is no location. Undefined
+ * when it can be used; an undefined entry is left out, as an option left out is. @internal
+ */
+export function mirrorMapProblem(map: Readonly<Record<string, readonly string[] | undefined>> | undefined): string | undefined {
   for (const [key, list] of Object.entries(map ?? {})) {
-    const prefix = canonicalPrefix(key);
-    if (!prefix) throw new MirrorConfigError(`mirrors: "${redactTyped(key)}" is not a registry (host[:port]) or registry/namespace`);
-    if (!Array.isArray(list)) throw new MirrorConfigError(`mirrors: the mirrors of ${key} must be a list`);
+    if (list === undefined) continue;
+    if (!canonicalPrefix(key)) return `key "${redactTyped(key)}" is not a registry (host[:port]) or registry/namespace`;
+    if (!Array.isArray(list)) return `key ${key} must have a list of mirrors`;
     for (const m of list) {
-      if (typeof m !== 'string' || !parseMirrorLocation(m)) throw new MirrorConfigError(`mirrors: "${redactTyped(String(m))}" (a mirror of ${key}) is not a host[:port][/path]`);
+      if (typeof m !== 'string' || !parseMirrorLocation(m)) return `entry "${redactTyped(String(m))}" (a mirror of ${key}) is not a host[:port][/path]`;
     }
-    addMirrors(out, prefix, list);
   }
+  return undefined;
+}
+
+/** Checks a whole map (the library's input: its options check has said mirrorMapProblem's problems first) and returns it with canonical keys. @internal */
+export function checkMirrorMap(map: Readonly<Record<string, readonly string[] | undefined>> | undefined): MirrorMap {
+  const problem = mirrorMapProblem(map);
+  if (problem) throw new MirrorConfigError(`mirrors ${problem}`);
+  const out: MirrorMap = {};
+  for (const [key, list] of Object.entries(map ?? {})) if (list !== undefined) addMirrors(out, canonicalPrefix(key)!, list);
   return out;
 }
 

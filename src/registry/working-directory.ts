@@ -18,6 +18,11 @@ export function workingDirectory(cwd: string | undefined): string {
   return resolve(cwd ?? process.cwd());
 }
 
+/** A map's entries whose value is given (a JavaScript caller may leave one undefined). */
+function given<V>(map: Readonly<Record<string, V | undefined>>): [string, V][] {
+  return Object.entries(map).filter((e): e is [string, V] => e[1] !== undefined);
+}
+
 /**
  * The options with every relative path made absolute in `cwd` (workingDirectory): the `tls` files
  * and directories and the path variables of `env` (PATH_VARIABLES). Each operation calls it first
@@ -37,8 +42,9 @@ export function anchorPaths<T extends ConnectionOptions>(opts: T, cwd: string = 
   const tls = t && {
     ...t,
     ...(t.certsDirs ? { certsDirs: t.certsDirs.map(at) } : {}),
-    ...(t.caCerts ? { caCerts: Object.fromEntries(Object.entries(t.caCerts).map(([host, files]) => [host, files.map(at)])) } : {}),
-    ...(t.clientCerts ? { clientCerts: Object.fromEntries(Object.entries(t.clientCerts).map(([host, c]) => [host, { cert: at(c.cert), key: at(c.key) }])) } : {}),
+    // An entry left undefined is left out, as the options check lets it be (it was an internal error here).
+    ...(t.caCerts ? { caCerts: Object.fromEntries(given(t.caCerts).map(([host, files]) => [host, files.map(at)])) } : {}),
+    ...(t.clientCerts ? { clientCerts: Object.fromEntries(given(t.clientCerts).map(([host, c]) => [host, { cert: at(c.cert), key: at(c.key) }])) } : {}),
     ...(t.nodeExtraCaCerts ? { nodeExtraCaCerts: at(t.nodeExtraCaCerts) } : {}),
   };
   return { ...opts, cwd, ...(env !== opts.env ? { env } : {}), ...(tls ? { tls } : {}) };

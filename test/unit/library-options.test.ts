@@ -122,17 +122,45 @@ test('a blank platform is E_USAGE before any request in copy() and inspect(), as
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('app', { tags: ['1'] });
   const opts = fakeLibraryOptions(src, dst);
-  const blank = /^invalid platform "": expected os\/arch/;
+  const blank = (op: string) => new RegExp(`^${op.replace(/[()]/g, '\\$&')}: platform "" is invalid: expected os/arch`);
   await refusedUpFront([src, dst], 'E_USAGE', [
-    ['copy platform ""', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...opts, platform: '' }), blank],
-    ['inspect platform ""', () => inspect(src.ref('app:1'), { ...opts, platform: '' }), blank],
-    ['digestOf platform ""', () => digestOf(src.ref('app:1'), { ...opts, platform: '' }), blank],
+    ['copy platform ""', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...opts, platform: '' }), blank('copy()')],
+    ['inspect platform ""', () => inspect(src.ref('app:1'), { ...opts, platform: '' }), blank('inspect()')],
+    ['digestOf platform ""', () => digestOf(src.ref('app:1'), { ...opts, platform: '' }), blank('digestOf()')],
   ]);
   // The CLI passes the blank value on.
   const r = await runMain(['copy', '--platform', '', src.ref('app:1'), dst.ref('app:1')], { env: opts.env });
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^regpush: error: invalid platform "": .*\[E_USAGE\]\n$/);
   assert.equal(dst.tags('app').length, 0);
+});
+
+test('a value the options check cannot see is refused naming the call and the option, as docs/library.md promises (copy() to [], tagImage() without tags, a bad platform of copy(), push(), inspect() and digestOf()); the CLI names its flags', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const opts = fakeLibraryOptions(src, dst);
+  const invalid = (option: string, value: string) => new RegExp(`^${option.replace(/[()[\]]/g, '\\$&')} ${JSON.stringify(value).replace(/[/()]/g, '\\$&')} is invalid: expected os/arch`);
+  await refusedUpFront([src, dst], 'E_USAGE', [
+    ['copy to []', () => copy({ from: src.ref('app:1'), to: [], ...opts }), /^copy\(\): to must name at least one target$/],
+    ['tagImage no tags', () => tagImage(src.ref('app:1'), [], opts), /^tagImage\(\): newTags must name at least one new tag$/],
+    ['copy platform linux/', () => copy({ from: src.ref('app:1'), to: [dst.ref('app:1')], ...opts, platform: 'linux/amd64,linux/' }), invalid('copy(): platform', 'linux/')],
+    ['digestOf platform all', () => digestOf(src.ref('app:1'), { ...opts, platform: 'all' }), invalid('digestOf(): platform', 'all')],
+    ['inspect platform linux', () => inspect(src.ref('app:1'), { ...opts, platform: 'linux' }), invalid('inspect(): platform', 'linux')],
+    ['push platform linux//', () => push({ from: src.ref('app:1'), to: dst.ref('app:2'), ...opts, platform: 'linux//' }), invalid('push(): platform', 'linux//')],
+    ['push layers platform', () => push({ from: src.ref('app:1'), to: dst.ref('app:2'), ...opts, layers: [{ sources: [{ src: appDir(), dest: '/app' }], platform: 'windows(/amd64' }] }), /^push\(\): layers\[0\]\.platform "windows\(\/amd64" is invalid: unbalanced parentheses/],
+  ]);
+  // The CLI's messages name no library call: its flags are the words it already uses.
+  for (const [args, message] of [
+    [['copy', '--platform', 'linux/', src.ref('app:1'), dst.ref('app:1')], /^regpush: error: invalid platform "linux\/": expected os\/arch/],
+    [['digest', '--platform', 'all', src.ref('app:1')], /^regpush: error: invalid platform "all": expected os\/arch/],
+    [['inspect', '--platform', 'linux', src.ref('app:1')], /^regpush: error: invalid platform "linux": expected os\/arch/],
+    [['copy', src.ref('app:1')], /^regpush: error: copy needs at least one target/],
+  ] as const) {
+    const r = await runMain([...args], { env: opts.env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  assert.equal(src.count() + dst.count(), 0, 'nothing was sent');
 });
 
 test('copy(): `to` as one string (the type is a list), and flags that are not booleans, are E_USAGE before any request', async () => {

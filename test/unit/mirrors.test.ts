@@ -73,7 +73,7 @@ describe('mirror locations and the flag', () => {
   it('checks the library option', () => {
     assert.deepEqual(checkMirrorMap({ 'Docker.io/Library': ['m.example'] }), { 'docker.io/library': ['m.example'] });
     bad(() => checkMirrorMap({ 'not a host': ['m'] }), /is not a registry/);
-    bad(() => checkMirrorMap({ 'docker.io': 'm.example' as unknown as string[] }), /must be a list/);
+    bad(() => checkMirrorMap({ 'docker.io': 'm.example' as unknown as string[] }), /must have a list of mirrors/);
     bad(() => checkMirrorMap({ 'docker.io': ['bad host'] }), /is not a host/);
   });
 });
@@ -893,7 +893,7 @@ describe('connect', () => {
   it('a bad mirrors option is E_USAGE', () => {
     const transport = transportFor({});
     try {
-      assert.throws(() => connect(transport, 'docker.io', 'from', [], { mirrors: { 'docker.io': ['not a host'] } }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === 'mirrors: "not a host" (a mirror of docker.io) is not a host[:port][/path]');
+      assert.throws(() => connect(transport, 'docker.io', 'from', [], { mirrors: { 'docker.io': ['not a host'] } }), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === 'mirrors entry "not a host" (a mirror of docker.io) is not a host[:port][/path]');
     } finally {
       transport.close();
     }

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { copy, inspect, listTags, push, sync, parseSyncFile, type RegpushError } from '../../src/index.js';
+import { copy, digestOf, inspect, listTags, push, sync, parseSyncFile, tagImage, type RegpushError } from '../../src/index.js';
 import { registryCredentialFor } from '../../src/auth/credential-lookup.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+import { runMain } from '../fixtures/run-main.js';
 
 const fake = fakeRegistryPool();
 
@@ -173,7 +174,7 @@ test('credentials.registries that cannot work is E_USAGE naming the key, before 
     ['two names of Docker Hub', { 'docker.io': ok, 'index.docker.io': ok }, 'credentials.registries["index.docker.io"] names the same registry as "docker.io" (docker.io)'],
     ['two spellings of a namespace', { 'quay.io/org': ok, 'https://QUAY.io/org/': ok }, 'credentials.registries["https://QUAY.io/org/"] names the same namespace as "quay.io/org" (quay.io/org)'],
     ['half a pair', { 'ghcr.io': { username: 'u' } }, 'credentials.registries["ghcr.io"] has a username but no password'],
-    ['a password alone', { 'ghcr.io': { password: 'p' } }, 'credentials.registries["ghcr.io"] holds no credential: give username and password, identityToken or registryToken (a password needs a username)'],
+    ['a password alone', { 'ghcr.io': { password: 'p' } }, 'credentials.registries["ghcr.io"] has a password but no username'],
     ['nothing', { 'ghcr.io': {} }, 'credentials.registries["ghcr.io"] holds no credential: give username and password, identityToken or registryToken'],
     ['null', null, 'credentials.registries must be an object (got null)'],
   ];
@@ -199,4 +200,54 @@ test('credentials.registries that cannot work is E_USAGE naming the key, before 
   // Keys of every form that works, undefined entries and tokens included, pass the check.
   const good = { 'ghcr.io': ok, 'quay.io/org': { identityToken: 't' }, 'reg.example:5000/team/app': { registryToken: 'r' }, 'https://index.docker.io/v1/': ok, 'unused.example': undefined };
   assert.ok((await inspect(reg.ref('app:1'), { ...base, credentials: { registries: good } })).digest);
+});
+
+test('half a credential in credentials.to or credentials.from is E_USAGE naming it and the half that is missing, before any request, in every operation, as under credentials.registries', async () => {
+  // An anonymous registry: found only when a registry asked (E_AUTH, "a username needs a password"
+  // for a password alone too), half a credential went unsaid here and the call succeeded.
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const base = fakeLibraryOptions(reg);
+  const halves: [string, Record<string, string>, string][] = [
+    ['a username alone', { username: 'u' }, 'has a username but no password'],
+    ['a username with an empty password', { username: 'u', password: '' }, 'has a username but no password'],
+    ['a password alone', { password: 'p' }, 'has a password but no username'],
+  ];
+  const ops: [string, 'from' | 'to', (credentials: object) => Promise<unknown>][] = [
+    ['copy()', 'from', (c) => copy({ from: reg.ref('app:1'), to: [reg.ref('app:2')], ...base, credentials: c })],
+    ['copy()', 'to', (c) => copy({ from: reg.ref('app:1'), to: [reg.ref('app:2')], ...base, credentials: c })],
+    ['push()', 'to', (c) => push({ from: reg.ref('app:1'), to: reg.ref('app:3'), ...base, credentials: c })],
+    ['inspect()', 'from', (c) => inspect(reg.ref('app:1'), { ...base, credentials: c })],
+    ['digestOf()', 'from', (c) => digestOf(reg.ref('app:1'), { ...base, credentials: c })],
+    ['tagImage()', 'to', (c) => tagImage(reg.ref('app:1'), ['4'], { ...base, credentials: c })],
+    ['sync()', 'to', (c) => sync({ spec: parseSyncFile(`images:\n  - { source: ${reg.ref('app')}, tags: ['1'], targets: [${reg.ref('mirror')}] }\n`, 'sync.yaml'), ...base, credentials: c })],
+  ];
+  for (const [op, role, call] of ops) {
+    for (const [what, credential, text] of halves) {
+      const e = await rejection(call({ [role]: credential }));
+      assert.equal(e.code, 'E_USAGE', `${op} ${role} ${what}: ${e.message}`);
+      assert.equal(e.message, `${op}: credentials.${role} ${text}`);
+    }
+  }
+  assert.equal(reg.count(), 0, 'nothing was sent');
+  // Empty (nothing given, or only empty strings) is no credential, as leaving it out is; whole ones pass.
+  for (const credentials of [{ to: {} }, { from: { username: '', password: '' } }, { from: { username: 'u', password: 'p' } }, { from: { identityToken: 't' } }]) {
+    assert.ok((await inspect(reg.ref('app:1'), { ...base, credentials })).digest, JSON.stringify(credentials));
+  }
+});
+
+test('the CLI\'s user flags with an empty password are E_USAGE naming the flag (the library would name its credentials option)', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const { env } = fakeLibraryOptions(reg);
+  for (const [args, message] of [
+    [['inspect', '--insecure-registry', reg.host, '--user', 'u', '--password', '', reg.ref('app:1')], /^regpush: error: --password is empty/],
+    [['copy', '--insecure-registry', reg.host, '--to-user', 'u', '--to-password', '', reg.ref('app:1'), reg.ref('app:2')], /^regpush: error: --to-password is empty/],
+    [['copy', '--insecure-registry', reg.host, '--from-user', 'u', '--from-password', '', reg.ref('app:1'), reg.ref('app:2')], /^regpush: error: --from-password is empty/],
+  ] as const) {
+    const r = await runMain([...args], { env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+  assert.equal(reg.count(), 0, 'nothing was sent');
 });

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { UsageError } from '../../errors.js';
+import { parsePlatform } from '../../image/platform.js';
 import type { InspectResult } from '../../inspect/options.js';
 import { commonContext, commonFlags, credentialFromUserFlags, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
@@ -40,6 +41,8 @@ export function inspectCommand(y: Argv, io: CliIO, done: (code: number) => void,
       const a = argv;
       const { inspect } = await import('../../inspect/inspect.js');
       const ctx = commonContext(a, io, secrets);
+      // Said in the flag's words before inspect() would name its option (and before a password is read).
+      if (a.platform !== undefined) parsePlatform(a.platform);
       const from = await credentialFromUserFlags(a, io, ctx.secrets, (m) => ctx.logger.warn(m));
       const result = await inspect(a.ref, {
         platform: a.platform,

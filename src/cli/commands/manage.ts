@@ -8,6 +8,7 @@
 import type { Argv } from 'yargs';
 import type { SecretSet } from '../../redact.js';
 import { PartialFailureError } from '../../errors.js';
+import { parsePlatform } from '../../image/platform.js';
 import type { ManageOptions, TagImageResult } from '../../manage/options.js';
 import { commonContext, commonFlags, credentialFromUserFlags, type CommonArgs, type CommonContext, connectionOptions } from '../common.js';
 import { defineFlags, withFlags } from '../flag-table.js';
@@ -150,6 +151,8 @@ export function manageCommands(y: Argv, io: CliIO, done: (code: number) => void,
           .example('$0 digest --json nginx:1.27', '{"reference", "digest", "mediaType", "size"}'),
       async (argv) => {
         const { digestOf } = await import('../../manage/manage.js');
+        // Said in the flag's words before digestOf() would name its option (and before a password is read).
+        if (argv.platform !== undefined) parsePlatform(argv.platform);
         const { opts } = await setUp(argv, io, 'digest', secrets);
         const result = await digestOf(argv.ref, { ...opts, ...(argv.platform !== undefined ? { platform: argv.platform } : {}) });
         if (argv.json) json(io, result);
