@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { defineFlags, type InferredArgs } from './flag-table.js';
 import { many } from './flags.js';
 import type { CliIO } from './io.js';
-import type { SecretSet } from '../redact.js';
+import { redactTyped, type SecretSet } from '../redact.js';
 import { createCliLogger, type LineSink, type Verbosity } from './logger.js';
 import { ignoredExtraCaWarning } from '../http/tls.js';
 import type { RegistryTlsOptions } from '../http/tls-options.js';
@@ -24,7 +24,6 @@ import type { BlockedPrefixes, InsecureHosts, MirrorMap } from '../registry/mirr
 import { CHUNK_SIZE_RANGE, IDLE_TIMEOUT_RANGE_MS, RETRIES_MAX } from '../registry/limits.js';
 import { INSECURE_ENTRY_FORM, unusableInsecureEntry } from '../registry/endpoint.js';
 import { insecureEnvEntries } from '../registry/insecure-settings.js';
-import { redactTyped } from '../redact.js';
 
 /** Flags every command shares. */
 /** --json, --quiet and --debug: what every command has, `logout` (which connects nowhere) only these. */
