@@ -302,6 +302,7 @@ test('sync: a source registry answering 503 to every image: after 8 in a row the
   const r = await runCli(['sync', '--json', '--images', '1', '--retries', '0', file], { env });
   assertOneErrorLine(r, 5, 'E_REGISTRY', /^regpush: error: all 12 images failed with E_REGISTRY: .*; and 7 more \(each in the report: --json\) \[E_REGISTRY\]$/, { stdout: 'report' });
   const rep = report(r.stdout);
+  assert.deepEqual(rep.units.map((u) => u.error?.code), Array(12).fill('E_REGISTRY'), 'the images asked and those not attempted alike');
   const skipped = rep.units.filter((u) => u.error?.message.startsWith('not attempted'));
   assert.equal(skipped.length, 4);
   for (const u of skipped) assert.match(u.error!.message, new RegExp(`^not attempted: the last 8 images at ${proxy.host.replace(/\./g, '\\.')} failed, the last with: .*503`));

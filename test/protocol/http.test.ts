@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { Transport } from '../../src/http/transport.js';
 import { readBody, errorFromResponse, settleSmallBody } from '../../src/http/response.js';
 import { nextHop } from '../../src/http/redirect.js';
-import { AbortedError, AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError } from '../../src/errors.js';
+import { AbortedError, AuthError, DeniedError, DigestMismatchError, InputError, NetworkError, NotFoundError, ProtocolError, RegistryError, TlsError, TooManyRequestsError, type ErrorCode } from '../../src/errors.js';
 import { transportError } from '../../src/http/send-errors.js';
 import { countTimers } from '../unit/count-timers.js';
 
@@ -249,19 +249,20 @@ test('readBody enforces the cap by header and by bytes', async () => {
 });
 
 test('errorFromResponse keeps OCI error codes and picks the typed error', async () => {
-  const cases: [number, string, new (...a: never[]) => Error][] = [
-    [401, 'UNAUTHORIZED', AuthError],
-    [403, 'DENIED', DeniedError],
-    [404, 'MANIFEST_UNKNOWN', NotFoundError],
-    [429, 'TOOMANYREQUESTS', TooManyRequestsError],
-    [400, 'DIGEST_INVALID', DigestMismatchError],
-    [500, 'UNKNOWN', RegistryError],
-    [400, 'MANIFEST_BLOB_UNKNOWN', NotFoundError],
+  const cases: [number, string, new (...a: never[]) => Error, ErrorCode][] = [
+    [401, 'UNAUTHORIZED', AuthError, 'E_AUTH'],
+    [403, 'DENIED', DeniedError, 'E_DENIED'],
+    [404, 'MANIFEST_UNKNOWN', NotFoundError, 'E_NOT_FOUND'],
+    [429, 'TOOMANYREQUESTS', TooManyRequestsError, 'E_TOO_MANY_REQUESTS'],
+    [400, 'DIGEST_INVALID', DigestMismatchError, 'E_DIGEST_MISMATCH'],
+    [500, 'UNKNOWN', RegistryError, 'E_REGISTRY'],
+    [400, 'MANIFEST_BLOB_UNKNOWN', NotFoundError, 'E_NOT_FOUND'],
   ];
-  for (const [status, code, cls] of cases) {
+  for (const [status, code, cls, stable] of cases) {
     const body = Readable.from([Buffer.from(JSON.stringify({ errors: [{ code, message: 'msg' }] }))]);
     const err = await errorFromResponse({ status, headers: {}, url: 'x', body }, { what: 'GET manifest r/x:1', registry: 'r' });
     assert.ok(err instanceof cls, `${status} ${code} → ${err.constructor.name}`);
+    assert.equal(err.code, stable, `${status} ${code}`);
     assert.deepEqual(err.details.registryCodes, [code]);
     assert.match(err.message, new RegExp(`r answered ${status} ${code}`));
   }

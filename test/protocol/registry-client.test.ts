@@ -15,7 +15,7 @@ import { MAX_REFERRER_PAGES } from '../../src/registry/referrers-api.js';
 import { endpointFor, parseInsecureList } from '../../src/registry/endpoint.js';
 import { uploadLocationOf } from '../../src/registry/registry-client.js';
 import { MAX_INDEX_CHILDREN } from '../../src/image/manifest.js';
-import { DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegistryError, RegpushError, UnsupportedError } from '../../src/errors.js';
+import { AbortedError, DeniedError, DigestMismatchError, NotFoundError, ProtocolError, RegistryError, RegpushError, UnsupportedError } from '../../src/errors.js';
 import { restartOutcome } from '../../src/http/retry.js';
 import { errorLine } from '../../src/cli/main.js';
 
@@ -662,9 +662,10 @@ test('an interrupted monolithic PUT: a body in memory is let finish (the blob is
       else if (pushed === 3) setTimeout(() => op2.abort(), 20);
     },
   });
-  op2.signal.addEventListener('abort', () => source.destroy(new Error('layer build aborted')), { once: true });
+  // As the layer stream does (src/layer/index.ts): its AbortedError is what the cut PUT rejects with.
+  op2.signal.addEventListener('abort', () => source.destroy(new AbortedError('layer build aborted')), { once: true });
   const t0 = Date.now();
-  await assert.rejects(client2.putUpload(`http://${r.host}/v2/app/blobs/uploads/u2?_state=s0`, d, blob.length, () => source), (e: Error) => /layer build aborted/.test(e.message));
+  await assert.rejects(client2.putUpload(`http://${r.host}/v2/app/blobs/uploads/u2?_state=s0`, d, blob.length, () => source), (e: RegpushError) => e.code === 'E_ABORTED' && /layer build aborted/.test(e.message));
   assert.equal(pushed, 3);
   // A cut that waited would end on the transport's idle timeout (60 s): half of it cannot be reached by a loaded machine's delays.
   assert.ok(Date.now() - t0 < 30_000, 'cut at once, not after the idle timeout');

@@ -247,7 +247,7 @@ test('a new --digest-file on a pseudo-filesystem (/proc, /sys) is E_INPUT before
   else {
     await assert.rejects(
       checkDigestFileTarget('/proc/self/status', '/'),
-      (e: unknown) => e instanceof InputError && e.message === '--digest-file /proc/self/status: cannot write (EACCES); nothing was sent',
+      (e: unknown) => e instanceof InputError && e.code === 'E_INPUT' && e.message === '--digest-file /proc/self/status: cannot write (EACCES); nothing was sent',
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'regpush-digest-file-'));

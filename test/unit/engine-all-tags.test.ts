@@ -155,6 +155,7 @@ test('two targets, one refusing a tag\'s manifest: it is set aside (E_PARTIAL), 
   // A target is a repository here: named so, not with the `latest` no tag is written under.
   assert.deepEqual(r.targets.map((t) => t.target), [`${good.host}/app`, `${bad.host}/app`]);
   assert.match(err!.message, new RegExp(`^1 of 2 targets failed: ${bad.host.replace(/\./g, '\\.')}/app \\(`));
+  assert.equal(r.targets[1]!.error!.code, 'E_REGISTRY', r.targets[1]!.error!.message);
   assert.match(r.targets[1]!.error!.message, /MANIFEST_INVALID|400/);
   assert.equal(bad.manifest('app', 'a'), undefined);
   // Tags started after the refusal was answered do not go to the failed target.

@@ -24,6 +24,7 @@ test('two targets, one answering 500 to every upload: set aside, E_PARTIAL, the 
   assert.equal(g!.ok, true);
   assert.equal(g!.digest, img.digest);
   assert.equal(b!.ok, false);
+  assert.equal(b!.error!.code, 'E_REGISTRY', b!.error!.message);
   assert.match(b!.error!.message, /answered 500/);
 
   assert.equal(good.manifest('app', '1')?.digest, img.digest, 'the good target got the image');
@@ -1042,6 +1043,8 @@ test('a manifest PUT refused with UNSUPPORTED at 400 refuses that manifest, in t
     );
   };
   const err = await refused(400, 'manifest media type not supported');
+  // A 400 keeps the registry's error (E_REGISTRY); only 405 and 415 are E_UNSUPPORTED (docs/registry-quirks.md).
+  assert.equal(err.code, 'E_REGISTRY', err.message);
   assert.doesNotMatch(err.message, /does not accept pushes|pull-through cache/, err.message);
   assert.match(err.message, /manifest media type not supported/, err.message);
   const readOnly = await refused(405, 'The operation is unsupported.');

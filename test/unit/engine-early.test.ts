@@ -15,7 +15,7 @@ import { copyImage } from '../../src/transfer/image-copy.js';
 import { SpareSession } from '../../src/transfer/spare-session.js';
 import { KNOWN_BLOB_METHODS, uploadBlob } from '../../src/transfer/upload.js';
 import { sha256Digest } from '../../src/image/digest.js';
-import { AbortedError, DeniedError, InputError } from '../../src/errors.js';
+import { AbortedError, DeniedError, InputError, type RegpushError } from '../../src/errors.js';
 import { optionPaths } from '../../src/option-names.js';
 import { silentLogger } from '../../src/log.js';
 import { bytesOf, fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
@@ -333,8 +333,9 @@ for (const how of ['session', 'mount answered 202'] as const) {
     dst.fault({ kind: 'blob', method: 'HEAD', repo: 'app' }, { kind: 'respond', respond: (_req, _body, res) => void opened.then(() => res.writeHead(500).end()) });
     // distribution's answer to a DELETE on a session whose state it lost.
     dst.fault({ kind: 'upload', method: 'DELETE' }, { kind: 'status', status: 404, code: 'BLOB_UPLOAD_INVALID' });
-    const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: Error) => e);
+    const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
     assert.ok(err, 'the copy fails');
+    assert.equal(err.code, 'E_REGISTRY', err.message);
     assert.equal(dst.count({ kind: 'upload', method: 'DELETE', status: 404 }), 1, 'the early session\'s cancel was sent and refused');
     assert.equal(dst.manifest('app', '1'), undefined);
     const named = `; 1 upload session could not be cancelled and may stay in the registry's upload area until it purges stale uploads: ${dst.host}/app (0 bytes sent, the registry did not confirm the cancel)`;
@@ -366,8 +367,9 @@ test('an interrupted copy: a session whose POST the interruption let finish, can
   const interrupted = dst.seen({ kind: 'upload', method: 'POST' }).then(() => op.abort());
   dst.fault({ kind: 'upload', method: 'POST' }, { kind: 'hold', until: interrupted });
   dst.fault({ kind: 'upload', method: 'DELETE' }, { kind: 'status', status: 404, code: 'BLOB_UPLOAD_INVALID' });
-  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: Error) => e);
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(() => undefined, (e: RegpushError) => e);
   assert.ok(err, 'the copy fails');
+  assert.equal(err.code, 'E_ABORTED', err.message);
   const refused = dst.count({ kind: 'upload', method: 'DELETE', status: 404 });
   assert.ok(refused >= 1, 'a session opened by a POST the interruption let finish was cancelled, and refused');
   assert.equal(refused, dst.count({ kind: 'upload', method: 'POST', status: 202 }), 'each session opened was cancelled');

@@ -80,6 +80,7 @@ test('two targets, one answering 500 to every upload: E_PARTIAL, the good one co
   const [g, b] = result.targets!;
   assert.equal(g!.ok, true);
   assert.equal(b!.ok, false);
+  assert.equal(b!.error!.code, 'E_REGISTRY', b!.error!.message);
   assert.match(b!.error!.message, /answered 500/);
   assert.equal(good.manifest('app', '1')?.digest, g!.digest);
   assert.deepEqual(manifestLayers(good, 'app', '1').slice(0, 2), base.layers.map((l) => l.digest));
@@ -961,6 +962,7 @@ test('push for a Windows image refuses a name Windows cannot hold (a device name
   assert.equal(reg.manifest('app', '1'), undefined);
   assert.equal(reg.count({ method: 'PUT' }), 0, 'nothing committed');
   const dest = await push({ from: reg.ref('base/win:ltsc'), to: reg.ref('app:1'), platform: 'windows/amd64', app: [{ src: join(dir, 'App.dll'), dest: 'C:\\app.\\' }], ...fakeLibraryOptions(reg) }).then(() => undefined, (e: RegpushError) => e);
+  assert.equal(dest?.code, 'E_USAGE', dest?.message);
   assert.match(dest!.message, /destination "C:\\app\.\\": "app\." is not a valid name on Windows \(it ends with a dot\)/);
   assert.equal(reg.count({ method: 'PUT' }), 0);
 });

@@ -31,7 +31,7 @@ import { HttpRegistryClient } from '../../src/registry/http-registry-client.js';
 import { copy } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
-const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof MirrorConfigError && re.test(e.message));
+const bad = (f: () => unknown, re: RegExp) => assert.throws(f, (e: unknown) => e instanceof MirrorConfigError && e.code === 'E_INPUT' && re.test(e.message));
 
 describe('mirror locations and the flag', () => {
   it('splits host, path and scheme; canonical Docker Hub', () => {
@@ -698,14 +698,14 @@ describe('MirroredClient', () => {
     const failing = (err: () => Error) => new MirroredClient(new MemoryClient('up.example', new Map(), err), routes, new MirrorHealth());
     await assert.rejects(
       failing(() => new NetworkError('cannot reach up.example (ECONNREFUSED)')).getManifest('app', '1'),
-      (e: unknown) => e instanceof NetworkError && e.message === 'cannot reach up.example (ECONNREFUSED); mirrors m0.example/ns, m1.example/ns had no manifest 1 in ns/app (404)',
+      (e: unknown) => e instanceof NetworkError && e.code === 'E_NETWORK' && e.message === 'cannot reach up.example (ECONNREFUSED); mirrors m0.example/ns, m1.example/ns had no manifest 1 in ns/app (404)',
     );
     await assert.rejects(
       failing(() => new TlsError('TLS failure talking to up.example: self-signed certificate')).headBlob('app', 'sha256:b'),
-      (e: unknown) => e instanceof TlsError && e.message === 'TLS failure talking to up.example: self-signed certificate; mirrors m0.example/ns, m1.example/ns had no blob sha256:b in ns/app (404)',
+      (e: unknown) => e instanceof TlsError && e.code === 'E_TLS' && e.message === 'TLS failure talking to up.example: self-signed certificate; mirrors m0.example/ns, m1.example/ns had no blob sha256:b in ns/app (404)',
     );
     // The registry's own 404 (or a refusal) is the answer about the image: nothing to add.
-    await assert.rejects(failing(() => new NotFoundError('manifest 1 not found')).getManifest('app', '1'), (e: unknown) => e instanceof NotFoundError && e.message === 'manifest 1 not found');
+    await assert.rejects(failing(() => new NotFoundError('manifest 1 not found')).getManifest('app', '1'), (e: unknown) => e instanceof NotFoundError && e.code === 'E_NOT_FOUND' && e.message === 'manifest 1 not found');
   });
 
   it('concurrent reads failing on one shared upstream error (a probed scheme\'s one promise): each names only its own misses, the shared error is left as it was', async () => {
@@ -952,6 +952,7 @@ describe('mergeMirrorMaps and the mirrors option, as a library caller wires the 
     const opts = { from: 'docker.io/library/app:1', to: [dst.ref('app:1')], ...fakeLibraryOptions(mirror, dst) };
     await assert.rejects(copy({ ...opts, mirrors: local as unknown as MirrorMap }), (e: unknown) => {
       assert.ok(e instanceof UsageError, String(e));
+      assert.equal(e.code, 'E_USAGE');
       assert.equal(e.message, 'copy(): mirrors.mirrors must be an array of strings (got an object)');
       return true;
     });

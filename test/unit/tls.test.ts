@@ -318,6 +318,7 @@ test('tlsResolver: a client pair is checked before any connection: an encrypted 
   const fails = async (cert: string, key: string, message: string) =>
     assert.rejects(tlsResolver({ certsDirs: [], clientCerts: { 'reg:5000': { cert, key } } }).settingsFor('reg:5000'), (e: unknown) => {
       assert.ok(e instanceof InputError, String(e));
+      assert.equal(e.code, 'E_INPUT');
       assert.equal(e.exitCode, 2);
       assert.equal(e.message, message);
       return true;
