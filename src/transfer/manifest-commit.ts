@@ -39,13 +39,16 @@ export interface CommitTarget {
   ref: ImageReference;
   ep: RepoEndpoint;
   tags: string[];
+  tagsWritten?: string[];
+  digestWritten?: string;
+  tagsCut?: string[];
 }
 
 /** The manifest commit at the targets `T` of one TargetSet. */
 export class ManifestCommit<T extends CommitTarget> {
   constructor(
-    /** The set's owner: --jobs, and the run's context (the blobs it took on a 201's word: onWord). */
-    private readonly run: { readonly jobs: number; readonly ctx: TransferContext },
+    /** The set's owner: --jobs, the run's context (the blobs it took on a 201's word: onWord), and its signal (putTag). */
+    private readonly run: { readonly jobs: number; readonly ctx: TransferContext; readonly signal: AbortSignal },
     /** HEADs a blob at a target and marks it present; rejects when it is missing (TargetSet.headConfirm). */
     private readonly headConfirm: (t: T, digest: string) => Promise<void>,
   ) {}
@@ -70,11 +73,28 @@ export class ManifestCommit<T extends CommitTarget> {
     const written: string[] = [];
     for (const tag of tags) {
       if (held.has(tag)) continue;
-      await this.putManifest(t, tag, top); // checks the registry's digest
+      await this.putTag(t, tag, top);
       written.push(tag);
     }
     if (tags.length === 0) await this.putManifest(t, top.digest, top);
     return { digest: top.digest, written, unchanged };
+  }
+
+  /**
+   * PUTs `top` under `tag` (putManifest: the registry's digest is checked), recording on `t` what
+   * an interruption leaves there: the tag written, or its PUT cut off (tagsCut) once the run's
+   * signal has fired. A PUT cut off after it was sent may have taken effect, so an interrupted
+   * operation must not say that no tag was written at that target.
+   */
+  private async putTag(t: T, tag: string, top: ManifestToWrite): Promise<void> {
+    try {
+      await this.putManifest(t, tag, top);
+    } catch (err) {
+      if (this.run.signal.aborted) (t.tagsCut ??= []).push(tag);
+      throw err;
+    }
+    (t.tagsWritten ??= []).push(tag);
+    t.digestWritten ??= top.digest;
   }
 
   /**
