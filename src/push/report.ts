@@ -112,7 +112,13 @@ export function allFailed(
  * The top-level fields are the first target's that holds them all, `''` where none does, as in
  * allFailed's; `targets` is there whether `to` was one target or several.
  */
-export function interruptedReport(run: TransferRun, set: TargetSet, states: Map<TransferTarget, TargetState>, inputs: PushInputs, timings: Record<string, number>): { result: PushResult; failed: string[] } {
+export function interruptedReport(
+  run: TransferRun,
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  inputs: PushInputs,
+  timings: Record<string, number>,
+): { result: PushResult; failed: string[] } {
   const targets = set.list.map((t): PushTargetReport => {
     const { ok, error } = TargetSet.interruptedAt(t, t.tags);
     if (!ok) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, ...(error ? { error } : {}) };

@@ -390,7 +390,8 @@ function abortedOr(err: unknown, signal: AbortSignal | undefined, sessionsLeft?:
   if (!signal?.aborted) return err;
   const sessions = sessionsLeft ?? 'every upload session that was open was completed or cancelled';
   const tags = cut.length
-    ? `the manifest PUT${cut.length === 1 ? '' : 's'} of ${cut.join(', ')} ${cut.length === 1 ? 'was' : 'were'} cut off and may have taken effect at the registry; no tag was sent after the interruption`
+    ? `the manifest PUT${cut.length === 1 ? ' of' : 's of'} ${cut.join(', ')} ${cut.length === 1 ? 'was' : 'were'} cut off ` +
+      'and may have taken effect at the registry; no tag was sent after the interruption'
     : 'no tag was written after the interruption';
   // The caller's reason (AbortSignal.timeout's TimeoutError, the Error given to abort()) is the
   // cause: what the abort did further down (a cancelled request) says nothing the caller needs.
