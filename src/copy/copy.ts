@@ -5,7 +5,7 @@
  * target that already holds the image under every tag is not written at all. With --all-tags the
  * source's tags go --images at a time (all-tags.ts).
  */
-import { InvalidReferenceError, NotFoundError, UsageError } from '../errors.js';
+import { AbortedError, InvalidReferenceError, NotFoundError, UsageError } from '../errors.js';
 import { parseFormat } from '../image/convert.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
@@ -191,11 +191,47 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     // failed): it stops now and its session is cancelled, instead of landing a blob no manifest names.
     run.stop(err);
     await run.settle();
-    throw run.failure(err);
+    const failure = run.failure(err);
+    // Interrupted: a target may hold its tags by now (written, or a PUT whose answer the abort cut
+    // off), so the error says what each target holds, as an E_PARTIAL's report does.
+    if (failure instanceof AbortedError) Object.assign(failure.details, interruptedReport(set, srcRef, results, opts, run, t0));
+    throw failure;
   } finally {
     set.finish();
     run.close();
   }
+}
+
+/**
+ * The details an interrupted copy's error carries: its report (`result`), each target as the
+ * interruption left it (TargetSet.interruptedAt), and `failed`, the targets that do not hold every
+ * tag. The source and the image are named where a target was written, '' where that is not known.
+ */
+function interruptedReport(
+  set: TargetSet,
+  srcRef: ImageReference,
+  results: Map<TransferTarget, CopyTargetReport>,
+  opts: CopyOptions,
+  run: TransferRun,
+  t0: number,
+): { result: CopyResult; failed: string[] } {
+  const targets = set.list.map((t): CopyTargetReport => {
+    const { ok, written, error } = TargetSet.interruptedAt(t, opts.allTags ? undefined : t.tags);
+    const r = results.get(t)!;
+    if (!ok) return { ...r, ok: false, reference: '', digest: '', tags: written, error };
+    return { ...r, ok: true, reference: `${t.ref.registry}/${t.ref.repository}@${t.digestWritten!}`, digest: t.digestWritten!, tags: written };
+  });
+  const result: CopyResult = {
+    source: { reference: formatReference(srcRef), digest: '' },
+    digest: targets.find((t) => t.ok)?.digest ?? '',
+    mediaType: '',
+    digestChanged: false,
+    targets,
+    dryRun: !!opts.dryRun,
+    timings: { total: Math.round(performance.now() - t0) },
+    http: run.transport.stats.snapshot(),
+  };
+  return { result, failed: targets.filter((t) => !t.ok).map((t) => t.target) };
 }
 
 /** Adds what one image (`digest`, written under `tags`) did at `t` to its result. */

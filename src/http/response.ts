@@ -189,6 +189,8 @@ const HINT = {
     either(['wait and retry', ...(names.jobs ? [`lower ${names.jobs}`] : []), ...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : [])]),
   /** After "as it comes back only over its window: ". */
   pullLimitSpent: (names: ConnectionNames) => either([...(names.credentials ? ['log in (Docker Hub allows authenticated users more pulls)'] : []), 'run again later']),
+  blobLinkRace:
+    'the registry could not read its record of a blob the manifest names, as happens while other writers store the same blob in this repository; nothing was corrupt: run again once they are done',
 };
 
 /**
@@ -242,6 +244,15 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   if (res.authRenewed) details.authRenewed = true;
   const said = codes.length ? ` ${codes.join(', ')}${messages.length ? `: ${messages.join('; ')}` : ''}` : '';
   const base = redactText(`${ctx.what}: ${ctx.registry} answered ${res.status}${said}`);
+  // Both at once is CNCF distribution failing to read a blob link of the repository while checking
+  // a manifest's blobs: the link read as no digest (DIGEST_INVALID), so the blob counted as unknown
+  // (MANIFEST_BLOB_UNKNOWN). Its filesystem driver rewrote a link in place, empty for a moment, when
+  // another writer stored the same blob there (fixed by writing through a temporary file:
+  // distribution/distribution#4624). Nothing sent was corrupt: the registry's answer, not a
+  // mismatch (exit 7 tells of bytes that do not match their digest).
+  if (codes.includes('DIGEST_INVALID') && codes.includes('MANIFEST_BLOB_UNKNOWN')) {
+    return new RegistryError(`${base} (${HINT.blobLinkRace})`, { details });
+  }
   if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new DigestMismatchError(base, { details });
   // Go's TLS servers (distribution, Harbor, Zot) answer a plain-HTTP request so: the registry
   // speaks TLS, and was named insecure (plain HTTP) where its certificate is what is not trusted.

@@ -7,7 +7,7 @@
  * refuses HEAD (registry/manifests.ts).
  */
 import { deletesEnabledBy } from '../registry/quirks.js';
-import { AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, rejectsTyped, UnsupportedError, UsageError } from '../errors.js';
+import { AbortedError, AuthError, InvalidReferenceError, NotFoundError, PartialFailureError, RegpushError, rejectsTyped, UnsupportedError, UsageError } from '../errors.js';
 import { redactTyped, scrubbedRejections } from '../redact.js';
 import { isValidDigest } from '../image/digest.js';
 import { parseManifest } from '../image/manifest.js';
@@ -281,14 +281,17 @@ async function tagImageUntyped(reference: string | ImageReference, newTags: read
     checkTag(t);
   }
   const tags = [...new Set(newTags)];
+  // What was done before an interruption, which the AbortedError then says (interruptedTagging).
+  const placed: string[] = [];
+  const tagsUnchanged: string[] = [];
+  const failed: { tag: string; err: RegpushError }[] = [];
+  let source: { digest: string; mediaType: string } | undefined;
   return withClient(ref, 'to', ['pull', 'push'], opts, async (client) => {
     const got = await client.getManifest(ref.repository, manifestRef(ref));
     // The manifest's own mediaType decides, as for copy: the Content-Type a registry or proxy sent
     // may be missing or generic (application/json), and a PUT under it is refused (MANIFEST_INVALID).
     const mediaType = parseManifest(got.bytes, got.mediaType).mediaType;
-    const placed: string[] = [];
-    const tagsUnchanged: string[] = [];
-    const failed: { tag: string; err: RegpushError }[] = [];
+    source = { digest: got.digest, mediaType };
     for (const tag of tags) {
       try {
         const head = await client.headManifest(ref.repository, tag);
@@ -320,7 +323,45 @@ async function tagImageUntyped(reference: string | ImageReference, newTags: read
       `${failed.length} of ${tags.length} tags failed: ${failed.map(({ tag, err }) => `${repositoryName(ref)}:${tag} (${err.code}: ${err.message})`).join('; ')}; ${said}`,
       { details: { result, failed: failed.map(({ tag }) => `${repositoryName(ref)}:${tag}`) } },
     );
-  }, 'tags');
+  }, 'tags').catch((err: unknown) => {
+    throw err instanceof AbortedError && source ? interruptedTagging(err, ref, source, tags, placed, tagsUnchanged, failed) : err;
+  });
+}
+
+/**
+ * An interrupted tagImage()'s error (`err`: withAbortReason's, naming the request cut off) with
+ * what it did before the interruption: the tags written there named in its line, and its result
+ * in `details.result` as E_PARTIAL's (`tags`, `tagsUnchanged`; every tag not placed in
+ * `tagsFailed`, E_ABORTED, the one whose request was cut first), `details.failed` naming those.
+ * A PUT cut off may have taken effect (the line says so): its tag is among the failed, as not known.
+ */
+function interruptedTagging(
+  err: AbortedError,
+  ref: ImageReference,
+  source: { digest: string; mediaType: string },
+  tags: readonly string[],
+  placed: readonly string[],
+  tagsUnchanged: readonly string[],
+  refused: readonly { tag: string; err: RegpushError }[],
+): AbortedError {
+  const notDone = tags.filter((t) => !placed.includes(t) && !refused.some((f) => f.tag === t));
+  const tagsFailed = [
+    ...refused.map(({ tag, err: e }) => ({ tag, error: { code: e.code, message: e.message } })),
+    ...notDone.map((tag, i) => ({ tag, error: { code: err.code, message: i === 0 ? err.message : 'not written: the operation was interrupted before it' } })),
+  ];
+  const result: TagImageResult = {
+    source: formatReference(ref),
+    digest: source.digest,
+    mediaType: source.mediaType,
+    tags: [...placed],
+    tagsUnchanged: [...tagsUnchanged],
+    tagsFailed,
+    references: placed.map((t) => `${repositoryName(ref)}:${t}`),
+  };
+  const written = placed.filter((t) => !tagsUnchanged.includes(t));
+  const said = [written.length ? `written before it: ${written.join(', ')}` : '', tagsUnchanged.length ? `already there: ${tagsUnchanged.join(', ')}` : ''].filter(Boolean);
+  const message = said.length ? `${err.message}; ${said.join('; ')}` : err.message;
+  return new AbortedError(message, { cause: err.cause, details: { ...err.details, result, failed: tagsFailed.map(({ tag }) => `${repositoryName(ref)}:${tag}`) } });
 }
 
 /**

@@ -18,6 +18,7 @@
  * decision (targets, plans, moves, confirmation, set-aside, partial failure) lives in the
  * transfer engine (src/transfer/engine.ts), shared with copy and sync.
  */
+import { AbortedError } from '../errors.js';
 import { sha256Digest } from '../image/digest.js';
 import { MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform } from '../image/platform.js';
@@ -41,7 +42,7 @@ import { LAYERS_AT_ONCE, uploadLayersEverywhere, type TargetState } from './laye
 import { HEAD_START_BYTES, LayerHeadStart } from './layer-head-start.js';
 import { SMALL_LAYER_BYTES } from './layer-upload.js';
 import type { PushOptions, PushResult } from './options.js';
-import { allFailed, dryRunReport, finalReport } from './report.js';
+import { allFailed, dryRunReport, finalReport, interruptedReport } from './report.js';
 import { resolveBase, scratchBase, type ResolvedBase } from './resolve.js';
 import { checkBase, checkWindowsVariants, uniquePlatforms } from './base-checks.js';
 import { DiffIdBoard } from './diffid-board.js';
@@ -169,7 +170,11 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
     await releaseSpares(states);
     await run.settle();
     await front?.explained; // stopped with the run (its signal): nothing said after the push has ended
-    throw run.failure(err);
+    const failure = run.failure(err);
+    // Interrupted: a target may hold its tags by now (written, or a PUT whose answer the abort cut
+    // off), so the error says what each target holds, as an E_PARTIAL's report does.
+    if (failure instanceof AbortedError) Object.assign(failure.details, interruptedReport(run, set, states, inputs, timings));
+    throw failure;
   } finally {
     for (const h of headStarts) h.drop(); // a build nobody took (the tag held it, or the push failed)
     set.finish();

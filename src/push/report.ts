@@ -105,6 +105,43 @@ export function allFailed(
   return set.outcome('targets', report);
 }
 
+/**
+ * The details an interrupted push's error carries (its abort, E_ABORTED): its report (`result`),
+ * each target as the interruption left it (TargetSet.interruptedAt: the tags written, a manifest
+ * PUT cut off, which may have taken effect), and `failed`, the targets that do not hold every tag.
+ * The top-level fields are the first target's that holds them all, `''` where none does, as in
+ * allFailed's; `targets` is there whether `to` was one target or several.
+ */
+export function interruptedReport(
+  run: TransferRun,
+  set: TargetSet,
+  states: Map<TransferTarget, TargetState>,
+  inputs: PushInputs,
+  timings: Record<string, number>,
+): { result: PushResult; failed: string[] } {
+  const targets = set.list.map((t): PushTargetReport => {
+    const { ok, error } = TargetSet.interruptedAt(t, t.tags);
+    if (!ok) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, ...(error ? { error } : {}) };
+    return { reference: `${t.ref.registry}/${t.ref.repository}@${t.digestWritten!}`, target: formatReference(t.ref), digest: t.digestWritten!, tags: t.tags, ok: true, blobs: t.blobs };
+  });
+  const first = targets.find((t) => t.ok);
+  const result: PushResult = {
+    reference: first?.reference ?? '',
+    digest: first?.digest ?? '',
+    mediaType: '',
+    tags: set.list[0]!.tags,
+    base: baseReport(inputs, undefined),
+    platforms: [],
+    blobs: set.list[0]!.blobs,
+    retries: retriesOf(set, states),
+    dryRun: false,
+    timings,
+    http: run.transport.stats.snapshot(),
+    targets,
+  };
+  return { result, failed: targets.filter((t) => !t.ok).map((t) => t.target) };
+}
+
 /** The report; E_PARTIAL (with the report in its details) when some targets failed. */
 export function finalReport(
   run: TransferRun,

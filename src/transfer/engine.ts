@@ -186,6 +186,7 @@ export class TransferRun implements SetOwner {
       client.whenTagAbsent?.(() => this.warmFor(client, sourceRef));
       return { ref, tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: ref.repository, client } };
     });
+    this.made.push(...list);
     const set = new TargetSet(list, this, {
       failFast: mode.failFast ?? list.length === 1,
       stopRun: mode.stopRun ?? false,
@@ -238,7 +239,7 @@ export class TransferRun implements SetOwner {
     // A callback's throw is the caller's own error: the operation rejects with it as it was.
     if (this.opts.callbacks?.threw) return err;
     const left = this.leftAt(image?.list);
-    if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? this.stillCancelling(image?.list));
+    if (this.opts.signal?.aborted) return abortedOr(err, this.opts.signal, left ?? this.stillCancelling(image?.list), tagsCut(image?.list ?? this.made));
     const e = err instanceof AbortedError && this.stoppedBy !== undefined ? this.stoppedBy : err;
     return withLeft(e, left);
   }
@@ -253,7 +254,7 @@ export class TransferRun implements SetOwner {
   targetFailure(t: TransferTarget): unknown {
     if (this.opts.callbacks?.threw) return t.failed;
     const left = this.leftAt([t]);
-    if (this.opts.signal?.aborted && t.failed instanceof AbortedError) return abortedOr(t.failed, this.opts.signal, left ?? this.stillCancelling([t], 'target'));
+    if (this.opts.signal?.aborted && t.failed instanceof AbortedError) return abortedOr(t.failed, this.opts.signal, left ?? this.stillCancelling([t], 'target'), tagsCut([t]));
     return withLeft(t.failed, left);
   }
 
@@ -338,6 +339,9 @@ export class TransferRun implements SetOwner {
     });
   }
 
+  /** Every target of the run (each set's list): an interrupted run's line names the tag PUTs cut off at any of them. */
+  private readonly made: TransferTarget[] = [];
+
   /** The run's sessions left behind (UploadSessions.left) that a failure's line or warnLeft has named. */
   private readonly leftNamed = new Set<LeftSession>();
 
@@ -372,15 +376,26 @@ function withLeft(e: unknown, left: string | undefined): unknown {
   return e;
 }
 
+/** The tags (`registry/repository:tag`) whose manifest PUT the interruption cut off at `targets` (TransferTarget.tagsCut). */
+function tagsCut(targets: readonly TransferTarget[]): string[] {
+  return targets.flatMap((t) => (t.tagsCut ?? []).map((tag) => `${t.ref.registry}/${t.ref.repository}:${tag}`));
+}
+
 /**
  * What an operation reports once the caller's signal has fired (Ctrl-C): an AbortedError, whatever
  * failure the abort caused further down (a destroyed stream, a cancelled request). Else `err` as is.
- * `sessionsLeft` names the upload sessions the registry did not let the run cancel (none: absent).
+ * `sessionsLeft` names the upload sessions the registry did not let the run cancel (none: absent);
+ * `cut` the tags whose manifest PUT was on its way when the signal fired: the registry may have
+ * taken it (its answer is what was cut), so the line does not say that no tag was written.
  */
-function abortedOr(err: unknown, signal: AbortSignal | undefined, sessionsLeft?: string): unknown {
+function abortedOr(err: unknown, signal: AbortSignal | undefined, sessionsLeft?: string, cut: readonly string[] = []): unknown {
   if (!signal?.aborted) return err;
   const sessions = sessionsLeft ?? 'every upload session that was open was completed or cancelled';
+  const tags = cut.length
+    ? `the manifest PUT${cut.length === 1 ? ' of' : 's of'} ${cut.join(', ')} ${cut.length === 1 ? 'was' : 'were'} cut off ` +
+      'and may have taken effect at the registry; no tag was sent after the interruption'
+    : 'no tag was written after the interruption';
   // The caller's reason (AbortSignal.timeout's TimeoutError, the Error given to abort()) is the
   // cause: what the abort did further down (a cancelled request) says nothing the caller needs.
-  return new AbortedError(`interrupted: no tag was written after the interruption; ${sessions}`, { cause: signal.reason });
+  return new AbortedError(`interrupted: ${tags}; ${sessions}`, { cause: signal.reason });
 }

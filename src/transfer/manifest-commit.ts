@@ -3,7 +3,7 @@
  * target-set.ts): an index's children by digest, then the top manifest under its tags, none of
  * them again where a tag already holds these bytes. A PUT that the registry refuses for a blob it
  * took on a 201's word, or for a blob's link another writer was rewriting, is sent once more after
- * the blobs it names are checked.
+ * the blobs it names are checked (after the link race's own answer, a few times more).
  */
 import pLimit from 'p-limit';
 import { RegpushError } from '../errors.js';
@@ -39,13 +39,16 @@ export interface CommitTarget {
   ref: ImageReference;
   ep: RepoEndpoint;
   tags: string[];
+  tagsWritten?: string[];
+  digestWritten?: string;
+  tagsCut?: string[];
 }
 
 /** The manifest commit at the targets `T` of one TargetSet. */
 export class ManifestCommit<T extends CommitTarget> {
   constructor(
-    /** The set's owner: --jobs, and the run's context (the blobs it took on a 201's word: onWord). */
-    private readonly run: { readonly jobs: number; readonly ctx: TransferContext },
+    /** The set's owner: --jobs, the run's context (the blobs it took on a 201's word: onWord), and its signal (putTag). */
+    private readonly run: { readonly jobs: number; readonly ctx: TransferContext; readonly signal: AbortSignal },
     /** HEADs a blob at a target and marks it present; rejects when it is missing (TargetSet.headConfirm). */
     private readonly headConfirm: (t: T, digest: string) => Promise<void>,
   ) {}
@@ -70,11 +73,28 @@ export class ManifestCommit<T extends CommitTarget> {
     const written: string[] = [];
     for (const tag of tags) {
       if (held.has(tag)) continue;
-      await this.putManifest(t, tag, top); // checks the registry's digest
+      await this.putTag(t, tag, top);
       written.push(tag);
     }
     if (tags.length === 0) await this.putManifest(t, top.digest, top);
     return { digest: top.digest, written, unchanged };
+  }
+
+  /**
+   * PUTs `top` under `tag` (putManifest: the registry's digest is checked), recording on `t` what
+   * an interruption leaves there: the tag written, or its PUT cut off (tagsCut) once the run's
+   * signal has fired. A PUT cut off after it was sent may have taken effect, so an interrupted
+   * operation must not say that no tag was written at that target.
+   */
+  private async putTag(t: T, tag: string, top: ManifestToWrite): Promise<void> {
+    try {
+      await this.putManifest(t, tag, top);
+    } catch (err) {
+      if (this.run.signal.aborted) (t.tagsCut ??= []).push(tag);
+      throw err;
+    }
+    (t.tagsWritten ??= []).push(tag);
+    t.digestWritten ??= top.digest;
   }
 
   /**
@@ -86,17 +106,26 @@ export class ManifestCommit<T extends CommitTarget> {
    * is distribution's answer when another writer (another shard of a `shard: tag` sync, another
    * job) wrote the same blob into the repository meanwhile and the manifest's check read the
    * blob's link file while it was being rewritten (empty: distribution/distribution#4489); the
-   * link is whole again a moment later.
+   * link is whole again a moment later. That answer (DIGEST_INVALID with MANIFEST_BLOB_UNKNOWN:
+   * linkRace) is sent again up to LINK_RACE_RESENDS times, the blobs HEADed before each: many
+   * writers of one blob rewrite its link many times.
    */
   private async putManifest(t: T, ref: string, m: ManifestToWrite): Promise<void> {
-    try {
-      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
-    } catch (err) {
-      if (err instanceof RegpushError && err.details.manifestRefused) throw withRefusalAdvice(err, m, this.run.ctx.formatNames);
-      if (!(err instanceof RegpushError) || !err.details.registryCodes?.some((c) => RECHECKED_CODES.has(c))) throw err;
-      const check = this.recheck(t, m)?.then(() => true) ?? this.presentAll(t, m);
-      if (!check || !(await check)) throw err;
-      await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
+    for (let resent = 0; ; resent++) {
+      try {
+        await t.ep.client.putManifest(t.ep.repo, ref, m.bytes, m.mediaType);
+        return;
+      } catch (err) {
+        if (err instanceof RegpushError && err.details.manifestRefused) throw withRefusalAdvice(err, m, this.run.ctx.formatNames);
+        if (!(err instanceof RegpushError) || !err.details.registryCodes?.some((c) => RECHECKED_CODES.has(c))) throw err;
+        // Sent once more after any of these refusals; more than once only after the answer that
+        // names the link race itself (linkRace), up to LINK_RACE_RESENDS, each after the blobs are
+        // found again: every concurrent writer of a blob rewrites its link once, so with many (40
+        // copies into one repository) the second PUT can meet another writer's rewrite.
+        if (resent > 0 && !(linkRace(err) && resent < LINK_RACE_RESENDS)) throw err;
+        const check = resent === 0 ? (this.recheck(t, m)?.then(() => true) ?? this.presentAll(t, m)) : this.presentAll(t, m);
+        if (!check || !(await check)) throw err;
+      }
     }
   }
 
@@ -172,3 +201,21 @@ function withRefusalAdvice(err: RegpushError, m: ManifestToWrite, names: OptionN
 
 /** A manifest PUT's refusals that a check of the blobs taken on a 201's word may clear (ManifestCommit.putManifest). */
 const RECHECKED_CODES: ReadonlySet<string> = new Set(['MANIFEST_BLOB_UNKNOWN', 'DIGEST_INVALID']);
+
+/**
+ * The most times a manifest PUT is sent again after distribution's answer to the link race
+ * (linkRace): a bound, so a registry that gives that answer for another cause fails the commit
+ * after a few HEADs and PUTs, not never.
+ */
+const LINK_RACE_RESENDS = 3;
+
+/**
+ * distribution's answer when a blob link of the repository read as no digest while it checked the
+ * manifest's blobs (both codes at once: http/response.ts): another writer was rewriting that link
+ * (distribution/distribution#4624 made the rewrite atomic). Not a blob that is missing
+ * (MANIFEST_BLOB_UNKNOWN alone), nor a digest that does not match (DIGEST_INVALID alone).
+ */
+function linkRace(err: RegpushError): boolean {
+  const codes = err.details.registryCodes ?? [];
+  return codes.includes('DIGEST_INVALID') && codes.includes('MANIFEST_BLOB_UNKNOWN');
+}

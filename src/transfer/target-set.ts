@@ -437,6 +437,28 @@ export class TargetSet {
   }
 
   /**
+   * What an interruption (the caller's abort) left at `t`, as its record of manifest PUTs says
+   * (TransferTarget.tagsWritten, tagsCut): `ok` where every tag of `tags` was written and none was
+   * cut off (without `tags`, never: copy --all-tags knows no list of tags in advance); else the
+   * error its report carries: the target's own failure, where it failed before the interruption,
+   * or E_ABORTED naming the tags written before it and the PUT that was cut off (which may have
+   * taken effect at the registry).
+   */
+  static interruptedAt(t: TransferTarget, tags?: readonly string[]): { ok: boolean; written: string[]; error?: { code: ErrorCode; message: string } } {
+    const written = t.tagsWritten ?? [];
+    const cut = t.tagsCut ?? [];
+    if (t.failed && t.failed.code !== 'E_ABORTED') return { ok: false, written, error: TargetSet.summary(t) };
+    if (tags && cut.length === 0 && tags.every((tag) => written.includes(tag))) return { ok: true, written };
+    const where = `${t.ref.registry}/${t.ref.repository}`;
+    const said = [
+      written.length ? `tag${written.length === 1 ? '' : 's'} ${written.join(', ')} written before it` : '',
+      cut.length ? `the manifest PUT of ${cut.join(', ')} cut off: it may have taken effect at the registry` : '',
+    ].filter(Boolean);
+    const message = said.length ? `interrupted at ${where}: ${said.join('; ')}` : `interrupted before any tag was written at ${where}`;
+    return { ok: false, written, error: { code: 'E_ABORTED', message } };
+  }
+
+  /**
    * E_PARTIAL naming every failed target (with `result` in its details, for --json), or undefined
    * when none failed. When every target failed, the first one's own error (its class and code: the
    * exit code is that failure's), with `result` and `failed` in its details as E_PARTIAL has them,

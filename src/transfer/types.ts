@@ -40,6 +40,15 @@ export interface TransferTarget {
   blobs: BlobReport[];
   /** Why this target was set aside. */
   failed?: RegpushError;
+  /**
+   * The tags whose manifest PUT the registry answered with success in this run (ManifestCommit), the
+   * first digest written under them, and the tags whose PUT was cut off once the run's signal had
+   * fired (the request was on its way: it may have taken effect at the registry). An interrupted
+   * copy or push says from them what each target holds (its error's details.result).
+   */
+  tagsWritten?: string[];
+  digestWritten?: string;
+  tagsCut?: string[];
 }
 
 /**

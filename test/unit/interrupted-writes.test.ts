@@ -1,0 +1,149 @@
+// What an interrupted write says it left behind: a manifest PUT cut off after it was sent may have
+// taken effect (the registry stored it; only its answer was lost), so copy and push do not say that
+// no tag was written, and their error names what each target holds (details.result); tagImage
+// names the tags written before the interruption.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AbortedError, copy, failureResult, push, tagImage } from '../../src/index.js';
+import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
+
+const fake = fakeRegistryPool();
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * Makes `reg` store the manifest PUT to `repo` (under `tag`) and then never answer it: once
+ * `before` has settled, the PUT takes effect and the caller's operation is interrupted (`op`), as a
+ * Ctrl-C that lands after the registry took the manifest and before its answer came back.
+ */
+function storeThenInterrupt(reg: FakeRegistry, repo: string, tag: string, op: AbortController, before: Promise<unknown>): void {
+  reg.fault(
+    { kind: 'manifest', method: 'PUT', repo, path: `/v2/${repo}/manifests/${tag}` },
+    {
+      kind: 'respond',
+      respond: (req, body) => {
+        void before.then(() => {
+          reg.putManifest(repo, body, { mediaType: String(req.headers['content-type']), tags: [tag] });
+          op.abort();
+        });
+      },
+    },
+  );
+}
+
+test('an interrupted copy to two targets whose second manifest PUT took effect before its answer was cut: the error does not say that no tag was written, and its result agrees with what each target holds', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const op = new AbortController();
+  // a's PUT is answered first; whether the client has read that answer when b's lands is not fixed.
+  storeThenInterrupt(dst, 'b', '1', op, dst.seen({ kind: 'manifest', method: 'PUT', repo: 'a', status: 201 }));
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('a:1'), dst.ref('b:1')], retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.equal(dst.manifest('a', '1')?.digest, img.digest);
+  assert.equal(dst.manifest('b', '1')?.digest, img.digest, 'the cut PUT took effect');
+  assert.doesNotMatch(err.message, /no tag was written/);
+  assert.match(err.message, /^interrupted: the manifest PUTs? of .+ (was|were) cut off and may have taken effect at the registry; no tag was sent after the interruption; /);
+  assert.ok(err.message.includes(`${dst.host}/b:1`), err.message);
+  const result = failureResult(err, 'copy');
+  assert.ok(result, 'the interrupted copy carries its result');
+  // Each target holds the tag: the result says so (ok), or says that the PUT may have taken effect.
+  for (const t of result.targets) {
+    if (t.ok) assert.deepEqual([t.digest, t.tags], [img.digest, ['1']]);
+    else assert.match(t.error?.message ?? '', /the manifest PUT of 1 cut off: it may have taken effect at the registry/, t.target);
+  }
+  assert.equal(result.targets[1]!.ok, false);
+  assert.deepEqual(err.details.failed, result.targets.filter((t) => !t.ok).map((t) => t.target));
+});
+
+test('an interrupted copy whose first tag was written and whose second tag PUT took effect before its answer was cut: the result names the tag written, the error the PUT cut off', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const op = new AbortController();
+  // The tags of a target go one after the other: the PUT of 2 is sent once the answer to 1 was read.
+  storeThenInterrupt(dst, 'a', '2', op, Promise.resolve());
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('a:1')], tags: ['2'], retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.deepEqual([dst.manifest('a', '1')?.digest, dst.manifest('a', '2')?.digest], [img.digest, img.digest]);
+  assert.match(err.message, new RegExp(`^interrupted: the manifest PUT of ${dst.host}/a:2 was cut off and may have taken effect at the registry; no tag was sent after the interruption; `));
+  const t = failureResult(err, 'copy')?.targets[0];
+  assert.deepEqual([t?.ok, t?.tags, t?.error?.code], [false, ['1'], 'E_ABORTED']);
+  assert.equal(t?.error?.message, `interrupted at ${dst.host}/a: tag 1 written before it; the manifest PUT of 2 cut off: it may have taken effect at the registry`);
+});
+
+test('an interrupted copy before any manifest PUT: no tag was written, and the result says so for each target', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  const op = new AbortController();
+  const interrupted = dst.seen({ kind: 'upload', method: 'POST' }).then(() => op.abort());
+  dst.fault({ kind: 'upload', method: 'POST' }, { kind: 'hold', until: interrupted });
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('a:1'), dst.ref('b:1')], retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.match(err.message, /^interrupted: no tag was written after the interruption; /);
+  const result = failureResult(err, 'copy');
+  assert.deepEqual(
+    result?.targets.map((t) => [t.ok, t.error?.message]),
+    ['a', 'b'].map((r) => [false, `interrupted before any tag was written at ${dst.host}/${r}`]),
+  );
+});
+
+test('an interrupted push whose manifest PUT took effect before its answer was cut: the error says so, and its result names the target', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/os', { tags: ['1'] });
+  const d = mkdtempSync(join(tmpdir(), 'regpush-interrupted-'));
+  dirs.push(d);
+  writeFileSync(join(d, 'server.js'), 'console.log("hi")\n');
+  const op = new AbortController();
+  storeThenInterrupt(dst, 'app', '1', op, Promise.resolve());
+  const err = await push({ from: src.ref('base/os:1'), to: dst.ref('app:1'), app: [{ src: d, dest: '/app' }], retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the push was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.ok(dst.manifest('app', '1'), 'the cut PUT took effect');
+  assert.match(err.message, new RegExp(`^interrupted: the manifest PUT of ${dst.host}/app:1 was cut off and may have taken effect at the registry; `));
+  const result = failureResult(err, 'push');
+  assert.deepEqual(
+    result?.targets?.map((t) => [t.target, t.ok, t.error?.code]),
+    [[`${dst.host}/app:1`, false, 'E_ABORTED']],
+  );
+  assert.match(result!.targets![0]!.error!.message, /cut off: it may have taken effect/);
+});
+
+test('an interrupted tagImage names the tags written before the interruption, in its message and its result', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['src'] });
+  const op = new AbortController();
+  // The HEAD of the second new tag is where the interruption lands (its answer never comes).
+  reg.fault({ kind: 'manifest', method: 'HEAD', repo: 'app', path: '/v2/app/manifests/d-1' }, { kind: 'respond', respond: () => op.abort() });
+  const err = await tagImage(reg.ref('app:src'), ['d-0', 'd-1', 'd-2'], { signal: op.signal, ...fakeLibraryOptions(reg) }).then(
+    () => assert.fail('the tagging was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.equal(reg.manifest('app', 'd-0')?.digest, img.digest);
+  assert.match(err.message, /^interrupted: HEAD \S+\/manifests\/d-1 was cut off; nothing was written after the interruption; written before it: d-0$/);
+  const result = failureResult(err, 'tagImage');
+  assert.deepEqual(result?.tags, ['d-0']);
+  assert.deepEqual(
+    result?.tagsFailed.map((f) => [f.tag, f.error.code]),
+    [
+      ['d-1', 'E_ABORTED'],
+      ['d-2', 'E_ABORTED'],
+    ],
+  );
+  assert.deepEqual(err.details.failed, [`${reg.host}/app:d-1`, `${reg.host}/app:d-2`]);
+});
