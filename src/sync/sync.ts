@@ -207,9 +207,17 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
       });
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);
     const own = expanded.slice(0, entries.length);
+    // An entry whose filter kept no tag is not a failure (a rule for release candidates matches
+    // none between releases) but is recorded in the report, where a mistyped regex run hourly is
+    // otherwise a stderr line nobody reads (docs/sync.md, "A rule that matches no tag").
+    const noMatch: NonNullable<SyncResult['noMatch']> = [];
     for (const e of own) {
       if (e.error) units.push(entryFailed(e.image, lines.of(e.error)));
-      else if (e.work!.length === 0) logger.warn(`${e.image.label}: no tag of ${repositoryName(e.image.source)} matches; nothing to copy`);
+      else if (e.work!.length === 0) {
+        const source = repositoryName(e.image.source);
+        noMatch.push({ entry: e.image.label, source, listed: e.listed ?? 0 });
+        logger.warn(`${e.image.label}: no tag of ${source} matches${e.listed === undefined ? '' : ` (of ${e.listed} listed)`}; nothing to copy`);
+      }
     }
     const work = refuseClashes(
       own.flatMap((e) => e.work ?? []),
@@ -283,7 +291,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // the rest is done. A source whose pull limit a 429 said is used up stopped its images' pulls
     // as the gate stops them: the same exit (5).
     const gateFailure = gate.failure ?? breaker.spentFailure(units.filter((u) => !u.ok));
-    const result = report(opts, entries.length, units, run, t0);
+    const result = report(opts, entries.length, units, run, t0, noMatch);
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
     // A file of one image fails as `regpush copy` of it would: with the failure's own class and

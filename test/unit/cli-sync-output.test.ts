@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain, type MainResult } from '../fixtures/run-main.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
+import { assertValidReport } from '../e2e/report-schema.js';
 
 const tempDir = tempDirs('regpush-cli-sync-output-');
 
@@ -287,4 +288,38 @@ test('the summary of images with several targets says its counts are per target 
   assert.match(r.stdout, /^synced: 2 images \(2 entries\): per target, 4 copied, 0 up to date, 0 failed;/);
   const one = await runSync([], syncFile([{ source: src.ref('one:1'), targets: [`${a.host}/single`] }], src, a));
   assert.match(one.stdout, /^synced: 1 image \(1 entry\): 1 copied, 0 up to date, 0 failed;/, 'one target each: the counts are image counts, and no words say otherwise');
+});
+
+test('an entry whose tag filter keeps none of the listed tags: exit 0 (not a failure), and the warning, the summary and the --json report (noMatch) each say so', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1.27', 'latest'] });
+  src.seedImage('rc', { tags: ['2.0.0'] });
+  const cwd = tempDir();
+  writeFileSync(
+    join(cwd, 'sync.yaml'),
+    [
+      'images:',
+      `  - { source: ${src.ref('app')}, tags: { regex: "^nomatch$" }, targets: [${dst.host}/m] }`,
+      // Partial versions are not versions: `newest` keeps none of them.
+      `  - { source: ${src.ref('app')}, tags: { newest: 1 }, targets: [${dst.host}/n] }`,
+      `  - { source: ${src.ref('rc')}, tags: all, targets: [${dst.host}/m] }`,
+      '',
+    ].join('\n'),
+  );
+  const lib = fakeLibraryOptions(src, dst);
+  const where = { cwd, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } };
+  const r = await runSync([], where);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`warning: images\\[0\\] \\(${src.host.replace(/\./g, '\\.')}/app\\): no tag of ${src.host.replace(/\./g, '\\.')}/app matches \\(of 2 listed\\); nothing to copy`), r.stderr);
+  assert.match(r.stdout, /^synced: 1 image \(3 entries\): 1 copied, .*; 2 entries matched no tag\n$/);
+  const json = await runSync(['--json'], where);
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as Record<string, unknown>;
+  assertValidReport(report, 'sync --json');
+  assert.deepEqual(report.noMatch, [
+    { entry: `images[0] (${src.host}/app)`, source: `${src.host}/app`, listed: 2 },
+    { entry: `images[1] (${src.host}/app)`, source: `${src.host}/app`, listed: 2 },
+  ]);
+  const all = await runSync(['--json'], syncFile([{ source: src.ref('rc:2.0.0'), targets: [`${dst.host}/m`] }], src, dst));
+  assert.equal((JSON.parse(all.stdout) as Record<string, unknown>).noMatch, undefined, 'absent where every entry matched');
 });
