@@ -162,7 +162,13 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     const breaker = new OutageBreaker(outageThreshold(images));
     // Every list is read through the run's memory (repo-memory.ts), which leaves out and warns of the tags no reference can name;
     // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
-    const listTags = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => run.ctx.repos.tagList(run.source(source), warn, forReferrers);
+    // A listing whose turn comes after the sync was interrupted is not sent: its entry is "not
+    // started", as the images are, not "aborted: GET …/tags/list" as if a request had been cut off.
+    const notStarted = () => new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`);
+    const listTags = async (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => {
+      if (run.signal.aborted) throw notStarted();
+      return run.ctx.repos.tagList(run.source(source), warn, forReferrers);
+    };
     // Who reads an image's source and whose pulls its reads spend (Docker Hub counts per account or
     // address): the breaker keeps a used-up limit per owner (outage.ts), the gate a count per reader.
     // Never rejects: a source that cannot be connected to fails where the image reads it.
@@ -254,7 +260,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
               // Interrupted (or stopped by a throw in the caller's callbacks): the images not
               // started are reported as such, without a request or a line each (a CI log of 2,000
               // images would otherwise end in 2,000 failures).
-              units.push(notAttemptedFor(w, lines.of(new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`))));
+              units.push(notAttemptedFor(w, lines.of(notStarted())));
               return;
             }
             const n = ++started; // not inside the optional call below, which may not run
