@@ -28,7 +28,7 @@
  * upload memory per registry, one record of where blobs landed.
  */
 import { AbortedError, asRegpushError, InputError, PartialFailureError, RegpushError, UsageError, type ErrorCode } from '../errors.js';
-import { parsePlatform } from '../image/platform.js';
+import { parsePlatform, unknownPlatformPart } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { checkOptions, type Shape } from '../options-check.js';
@@ -153,6 +153,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || listsEntry(img, opts.shard));
   const logger = opts.logger ?? silentLogger;
+  for (const line of unknownPlatformLines(entries)) logger.warn(line);
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true, callbacks });
   const units: SyncUnitReport[] = [];
@@ -503,4 +504,20 @@ async function syncUnit(
     set.finish();
   }
   return result;
+}
+
+/**
+ * A warning per entry platform whose os or architecture the OCI spec does not name, given before
+ * any request: a typo (`linux/amd65`) otherwise fails each image with E_NOT_FOUND after its
+ * source index was read (a pull, at Docker Hub), run after run. Not refused: new ports appear.
+ */
+function unknownPlatformLines(entries: readonly SyncImage[]): string[] {
+  return entries.flatMap((img) =>
+    img.platforms === 'all'
+      ? []
+      : img.platforms.flatMap((p) => {
+          const why = unknownPlatformPart(parsePlatform(p));
+          return why ? [`${img.label}: platform ${p}: ${why}; an image without it fails with E_NOT_FOUND (check the spelling)`] : [];
+        }),
+  );
 }

@@ -350,3 +350,26 @@ test('interrupted while the tag lists are read: an entry whose listing was never
     else assert.equal(u.error!.message, 'not started: the sync was interrupted', JSON.stringify(u));
   }
 });
+
+test('a platform whose architecture or os the OCI spec does not name (a typo) is warned of before the first image; a known one is not', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const cwd = tempDir();
+  writeFileSync(
+    join(cwd, 'sync.yaml'),
+    [
+      'images:',
+      `  - { source: ${src.ref('app')}, tags: ["1"], targets: [${dst.host}/m], platforms: [linux/amd65, linux/arm64] }`,
+      `  - { source: ${src.ref('app')}, tags: ["1"], targets: [${dst.host}/n], platforms: [lnux/amd64] }`,
+      '',
+    ].join('\n'),
+  );
+  const lib = fakeLibraryOptions(src, dst);
+  const r = await runSync([], { cwd, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } });
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+  assert.deepEqual(warnings, [
+    `warning: images[0] (${src.host}/app): platform linux/amd65: architecture "amd65" is not one the OCI image spec names (386, amd64, arm, arm64, loong64, mips, mips64, mips64le, mipsle, ppc64, ppc64le, riscv64, s390x, wasm); an image without it fails with E_NOT_FOUND (check the spelling)`,
+    `warning: images[1] (${src.host}/app): platform lnux/amd64: os "lnux" is not one the OCI image spec names (aix, android, darwin, dragonfly, freebsd, illumos, ios, js, linux, netbsd, openbsd, plan9, solaris, wasip1, windows); an image without it fails with E_NOT_FOUND (check the spelling)`,
+  ]);
+  assert.ok(r.stderr.indexOf('warning: images[0]') < r.stderr.indexOf('sync [1/'), r.stderr);
+});
