@@ -253,9 +253,10 @@ test('an entry whose tags cannot be listed, and a tag two entries would both wri
   }
 });
 
-test('interrupted while the tag lists are read: the listings cut short get no FAILED line each (the report has them), then E_ABORTED, exit 130', async () => {
+test('interrupted while the tag lists are read: the listings cut short get no FAILED line each (the report has them), then E_ABORTED, exit 130; an entry whose listing was never sent is "not started", not "aborted: GET …/tags/list" as the ones cut off are', async () => {
   const [src, dst] = [await fake(), await fake()];
-  const names = Array.from({ length: 6 }, (_, i) => `app${i}`);
+  // More repositories than are listed at once (4): the last ones wait for a turn.
+  const names = Array.from({ length: 7 }, (_, i) => `app${i}`);
   for (const n of names) src.seedImage(n, { tags: ['1'] });
   const cwd = tempDir();
   writeFileSync(join(cwd, 'sync.yaml'), ['images:', ...names.map((n) => `  - { source: ${src.ref(n)}, tags: all, targets: [${dst.host}/m] }`)].join('\n') + '\n');
@@ -263,11 +264,22 @@ test('interrupted while the tag lists are read: the listings cut short get no FA
   const controller = new AbortController();
   const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   src.fault({ kind: 'tags' }, { kind: 'hold', until: aborted });
-  void src.seen({ kind: 'tags' }).then(() => controller.abort());
-  const r = await runMain(['sync', '--retries', '0', 'sync.yaml'], { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') }, cwd, io: { signal: controller.signal } });
+  // Interrupted once the first four listings have all reached the registry (held there).
+  void Promise.all(names.slice(0, 4).map((repo) => src.seen({ kind: 'tags', repo }))).then(() => controller.abort());
+  const r = await runMain(['sync', '--retries', '0', '--json', 'sync.yaml'], { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') }, cwd, io: { signal: controller.signal } });
   assert.equal(r.code, 130, r.stderr);
   assert.doesNotMatch(r.stderr, /FAILED/, r.stderr);
   assert.match(r.stderr.trim().split('\n').at(-1)!, /^regpush: error: interrupted: .*\[E_ABORTED\]$/);
+  const units = (JSON.parse(r.stdout) as { units: { source: string; error?: { code: string; message: string } }[] }).units;
+  assert.equal(units.length, names.length);
+  const listed = new Set(src.requests({ kind: 'tags' }).map((q) => q.repo));
+  assert.deepEqual([...listed].sort(), names.slice(0, 4), 'the listings after the first four were never sent');
+  for (const u of units) {
+    assert.equal(u.error?.code, 'E_ABORTED', JSON.stringify(u));
+    const repo = u.source.slice(src.host.length + 1);
+    if (listed.has(repo)) assert.match(u.error!.message, /tags\/list/, JSON.stringify(u));
+    else assert.equal(u.error!.message, 'not started: the sync was interrupted', JSON.stringify(u));
+  }
 });
 
 test('the summary of images with several targets says its counts are per target (2 images to 2 targets each: 4 copied)', async () => {
@@ -322,33 +334,6 @@ test('an entry whose tag filter keeps none of the listed tags: exit 0 (not a fai
   ]);
   const all = await runSync(['--json'], syncFile([{ source: src.ref('rc:2.0.0'), targets: [`${dst.host}/m`] }], src, dst));
   assert.equal((JSON.parse(all.stdout) as Record<string, unknown>).noMatch, undefined, 'absent where every entry matched');
-});
-
-test('interrupted while the tag lists are read: an entry whose listing was never sent is "not started", not "aborted: GET …/tags/list" as the ones cut off are', async () => {
-  const [src, dst] = [await fake(), await fake()];
-  // More repositories than are listed at once (4): the last ones wait for a turn.
-  const names = Array.from({ length: 7 }, (_, i) => `app${i}`);
-  for (const n of names) src.seedImage(n, { tags: ['1'] });
-  const cwd = tempDir();
-  writeFileSync(join(cwd, 'sync.yaml'), ['images:', ...names.map((n) => `  - { source: ${src.ref(n)}, tags: all, targets: [${dst.host}/m] }`)].join('\n') + '\n');
-  const lib = fakeLibraryOptions(src, dst);
-  const controller = new AbortController();
-  const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
-  src.fault({ kind: 'tags' }, { kind: 'hold', until: aborted });
-  // Interrupted once the first four listings have all reached the registry (held there).
-  void Promise.all(names.slice(0, 4).map((repo) => src.seen({ kind: 'tags', repo }))).then(() => controller.abort());
-  const r = await runMain(['sync', '--retries', '0', '--json', 'sync.yaml'], { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') }, cwd, io: { signal: controller.signal } });
-  assert.equal(r.code, 130, r.stderr);
-  const units = (JSON.parse(r.stdout) as { units: { source: string; error?: { code: string; message: string } }[] }).units;
-  assert.equal(units.length, names.length);
-  const listed = new Set(src.requests({ kind: 'tags' }).map((q) => q.repo));
-  assert.deepEqual([...listed].sort(), names.slice(0, 4), 'the listings after the first four were never sent');
-  for (const u of units) {
-    assert.equal(u.error?.code, 'E_ABORTED', JSON.stringify(u));
-    const repo = u.source.slice(src.host.length + 1);
-    if (listed.has(repo)) assert.match(u.error!.message, /tags\/list/, JSON.stringify(u));
-    else assert.equal(u.error!.message, 'not started: the sync was interrupted', JSON.stringify(u));
-  }
 });
 
 test('a platform whose architecture or os the OCI spec does not name (a typo) is warned of before the first image; a known one is not', async () => {
