@@ -69,6 +69,22 @@ export function splitPlatformPrefix(value: string): { platform: string; rest: st
   return { platform: prefix, rest: value.slice(eq + 1) };
 }
 
+/**
+ * The `os` and `architecture` values the OCI image index spec names (image-index.md, "platform":
+ * Go's GOOS and GOARCH), with the Go ports added since (wasip1, loong64). Not a rule: a platform
+ * outside them is taken, as a new port's images are; a caller may warn of a likely typo
+ * (`linux/amd65`) before it reads anything (unknownPlatformPart).
+ */
+const KNOWN_OS = ['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows'];
+const KNOWN_ARCH = ['386', 'amd64', 'arm', 'arm64', 'loong64', 'mips', 'mips64', 'mips64le', 'mipsle', 'ppc64', 'ppc64le', 'riscv64', 's390x', 'wasm'];
+
+/** What of `p` (parsePlatform's) is not a value the OCI spec names, as a phrase; undefined when both are. */
+export function unknownPlatformPart(p: Platform): string | undefined {
+  if (!KNOWN_OS.includes(p.os)) return `os ${JSON.stringify(p.os)} is not one the OCI image spec names (${KNOWN_OS.join(', ')})`;
+  if (!KNOWN_ARCH.includes(p.architecture)) return `architecture ${JSON.stringify(p.architecture)} is not one the OCI image spec names (${KNOWN_ARCH.join(', ')})`;
+  return undefined;
+}
+
 /** "os/arch[/variant]", or "os(osversion)/arch[/variant]" when the platform names an OS version. */
 export function formatPlatform(p: Platform): string {
   const os = p['os.version'] ? `${p.os}(${p['os.version']})` : p.os;

@@ -4,7 +4,7 @@
  * naming the file, the entry and the key, so a bad file fails before any request is sent.
  * docs/sync.md is the reference for the format; keep the two in step.
  */
-import { isAlias, isMap, isScalar, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, YAMLParseError, type Document } from 'yaml';
 import { InputError, UsageError } from '../errors.js';
 import { STRINGS, type Shape } from '../options-check.js';
 import type { ConnectionNames } from '../option-names.js';
@@ -114,8 +114,27 @@ const FILE_ALL_PLATFORMS = '`platforms: all`';
 
 type Raw = Record<string, unknown>;
 
-/** Where a key stands in the file: its line, from 1 (undefined where it cannot be told). */
-type KeyLine = (path: readonly (string | number)[], key: string) => number | undefined;
+/**
+ * Where a value stands in the file: the line, from 1, of the key (or list item) at `path`, or of
+ * the nearest one above it the file has (an entry's line for a key it lacks); undefined where
+ * the file has none of them.
+ */
+type KeyLine = (path: readonly (string | number)[]) => number | undefined;
+
+/**
+ * The path in the file of the value a message names: `entry` is `images[i] (…)` (or none, for the
+ * file's top level), `key` as messages spell it (`tags.regex`, `targets[1]`; `defaults.…` is the
+ * defaults', whichever entry it is said of).
+ */
+function valuePath(entry: string | undefined, key: string | undefined): (string | number)[] {
+  const steps = (key ?? '').split(/\.|(?=\[)/).flatMap((part): (string | number)[] => {
+    const item = /^\[(\d+)\]$/.exec(part);
+    return item ? [Number(item[1])] : part === '' ? [] : [part];
+  });
+  if (steps[0] === 'defaults') return steps;
+  const index = entry === undefined ? undefined : /^images\[(\d+)\]/.exec(entry)?.[1];
+  return index === undefined ? steps : ['images', Number(index), ...steps];
+}
 
 /** Builds errors that all start "<file>: <entry>: "; `names` word a reference's plain-HTTP advice (parseReferenceAs). */
 class Problems {
@@ -123,10 +142,15 @@ class Problems {
     readonly file: string,
     readonly lineOf: KeyLine = () => undefined,
     readonly names?: ConnectionNames,
+    /** The file is JSON, whose numbers are typed as written (YAML's are read as text, readYaml). */
+    readonly json = false,
   ) {}
   at(entry: string | undefined, key: string | undefined, why: string): InputError {
+    // Every message names the line, not only an unknown key's: in a file of 300 entries "images[212]"
+    // or "defaults.targets[0]" alone leaves the reader counting.
+    const line = this.lineOf(valuePath(entry, key));
     const where = [this.file, entry, key === undefined ? undefined : `"${key}"`].filter((x) => x !== undefined).join(': ');
-    return new InputError(`${where} ${why}`, { details: { file: this.file, entry, key } });
+    return new InputError(`${where}${line === undefined ? '' : ` (line ${line})`} ${why}`, { details: { file: this.file, entry, key, ...(line === undefined ? {} : { line }) } });
   }
   /** Throws at(entry, key, why) where a rule (rules.ts) found a problem. */
   check(entry: string | undefined, key: string, why: string | undefined): void {
@@ -155,15 +179,16 @@ export function parseSyncFileAs(text: string, fileName: string, names: Connectio
         `${typeof fileName === 'string' ? 'a string' : fileName === null ? 'null' : typeof fileName})`,
     );
   }
-  const { data, lineOf } = /\.json$/i.test(fileName) ? readJson(text, fileName) : readYaml(text, fileName);
-  const p = new Problems(fileName, lineOf, names);
+  const json = /\.json$/i.test(fileName);
+  const { data, lineOf } = json ? readJson(text, fileName) : readYaml(text, fileName);
+  const p = new Problems(fileName, lineOf, names, json);
   if (!isObject(data)) throw new InputError(`${fileName}: a sync file is a mapping with an "images" list (and optional "defaults")`, { details: { file: fileName } });
   unknownKeys(p, data, TOP_KEYS, undefined, []);
   const defaults = data.defaults === undefined || data.defaults === null ? {} : data.defaults;
   if (!isObject(defaults)) throw p.at(undefined, 'defaults', 'must be a mapping of targets, platforms, referrers, shard');
   unknownKeys(p, defaults, DEFAULT_KEYS, undefined, ['defaults']);
   const base = {
-    targets: defaults.targets === undefined ? [] : targetPrefixes(p, undefined, 'defaults.targets', defaults.targets),
+    targets: defaults.targets === undefined ? undefined : targetPrefixes(p, undefined, 'defaults.targets', defaults.targets),
     platforms: defaults.platforms === undefined ? BUILT_IN.platforms : platforms(p, 'defaults.platforms', defaults.platforms),
     referrers: defaults.referrers === undefined ? BUILT_IN.referrers : bool(p, undefined, 'defaults.referrers', defaults.referrers),
     shard: defaults.shard === undefined ? BUILT_IN.shard : shardBy(p, undefined, 'defaults.shard', defaults.shard),
@@ -216,18 +241,32 @@ function readYaml(text: string, file: string): { data: unknown; lineOf: KeyLine 
   }
 }
 
-/** The line of `key` in the mapping at `path` of `doc` (through aliases), when the file has one there. */
+/** The line of the value at a path of `doc`, or of the nearest key or item above it (KeyLine). */
 function keyLine(doc: Document, lines: LineCounter): KeyLine {
-  return (path, key) => {
+  return (path) => {
     let node: unknown = doc.contents;
+    let offset: number | undefined;
+    let aliased = false;
     for (const step of path) {
-      if (isAlias(node)) node = node.resolve(doc);
-      node = (node as { get?: (k: unknown, keepScalar: boolean) => unknown })?.get?.(step, true);
+      // Past an alias the nodes stand where its anchor does: the line stays the alias's own.
+      if (isAlias(node)) {
+        node = node.resolve(doc);
+        aliased = true;
+      }
+      let at: number | undefined;
+      if (isMap(node) && typeof step === 'string') {
+        const pair = node.items.find((item) => isScalar(item.key) && item.key.value === step);
+        if (!pair) break;
+        at = isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+        node = pair.value;
+      } else if (isSeq(node) && typeof step === 'number') {
+        const item = node.items[step];
+        if (item === undefined) break;
+        at = (item as { range?: [number, number, number] }).range?.[0];
+        node = item;
+      } else break;
+      if (!aliased && at !== undefined) offset = at;
     }
-    if (isAlias(node)) node = node.resolve(doc);
-    if (!isMap(node)) return undefined;
-    const pair = node.items.find((item) => isScalar(item.key) && item.key.value === key);
-    const offset = isScalar(pair?.key) ? pair.key.range?.[0] : undefined;
     return offset === undefined ? undefined : lines.linePos(offset).line;
   };
 }
@@ -241,8 +280,9 @@ function unknownKeys(p: Problems, obj: Raw, known: readonly string[], entry: str
   const prefix = path.filter((x): x is string => typeof x === 'string' && x !== 'images').map((x) => `${x}.`).join('');
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
-    const line = p.lineOf(path, key);
-    throw p.at(entry, `${prefix}${key}`, `${line === undefined ? '' : `(line ${line}) `}is not a known key (known: ${known.join(', ')})`);
+    // `<<` is YAML 1.1's merge key, which YAML 1.2 dropped: the file is read as 1.2 (readYaml).
+    const merge = key === '<<' ? 'is a YAML merge key, which YAML 1.2 does not have and a sync file does not take: write the keys out, or share a value with an anchor (`targets: *prod`); ' : '';
+    throw p.at(entry, `${prefix}${key}`, `${merge}is not a known key (known: ${known.join(', ')})`);
   }
 }
 
@@ -251,7 +291,7 @@ function unknownKeys(p: Problems, obj: Raw, known: readonly string[], entry: str
  * takes too: each value is read from the mapping (its type checked, references and prefixes
  * parsed, the defaults applied) when the check comes to it, and the errors name the file's keys.
  */
-function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPrefix[]; platforms: 'all' | string[]; referrers: boolean; shard: ShardBy }): SyncImage {
+function image(p: Problems, raw: unknown, i: number, base: { targets: TargetPrefix[] | undefined; platforms: 'all' | string[]; referrers: boolean; shard: ShardBy }): SyncImage {
   const entry0 = `images[${i}]`;
   if (!isObject(raw)) throw p.at(entry0, undefined, 'must be a mapping with at least a "source" (and "tags", unless the source names its tag or digest)');
   const written = raw.source;
@@ -322,7 +362,8 @@ function imageDestinations(
   p: Problems,
   label: string,
   raw: Raw,
-  defaultTargets: TargetPrefix[],
+  /** The defaults' targets; undefined where the file has none. */
+  defaultTargets: TargetPrefix[] | undefined,
   source: ImageReference,
   pinnedTag: string | undefined,
 ): { destinations: SyncDestination[]; keys: string[] } {
@@ -344,8 +385,13 @@ function imageDestinations(
   if (source.digest !== undefined && pinnedTag === undefined) {
     throw p.at(label, 'target', 'is missing: a source pinned by digest needs a full "target" with a tag, or the tag in "source" (repo:tag@sha256:…)');
   }
-  const prefixes = raw.targets === undefined ? defaultTargets : targetPrefixes(p, label, 'targets', raw.targets);
-  if (prefixes.length === 0) throw p.at(label, 'targets', 'is missing: give "targets" (here or in defaults) or a full "target"');
+  const prefixes = raw.targets === undefined ? (defaultTargets ?? []) : targetPrefixes(p, label, 'targets', raw.targets);
+  if (prefixes.length === 0) {
+    // `targets: []` is written and empty, not missing: the message says which.
+    if (raw.targets !== undefined) throw p.at(label, 'targets', 'is empty: give at least one registry prefix, or a full "target"');
+    const none = defaultTargets === undefined ? '' : ' ("defaults.targets" is empty)';
+    throw p.at(label, 'targets', `is missing${none}: give "targets" (here or in defaults) or a full "target"`);
+  }
   return {
     destinations: prefixes.map((prefix) => ({ kind: 'prefix', prefix })),
     keys: prefixes.map((_, n) => (raw.targets === undefined ? `defaults.targets[${n}]` : `targets[${n}]`)),
@@ -419,7 +465,9 @@ function tagRule(p: Problems, label: string, value: unknown, at: readonly (strin
   const rule: TagFilter = { kind: 'filter', prerelease: false };
   if (value.regex !== undefined) rule.regex = value.regex as string;
   if (value.semver !== undefined) rule.semver = value.semver as string;
-  // A YAML digit string counts (readYaml keeps numbers as written).
+  // A YAML digit string counts (readYaml keeps numbers as written). JSON types its values as
+  // written: a string there is refused, as a number in its list of tags is.
+  if (p.json && typeof value.newest === 'string') throw p.at(label, 'tags.newest', `must be a number (got the string ${JSON.stringify(value.newest)}; write it without quotes)`);
   if (value.newest !== undefined) rule.newest = (typeof value.newest === 'string' && /^\d+$/.test(value.newest) ? Number(value.newest) : value.newest) as number;
   if (value.prerelease !== undefined) rule.prerelease = value.prerelease as boolean;
   return rule;

@@ -27,6 +27,8 @@ export interface Expanded {
   image: SyncImage;
   work?: Work[];
   error?: RegpushError;
+  /** For an entry whose filter read the source's tag list: the tags it chose from (cosign's left out with `referrers`). */
+  listed?: number;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
   // The repositories whose referrers some entry copies, whether it lists the tags or names them:
   // its walks read the same list, so it is read once, kept, and its tags left out warned of once.
   const walked = new Set(entries.filter((e) => e.referrers).map((e) => repositoryName(e.source)));
-  const selected = new Map<string, Promise<Map<SyncImage, string[] | RegpushError>>>();
+  const selected = new Map<string, Promise<Map<SyncImage, Selection | RegpushError>>>();
   // `asker`: the entry the list is read for, which its warnings name (the others reading it share the read).
   const list = async (source: ImageReference, asker: SyncImage): Promise<string[]> => {
     // Asked of the breaker only where a pull limit is used up (a credential lookup). A tag list is
@@ -94,7 +96,7 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
       throw err;
     }
   };
-  const selectionOf = (image: SyncImage): Promise<Map<SyncImage, string[] | RegpushError>> => {
+  const selectionOf = (image: SyncImage): Promise<Map<SyncImage, Selection | RegpushError>> => {
     const key = repositoryName(image.source);
     let p = selected.get(key);
     if (!p) {
@@ -111,12 +113,12 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
   return Promise.all(
     entries.map(async (image): Promise<Expanded> => {
       try {
-        let tags: string[] = [];
         if (image.tags && needsTagList(image.tags)) {
           const mine = (await selectionOf(image)).get(image)!;
-          if (!Array.isArray(mine)) throw mine;
-          tags = mine;
-        } else if (image.tags) tags = selectTags([], image.tags);
+          if (mine instanceof Error) throw mine;
+          return { image, work: syncUnits(image, mine.kept).map((unit) => ({ image, unit })), listed: mine.listed };
+        }
+        const tags = image.tags ? selectTags([], image.tags) : [];
         return { image, work: syncUnits(image, tags).map((unit) => ({ image, unit })) };
       } catch (err) {
         return { image, error: asRegpushError(err) };
@@ -125,12 +127,18 @@ export async function expandEntries(entries: readonly SyncImage[], breaker: Outa
   );
 }
 
+/** The tags an entry's filter kept, of how many it chose from. */
+interface Selection {
+  kept: string[];
+  listed: number;
+}
+
 /** The tags `image`'s filter keeps of its source's list, or why it cannot say (a filter that does not compile). */
-function selectFor(image: SyncImage, listed: readonly string[]): string[] | RegpushError {
+function selectFor(image: SyncImage, listed: readonly string[]): Selection | RegpushError {
   try {
     // With referrers, the fallback and cosign tags come with the images they refer to (isReferrerTag).
     const available = image.referrers ? listed.filter((t) => !isReferrerTag(t)) : listed;
-    return selectTags(available, image.tags!);
+    return { kept: selectTags(available, image.tags!), listed: new Set(available).size };
   } catch (err) {
     return asRegpushError(err);
   }

@@ -132,6 +132,13 @@ export interface SyncResult {
   shard?: Shard;
   dryRun: boolean;
   units: SyncUnitReport[];
+  /**
+   * The entries whose tag filter (`all`, or regex / semver / newest) kept none of the tags their
+   * source listed: nothing was copied for them, and the sync did not fail for it (a rule for
+   * release candidates between releases matches nothing, legitimately). Absent when none.
+   * `listed`: the tags the filter chose from (0: the repository has no tags).
+   */
+  noMatch?: { entry: string; source: string; listed: number }[];
   totals: {
     /** Entries of the file in this shard (an entry with `shard: 'tag'` is in every shard; its units are shared out). */
     entries: number;

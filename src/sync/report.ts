@@ -177,7 +177,7 @@ export function bytesRead(targets: readonly TransferTarget[]): number {
   return [...read.values()].reduce((a, b) => a + b, 0);
 }
 
-export function report(opts: SyncOptions, entries: number, units: SyncUnitReport[], run: TransferRun, t0: number): SyncResult {
+export function report(opts: SyncOptions, entries: number, units: SyncUnitReport[], run: TransferRun, t0: number, noMatch: NonNullable<SyncResult['noMatch']> = []): SyncResult {
   const all = units.flatMap((u) => u.targets);
   const count = (a: SyncTargetReport['action']) => all.filter((t) => t.action === a).length;
   units.sort(byEntryThenSource);
@@ -186,6 +186,7 @@ export function report(opts: SyncOptions, entries: number, units: SyncUnitReport
     ...(opts.shard ? { shard: opts.shard } : {}),
     dryRun: !!opts.dryRun,
     units,
+    ...(noMatch.length ? { noMatch } : {}),
     totals: {
       entries,
       units: units.length,

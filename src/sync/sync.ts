@@ -28,7 +28,7 @@
  * upload memory per registry, one record of where blobs landed.
  */
 import { AbortedError, asRegpushError, InputError, PartialFailureError, RegpushError, UsageError, type ErrorCode } from '../errors.js';
-import { parsePlatform } from '../image/platform.js';
+import { parsePlatform, unknownPlatformPart } from '../image/platform.js';
 import { silentLogger, type Logger } from '../log.js';
 import { formatReference, manifestRef, repositoryName, type ImageReference } from '../ref/reference.js';
 import { checkOptions, type Shape } from '../options-check.js';
@@ -153,6 +153,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   const platformsOf = (img: SyncImage) => (img.platforms === 'all' ? undefined : img.platforms.map((p) => parsePlatform(p)));
   const entries = opts.spec.images.filter((img) => !opts.shard || listsEntry(img, opts.shard));
   const logger = opts.logger ?? silentLogger;
+  for (const line of unknownPlatformLines(entries)) logger.warn(line);
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true, callbacks });
   const units: SyncUnitReport[] = [];
@@ -162,7 +163,13 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     const breaker = new OutageBreaker(outageThreshold(images));
     // Every list is read through the run's memory (repo-memory.ts), which leaves out and warns of the tags no reference can name;
     // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
-    const listTags = (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => run.ctx.repos.tagList(run.source(source), warn, forReferrers);
+    // A listing whose turn comes after the sync was interrupted is not sent: its entry is "not
+    // started", as the images are, not "aborted: GET …/tags/list" as if a request had been cut off.
+    const notStarted = () => new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`);
+    const listTags = async (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => {
+      if (run.signal.aborted) throw notStarted();
+      return run.ctx.repos.tagList(run.source(source), warn, forReferrers);
+    };
     // Who reads an image's source and whose pulls its reads spend (Docker Hub counts per account or
     // address): the breaker keeps a used-up limit per owner (outage.ts), the gate a count per reader.
     // Never rejects: a source that cannot be connected to fails where the image reads it.
@@ -210,9 +217,17 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
       });
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);
     const own = expanded.slice(0, entries.length);
+    // An entry whose filter kept no tag is not a failure (a rule for release candidates matches
+    // none between releases) but is recorded in the report, where a mistyped regex run hourly is
+    // otherwise a stderr line nobody reads (docs/sync.md, "A rule that matches no tag").
+    const noMatch: NonNullable<SyncResult['noMatch']> = [];
     for (const e of own) {
       if (e.error) units.push(entryFailed(e.image, lines.of(e.error)));
-      else if (e.work!.length === 0) logger.warn(`${e.image.label}: no tag of ${repositoryName(e.image.source)} matches; nothing to copy`);
+      else if (e.work!.length === 0) {
+        const source = repositoryName(e.image.source);
+        noMatch.push({ entry: e.image.label, source, listed: e.listed ?? 0 });
+        logger.warn(`${e.image.label}: no tag of ${source} matches${e.listed === undefined ? '' : ` (of ${e.listed} listed)`}; nothing to copy`);
+      }
     }
     const work = refuseClashes(
       own.flatMap((e) => e.work ?? []),
@@ -249,7 +264,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
               // Interrupted (or stopped by a throw in the caller's callbacks): the images not
               // started are reported as such, without a request or a line each (a CI log of 2,000
               // images would otherwise end in 2,000 failures).
-              units.push(notAttemptedFor(w, lines.of(new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`))));
+              units.push(notAttemptedFor(w, lines.of(notStarted())));
               return;
             }
             const n = ++started; // not inside the optional call below, which may not run
@@ -286,7 +301,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // the rest is done. A source whose pull limit a 429 said is used up stopped its images' pulls
     // as the gate stops them: the same exit (5).
     const gateFailure = gate.failure ?? breaker.spentFailure(units.filter((u) => !u.ok));
-    const result = report(opts, entries.length, units, run, t0);
+    const result = report(opts, entries.length, units, run, t0, noMatch);
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
     // A file of one image fails as `regpush copy` of it would: with the failure's own class and
@@ -492,4 +507,20 @@ async function syncUnit(
     set.finish();
   }
   return result;
+}
+
+/**
+ * A warning per entry platform whose os or architecture the OCI spec does not name, given before
+ * any request: a typo (`linux/amd65`) otherwise fails each image with E_NOT_FOUND after its
+ * source index was read (a pull, at Docker Hub), run after run. Not refused: new ports appear.
+ */
+function unknownPlatformLines(entries: readonly SyncImage[]): string[] {
+  return entries.flatMap((img) =>
+    img.platforms === 'all'
+      ? []
+      : img.platforms.flatMap((p) => {
+          const why = unknownPlatformPart(parsePlatform(p));
+          return why ? [`${img.label}: platform ${p}: ${why}; an image without it fails with E_NOT_FOUND (check the spelling)`] : [];
+        }),
+  );
 }

@@ -265,7 +265,7 @@ test('sync: shard: tag spreads one repository\'s tags over three --shard i/3 pro
   // A bad value: one E_INPUT line (exit 2), and no request.
   const bad = writeFile('shard-bad.yaml', text.replace('shard: tag', 'shard: tags'));
   const quiet = await settledLogMark('anon');
-  assertOneErrorLine(await runCli(['sync', '--shard', '0/3', bad], { env }), 2, 'E_INPUT', /shard-bad\.yaml: images\[0\] \([^)]*\): "shard" must be "repository" .* or "tag" .* \(got "tags"\)/);
+  assertOneErrorLine(await runCli(['sync', '--shard', '0/3', bad], { env }), 2, 'E_INPUT', /shard-bad\.yaml: images\[0\] \([^)]*\): "shard" \(line \d+\) must be "repository" .* or "tag" .* \(got "tags"\)/);
   assert.deepEqual(await registryLogSince('anon', quiet), [], 'nothing read for a bad file');
 });
 

@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 import { runMain, type MainResult } from '../fixtures/run-main.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
+import { assertValidReport } from '../e2e/report-schema.js';
 
 const tempDir = tempDirs('regpush-cli-sync-output-');
 
@@ -252,9 +253,10 @@ test('an entry whose tags cannot be listed, and a tag two entries would both wri
   }
 });
 
-test('interrupted while the tag lists are read: the listings cut short get no FAILED line each (the report has them), then E_ABORTED, exit 130', async () => {
+test('interrupted while the tag lists are read: the listings cut short get no FAILED line each (the report has them), then E_ABORTED, exit 130; an entry whose listing was never sent is "not started", not "aborted: GET …/tags/list" as the ones cut off are', async () => {
   const [src, dst] = [await fake(), await fake()];
-  const names = Array.from({ length: 6 }, (_, i) => `app${i}`);
+  // More repositories than are listed at once (4): the last ones wait for a turn.
+  const names = Array.from({ length: 7 }, (_, i) => `app${i}`);
   for (const n of names) src.seedImage(n, { tags: ['1'] });
   const cwd = tempDir();
   writeFileSync(join(cwd, 'sync.yaml'), ['images:', ...names.map((n) => `  - { source: ${src.ref(n)}, tags: all, targets: [${dst.host}/m] }`)].join('\n') + '\n');
@@ -262,11 +264,22 @@ test('interrupted while the tag lists are read: the listings cut short get no FA
   const controller = new AbortController();
   const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
   src.fault({ kind: 'tags' }, { kind: 'hold', until: aborted });
-  void src.seen({ kind: 'tags' }).then(() => controller.abort());
-  const r = await runMain(['sync', '--retries', '0', 'sync.yaml'], { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') }, cwd, io: { signal: controller.signal } });
+  // Interrupted once the first four listings have all reached the registry (held there).
+  void Promise.all(names.slice(0, 4).map((repo) => src.seen({ kind: 'tags', repo }))).then(() => controller.abort());
+  const r = await runMain(['sync', '--retries', '0', '--json', 'sync.yaml'], { env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') }, cwd, io: { signal: controller.signal } });
   assert.equal(r.code, 130, r.stderr);
   assert.doesNotMatch(r.stderr, /FAILED/, r.stderr);
   assert.match(r.stderr.trim().split('\n').at(-1)!, /^regpush: error: interrupted: .*\[E_ABORTED\]$/);
+  const units = (JSON.parse(r.stdout) as { units: { source: string; error?: { code: string; message: string } }[] }).units;
+  assert.equal(units.length, names.length);
+  const listed = new Set(src.requests({ kind: 'tags' }).map((q) => q.repo));
+  assert.deepEqual([...listed].sort(), names.slice(0, 4), 'the listings after the first four were never sent');
+  for (const u of units) {
+    assert.equal(u.error?.code, 'E_ABORTED', JSON.stringify(u));
+    const repo = u.source.slice(src.host.length + 1);
+    if (listed.has(repo)) assert.match(u.error!.message, /tags\/list/, JSON.stringify(u));
+    else assert.equal(u.error!.message, 'not started: the sync was interrupted', JSON.stringify(u));
+  }
 });
 
 test('the summary of images with several targets says its counts are per target (2 images to 2 targets each: 4 copied)', async () => {
@@ -287,4 +300,61 @@ test('the summary of images with several targets says its counts are per target 
   assert.match(r.stdout, /^synced: 2 images \(2 entries\): per target, 4 copied, 0 up to date, 0 failed;/);
   const one = await runSync([], syncFile([{ source: src.ref('one:1'), targets: [`${a.host}/single`] }], src, a));
   assert.match(one.stdout, /^synced: 1 image \(1 entry\): 1 copied, 0 up to date, 0 failed;/, 'one target each: the counts are image counts, and no words say otherwise');
+});
+
+test('an entry whose tag filter keeps none of the listed tags: exit 0 (not a failure), and the warning, the summary and the --json report (noMatch) each say so', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1.27', 'latest'] });
+  src.seedImage('rc', { tags: ['2.0.0'] });
+  const cwd = tempDir();
+  writeFileSync(
+    join(cwd, 'sync.yaml'),
+    [
+      'images:',
+      `  - { source: ${src.ref('app')}, tags: { regex: "^nomatch$" }, targets: [${dst.host}/m] }`,
+      // Partial versions are not versions: `newest` keeps none of them.
+      `  - { source: ${src.ref('app')}, tags: { newest: 1 }, targets: [${dst.host}/n] }`,
+      `  - { source: ${src.ref('rc')}, tags: all, targets: [${dst.host}/m] }`,
+      '',
+    ].join('\n'),
+  );
+  const lib = fakeLibraryOptions(src, dst);
+  const where = { cwd, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } };
+  const r = await runSync([], where);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`warning: images\\[0\\] \\(${src.host.replace(/\./g, '\\.')}/app\\): no tag of ${src.host.replace(/\./g, '\\.')}/app matches \\(of 2 listed\\); nothing to copy`), r.stderr);
+  assert.match(r.stdout, /^synced: 1 image \(3 entries\): 1 copied, .*; 2 entries matched no tag\n$/);
+  const json = await runSync(['--json'], where);
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as Record<string, unknown>;
+  assertValidReport(report, 'sync --json');
+  assert.deepEqual(report.noMatch, [
+    { entry: `images[0] (${src.host}/app)`, source: `${src.host}/app`, listed: 2 },
+    { entry: `images[1] (${src.host}/app)`, source: `${src.host}/app`, listed: 2 },
+  ]);
+  const all = await runSync(['--json'], syncFile([{ source: src.ref('rc:2.0.0'), targets: [`${dst.host}/m`] }], src, dst));
+  assert.equal((JSON.parse(all.stdout) as Record<string, unknown>).noMatch, undefined, 'absent where every entry matched');
+});
+
+test('a platform whose architecture or os the OCI spec does not name (a typo) is warned of before the first image; a known one is not', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1'] });
+  const cwd = tempDir();
+  writeFileSync(
+    join(cwd, 'sync.yaml'),
+    [
+      'images:',
+      `  - { source: ${src.ref('app')}, tags: ["1"], targets: [${dst.host}/m], platforms: [linux/amd65, linux/arm64] }`,
+      `  - { source: ${src.ref('app')}, tags: ["1"], targets: [${dst.host}/n], platforms: [lnux/amd64] }`,
+      '',
+    ].join('\n'),
+  );
+  const lib = fakeLibraryOptions(src, dst);
+  const r = await runSync([], { cwd, env: { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') } });
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+  assert.deepEqual(warnings, [
+    `warning: images[0] (${src.host}/app): platform linux/amd65: architecture "amd65" is not one the OCI image spec names (386, amd64, arm, arm64, loong64, mips, mips64, mips64le, mipsle, ppc64, ppc64le, riscv64, s390x, wasm); an image without it fails with E_NOT_FOUND (check the spelling)`,
+    `warning: images[1] (${src.host}/app): platform lnux/amd64: os "lnux" is not one the OCI image spec names (aix, android, darwin, dragonfly, freebsd, illumos, ios, js, linux, netbsd, openbsd, plan9, solaris, wasip1, windows); an image without it fails with E_NOT_FOUND (check the spelling)`,
+  ]);
+  assert.ok(r.stderr.indexOf('warning: images[0]') < r.stderr.indexOf('sync [1/'), r.stderr);
 });

@@ -21,7 +21,10 @@ function failsAs(file: string, text: string, ...patterns: RegExp[]) {
       assert.equal(e.code, 'E_INPUT');
       assert.ok(!e.message.includes('\n'), `message has several lines: ${e.message}`);
       assert.ok(e.message.startsWith(`${file}: `), e.message);
-      for (const p of patterns) assert.match(e.message, p);
+      // Every message names the line of what it is about (tested on its own below): the patterns
+      // of the older cases match the message with or without it.
+      const withoutLine = e.message.replace(/ \(line \d+\)/, '');
+      for (const p of patterns) assert.ok(p.test(e.message) || p.test(withoutLine), `${e.message} does not match ${String(p)}`);
       return true;
     },
   );
@@ -369,15 +372,15 @@ describe('parseSyncFile: every mistake is one E_INPUT line naming file, entry an
     );
   });
 
-  it('the error carries file, entry and key as details', () => {
+  it('the error carries file, entry, key and line as details', () => {
     try {
       yaml('images:\n  - {source: a.io/x, tags: {newest: 0}, targets: r.io}\n');
       assert.fail('no error');
     } catch (e) {
       assert.ok(e instanceof RegpushError);
       assert.equal(e.code, 'E_INPUT');
-      assert.equal(e.message, 'sync.yaml: images[0] (a.io/x): "tags.newest" must be a positive integer (got "0")');
-      assert.deepEqual(e.details, { file: 'sync.yaml', entry: 'images[0] (a.io/x)', key: 'tags.newest' });
+      assert.equal(e.message, 'sync.yaml: images[0] (a.io/x): "tags.newest" (line 2) must be a positive integer (got "0")');
+      assert.deepEqual(e.details, { file: 'sync.yaml', entry: 'images[0] (a.io/x)', key: 'tags.newest', line: 2 });
       assert.equal(e.exitCode, 2);
     }
   });
@@ -414,5 +417,43 @@ describe('sync file: the documentation\'s example, and wrong argument types', ()
   it('parseSyncFile() given something other than strings is E_USAGE, not a TypeError', () => {
     assert.throws(() => parseSyncFile(undefined as never, 'sync.yaml'), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && /text and fileName must be strings \(got undefined, a string\)/.test(e.message));
     assert.throws(() => parseSyncFile('images: []', null as never), (e: unknown) => e instanceof RegpushError && e.code === 'E_USAGE' && e.message === 'parseSyncFile(): text and fileName must be strings (got a string, null)');
+  });
+});
+
+describe('sync file: where a wrong value is, and what an empty or unsupported one is', () => {
+  it('a wrong value names its line, as an unknown key does; a key the entry lacks, the entry\'s line', () => {
+    const file = (rest: string) => `defaults:\n  targets: [r.io/m]\nimages:\n  - source: a.io/ok\n    tags: all\n  - source: a.io/x\n${rest}`;
+    fails(file('    tags: {regex: "^(v2"}\n'), /^sync\.yaml: images\[1\] \(a\.io\/x\): "tags\.regex" \(line 7\) is not a valid regular expression/);
+    fails(file('    tags:\n      semver: ">=2 <<3"\n'), /^sync\.yaml: images\[1\] \(a\.io\/x\): "tags\.semver" \(line 8\) is not a valid semver range/);
+    fails(file('    tags:\n      newest: 0\n'), /"tags\.newest" \(line 8\) must be a positive integer/);
+    fails(file('    tags: all\n    referrers: "yes"\n'), /"referrers" \(line 8\) must be true or false/);
+    fails(file('    tags: all\n    targets:\n      - r.io/a\n      - mirror\n'), /"targets\[1\]" \(line 10\) is not a valid target prefix/);
+    fails('defaults:\n  targets:\n    - mirror\nimages:\n  - {source: a.io/x, tags: all}\n', /^sync\.yaml: "defaults\.targets\[0\]" \(line 3\) is not a valid target prefix/);
+    // Missing: the entry's own line.
+    fails('images:\n  - source: a.io/ok\n    tags: all\n    targets: r.io\n  - source: a.io/x\n    tags: all\n', /^sync\.yaml: images\[1\] \(a\.io\/x\): "targets" \(line 5\) is missing/);
+    fails(`images:\n  - source: a.io/ok\n    tags: all\n    targets: r.io\n  - source: a.io/job@${DIGEST}\n`, /"target" \(line 5\) is missing: a source pinned by digest/);
+    failsAs('s.json', '{\n  "images": [\n    {"source": "a.io/x", "targets": "r.io",\n     "tags": {"regex": "("}}\n  ]\n}', /"tags\.regex" \(line 4\) is not a valid regular expression/);
+  });
+
+  it('`targets: []` is empty, not missing; an empty `defaults.targets` is named where an entry has none', () => {
+    fails('images:\n  - {source: a.io/x, tags: all, targets: []}\n', /^sync\.yaml: images\[0\] \(a\.io\/x\): "targets" \(line 2\) is empty: give at least one registry prefix, or a full "target"$/);
+    fails('defaults: {targets: []}\nimages:\n  - {source: a.io/x, tags: all}\n', /"targets" \(line 3\) is missing \("defaults\.targets" is empty\): give "targets"/);
+  });
+
+  it('JSON types `newest` as written: a string is refused, as a number among the tags is', () => {
+    failsAs('s.json', '{"images": [{"source": "a.io/x", "targets": "r.io", "tags": {"newest": "3"}}]}', /"tags\.newest" \(line 1\) must be a number \(got the string "3"; write it without quotes\)$/);
+    // YAML reads every number as text (tags: [1.20] is the tag "1.20"): its digit string counts.
+    assert.deepEqual(yaml('images:\n  - {source: a.io/x, targets: r.io, tags: {newest: 3}}\n').images[0]!.tags, { kind: 'filter', newest: 3, prerelease: false });
+  });
+
+  it('a YAML merge key (`<<: *x`) is said to be one that YAML 1.2 does not have, with what to write instead', () => {
+    fails(
+      'x-common: &e\n  targets: [r.io/m]\nimages:\n  - source: a.io/x\n    tags: all\n    <<: *e\n',
+      /^sync\.yaml: "x-common" \(line 1\) is not a known key/,
+    );
+    fails(
+      'images:\n  - &e\n    source: a.io/x\n    tags: all\n    targets: [r.io/m]\n  - <<: *e\n    source: a.io/y\n',
+      /^sync\.yaml: images\[1\] \(a\.io\/y\): "<<" \(line 6\) is a YAML merge key, which YAML 1\.2 does not have and a sync file does not take: write the keys out, or share a value with an anchor \(`targets: \*prod`\); is not a known key/,
+    );
   });
 });

@@ -16,7 +16,7 @@ function fileWhy(entry: Record<string, unknown>): { key: string; why: string } {
     parseSyncFile(JSON.stringify({ images: [entry] }), 'sync.json');
   } catch (err) {
     assert.ok(err instanceof RegpushError && err.code === 'E_INPUT', String(err));
-    const m = /^sync\.json: images\[0\][^"]*: "([^"]+)" (.*)$/.exec(err.message);
+    const m = /^sync\.json: images\[0\][^"]*: "([^"]+)" \(line 1\) (.*)$/.exec(err.message);
     assert.ok(m, err.message);
     return { key: m[1]!, why: m[2]! };
   }

@@ -39,9 +39,9 @@ describe('shard: tag in the sync file', () => {
   });
 
   it('any other value is one E_INPUT line naming the entry and the key', () => {
-    fileFails('images:\n  - { source: a.io/ci, tags: all, targets: r.io/m, shard: tags }\n', /^sync\.yaml: images\[0\] \(a\.io\/ci\): "shard" must be "repository" \(.*\) or "tag" \(.*\) \(got "tags"\)$/);
-    fileFails('defaults: { shard: [tag] }\nimages:\n  - { source: a.io/ci, tags: all, targets: r.io/m }\n', /^sync\.yaml: "defaults\.shard" must be "repository" .* \(got \["tag"\]\)$/);
-    fileFails('{"images": [{"source": "a.io/ci", "tags": "all", "targets": "r.io/m", "shard": true}]}', /"shard" must be .* \(got true\)$/);
+    fileFails('images:\n  - { source: a.io/ci, tags: all, targets: r.io/m, shard: tags }\n', /^sync\.yaml: images\[0\] \(a\.io\/ci\): "shard" \(line 2\) must be "repository" \(.*\) or "tag" \(.*\) \(got "tags"\)$/);
+    fileFails('defaults: { shard: [tag] }\nimages:\n  - { source: a.io/ci, tags: all, targets: r.io/m }\n', /^sync\.yaml: "defaults\.shard" \(line 1\) must be "repository" .* \(got \["tag"\]\)$/);
+    fileFails('{"images": [{"source": "a.io/ci", "tags": "all", "targets": "r.io/m", "shard": true}]}', /"shard" \(line 1\) must be .* \(got true\)$/);
   });
 });
 

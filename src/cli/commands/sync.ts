@@ -225,6 +225,8 @@ function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock, sec
       `(${t.entries} ${t.entries === 1 ? 'entry' : 'entries'}${r.shard ? `, shard ${r.shard.index}/${r.shard.count}` : ''}): ` +
       `${perTarget}${r.dryRun ? `${t.planned} to copy` : `${t.copied} copied`}, ${t.skipped} up to date, ${t.failed} failed; ` +
       `${mb(t.bytesRead)} read, ${t.mounted} blob${t.mounted === 1 ? '' : 's'} mounted, ${t.streamed} streamed` +
-      `${t.referrers || t.referrersSkipped ? `; ${referrersText(t.referrers, t.referrersSkipped)}` : ''}\n`,
+      `${t.referrers || t.referrersSkipped ? `; ${referrersText(t.referrers, t.referrersSkipped)}` : ''}` +
+      // Said where a CI log's reader looks: a mistyped filter otherwise reads as a quiet hour.
+      `${r.noMatch?.length ? `; ${r.noMatch.length} ${r.noMatch.length === 1 ? 'entry' : 'entries'} matched no tag` : ''}\n`,
   );
 }
