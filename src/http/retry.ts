@@ -204,10 +204,12 @@ export function outcomeOfError(err: unknown): AttemptOutcome | undefined {
 
 /**
  * The outcome for a restart above the request level (a whole blob transfer): as outcomeOfError,
- * but undefined when the failing request was one the transport had already retried.
+ * but undefined when the failing request was one the transport had already retried, or one that
+ * timed out at a host silent then or by now (`silence`, the transport's: host-silence.ts).
  */
-export function restartOutcome(err: unknown): AttemptOutcome | undefined {
+export function restartOutcome(err: unknown, silence?: HostSilence): AttemptOutcome | undefined {
   if (err instanceof RegpushError && (err.details.transportRetried === true || err.details.hostSilent !== undefined)) return undefined;
+  if (silenceMet(silence, err)) return undefined;
   return outcomeOfError(err);
 }
 

@@ -6,7 +6,7 @@
 // idle timeout fails them; what is counted is attempts and images, never time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
+import { copy, parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -85,4 +85,19 @@ test('a target that hangs and then answers again is used again: the images after
   assert.ok(r.units.slice(2).every((u) => u.ok), 'every image after the two held ones copied');
   assert.equal(r.totals.copied, N - failed.length);
   assert.ok(!r.units.some((u) => u.error?.message.startsWith('not attempted')));
+});
+
+test('uploads that stall at a target gone silent are not started again as whole blobs: one session and one PUT per blob', async (t) => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'], layers: ['a'.repeat(1000), 'b'.repeat(1000), 'c'.repeat(1000)] });
+  // Every upload's bytes are held (the PUTs carry streams: no request retry, a restart would open a new session).
+  dst.fault({ kind: 'upload', method: ['PUT', 'PATCH', 'DELETE'] }, hold(t));
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('app:1')], idleTimeoutMs: IDLE_MS, retries: 2, ...fakeLibraryOptions(src, dst) }).then(
+    () => undefined,
+    (e: RegpushError) => e,
+  );
+  assert.equal(err?.code, 'E_NETWORK', String(err));
+  // Three layers and the config. Before, each stalled PUT started its blob again (--retries 2): 25 POSTs and PUTs.
+  assert.equal(dst.count({ kind: 'upload', method: 'POST' }), 4);
+  assert.equal(dst.count({ kind: 'upload', method: 'PUT' }), 4);
 });
