@@ -9,8 +9,9 @@
  * `--retries N` and a registry answering 500 to every upload request, each request is sent at
  * most N+1 times per blob, instead of (N+1)² when the two levels multiplied.
  */
-import { AbortedError, RegpushError } from '../errors.js';
+import { AbortedError, NetworkError, RegpushError } from '../errors.js';
 import { sleep } from '../abort.js';
+import { type HostSilence, silenceMet } from './host-silence.js';
 import { countOf, parseRateLimitHeader } from './stats.js';
 import type { HttpRequest, HttpResponse, Middleware } from './types.js';
 
@@ -203,10 +204,12 @@ export function outcomeOfError(err: unknown): AttemptOutcome | undefined {
 
 /**
  * The outcome for a restart above the request level (a whole blob transfer): as outcomeOfError,
- * but undefined when the failing request was one the transport had already retried.
+ * but undefined when the failing request was one the transport had already retried, or one that
+ * timed out at a host silent then or by now (`silence`, the transport's: host-silence.ts).
  */
-export function restartOutcome(err: unknown): AttemptOutcome | undefined {
-  if (err instanceof RegpushError && err.details.transportRetried === true) return undefined;
+export function restartOutcome(err: unknown, silence?: HostSilence): AttemptOutcome | undefined {
+  if (err instanceof RegpushError && (err.details.transportRetried === true || err.details.hostSilent !== undefined)) return undefined;
+  if (silenceMet(silence, err)) return undefined;
   return outcomeOfError(err);
 }
 
@@ -254,8 +257,23 @@ function isReplayable(req: HttpRequest): boolean {
 /** Called before each retry (for logs and the JSON report's retry count). */
 export type RetryListener = (info: { request: HttpRequest; attempt: number; delayMs: number; outcome: AttemptOutcome }) => void;
 
-/** Middleware retrying replayable requests per `policy`; returns the last response when retries run out. */
-export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): Middleware {
+/**
+ * The error of a request not retried because the host its attempt timed out at is silent
+ * (host-silence.ts): the attempt's own, saying why no retry follows.
+ */
+function silentFailure(err: RegpushError, met: { host: string; requests: number }): NetworkError {
+  return new NetworkError(`${err.message}; not retried: ${met.host} has answered nothing since ${met.requests} requests there timed out`, {
+    cause: err,
+    details: { ...err.details, hostSilent: met.requests, transportRetried: true },
+  });
+}
+
+/**
+ * Middleware retrying replayable requests per `policy`; returns the last response when retries run
+ * out. With `silence`, an attempt that timed out at a host silent by then, or by the end of the
+ * backoff before its retry, is not retried (host-silence.ts).
+ */
+export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener, silence?: HostSilence): Middleware {
   return (next) => async (req) => {
     const replayable = isReplayable(req);
     for (let attempt = 1; ; attempt++) {
@@ -275,8 +293,13 @@ export function retryMiddleware(policy: RetryPolicy, onRetry?: RetryListener): M
           if (err instanceof RegpushError) err.details.transportRetried = true;
           throw err;
         }
+        let met = silenceMet(silence, err);
+        if (met) throw silentFailure(err as RegpushError, met);
         onRetry?.({ request: req, attempt, delayMs: delay, outcome: failure });
         await sleep(delay, req.signal);
+        // Other requests there may have timed out meanwhile: the retry would wait as they did.
+        met = silenceMet(silence, err);
+        if (met) throw silentFailure(err as RegpushError, met);
         continue;
       }
       if (!replayable) return res;

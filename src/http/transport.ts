@@ -14,6 +14,7 @@ import { debugMiddleware } from './debug.js';
 import type { EarlySockets } from './early-sockets.js';
 import type { ProxySettings } from './proxy-choice.js';
 import { redirectMiddleware } from './redirect.js';
+import { HostSilence, silenceMiddleware } from './host-silence.js';
 import { DEFAULT_RETRY_POLICY, retryMiddleware, type RetryListener, type RetryPolicy } from './retry.js';
 import { statsMiddleware, TransportStats } from './stats.js';
 import type { TlsResolver } from './tls.js';
@@ -74,6 +75,8 @@ export class Transport {
   readonly idleTimeoutMs: number;
   /** Requests, retries and rate-limit headers seen (for the JSON report). */
   readonly stats = new TransportStats();
+  /** Hosts that have gone silent (accept, never answer): their timed-out attempts are not retried (host-silence.ts). */
+  readonly silence = new HostSilence();
   /** API base URL per loopback host, as probed once for every client of this transport (push's source and target may share a registry). */
   readonly baseUrls = new Map<string, Promise<string>>();
   /** The scheme each of those probes settled on, once it has: what its hosts' stats are keyed by (RegistryHttp.statsHost), known to a client made after the probe without awaiting it. */
@@ -91,14 +94,23 @@ export class Transport {
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };
-    const inner = [redirectMiddleware(), debugMiddleware(this.logger), statsMiddleware(this.stats), told('onAnswer'), bodyWaitMiddleware(), told('onHeaders'), ...(opts.inner ?? [])];
+    const inner = [
+      redirectMiddleware(),
+      debugMiddleware(this.logger),
+      statsMiddleware(this.stats),
+      silenceMiddleware(this.silence),
+      told('onAnswer'),
+      bodyWaitMiddleware(),
+      told('onHeaders'),
+      ...(opts.inner ?? []),
+    ];
     const onRetry: RetryListener = (info) => {
       this.stats.retried();
       opts.onRetry?.(info);
     };
     // The deadline sits inside the retries: each attempt gets its own.
     this.stack = (retry, answerTimeoutMs) =>
-      compose(base, ...(retry ? [retryMiddleware(retry, onRetry)] : []), ...(answerTimeoutMs ? [answerDeadlineMiddleware(answerTimeoutMs)] : []), ...inner);
+      compose(base, ...(retry ? [retryMiddleware(retry, onRetry, this.silence)] : []), ...(answerTimeoutMs ? [answerDeadlineMiddleware(answerTimeoutMs)] : []), ...inner);
     this.send = this.stack(this.retryPolicy, undefined);
     this.sendOnce = this.stack(undefined, undefined);
   }

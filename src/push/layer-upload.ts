@@ -99,7 +99,7 @@ export function stoppedByBase(err: unknown): boolean {
  */
 export async function uploadLayer(target: RepoEndpoint, layer: LayerOptions, ctx: TransferContext, opts: LayerUploadOptions = {}): Promise<LayerUploadOutcome> {
   const { method, known, name = APP_LAYER, spare, commitAfter } = opts;
-  const budget = new Restarts(ctx.transport.retryPolicy);
+  const budget = new Restarts(ctx.transport.retryPolicy, ctx.transport.silence);
   const label = name.name;
   let committable = commitAfter === undefined;
   commitAfter?.then(

@@ -299,7 +299,7 @@ async function streamBlobAttempts(
         report.retries++;
         continue;
       }
-      const outcome = restartOutcome(err);
+      const outcome = restartOutcome(err, ctx.transport.silence);
       const delay = outcome ? budget.next(outcome) : null;
       if (delay === null) throw err;
       report.retries++;
@@ -394,7 +394,7 @@ export async function moveBlobToMany(
         continue;
       }
       // A target whose shared upload broke (or refused the method) gets its own pass from the same budget.
-      const outcome = isUploadRefusal(r.reason) ? undefined : restartOutcome(r.reason);
+      const outcome = isUploadRefusal(r.reason) ? undefined : restartOutcome(r.reason, ctx.transport.silence);
       const delay = outcome ? budgets[k]!.next(outcome) : isUploadRefusal(r.reason) ? 0 : null;
       if (delay === null) {
         results[i] = r;

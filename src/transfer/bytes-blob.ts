@@ -18,7 +18,7 @@ import { cancel, isUploadRefusal, KNOWN_BLOB_METHODS, landedBeforeRestart, openS
 export async function ensureBytesBlob(target: RepoEndpoint, bytes: Buffer, ctx: TransferContext, spare?: SpareSession): Promise<{ digest: string; uploaded: boolean }> {
   const digest = sha256Digest(bytes);
   const upload = async (first: UploadSession | undefined): Promise<{ digest: string; uploaded: boolean }> => {
-    const restarts = new Restarts(ctx.transport.retryPolicy);
+    const restarts = new Restarts(ctx.transport.retryPolicy, ctx.transport.silence);
     for (let session = first; ; session = undefined) {
       try {
         await uploadBlob(target, { methods: KNOWN_BLOB_METHODS, size: bytes.length, what: `blob ${digest}`, session, open: () => ({ data: bytes, digest, size: bytes.length }) }, ctx);

@@ -6,12 +6,17 @@
  * layer, as blobs.ts restarts a streamed blob. The abortable wait between attempts is the leaf
  * src/abort.ts's sleep.
  */
+import type { HostSilence } from '../http/host-silence.js';
 import { restartOutcome, RetryBudget, type RetryPolicy } from '../http/retry.js';
 
 /** One restart loop's budget: ask `delayAfter` on each failure, then `wait` that long (or give up). */
 export class Restarts {
   private readonly budget: RetryBudget;
-  constructor(policy: RetryPolicy) {
+  /** `silence`: the transport's (Transport.silence), so that a transfer timed out at a silent host is not restarted. */
+  constructor(
+    policy: RetryPolicy,
+    private readonly silence?: HostSilence,
+  ) {
     this.budget = new RetryBudget(policy);
   }
   /**
@@ -19,7 +24,7 @@ export class Restarts {
    * not transient, already retried by the transport, or the budget is spent.
    */
   delayAfter(err: unknown): number | null {
-    const outcome = restartOutcome(err);
+    const outcome = restartOutcome(err, this.silence);
     return outcome ? this.budget.next(outcome) : null;
   }
   /** Restarts taken so far. */
