@@ -5,7 +5,7 @@
  * connect() also names these variables without running a lookup (which ones a credential came
  * from, which ones a mirror's lookup leaves out).
  */
-import { AuthError, InputError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { clean, userNameProblem, type CredentialRole } from './credential-rules.js';
 import type { Credential } from './credential-types.js';
 
@@ -32,8 +32,8 @@ export function credentialEnvRoles(role: CredentialRole): ('from' | 'to' | 'read
 
 /**
  * The REGPUSH_* variables findCredential takes `role`'s credential from in `env`, as a message
- * names them (`REGPUSH_TO_USER/REGPUSH_TO_PASSWORD`, `REGPUSH_TOKEN`); undefined when none are set
- * (or only half a pair, which findCredential reports itself). Read by the same pick as the
+ * names them (`REGPUSH_TO_USER/REGPUSH_TO_PASSWORD`, `REGPUSH_TOKEN`); undefined when none are set.
+ * Half a pair, or a user name that cannot be sent, throws (InputError). Read by the same pick as the
  * credential itself (envCredential), so the two cannot disagree on which variables won.
  */
 export function credentialEnvOrigin(role: CredentialRole, env: Record<string, string | undefined>): string | undefined {
@@ -42,8 +42,9 @@ export function credentialEnvOrigin(role: CredentialRole, env: Record<string, st
     try {
       found = envCredential(r, env);
     } catch (err) {
-      // A user name that cannot be sent is refused here, as connect() asks this before any request
-      // (an InputError); half a pair is left to findCredential, which reports it when it looks.
+      // A user name that cannot be sent, or half a pair, is refused here, as connect() asks this
+      // before any request (an InputError): found only when a registry asked for credentials, a
+      // typo in one name passed every run against a registry that asks for none.
       if (err instanceof InputError) throw err;
       return undefined;
     }
@@ -60,8 +61,9 @@ export function credentialFromEnv(role: CredentialRole, env: Record<string, stri
  * REGPUSH_<ROLE>_USER + REGPUSH_<ROLE>_PASSWORD → Basic/token-exchange credentials;
  * REGPUSH_<ROLE>_TOKEN → a registry (Bearer) token sent as is;
  * REGPUSH_<ROLE>_IDENTITY_TOKEN → an OAuth2 refresh token exchanged at the realm.
- * Half a pair is an error: silently falling through to another source would be confusing. A user
- * name that cannot be sent (userNameProblem) is bad input (InputError, exit 2), where it is taken.
+ * Half a pair is bad input (InputError, exit 2: the environment's, naming both variables): silently
+ * falling through to another source would be confusing. So is a user name that cannot be sent
+ * (userNameProblem), where it is taken.
  * `vars` names the variables the credential came from.
  */
 function envCredential(role: CredentialRole, env: Record<string, string | undefined>): { credential: Credential; vars: string } | undefined {
@@ -75,7 +77,7 @@ function envCredential(role: CredentialRole, env: Record<string, string | undefi
   if (userProblem) throw new InputError(`${names.user} ${userProblem} (${names.password})`, { details: { variable: names.user } });
   if (identityToken) return { credential: clean({ username, identityToken }), vars: username ? `${names.user}/${names.identityToken}` : names.identityToken };
   if (username && password) return { credential: { username, password }, vars: `${names.user}/${names.password}` };
-  if (username) throw new AuthError(`${names.user} is set but ${names.password} is not`);
-  if (password) throw new AuthError(`${names.password} is set but ${names.user} is not`);
+  if (username) throw new InputError(`${names.user} is set but ${names.password} is not`, { details: { variable: names.password } });
+  if (password) throw new InputError(`${names.password} is set but ${names.user} is not`, { details: { variable: names.user } });
   return undefined;
 }

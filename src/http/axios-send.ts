@@ -252,7 +252,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
         req.unsentSignal?.removeEventListener('abort', onUnsentAbort);
-        throw bodyFailure(data.errored, req, opts.names);
+        throw bodyFailure(data.errored, req);
       }
       // A listener, not a Transform in the body's path: one stream hop less for every uploaded
       // byte. axios pipes the body into the request and fails the request on a body error; the
@@ -288,7 +288,7 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     } catch (err) {
       if (upload && !Buffer.isBuffer(upload)) upload.destroy();
       if (data && !Buffer.isBuffer(data)) data.destroy();
-      if (bodyError) throw bodyFailure(bodyError, req, opts.names);
+      if (bodyError) throw bodyFailure(bodyError, req);
       if (timedOut && proxy && !hasSocket) {
         const host = safeHost(req.url);
         const named = redactProxyUrl(proxy.url);

@@ -5,7 +5,7 @@
  * hints are a catalogue that grows with every failure seen in the field, while the send path does not.
  */
 import type { Socket } from 'node:net';
-import { AuthError, NetworkError, TlsError, AbortedError, RegpushError } from '../errors.js';
+import { AuthError, NetworkError, TlsError, AbortedError, InputError, InternalError, RegpushError } from '../errors.js';
 import { connectionOptionNames, type ConnectionNames } from '../option-names.js';
 import { redactUrl } from '../redact.js';
 import { redactProxyUrl } from './proxy-choice.js';
@@ -258,9 +258,26 @@ export function proxyRefusal(status: number, socket: Socket | null | undefined, 
   });
 }
 
-/** The error a request fails with when its body stream failed: the body's own typed error (never retried as a network failure unless it is one). */
-export function bodyFailure(err: unknown, req: HttpRequest, names?: ConnectionNames): RegpushError {
-  return err instanceof RegpushError ? err : transportError(err, req, undefined, undefined, names);
+/**
+ * The error a request fails with when its body stream failed: the body's own typed error (never
+ * retried as a network failure unless it is one). A body whose failure is untyped failed here, in
+ * what was being sent (a layer's file read, a stream of ours), not at the registry: it was told as
+ * `cannot reach HOST: … check the network and proxy settings`, and as a network failure the blob
+ * was sent again. A system error (one with a code: EIO, EACCES) is the local input's, E_INPUT; one
+ * without is a bug, E_INTERNAL. A body read from a registry (a copy's blob GET) fails typed
+ * already (transfer/resumable-read.ts), as its connection's failure.
+ */
+export function bodyFailure(err: unknown, req: HttpRequest): RegpushError {
+  if (err instanceof RegpushError) return err;
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  if (cause instanceof RegpushError) return cause;
+  const host = safeHost(req.url);
+  const request = `${req.method} ${redactUrl(req.url)}`;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  const text = `${req.label ?? req.method} to ${host}: reading the data it sends failed: ${(err as Error | undefined)?.message ?? String(err)}`;
+  return typeof code === 'string'
+    ? new InputError(text, { cause: err, details: { registry: host, request, errno: code } })
+    : new InternalError(text, { cause: err, details: { registry: host, request } });
 }
 
 /** The host name of `url` (no port, no brackets), or '' when it does not parse. */

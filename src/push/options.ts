@@ -65,9 +65,9 @@ export interface PushOptions extends ConnectionOptions {
 
 /** push()'s progress callbacks: the blob events copy() has too, and the push's phases and local work. */
 export type PushEvents = BlobEvents & {
-  phase?(name: string): void;
+  phase?: ((name: string) => void) | undefined;
   /** Bytes of local work done (tar produced before gzip), for a host that paces its memory on it. */
-  work?(bytes: number): void;
+  work?: ((bytes: number) => void) | undefined;
 };
 
 /**

@@ -16,7 +16,7 @@ import type { SkippedReferrer } from '../transfer/referrer-report.js';
 /** What the gate tells of its waits (part of SyncEvents). */
 export interface GateEvents {
   /** The rate-limit gate holds new units back, or the next manifest reads of units under way. */
-  waiting?(registry: string, remaining: number, min: number): void;
+  waiting?: ((registry: string, remaining: number, min: number) => void) | undefined;
 }
 
 /** sync()'s options that the gate reads (SyncOptions extends them); checked by checkGateOptions. */
@@ -25,12 +25,12 @@ export interface GateOptions {
    * Keep this many of the source's ratelimit-remaining: a unit's manifest GETs (the first one, and each after it) wait while the
    * count, less the pulls under way, would go below it; HEADs never wait.
    */
-  minRateLimit?: number;
+  minRateLimit?: number | undefined;
   /** How long the gate may hold (ms, default 0: stop at once). */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
   /** Between the gate's checks (ms, default 30 000). */
-  rateLimitPollMs?: number;
-  events?: GateEvents;
+  rateLimitPollMs?: number | undefined;
+  events?: GateEvents | undefined;
 }
 
 /** Progress of a sync, for the CLI's display. */
@@ -41,12 +41,12 @@ export interface SyncEvents extends BlobEvents, GateEvents {
    * could not be listed, or it would write a target tag another entry writes), it is told before
    * any unit starts, its unitEnd right after.
    */
-  unitStart?(source: string, index: number, total: number): void;
+  unitStart?: ((source: string, index: number, total: number) => void) | undefined;
   /**
    * A unit is done, after its unitStart. (Units not started because the sync was interrupted are
    * not told one by one: they are in the report.)
    */
-  unitEnd?(result: SyncUnitReport): void;
+  unitEnd?: ((result: SyncUnitReport) => void) | undefined;
 }
 
 /** Options of sync(); the pull-limit gate's (minRateLimit, maxWaitMs, rateLimitPollMs) are GateOptions. */
@@ -57,19 +57,19 @@ export interface SyncOptions extends ConnectionOptions, GateOptions {
    */
   spec: SyncSpec;
   /** Take only this share of the images. */
-  shard?: Shard;
+  shard?: Shard | undefined;
   /**
    * Units (one source reference each) in flight at once (default 4; a unit whose manifest reads the pull-limit gate holds lends
    * its slot meanwhile and takes one back when let go, even above this).
    */
-  images?: number;
+  images?: number | undefined;
   /** Blob transfers per unit (default 4). */
-  jobs?: number;
+  jobs?: number | undefined;
   /** HEADs and plans only; nothing written. */
-  dryRun?: boolean;
-  logger?: Logger;
-  events?: SyncEvents;
-  retries?: number;
+  dryRun?: boolean | undefined;
+  logger?: Logger | undefined;
+  events?: SyncEvents | undefined;
+  retries?: number | undefined;
 }
 
 /** What happened to one unit at one target (SyncUnitReport.targets). */

@@ -46,13 +46,13 @@ export interface BlobEvents {
    * several. `size` is undefined only for a layer push is building that no target has been sent
    * yet (its size is known once it is built: the `end` gives it).
    */
-  start?(digest: string, action: BlobAction, size: number | undefined, target?: string, image?: string): void;
+  start?: ((digest: string, action: BlobAction, size: number | undefined, target?: string, image?: string) => void) | undefined;
   /** `n` more bytes of the blob went out (for a layer push builds: were built and sent, or built for a dependency layer's digest pass). */
-  bytes?(digest: string, n: number, image?: string): void;
+  bytes?: ((digest: string, n: number, image?: string) => void) | undefined;
   /**
    * `target`: the "registry/repo" this blob is done at. A layer push builds is reported with the
    * built layer's size and the layer media type of the manifest the push writes (OCI, or Docker v2
    * where the base is Docker v2 or `format: 'docker'`).
    */
-  end?(report: BlobReport, target?: string, image?: string): void;
+  end?: ((report: BlobReport, target?: string, image?: string) => void) | undefined;
 }

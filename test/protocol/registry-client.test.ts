@@ -1096,3 +1096,40 @@ test('an upload request still queued for a pooled socket when the operation is i
   assert.deepEqual(r.log.map((l) => l.split(' ')[0]), ['PATCH', 'DELETE'], 'no POST reached the registry');
   transport.close();
 });
+
+test('a streamed PUT or PATCH whose body fails with a plain error (a local read, not the network) reports that failure (E_INPUT; E_INTERNAL without an errno), not "cannot reach" the registry', async () => {
+  const r = await registry((req, _body, res) => {
+    if (req.method === 'PUT') return res.writeHead(201, { location: '/v2/app/blobs/x', 'content-length': '0' }).end();
+    if (req.method === 'PATCH') return res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s1', 'content-length': '0' }).end();
+    res.writeHead(500).end();
+  });
+  const d = sha('whatever');
+  /** A body that sends a piece, then fails as a file read does. */
+  const failing = (): Readable => {
+    let pushed = 0;
+    return new Readable({
+      read() {
+        if (++pushed === 1) this.push(Buffer.alloc(1000));
+        else this.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
+      },
+    });
+  };
+  for (const signal of [undefined, new AbortController().signal]) {
+    const client = new HttpRegistryClient({ registry: r.host, transport: r.transport, insecure: [r.host], ...(signal ? { signal } : {}) });
+    const errors: RegpushError[] = [];
+    await client.putUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, d, 5000, failing).catch((e: RegpushError) => errors.push(e));
+    await client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, failing).catch((e: RegpushError) => errors.push(e));
+    assert.equal(errors.length, 2, `both failed (signal: ${signal !== undefined})`);
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.message]),
+      [
+        ['E_INPUT', `blob PUT to ${r.host}: reading the data it sends failed: EIO: i/o error, read`],
+        ['E_INPUT', `blob PATCH to ${r.host}: reading the data it sends failed: EIO: i/o error, read`],
+      ],
+    );
+  }
+  // One without a code (a TypeError in a stream of ours) is a bug, not the network either.
+  const bug = (): Readable => new Readable({ read() { this.destroy(new TypeError('x is not a function')); } });
+  await assert.rejects(r.client.putUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, d, 5000, bug), (e: RegpushError) => e.code === 'E_INTERNAL' && e.message === `blob PUT to ${r.host}: reading the data it sends failed: x is not a function`);
+  r.transport.close();
+});

@@ -161,7 +161,7 @@ describe('resolveCredential: order', () => {
     o.env = {};
     assert.deepEqual(await resolveCredential('ghcr.io', o), { username: 'fileuser', password: 'filepass' });
     o.env = { REGPUSH_USER: 'plain' };
-    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /REGPUSH_PASSWORD is set|REGPUSH_PASSWORD is not/ });
+    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'InputError', code: 'E_INPUT', message: /^REGPUSH_USER is set but REGPUSH_PASSWORD is not$/ });
   });
 
   it('credentialSourceList names the variables each role reads, in order', () => {
@@ -178,11 +178,11 @@ describe('resolveCredential: order', () => {
     assert.equal(credentialSourceList('to', undefined, { XDG_RUNTIME_DIR: '/run/user/1000' }, undefined, linux).join(', '), 'REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, containers auth.json');
   });
 
-  it('half an env pair is an error naming the missing variable', async () => {
+  it('half an env pair is bad input (E_INPUT, the environment\'s) naming both variables', async () => {
     const o = await setup({ env: { REGPUSH_TO_USER: 'u' } });
-    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'AuthError', code: 'E_AUTH', message: /REGPUSH_TO_PASSWORD is not/ });
+    await assert.rejects(resolveCredential('ghcr.io', o), { name: 'InputError', code: 'E_INPUT', message: /^REGPUSH_TO_USER is set but REGPUSH_TO_PASSWORD is not$/ });
     o.env = { REGPUSH_TO_PASSWORD: SECRET };
-    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof AuthError && err.code === 'E_AUTH' && /REGPUSH_TO_USER is not/.test(err.message) && !err.message.includes(SECRET));
+    await assert.rejects(resolveCredential('ghcr.io', o), (err: Error) => err instanceof InputError && err.code === 'E_INPUT' && /^REGPUSH_TO_PASSWORD is set but REGPUSH_TO_USER is not$/.test(err.message) && !err.message.includes(SECRET));
   });
 
   it('docker config wins over podman auth.json', async () => {

@@ -157,7 +157,7 @@ test('a registry that will not mount (202): the progress display shows each blob
   const model = new ProgressModel();
   const seen: string[] = [];
   const events = {
-    start: (d: string, a: BlobAction, size: number) => void model.start(d, a, size),
+    start: (d: string, a: BlobAction, size: number | undefined) => void model.start(d, a, size),
     bytes: (d: string, n: number) => {
       model.bytes(d, n);
       seen.push(model.entries.find((e) => e.digest === d && e.ended === undefined)!.action);

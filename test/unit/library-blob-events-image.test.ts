@@ -93,3 +93,29 @@ test('push() and copy() of one image: the blob events name no image', async () =
   assert.ok(pushed.seen.length > 0);
   assert.deepEqual([...byImage(pushed.seen).keys()], [undefined]);
 });
+
+// docs/library.md: a field the types mark optional may be `undefined`, callbacks of `events` too
+// (a script passing `{ start: onStart, phase: verbose ? onPhase : undefined }`): each operation
+// runs and calls only the callbacks given.
+test('push(), copy() and sync() take every event callback and sync\'s own options as undefined', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base', { tags: ['1'] });
+  const none = { start: undefined, bytes: undefined, end: undefined, phase: undefined, work: undefined, unitStart: undefined, unitEnd: undefined, waiting: undefined };
+  const ended: string[] = [];
+  const events = { ...none, end: (report: BlobReport) => void ended.push(report.digest) };
+  const copied = await copy({ from: src.ref('base:1'), to: [dst.ref('copy:1')], events, ...fakeLibraryOptions(src, dst) });
+  assert.equal(copied.targets[0]!.ok, true);
+  const dir = tempDir();
+  mkdirSync(join(dir, 'app'));
+  writeFileSync(join(dir, 'app', 'server.js'), 'console.log("hi")\n');
+  const pushed = await push({ from: src.ref('base:1'), to: dst.ref('push:1'), app: [{ src: join(dir, 'app'), dest: '/app' }], events, ...fakeLibraryOptions(src, dst) });
+  assert.ok(pushed.digest.startsWith('sha256:'));
+  const spec = parseSyncFile(['images:', `  - { source: ${src.ref('base')}, tags: ['1'], targets: [${dst.host}/synced] }`, ''].join('\n'), 'sync.yaml');
+  const synced = await sync({
+    spec, shard: undefined, images: undefined, jobs: undefined, dryRun: undefined, logger: undefined, retries: undefined,
+    minRateLimit: undefined, maxWaitMs: undefined, rateLimitPollMs: undefined, events, ...fakeLibraryOptions(src, dst),
+  });
+  assert.equal(synced.units[0]!.ok, true);
+  assert.ok(ended.length > 0, 'the callback given was called');
+  assert.equal(synced.units[0]!.targets[0]!.digest, dst.manifest('copy', '1')?.digest);
+});

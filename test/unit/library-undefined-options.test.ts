@@ -17,10 +17,11 @@ const INDEX = fileURLToPath(new URL('../../src/index.js', import.meta.url)); // 
 /** The caller: an ES module (.mts) importing the published declarations. */
 const CALLER = `
 import {
-  push, copy, inspect, login, logout, listTags, listRepositories, digestOf, tagImage, untagImage, deleteImage,
+  push, copy, sync, inspect, login, logout, listTags, listRepositories, digestOf, tagImage, untagImage, deleteImage,
   type PushOptions, type PushLayerSpec, type CopyOptions, type InspectOptions, type LoginOptions, type LogoutOptions,
   type ManageOptions, type ListTagsOptions, type DigestOptions, type UntagOptions, type DeleteOptions,
   type ConnectionOptions, type RegistryTlsOptions, type Credential, type ConfigChanges, type HealthcheckChange,
+  type SyncOptions, type SyncEvents, type BlobEvents, type PushEvents,
 } from ${JSON.stringify(INDEX)};
 
 type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[keyof T];
@@ -43,6 +44,10 @@ export const undefined13: Pick<RegistryTlsOptions, OptionalKeys<RegistryTlsOptio
 export const undefined14: Pick<Credential, OptionalKeys<Credential>> = {} as EveryOptionalUndefined<Credential>;
 export const undefined15: Pick<ConfigChanges, OptionalKeys<ConfigChanges>> = {} as EveryOptionalUndefined<ConfigChanges>;
 export const undefined16: Pick<HealthcheckChange, OptionalKeys<HealthcheckChange>> = {} as EveryOptionalUndefined<HealthcheckChange>;
+export const undefined17: Pick<SyncOptions, OptionalKeys<SyncOptions>> = {} as EveryOptionalUndefined<SyncOptions>;
+export const undefined18: Pick<SyncEvents, OptionalKeys<SyncEvents>> = {} as EveryOptionalUndefined<SyncEvents>;
+export const undefined19: Pick<BlobEvents, OptionalKeys<BlobEvents>> = {} as EveryOptionalUndefined<BlobEvents>;
+export const undefined20: Pick<PushEvents, OptionalKeys<PushEvents>> = {} as EveryOptionalUndefined<PushEvents>;
 
 declare const maybeSignal: AbortSignal | undefined;
 declare const maybe: undefined;
@@ -59,6 +64,10 @@ export async function calls() {
   await tagImage('a', ['1'], { logger: maybe, ...connection });
   await untagImage('a', { retries: maybe });
   await deleteImage('a', { force: maybe, ...connection });
+  const events = { start: maybe, bytes: maybe, end: maybe, phase: maybe, work: maybe, unitStart: maybe, unitEnd: maybe, waiting: maybe };
+  await push({ from: 'a', to: 'b:1', events, ...connection });
+  await copy({ from: 'a', to: ['b:1'], events, ...connection });
+  await sync({ spec: { file: 'sync.json', images: [] }, shard: maybe, images: maybe, jobs: maybe, dryRun: maybe, logger: maybe, retries: maybe, minRateLimit: maybe, maxWaitMs: maybe, rateLimitPollMs: maybe, events, ...connection });
 }
 
 // The check is in effect: a field without "| undefined" is refused (an unused expectation is an error).

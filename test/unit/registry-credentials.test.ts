@@ -251,3 +251,34 @@ test('the CLI\'s user flags with an empty password are E_USAGE naming the flag (
   }
   assert.equal(reg.count(), 0, 'nothing was sent');
 });
+
+test('half a credential in the environment (REGPUSH_TO_USER without REGPUSH_TO_PASSWORD, or the reverse; FROM too) is E_INPUT naming both variables, before any request, for the CLI and a library call\'s env', async () => {
+  // An anonymous registry: found only when a registry asked (E_AUTH), a typo in one variable's
+  // name went unsaid here and the run succeeded.
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['1'] });
+  const base = fakeLibraryOptions(reg);
+  const halves: [Record<string, string>, string][] = [
+    [{ REGPUSH_TO_USER: 'u' }, 'REGPUSH_TO_USER is set but REGPUSH_TO_PASSWORD is not'],
+    [{ REGPUSH_TO_PASSWORD: 'p' }, 'REGPUSH_TO_PASSWORD is set but REGPUSH_TO_USER is not'],
+    [{ REGPUSH_FROM_USER: 'u' }, 'REGPUSH_FROM_USER is set but REGPUSH_FROM_PASSWORD is not'],
+    [{ REGPUSH_FROM_PASSWORD: 'p' }, 'REGPUSH_FROM_PASSWORD is set but REGPUSH_FROM_USER is not'],
+  ];
+  for (const [vars, text] of halves) {
+    const env = { ...base.env, ...vars };
+    const e = await rejection(copy({ from: reg.ref('app:1'), to: [reg.ref('app:2')], ...base, env }));
+    assert.equal(e.code, 'E_INPUT', `copy() ${JSON.stringify(vars)}: ${e.message}`);
+    assert.equal(e.message, text);
+    const r = await runMain(['copy', '--insecure-registry', reg.host, reg.ref('app:1'), reg.ref('app:2')], { env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^regpush: error: ${text}`));
+  }
+  // A read command takes REGPUSH_USER, else the TO set, else the FROM set: half of the set it reads is refused.
+  const e = await rejection(inspect(reg.ref('app:1'), { ...base, env: { ...base.env, REGPUSH_USER: 'u' } }));
+  assert.equal(e.code, 'E_INPUT', e.message);
+  assert.equal(e.message, 'REGPUSH_USER is set but REGPUSH_PASSWORD is not');
+  assert.equal(reg.count(), 0, 'nothing was sent');
+  // The variables are not read where credentials are given (flags, options), so half a pair there is no error.
+  const copied = await copy({ from: reg.ref('app:1'), to: [reg.ref('app:2')], ...base, env: { ...base.env, REGPUSH_TO_USER: 'u' }, credentials: { to: { username: 'u', password: 'p' } } });
+  assert.equal(copied.targets[0]!.ok, true);
+});
