@@ -250,7 +250,7 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
   // another writer stored the same blob there (fixed by writing through a temporary file:
   // distribution/distribution#4624). Nothing sent was corrupt: the registry's answer, not a
   // mismatch (exit 7 tells of bytes that do not match their digest).
-  if (codes.includes('DIGEST_INVALID') && codes.includes('MANIFEST_BLOB_UNKNOWN')) {
+  if (isBlobLinkRace(codes)) {
     return new RegistryError(`${base} (${HINT.blobLinkRace})`, { details });
   }
   if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new DigestMismatchError(base, { details });
@@ -335,4 +335,13 @@ export async function errorFromResponse(res: HttpResponse, ctx: FailureContext):
       if (codes.some((c) => c.endsWith('_UNKNOWN')) && res.status < 500) return new NotFoundError(`${base} (${HINT.notFound(names)})`, { details });
       return new RegistryError(res.status >= 500 ? `${base} (the registry failed; retry later or check its status page)` : base, { details });
   }
+}
+
+/**
+ * Whether a registry's error codes are CNCF distribution's answer to its blob-link race (both
+ * DIGEST_INVALID and MANIFEST_BLOB_UNKNOWN: see errorFromResponse): an error of the registry's, not
+ * a mismatch, and the one manifest refusal sent again more than once (transfer/manifest-commit.ts).
+ */
+export function isBlobLinkRace(codes: readonly string[]): boolean {
+  return codes.includes('DIGEST_INVALID') && codes.includes('MANIFEST_BLOB_UNKNOWN');
 }

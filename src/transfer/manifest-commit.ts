@@ -7,6 +7,7 @@
  */
 import pLimit from 'p-limit';
 import { RegpushError } from '../errors.js';
+import { isBlobLinkRace } from '../http/response.js';
 import { isForeignLayer, isImageConfigMediaType, isIndexMediaType, mediaFamily } from '../image/mediatypes.js';
 import { artifactTypeOf, parseManifest } from '../image/manifest.js';
 import type { OptionNames } from '../option-names.js';
@@ -107,7 +108,7 @@ export class ManifestCommit<T extends CommitTarget> {
    * job) wrote the same blob into the repository meanwhile and the manifest's check read the
    * blob's link file while it was being rewritten (empty: distribution/distribution#4489); the
    * link is whole again a moment later. That answer (DIGEST_INVALID with MANIFEST_BLOB_UNKNOWN:
-   * linkRace) is sent again up to LINK_RACE_RESENDS times, the blobs HEADed before each: many
+   * isBlobLinkRace) is sent again up to LINK_RACE_RESENDS times, the blobs HEADed before each: many
    * writers of one blob rewrite its link many times.
    */
   private async putManifest(t: T, ref: string, m: ManifestToWrite): Promise<void> {
@@ -119,10 +120,10 @@ export class ManifestCommit<T extends CommitTarget> {
         if (err instanceof RegpushError && err.details.manifestRefused) throw withRefusalAdvice(err, m, this.run.ctx.formatNames);
         if (!(err instanceof RegpushError) || !err.details.registryCodes?.some((c) => RECHECKED_CODES.has(c))) throw err;
         // Sent once more after any of these refusals; more than once only after the answer that
-        // names the link race itself (linkRace), up to LINK_RACE_RESENDS, each after the blobs are
+        // names the link race itself (isBlobLinkRace, http/response.ts), up to LINK_RACE_RESENDS, each after the blobs are
         // found again: every concurrent writer of a blob rewrites its link once, so with many (40
         // copies into one repository) the second PUT can meet another writer's rewrite.
-        if (resent > 0 && !(linkRace(err) && resent < LINK_RACE_RESENDS)) throw err;
+        if (resent > 0 && !(isBlobLinkRace(err.details.registryCodes ?? []) && resent < LINK_RACE_RESENDS)) throw err;
         const check = resent === 0 ? (this.recheck(t, m)?.then(() => true) ?? this.presentAll(t, m)) : this.presentAll(t, m);
         if (!check || !(await check)) throw err;
       }
@@ -204,18 +205,8 @@ const RECHECKED_CODES: ReadonlySet<string> = new Set(['MANIFEST_BLOB_UNKNOWN', '
 
 /**
  * The most times a manifest PUT is sent again after distribution's answer to the link race
- * (linkRace): a bound, so a registry that gives that answer for another cause fails the commit
+ * (isBlobLinkRace, http/response.ts): a bound, so a registry that gives that answer for another cause fails the commit
  * after a few HEADs and PUTs, not never.
  */
 const LINK_RACE_RESENDS = 3;
 
-/**
- * distribution's answer when a blob link of the repository read as no digest while it checked the
- * manifest's blobs (both codes at once: http/response.ts): another writer was rewriting that link
- * (distribution/distribution#4624 made the rewrite atomic). Not a blob that is missing
- * (MANIFEST_BLOB_UNKNOWN alone), nor a digest that does not match (DIGEST_INVALID alone).
- */
-function linkRace(err: RegpushError): boolean {
-  const codes = err.details.registryCodes ?? [];
-  return codes.includes('DIGEST_INVALID') && codes.includes('MANIFEST_BLOB_UNKNOWN');
-}
