@@ -40,7 +40,7 @@ test('the depth bound: the level past it is listed (to count it), not copied', a
   const w = await walkReferrers(['img'], g.find, g.copy, { depth: 2, total: 100 });
   assert.deepEqual(g.copied, ['a', 'b']);
   assert.deepEqual(w, { copied: 2, beyondDepth: 2, beyondTotal: 0 });
-  assert.deepEqual(REFERRER_BOUNDS, { depth: 8, total: 1000 }, 'the bounds README.md documents');
+  assert.deepEqual(REFERRER_BOUNDS, { depth: 8, total: 1000 }, 'the bounds docs/copy.md documents');
 });
 
 /** Copies that end only when the test says so: `started` in call order, `end(d)` finishes d's copy. */
