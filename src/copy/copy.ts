@@ -11,7 +11,7 @@ import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
-import { checkTag, formatReference, manifestRef, parseReferenceAs, type ImageReference } from '../ref/reference.js';
+import { checkTag, digestReference, formatReference, manifestRef, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
 import { optionPaths, type OptionNames } from '../option-names.js';
 import { CONNECTION_SHAPE } from '../registry/connection-shape.js';
@@ -219,7 +219,7 @@ function interruptedReport(
     const { ok, written, error } = TargetSet.interruptedAt(t, opts.allTags ? undefined : t.tags);
     const r = results.get(t)!;
     if (!ok) return { ...r, ok: false, reference: '', digest: '', tags: written, error };
-    return { ...r, ok: true, reference: `${t.ref.registry}/${t.ref.repository}@${t.digestWritten!}`, digest: t.digestWritten!, tags: written };
+    return { ...r, ok: true, reference: digestReference(t.ref, t.digestWritten!), digest: t.digestWritten!, tags: written };
   });
   const result: CopyResult = {
     source: { reference: formatReference(srcRef), digest: '' },
@@ -241,7 +241,7 @@ function record(r: CopyTargetReport, t: TransferTarget, digest: string, got: Tag
   // the later tags' digests are in the report under their tags' images, not here.
   if (!r.digest) {
     r.digest = digest;
-    r.reference = `${t.ref.registry}/${t.ref.repository}@${digest}`;
+    r.reference = digestReference(t.ref, digest);
   }
   r.tags.push(...tags);
   // All its tags when the image was there already; else those that held it, not written again (a copy adding a --tag).

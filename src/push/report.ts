@@ -7,7 +7,7 @@ import { formatPlatform } from '../image/platform.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import { hashLayer, type LayerResult } from '../layer/index.js';
-import { formatReference } from '../ref/reference.js';
+import { digestReference, formatReference } from '../ref/reference.js';
 import type { TransferRun } from '../transfer/engine.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import type { BlobReport } from '../transfer/types.js';
@@ -122,7 +122,7 @@ export function interruptedReport(
   const targets = set.list.map((t): PushTargetReport => {
     const { ok, error } = TargetSet.interruptedAt(t, t.tags);
     if (!ok) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, ...(error ? { error } : {}) };
-    return { reference: `${t.ref.registry}/${t.ref.repository}@${t.digestWritten!}`, target: formatReference(t.ref), digest: t.digestWritten!, tags: t.tags, ok: true, blobs: t.blobs };
+    return { reference: digestReference(t.ref, t.digestWritten!), target: formatReference(t.ref), digest: t.digestWritten!, tags: t.tags, ok: true, blobs: t.blobs };
   });
   const first = targets.find((t) => t.ok);
   const result: PushResult = {
