@@ -85,13 +85,15 @@ export class ManifestCommit<T extends CommitTarget> {
    * PUTs `top` under `tag` (putManifest: the registry's digest is checked), recording on `t` what
    * an interruption leaves there: the tag written, or its PUT cut off (tagsCut) once the run's
    * signal has fired. A PUT cut off after it was sent may have taken effect, so an interrupted
-   * operation must not say that no tag was written at that target.
+   * operation must not say that no tag was written at that target; one cut before any of it went
+   * out (`details.unsent`: still queued for a socket, say) did not, and is not recorded as cut.
    */
   private async putTag(t: T, tag: string, top: ManifestToWrite): Promise<void> {
     try {
       await this.putManifest(t, tag, top);
     } catch (err) {
-      if (this.run.signal.aborted) (t.tagsCut ??= []).push(tag);
+      const unsent = err instanceof RegpushError && err.details.unsent === true;
+      if (this.run.signal.aborted && !unsent) (t.tagsCut ??= []).push(tag);
       throw err;
     }
     (t.tagsWritten ??= []).push(tag);

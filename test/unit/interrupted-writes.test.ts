@@ -1,7 +1,8 @@
 // What an interrupted write says it left behind: a manifest PUT cut off after it was sent may have
 // taken effect (the registry stored it; only its answer was lost), so copy and push do not say that
 // no tag was written, and their error names what each target holds (details.result); tagImage
-// names the tags written before the interruption.
+// names the tags written before the interruption. A PUT still queued for a connection was never
+// sent: its tag did not move.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -146,4 +147,36 @@ test('an interrupted tagImage names the tags written before the interruption, in
     ],
   );
   assert.deepEqual(err.details.failed, [`${reg.host}/app:d-1`, `${reg.host}/app:d-2`]);
+});
+
+test('an interrupted copy whose manifest PUT to a target was still waiting for a connection: that target is reported not written (its tag did not move), those sent as may have taken effect', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  const repos = Array.from({ length: 20 }, (_, i) => `t${i}`);
+  const op = new AbortController();
+  // Held unanswered, each PUT keeps its connection: past the transport's 16 per host the others
+  // wait in the agent's queue, never sent. The interruption comes once 16 are at the registry.
+  let held = 0;
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'respond', respond: () => void (++held === 16 && op.abort()) });
+  const err = await copy({ from: src.ref('base/app:1'), to: repos.map((r) => dst.ref(`${r}:1`)), retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  const sent = new Set(dst.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.repo));
+  const unsent = repos.filter((r) => !sent.has(r));
+  assert.equal(sent.size, 16, 'the PUTs that had a connection reached the registry');
+  const result = failureResult(err, 'copy');
+  assert.deepEqual(
+    result?.targets.map((t) => [t.target, t.ok, t.error?.code]),
+    repos.map((r) => [`${dst.host}/${r}:1`, false, 'E_ABORTED']),
+  );
+  for (const [i, r] of repos.entries()) {
+    const message: string = result!.targets[i]!.error!.message;
+    if (sent.has(r)) assert.equal(message, `interrupted at ${dst.host}/${r}: the manifest PUT of 1 cut off: it may have taken effect at the registry`);
+    else assert.equal(message, `interrupted before any tag was written at ${dst.host}/${r}`, r);
+  }
+  // The error line names the PUTs that were sent, not those that never left the queue.
+  for (const r of sent) assert.ok(err.message.includes(`${dst.host}/${r}:1`), err.message);
+  for (const r of unsent) assert.ok(!err.message.includes(`${dst.host}/${r}:1`), `${r} was never sent: ${err.message}`);
 });
