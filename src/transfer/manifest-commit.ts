@@ -41,6 +41,7 @@ export interface CommitTarget {
   ep: RepoEndpoint;
   tags: string[];
   tagsWritten?: string[];
+  tagsUnchanged?: string[];
   digestWritten?: string;
   tagsCut?: string[];
 }
@@ -63,6 +64,11 @@ export class ManifestCommit<T extends CommitTarget> {
    */
   async commitManifests(t: T, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
     const unchanged = tags.filter((tag) => held.has(tag));
+    if (unchanged.length) {
+      // What an interruption after this leaves there: these tags hold the image (interruptedAt).
+      (t.tagsUnchanged ??= []).push(...unchanged);
+      t.digestWritten ??= top.digest;
+    }
     if (unchanged.length === 0 && children.length) {
       // Image manifests need only their blobs, all in place by now: they go out together (one
       // round trip, not one per platform). An index child names manifests listed before it, so
