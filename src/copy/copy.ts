@@ -11,7 +11,7 @@ import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { parseManifest } from '../image/manifest.js';
 import { isIndexMediaType } from '../image/mediatypes.js';
-import { checkTag, formatReference, manifestRef, parseReferenceAs, type ImageReference } from '../ref/reference.js';
+import { checkTag, digestReference, formatReference, manifestRef, parseReferenceAs, type ImageReference } from '../ref/reference.js';
 import { checkOptions, STRINGS, type Shape } from '../options-check.js';
 import { optionPaths, type OptionNames } from '../option-names.js';
 import { CONNECTION_SHAPE } from '../registry/connection-shape.js';
@@ -25,7 +25,7 @@ import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
 import { copyImage, warnAlikeOnce } from '../transfer/image-copy.js';
-import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
+import { newImageCopyOutcome, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import { copyTags, tagCopy, type TagAtTarget, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 import { scrubbedRejections } from '../redact.js';
@@ -120,6 +120,8 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
       { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 },
     ]),
   );
+  // A single image's outcome, filled as it is copied: an interruption's report reads what was resolved by then.
+  const read = opts.allTags ? undefined : newImageCopyOutcome();
   try {
     const source = run.source(srcRef);
     // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
@@ -151,7 +153,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     let copied: TagCopy[];
     if (opts.allTags) copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts);
     else {
-      const outcome = await copyImage(set, source, refs[0]!, imageOpts);
+      const outcome = await copyImage(set, source, refs[0]!, imageOpts, read);
       copied = [tagCopy(refs[0]!, outcome, new Map(set.live.map((t) => [t, t])))];
     }
     // In tag order (sorted), whatever order the tags ended in: the report is the same run to run.
@@ -194,7 +196,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     const failure = run.failure(err);
     // Interrupted: a target may hold its tags by now (written, or a PUT whose answer the abort cut
     // off), so the error says what each target holds, as an E_PARTIAL's report does.
-    if (failure instanceof AbortedError) Object.assign(failure.details, interruptedReport(set, srcRef, results, opts, run, t0));
+    if (failure instanceof AbortedError) Object.assign(failure.details, interruptedReport(set, srcRef, results, opts, run, t0, read));
     throw failure;
   } finally {
     set.finish();
@@ -205,7 +207,9 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
 /**
  * The details an interrupted copy's error carries: its report (`result`), each target as the
  * interruption left it (TargetSet.interruptedAt), and `failed`, the targets that do not hold every
- * tag. The source and the image are named where a target was written, '' where that is not known.
+ * tag. A target the no-op check found holding the image under every tag (`read.unchanged`) holds
+ * it still: ok, nothing written. The source's digest and media type are what was read of it by
+ * then (`read`: a single image's outcome so far), '' where nothing was (or with --all-tags).
  */
 function interruptedReport(
   set: TargetSet,
@@ -214,18 +218,22 @@ function interruptedReport(
   opts: CopyOptions,
   run: TransferRun,
   t0: number,
+  read: ImageCopyOutcome | undefined,
 ): { result: CopyResult; failed: string[] } {
   const targets = set.list.map((t): CopyTargetReport => {
-    const { ok, written, error } = TargetSet.interruptedAt(t, opts.allTags ? undefined : t.tags);
+    const unchanged = read?.unchanged.has(t) ? t.tags : (t.tagsUnchanged ?? []);
+    const { ok, written, error } = TargetSet.interruptedAt(t, opts.allTags ? undefined : t.tags, unchanged);
     const r = results.get(t)!;
     if (!ok) return { ...r, ok: false, reference: '', digest: '', tags: written, error };
-    return { ...r, ok: true, reference: `${t.ref.registry}/${t.ref.repository}@${t.digestWritten!}`, digest: t.digestWritten!, tags: written };
+    // ok: every tag was written or held the image already (never with --all-tags: no list of tags).
+    const digest = t.digestWritten ?? read!.digest;
+    return { ...r, ok: true, reference: digestReference(t.ref, digest), digest, tags: [...t.tags], ...(unchanged.length ? { tagsUnchanged: [...unchanged] } : {}) };
   });
   const result: CopyResult = {
-    source: { reference: formatReference(srcRef), digest: '' },
+    source: { reference: formatReference(srcRef), digest: read?.sourceDigest ?? '', ...(read?.sourceMirror ? { mirror: read.sourceMirror } : {}) },
     digest: targets.find((t) => t.ok)?.digest ?? '',
-    mediaType: '',
-    digestChanged: false,
+    mediaType: read?.mediaType ?? '',
+    digestChanged: !!read?.sourceDigest && (read.graph?.rewritten ?? read.digest !== read.sourceDigest),
     targets,
     dryRun: !!opts.dryRun,
     timings: { total: Math.round(performance.now() - t0) },
@@ -241,7 +249,7 @@ function record(r: CopyTargetReport, t: TransferTarget, digest: string, got: Tag
   // the later tags' digests are in the report under their tags' images, not here.
   if (!r.digest) {
     r.digest = digest;
-    r.reference = `${t.ref.registry}/${t.ref.repository}@${digest}`;
+    r.reference = digestReference(t.ref, digest);
   }
   r.tags.push(...tags);
   // All its tags when the image was there already; else those that held it, not written again (a copy adding a --tag).

@@ -224,6 +224,12 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
         r.once('socket', (s: Socket) => {
           hasSocket = true;
           socket = s;
+          // From here the request may be written out (onUnsentAbort's test, the other way round):
+          // at once on a connected socket, once connected on a new one.
+          if (req.onSent) {
+            if (s.connecting) s.once('connect', req.onSent);
+            else req.onSent();
+          }
           // An answer sent before the body was all read (a proxy's 413) is read, not lost to the failed write.
           if (data !== undefined) holdWriteFailures(s);
           arm();

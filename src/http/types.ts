@@ -37,6 +37,13 @@ export interface HttpRequest {
    */
   unsentSignal?: AbortSignal;
   /**
+   * Told when an attempt of the request may start going out: the agent has given it a socket that
+   * is connected. Until then it waits in the agent's queue (or on a socket still connecting) and
+   * has reached no server: a write cut off before this was told, on every attempt, did not take
+   * effect at the registry (an interrupted manifest PUT: registry/manifests.ts).
+   */
+  onSent?: () => void;
+  /**
    * Told of each answer as its status and headers arrive, before any layer reads its body (the
    * body-wait middleware reads a 429's): what the headers alone say can be acted on while the
    * connection is still the answer's, before a request queued for it goes out.

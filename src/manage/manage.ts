@@ -14,7 +14,7 @@ import { parseManifest } from '../image/manifest.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import type { Platform } from '../image/types.js';
 import { silentLogger, type Logger } from '../log.js';
-import { checkTag, formatReference, manifestRef, parseReferenceAs, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
+import { checkTag, digestReference, formatReference, manifestRef, parseReferenceAs, referenceArgument, repositoryName, type ImageReference } from '../ref/reference.js';
 import { registryHostOf } from '../ref/registry.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import { checkArgument, checkOptions, REFERENCE_ARGUMENT, STRINGS, type Shape } from '../options-check.js';
@@ -423,7 +423,7 @@ export async function untagImageAs(reference: string | ImageReference, opts: Unt
       if (!(err instanceof NotFoundError) || (await client.headManifest(ref.repository, tag).catch(() => true)) !== undefined) throw err;
       log.info(`the DELETE of ${name} was answered 404 and the tag is gone: an earlier attempt whose answer was lost removed it`);
     }
-    log.info(`removed tag ${name}; manifest ${repositoryName(ref)}@${digest} stays`);
+    log.info(`removed tag ${name}; manifest ${digestReference(ref, digest)} stays`);
     return { reference: name, digest };
   }, 'tags');
 }
@@ -496,7 +496,7 @@ export async function deleteImageAs(reference: string | ImageReference, opts: De
     // By digest too: a missing manifest is then E_NOT_FOUND, whatever a registry answers to DELETE.
     const resolved = await resolveDigest(client, hintNames, ref, log);
     const digest = ref.digest ?? resolved.digest;
-    const byDigest = `${repositoryName(ref)}@${digest}`;
+    const byDigest = digestReference(ref, digest);
     let found: Dependents | undefined;
     try {
       found = await dependentsOf(client, ref, { ...resolved, digest }, log, listing, halt.signal);

@@ -25,6 +25,7 @@ import { formatPlatform } from '../image/platform.js';
 import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import { computeDiffId, firstChurningFile, type LayerResult } from '../layer/index.js';
 import { silentLogger } from '../log.js';
+import { digestReference } from '../ref/reference.js';
 import { ensureBytesBlob } from '../transfer/bytes-blob.js';
 import { SpareSession } from '../transfer/spare-session.js';
 import { TransferRun } from '../transfer/engine.js';
@@ -514,7 +515,7 @@ async function commitStage(set: TargetSet, layers: Map<TransferTarget, TargetSta
     const c = await set.commitManifests(t, top, children, held);
     for (const tag of c.unchanged) set.logger.info(`${t.ref.registry}/${t.ref.repository}:${tag} already holds ${c.digest}; not written again`);
     state.result = {
-      reference: `${t.ref.registry}/${t.ref.repository}@${c.digest}`,
+      reference: digestReference(t.ref, c.digest),
       digest: c.digest,
       mediaType: top.mediaType,
       tags: t.tags,

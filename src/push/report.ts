@@ -7,7 +7,7 @@ import { formatPlatform } from '../image/platform.js';
 import type { MediaFamily } from '../image/mediatypes.js';
 import type { Descriptor } from '../image/types.js';
 import { hashLayer, type LayerResult } from '../layer/index.js';
-import { formatReference } from '../ref/reference.js';
+import { digestReference, formatReference } from '../ref/reference.js';
 import type { TransferRun } from '../transfer/engine.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import type { BlobReport } from '../transfer/types.js';
@@ -107,10 +107,11 @@ export function allFailed(
 
 /**
  * The details an interrupted push's error carries (its abort, E_ABORTED): its report (`result`),
- * each target as the interruption left it (TargetSet.interruptedAt: the tags written, a manifest
- * PUT cut off, which may have taken effect), and `failed`, the targets that do not hold every tag.
- * The top-level fields are the first target's that holds them all, `''` where none does, as in
- * allFailed's; `targets` is there whether `to` was one target or several.
+ * each target as the interruption left it (TargetSet.interruptedAt: the tags written or found
+ * holding the image, a manifest PUT cut off, which may have taken effect), and `failed`, the
+ * targets that do not hold every tag. The top-level fields are the first target's that holds
+ * them all, `''` where none does, as in allFailed's; `targets` is there whether `to` was one
+ * target or several.
  */
 export function interruptedReport(
   run: TransferRun,
@@ -122,7 +123,9 @@ export function interruptedReport(
   const targets = set.list.map((t): PushTargetReport => {
     const { ok, error } = TargetSet.interruptedAt(t, t.tags);
     if (!ok) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, ...(error ? { error } : {}) };
-    return { reference: `${t.ref.registry}/${t.ref.repository}@${t.digestWritten!}`, target: formatReference(t.ref), digest: t.digestWritten!, tags: t.tags, ok: true, blobs: t.blobs };
+    // Tags found holding the image at the commit (ManifestCommit): nothing was written for them.
+    const unchanged = t.tagsUnchanged?.length ? { tagsUnchanged: [...t.tagsUnchanged] } : {};
+    return { reference: digestReference(t.ref, t.digestWritten!), target: formatReference(t.ref), digest: t.digestWritten!, tags: t.tags, ...unchanged, ok: true, blobs: t.blobs };
   });
   const first = targets.find((t) => t.ok);
   const result: PushResult = {

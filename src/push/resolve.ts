@@ -7,7 +7,7 @@ import { CHILD_MANIFEST_READS, checkIndexChildren, GraphBudget, parseManifest } 
 import { isImageConfigMediaType, MediaType, type MediaFamily } from '../image/mediatypes.js';
 import { formatPlatform, imagePlatforms, platformMatches } from '../image/platform.js';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, Platform } from '../image/types.js';
-import { manifestRef, type ImageReference } from '../ref/reference.js';
+import { digestReference, manifestRef, type ImageReference } from '../ref/reference.js';
 import type { RegistryClient } from '../registry/registry-client.js';
 import { platformChild } from '../transfer/graph.js';
 
@@ -50,7 +50,7 @@ export async function resolveBase(
   const parsed = parseManifest(top.bytes, top.mediaType);
   if (parsed.kind === 'image') {
     const notImage = artifactKind(parsed.manifest);
-    if (notImage) throw new UnsupportedError(`base ${ref.registry}/${ref.repository}@${top.digest} is not a container image (${notImage}): nothing to add layers to`);
+    if (notImage) throw new UnsupportedError(`base ${digestReference(ref, top.digest)} is not a container image (${notImage}): nothing to add layers to`);
     onManifest?.(parsed.manifest, familyOf(parsed.mediaType));
     const image = await readImage(client, ref.repository, top.digest, parsed.manifest);
     if (platformGiven && platform !== 'all' && !platformMatches(platform, image.platform)) {
@@ -58,7 +58,7 @@ export async function resolveBase(
     }
     return { digest: top.digest, ...(top.mirror ? { mirror: top.mirror } : {}), family: familyOf(parsed.mediaType), images: [image] };
   }
-  const name = `${ref.registry}/${ref.repository}@${top.digest}`;
+  const name = digestReference(ref, top.digest);
   // Bounded before any child is fetched: a hostile index must not turn into thousands of GETs.
   checkIndexChildren(parsed.index, name);
   // An artifact listed in the index (an SBOM, a signature: OCI 1.1 descriptors say artifactType)

@@ -224,6 +224,11 @@ export function repositoryName(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}`;
 }
 
+/** "host/repo@digest": the manifest `digest` in `ref`'s repository (its tag and digest left out), as results name what was written. */
+export function digestReference(ref: Pick<ImageReference, 'registry' | 'repository'>, digest: string): string {
+  return `${ref.registry}/${ref.repository}@${digest}`;
+}
+
 /** The same repository at `tag`; the digest is dropped so the new reference names what the tag points to. */
 export function withTag(ref: ImageReference, tag: string): ImageReference {
   const problem = tagProblem(tag);

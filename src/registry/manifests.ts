@@ -270,16 +270,28 @@ export class Manifests {
     return { bytes, mediaType, digest };
   }
 
-  /** PUT a manifest under a tag or digest; returns the digest, checked against the registry's. */
+  /**
+   * PUT a manifest under a tag or digest; returns the digest, checked against the registry's. Cut
+   * off before any attempt of it had a connected socket (HttpRequest.onSent), its AbortedError
+   * says so (`details.unsent`): an interrupted copy or push then knows the tag did not move.
+   */
   async put(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
     const http = this.http;
     const digest = sha256Digest(bytes);
-    const res = await http.request({
-      method: 'PUT',
-      url: await http.refUrl('PUT', repo, 'manifests', ref),
-      headers: { 'content-type': mediaType },
-      body: bytes,
-    });
+    let sent = false;
+    let res: HttpResponse;
+    try {
+      res = await http.request({
+        method: 'PUT',
+        url: await http.refUrl('PUT', repo, 'manifests', ref),
+        headers: { 'content-type': mediaType },
+        body: bytes,
+        onSent: () => (sent = true),
+      });
+    } catch (err) {
+      if (sent || !(err instanceof AbortedError)) throw err;
+      throw new AbortedError(err.message, { cause: err.cause, details: { ...err.details, unsent: true } });
+    }
     if (res.status !== 201 && res.status !== 200 && res.status !== 202) return http.failWrite(res, `PUT manifest ${this.name(repo, ref)}`, repo, 'the manifest PUT', false);
     await drain(res);
     const stated = res.headers['docker-content-digest'];

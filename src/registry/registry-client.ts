@@ -147,7 +147,11 @@ export interface RegistryClient {
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */
   getManifest(repo: string, ref: string): Promise<FetchedManifest>;
-  /** PUT a manifest under a tag or digest; resolves with its digest (checked against the registry's). */
+  /**
+   * PUT a manifest under a tag or digest; resolves with its digest (checked against the registry's).
+   * Interrupted before any of it went out (queued for a socket, its token or scheme still being
+   * asked), its AbortedError has `details.unsent: true`: the registry cannot have taken it.
+   */
   putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string>;
   /** DELETE a manifest by digest. */
   deleteManifest(repo: string, digest: string): Promise<void>;

@@ -99,5 +99,10 @@ export interface ImageCopyOutcome {
   referrersSkipped: Map<TransferTarget, SkippedReferrer[]>;
 }
 
+/** An outcome with nothing resolved yet: what copyImage fills. */
+export function newImageCopyOutcome(): ImageCopyOutcome {
+  return { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), tagsHeld: new Map(), referrers: new Map(), referrersSkipped: new Map() };
+}
+
 /** copyImage's shape: copies the image `ref` of `source` to every live target of `set`. */
 export type CopyImage = (set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions) => Promise<ImageCopyOutcome>;

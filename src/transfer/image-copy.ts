@@ -28,7 +28,7 @@ import type { FetchedManifest, ManifestHead } from '../registry/registry-client.
 import type { RepoEndpoint } from './types.js';
 import { notThePlatform, readGraph, type CopyGraph, type ManifestNode } from './graph.js';
 import { copyReferrers } from './referrers.js';
-import type { AlikeWarning, ImageCopyOptions, ImageCopyOutcome } from './image-copy-types.js';
+import { newImageCopyOutcome, type AlikeWarning, type ImageCopyOptions, type ImageCopyOutcome } from './image-copy-types.js';
 
 /**
  * What the first warning of an alike kind adds in a run of many (TransferRun.warnOnce): that the
@@ -55,9 +55,11 @@ export function warnAlikeOnce(run: { warnOnce(kind: string, line: string, later:
   return (kind, msg, about) => run.warnOnce(about ? `${kind} ${about}` : kind, `${label}${msg}`, laterAlike(kind, noun));
 }
 
-/** Copies the image `ref` of `source` to every live target of `set` (tags: each target's own). */
-export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions): Promise<ImageCopyOutcome> {
-  const outcome: ImageCopyOutcome = { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), tagsHeld: new Map(), referrers: new Map(), referrersSkipped: new Map() };
+/**
+ * Copies the image `ref` of `source` to every live target of `set` (tags: each target's own),
+ * filling `outcome` as it goes: the caller of an interrupted copy reads there what was resolved.
+ */
+export async function copyImage(set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions, outcome = newImageCopyOutcome()): Promise<ImageCopyOutcome> {
   // The no-op check: a HEAD does not count against Docker Hub's pull limit, a manifest GET does.
   // The source's and the targets' tags are asked at once: one round trip, not two. A platform
   // subset (a new index) is recognised by the record of its source it carries (image/subset.ts);

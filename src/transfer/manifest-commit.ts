@@ -41,6 +41,7 @@ export interface CommitTarget {
   ep: RepoEndpoint;
   tags: string[];
   tagsWritten?: string[];
+  tagsUnchanged?: string[];
   digestWritten?: string;
   tagsCut?: string[];
 }
@@ -63,6 +64,11 @@ export class ManifestCommit<T extends CommitTarget> {
    */
   async commitManifests(t: T, top: ManifestToWrite, children: readonly ManifestToWrite[] = [], held: ReadonlySet<string> = new Set(), tags: readonly string[] = t.tags): Promise<CommitResult> {
     const unchanged = tags.filter((tag) => held.has(tag));
+    if (unchanged.length) {
+      // What an interruption after this leaves there: these tags hold the image (interruptedAt).
+      (t.tagsUnchanged ??= []).push(...unchanged);
+      t.digestWritten ??= top.digest;
+    }
     if (unchanged.length === 0 && children.length) {
       // Image manifests need only their blobs, all in place by now: they go out together (one
       // round trip, not one per platform). An index child names manifests listed before it, so
@@ -85,13 +91,15 @@ export class ManifestCommit<T extends CommitTarget> {
    * PUTs `top` under `tag` (putManifest: the registry's digest is checked), recording on `t` what
    * an interruption leaves there: the tag written, or its PUT cut off (tagsCut) once the run's
    * signal has fired. A PUT cut off after it was sent may have taken effect, so an interrupted
-   * operation must not say that no tag was written at that target.
+   * operation must not say that no tag was written at that target; one cut before any of it went
+   * out (`details.unsent`: still queued for a socket, say) did not, and is not recorded as cut.
    */
   private async putTag(t: T, tag: string, top: ManifestToWrite): Promise<void> {
     try {
       await this.putManifest(t, tag, top);
     } catch (err) {
-      if (this.run.signal.aborted) (t.tagsCut ??= []).push(tag);
+      const unsent = err instanceof RegpushError && err.details.unsent === true;
+      if (this.run.signal.aborted && !unsent) (t.tagsCut ??= []).push(tag);
       throw err;
     }
     (t.tagsWritten ??= []).push(tag);

@@ -438,17 +438,24 @@ export class TargetSet {
 
   /**
    * What an interruption (the caller's abort) left at `t`, as its record of manifest PUTs says
-   * (TransferTarget.tagsWritten, tagsCut): `ok` where every tag of `tags` was written and none was
-   * cut off (without `tags`, never: copy --all-tags knows no list of tags in advance); else the
-   * error its report carries: the target's own failure, where it failed before the interruption,
-   * or E_ABORTED naming the tags written before it and the PUT that was cut off (which may have
-   * taken effect at the registry).
+   * (TransferTarget.tagsWritten, tagsCut): `ok` where every tag of `tags` was written or found
+   * holding the image already (`unchanged`: the target's tagsUnchanged, or the caller's where it
+   * knew so before any commit: copy's no-op check), and none was cut off (without `tags`, never: copy
+   * --all-tags knows no list of tags in advance); else the error its report carries: the target's
+   * own failure, where it failed before the interruption, or E_ABORTED naming the tags written
+   * before it and the PUT that was cut off (which may have taken effect at the registry). A PUT
+   * cut while still queued (never sent) is no PUT cut off: its tag did not move.
    */
-  static interruptedAt(t: TransferTarget, tags?: readonly string[]): { ok: boolean; written: string[]; error?: { code: ErrorCode; message: string } } {
+  static interruptedAt(
+    t: TransferTarget,
+    tags?: readonly string[],
+    unchanged: readonly string[] = t.tagsUnchanged ?? [],
+  ): { ok: boolean; written: string[]; error?: { code: ErrorCode; message: string } } {
     const written = t.tagsWritten ?? [];
     const cut = t.tagsCut ?? [];
     if (t.failed && t.failed.code !== 'E_ABORTED') return { ok: false, written, error: TargetSet.summary(t) };
-    if (tags && cut.length === 0 && tags.every((tag) => written.includes(tag))) return { ok: true, written };
+    const holds = (tag: string): boolean => written.includes(tag) || unchanged.includes(tag);
+    if (tags && cut.length === 0 && tags.every(holds)) return { ok: true, written };
     const where = `${t.ref.registry}/${t.ref.repository}`;
     const said = [
       written.length ? `tag${written.length === 1 ? '' : 's'} ${written.join(', ')} written before it` : '',

@@ -42,11 +42,14 @@ export interface TransferTarget {
   failed?: RegpushError;
   /**
    * The tags whose manifest PUT the registry answered with success in this run (ManifestCommit), the
-   * first digest written under them, and the tags whose PUT was cut off once the run's signal had
-   * fired (the request was on its way: it may have taken effect at the registry). An interrupted
-   * copy or push says from them what each target holds (its error's details.result).
+   * tags found holding the manifest already (not written again), the first digest written or found
+   * under them, and the tags whose PUT was cut off once the run's signal had fired (the request was
+   * on its way: it may have taken effect at the registry; one cut while still queued, unsent, is
+   * not among them). An interrupted copy or push says from them what each target holds (its
+   * error's details.result).
    */
   tagsWritten?: string[];
+  tagsUnchanged?: string[];
   digestWritten?: string;
   tagsCut?: string[];
 }

@@ -1,7 +1,9 @@
 // What an interrupted write says it left behind: a manifest PUT cut off after it was sent may have
 // taken effect (the registry stored it; only its answer was lost), so copy and push do not say that
 // no tag was written, and their error names what each target holds (details.result); tagImage
-// names the tags written before the interruption.
+// names the tags written before the interruption. A PUT still queued for a connection was never
+// sent: its tag did not move. A target whose tags held the image already is ok (nothing to write),
+// and an interrupted copy names the source digest it read.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,14 @@ const dirs: string[] = [];
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+/** A folder with one file, for push's `app`. */
+function appDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'regpush-interrupted-'));
+  dirs.push(d);
+  writeFileSync(join(d, 'server.js'), 'console.log("hi")\n');
+  return d;
+}
 
 /**
  * Makes `reg` store the manifest PUT to `repo` (under `tag`) and then never answer it: once
@@ -103,9 +113,7 @@ test('an interrupted copy before any manifest PUT: no tag was written, and the r
 test('an interrupted push whose manifest PUT took effect before its answer was cut: the error says so, and its result names the target', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/os', { tags: ['1'] });
-  const d = mkdtempSync(join(tmpdir(), 'regpush-interrupted-'));
-  dirs.push(d);
-  writeFileSync(join(d, 'server.js'), 'console.log("hi")\n');
+  const d = appDir();
   const op = new AbortController();
   storeThenInterrupt(dst, 'app', '1', op, Promise.resolve());
   const err = await push({ from: src.ref('base/os:1'), to: dst.ref('app:1'), app: [{ src: d, dest: '/app' }], retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
@@ -146,4 +154,115 @@ test('an interrupted tagImage names the tags written before the interruption, in
     ],
   );
   assert.deepEqual(err.details.failed, [`${reg.host}/app:d-1`, `${reg.host}/app:d-2`]);
+});
+
+test('an interrupted copy whose manifest PUT to a target was still waiting for a connection: that target is reported not written (its tag did not move), those sent as may have taken effect', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/app', { tags: ['1'] });
+  const repos = Array.from({ length: 20 }, (_, i) => `t${i}`);
+  const op = new AbortController();
+  // Held unanswered, each PUT keeps its connection: past the transport's 16 per host the others
+  // wait in the agent's queue, never sent. The interruption comes once 16 are at the registry.
+  let held = 0;
+  dst.fault({ kind: 'manifest', method: 'PUT' }, { kind: 'respond', respond: () => void (++held === 16 && op.abort()) });
+  const err = await copy({ from: src.ref('base/app:1'), to: repos.map((r) => dst.ref(`${r}:1`)), retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  const sent = new Set(dst.requests({ kind: 'manifest', method: 'PUT' }).map((r) => r.repo));
+  const unsent = repos.filter((r) => !sent.has(r));
+  assert.equal(sent.size, 16, 'the PUTs that had a connection reached the registry');
+  const result = failureResult(err, 'copy');
+  assert.deepEqual(
+    result?.targets.map((t) => [t.target, t.ok, t.error?.code]),
+    repos.map((r) => [`${dst.host}/${r}:1`, false, 'E_ABORTED']),
+  );
+  for (const [i, r] of repos.entries()) {
+    const message: string = result!.targets[i]!.error!.message;
+    if (sent.has(r)) assert.equal(message, `interrupted at ${dst.host}/${r}: the manifest PUT of 1 cut off: it may have taken effect at the registry`);
+    else assert.equal(message, `interrupted before any tag was written at ${dst.host}/${r}`, r);
+  }
+  // The error line names the PUTs that were sent, not those that never left the queue.
+  for (const r of sent) assert.ok(err.message.includes(`${dst.host}/${r}:1`), err.message);
+  for (const r of unsent) assert.ok(!err.message.includes(`${dst.host}/${r}:1`), `${r} was never sent: ${err.message}`);
+});
+
+test('an interrupted copy to a target that already held the image under every tag: that target is ok (unchanged), and the result names the source digest and media type read', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const opts = { retries: 0, ...fakeLibraryOptions(src, dst) };
+  await copy({ from: src.ref('base/app:1'), to: [dst.ref('a:1')], ...opts });
+  const op = new AbortController();
+  // b's first blob request is where the interruption lands: a holds the image, nothing to write there.
+  const interrupted = dst.seen({ kind: 'upload', method: 'POST', repo: 'b' }).then(() => op.abort());
+  dst.fault({ kind: 'upload', method: 'POST', repo: 'b' }, { kind: 'hold', until: interrupted });
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('a:1'), dst.ref('b:1')], signal: op.signal, ...opts }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  const result = failureResult(err, 'copy');
+  const [a, b] = result!.targets;
+  assert.deepEqual(
+    [a?.ok, a?.digest, a?.reference, a?.tags, a?.tagsUnchanged],
+    [true, img.digest, `${dst.host}/a@${img.digest}`, ['1'], ['1']],
+  );
+  assert.deepEqual([b?.ok, b?.error?.message], [false, `interrupted before any tag was written at ${dst.host}/b`]);
+  assert.deepEqual(err.details.failed, [`${dst.host}/b:1`]);
+  assert.deepEqual([result!.source.digest, result!.mediaType, result!.digest], [img.digest, img.mediaType, img.digest]);
+});
+
+test('an interrupted push to a target whose tags already held the image: that target is ok (unchanged), the one whose PUT was cut is not', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/os', { tags: ['1'] });
+  const d = appDir();
+  const opts = { from: src.ref('base/os:1'), app: [{ src: d, dest: '/app' }], retries: 0, ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, to: dst.ref('a:1') });
+  const op = new AbortController();
+  storeThenInterrupt(dst, 'b', '1', op, Promise.resolve());
+  const err = await push({ ...opts, to: [dst.ref('a:1'), dst.ref('b:1')], signal: op.signal }).then(
+    () => assert.fail('the push was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT', repo: 'a' }), 1, 'a was written by the first push only');
+  const result = failureResult(err, 'push');
+  assert.deepEqual(
+    result?.targets?.map((t) => [t.target, t.ok, t.digest, t.tagsUnchanged, t.error?.code]),
+    [
+      [`${dst.host}/a:1`, true, first.digest, ['1'], undefined],
+      [`${dst.host}/b:1`, false, '', undefined, 'E_ABORTED'],
+    ],
+  );
+  assert.deepEqual(err.details.failed, [`${dst.host}/b:1`]);
+});
+
+test('an interrupted push whose tag at one target held the image already, cut in another target\'s transfer: that target is ok (unchanged)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const base = src.seedImage('base/os', { tags: ['1'] });
+  const opts = { from: src.ref('base/os:1'), app: [{ src: appDir(), dest: '/app' }], retries: 0, ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, to: dst.ref('a:1') });
+  const layer = first.layers!.find((l) => l.name === 'app layer')!.digest;
+  const op = new AbortController();
+  // The app layer goes to b (an upload, or a mount from a) once every target's tag was asked
+  // about: the interruption lands there. The base layers b reads from the source are held until
+  // then, so b's transfer is cut (b set aside); a, with nothing to write, still gets its commit.
+  const interrupted = dst.seen({ kind: 'upload', repo: 'b', digest: layer }).then(() => op.abort());
+  for (const l of base.layers) src.fault({ kind: 'blob', method: 'GET', digest: l.digest }, { kind: 'hold', until: interrupted });
+  const err = await push({ ...opts, to: [dst.ref('a:1'), dst.ref('b:1')], signal: op.signal }).then(
+    () => assert.fail('the push was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1, 'only the first push wrote a manifest');
+  const result = failureResult(err, 'push');
+  assert.deepEqual(
+    result?.targets?.map((t) => [t.target, t.ok, t.digest, t.reference, t.tagsUnchanged, t.error?.message]),
+    [
+      [`${dst.host}/a:1`, true, first.digest, `${dst.host}/a@${first.digest}`, ['1'], undefined],
+      [`${dst.host}/b:1`, false, '', '', undefined, `interrupted before any tag was written at ${dst.host}/b`],
+    ],
+  );
+  assert.equal(result?.digest, first.digest);
 });
