@@ -85,6 +85,23 @@ export class AuthMemory {
     return { lead: { answered: (challenge) => end(challenge, true), unanswered: () => end(undefined, false) } };
   }
 
+  /**
+   * The first answer to `registry` that a request of the run has led (firstAnswer), settled or
+   * still awaited, without joining it as a request that waits; undefined where none has led, or
+   * its attempt said nothing (an error, a 5xx). For a token fetched ahead
+   * (AuthMiddleware.prefetch): that answer names the challenge, so no request is sent to learn it.
+   */
+  firstAnswerLed(registry: string): Readonly<FirstAnswer> | undefined {
+    return this.firstAnswers.get(registry);
+  }
+
+  /**
+   * The `GET /v2/` sent ahead to each registry (by the key `known` takes) whose challenge nothing
+   * else was going to name before the image it is for starts (AuthMiddleware.prefetch): at most
+   * one per registry and run, whatever it answered, shared by the fetches ahead that wait for it.
+   */
+  readonly askedAhead = new Map<string, Promise<void>>();
+
   private readonly credentials = new Map<string, Promise<Credential | undefined>>();
 
   /**

@@ -111,16 +111,19 @@ export interface AuthMiddleware extends Middleware {
    * need, when that is known before any request: the registry's token challenge has been seen (or
    * is presumed) in this operation. Otherwise, or on any failure, it does nothing: the request
    * itself then fetches and reports as always. A sync calls it for the images about to start, so
-   * that each one's token round trip is off its path.
+   * that each one's token round trip is off its path. `ask` (a `GET /v2/` sent without
+   * credentials: HttpRegistryClient.askChallenge) first learns the challenge where nothing else
+   * would name it before the requests the token is for go out (askAhead): a mirror no image has
+   * read through yet knows no token service to fetch from.
    */
-  prefetch(signal?: AbortSignal): Promise<void>;
+  prefetch(signal?: AbortSignal, ask?: () => Promise<HttpResponse>): Promise<void>;
   /**
    * Hears the answer to a request this middleware did not send: the scheme probe's GET /v2/
-   * (registry/scheme-probe.ts), sent without credentials. Its 401 names the registry's challenge,
-   * which is then answered up front by every request, of this client and of every other client of
-   * the operation (AuthMemory), instead of each paying a 401 of its own; its answer over TLS makes
-   * the registry an https one before any token is asked for. Never throws: a challenge it cannot
-   * read is left for a request's own 401 to report.
+   * (registry/scheme-probe.ts), or the one a prefetch sends (its `ask`), without credentials. Its
+   * 401 names the registry's challenge, which is then answered up front by every request, of this
+   * client and of every other client of the operation (AuthMemory), instead of each paying a 401
+   * of its own; its answer over TLS makes the registry an https one before any token is asked for.
+   * Never throws: a challenge it cannot read is left for a request's own 401 to report.
    */
   heard(res: HttpResponse): void;
   /**
@@ -199,12 +202,48 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
 
   // What a first request with the client's scopes would send, worked out now (the token lands in
   // the cache); nothing when the scheme is not known yet.
-  const prefetch = async (signal?: AbortSignal): Promise<void> => {
+  const prefetch = async (signal?: AbortSignal, ask?: () => Promise<HttpResponse>): Promise<void> => {
     try {
+      if (ask && !(await askAhead(ask))) return;
       await proactive(mergeScopes([...opts.scopes, ...state.learnedScopes]), { tokenFetches: 0 }, signal);
     } catch {
       // The request fetches again and reports what goes wrong.
     }
+  };
+
+  /**
+   * Learns the registry's challenge for a prefetch (`ask`), where nothing else will name it before
+   * the requests the token is for go out: nothing heard, remembered or presumed in the operation,
+   * and no scheme probe (an 'auto' registry's names it). Where a request of the run has led its
+   * first answer (AuthMemory.firstAnswerLed), that answer's Bearer challenge is presumed, as a
+   * request waiting for it presumes it, and nothing is sent; otherwise `ask` goes, once per
+   * registry and run (AuthMemory.askedAhead), and its answer is heard as the scheme probe's is.
+   * False where the prefetch is not to fetch the token: a challenge learnt here may be learnt
+   * beside an image reading there for the first time, whose token request would carry the same
+   * login, and a login not yet accepted in the run goes out once only, from a request (a wrong
+   * password, sent twice at once, counts twice towards an account lockout): the image then fetches
+   * its token on its path, but meets no 401. Anonymous tokens, and a login accepted already, are
+   * fetched ahead.
+   */
+  const askAhead = async (ask: () => Promise<HttpResponse>): Promise<boolean> => {
+    state.recall();
+    const memory = opts.memory;
+    if (!memory || opts.scheme === 'auto' || state.mode !== 'unknown') return true;
+    const led = memory.firstAnswerLed(memoryKey);
+    if (led) {
+      const challenge = await led.answer;
+      if (challenge?.scheme === 'bearer') state.presume(challenge);
+    } else {
+      let asked = memory.askedAhead.get(memoryKey);
+      if (!asked) {
+        log.debug(`auth: nothing names ${opts.registry}'s challenge yet; asking it with GET /v2/ ahead of the requests of the image it is for`);
+        asked = ask().then(heard, () => undefined);
+        memory.askedAhead.set(memoryKey, asked);
+      }
+      await asked;
+    }
+    const cred = await credentials.get();
+    return cred === undefined || accepted.has(who(cred));
   };
 
   const heard = (res: HttpResponse): void => {
@@ -212,7 +251,7 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     if (res.url.startsWith('https:')) bearer.registryAnsweredOverTls();
     const challenge = res.status === 401 ? challengeOf(res) : undefined;
     if (!challenge) return;
-    log.debug(`auth: ${opts.registry} named its challenge (${challenge.scheme}) to the scheme probe; requests answer it up front`);
+    log.debug(`auth: ${opts.registry} named its challenge (${challenge.scheme}) to a GET /v2/ sent without credentials (the scheme probe, or one sent ahead); requests answer it up front`);
     state.hear(challenge);
   };
 

@@ -16,7 +16,7 @@ import { mergeScopes } from '../auth/scope.js';
 import { ProtocolError } from '../errors.js';
 import { drain } from '../http/response.js';
 import type { Transport } from '../http/transport.js';
-import { compose, type RequestBody } from '../http/types.js';
+import { compose, type HttpResponse, type RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
 import { isDockerHub } from '../ref/registry.js';
 import { hostEntryFor } from '../ref/host-address.js';
@@ -28,6 +28,7 @@ import { NameLists } from './name-lists.js';
 import { ReferrersApi } from './referrers-api.js';
 import type { FetchedManifest, InterruptedSession, ManifestHead, MountResult, PullsReader, ReferrerEntry, RegistryClient, UploadSession } from './registry-client.js';
 import { RegistryHttp } from './registry-http.js';
+import { PROBE_DRAIN_MS } from './scheme-probe.js';
 import { TagsSeen } from './tags-seen.js';
 
 /** How to reach and authenticate to one registry. */
@@ -171,13 +172,26 @@ export class HttpRegistryClient implements RegistryClient {
    * (AuthMiddleware.prefetch), once the base URL is known: a loopback registry's scheme probe,
    * which the first requests to it send anyway, names the challenge (AuthMiddleware.heard). A sync
    * asks for the next images' tokens as its first images start, before any answer has come; asked
-   * then, nothing was known and those images fetched their tokens on their own paths. Never fails.
+   * then, nothing was known and those images fetched their tokens on their own paths. With
+   * `askChallenge` (a mirror's client: MirroredClient.prefetchAuth), a registry whose challenge
+   * nothing will name before that image starts is asked it first (AuthMiddleware.prefetch's
+   * `ask`: one `GET /v2/` without credentials per registry and run). Never fails.
    */
-  prefetchAuth(): void {
+  prefetchAuth(o: { askChallenge?: boolean } = {}): void {
     this.http.base().then(
-      () => this.auth.prefetch(this.signal),
+      () => this.auth.prefetch(this.signal, o.askChallenge ? () => this.askChallenge() : undefined),
       () => undefined,
     );
+  }
+
+  /**
+   * `GET /v2/` without credentials or retries (a failure only leaves the challenge to the image's
+   * own requests), its small body read so that its connection is free for the next request.
+   */
+  private async askChallenge(): Promise<HttpResponse> {
+    const res = await this.transport.sendOnce({ method: 'GET', url: await this.http.url(''), signal: this.signal, label: 'challenge' });
+    await drain(res, PROBE_DRAIN_MS);
+    return res;
   }
 
   /** Docker Hub by name (its limit counts manifest GETs), any other registry once it has sent rate-limit headers. */

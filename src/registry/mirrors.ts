@@ -283,10 +283,17 @@ export class MirroredClient implements RegistryClient {
    * none is (as warm). Without it a sync's next image read through a mirror asked for its token
    * only once it had started, a round trip to the token service on its path, where a source read
    * directly had it in hand. The registry itself is not asked while a mirror answers: its token
-   * is needed only when that one fails. Never fails (each client's prefetch never does).
+   * is needed only when that one fails. A mirror no image has read through yet has no token
+   * service known to fetch from (a per-namespace mirror the run's first images do not read, the
+   * next mirror once the one before is given up): it is asked its challenge first, with one
+   * `GET /v2/` (askChallenge: AuthMiddleware.prefetch, which sends nothing where the challenge is
+   * known, presumed, or about to be named by a request's own answer), while the image before
+   * still runs: the image then starts with its token, not with a 401 and a token fetch on its
+   * path. The registry itself is never asked so (its own reads meet its challenge as ever). Never
+   * fails (each client's prefetch never does).
    */
   prefetchAuth(): void {
-    for (const first of this.firstClients()) first.prefetchAuth?.();
+    for (const first of this.firstClients()) first.prefetchAuth?.({ askChallenge: first !== this.upstream });
   }
 
   /**

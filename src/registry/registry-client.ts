@@ -104,8 +104,10 @@ export interface RegistryClient {
   /**
    * Fetches the token its requests will need, where the registry's token service is known already
    * or named by the scheme probe, which it waits for (and sends, where no client has yet) (optional; never fails).
+   * `askChallenge`: where nothing names it yet, ask the registry first with a `GET /v2/` of its own
+   * (once per registry and run: AuthMiddleware.prefetch), as a mirror's client is asked to.
    */
-  prefetchAuth?(): void;
+  prefetchAuth?(o?: { askChallenge?: boolean }): void;
   /** Calls `fn` once, when a tag is first seen absent where none was seen present (optional). */
   whenTagAbsent?(fn: () => void): void;
   /**

@@ -7,13 +7,16 @@
 //
 // The registry here is scripted below the real transport (its `inner` middlewares: retries,
 // redirects and the per-attempt hooks all run; no socket is opened), so that it can be an https
-// one, which a loopback registry never is (its scheme is probed).
+// one, which a loopback registry never is (its scheme is probed). Also: a token fetched ahead for
+// a registry whose challenge nothing has named yet (a mirror no image has read through), which
+// asks it with one GET /v2/ only where no request of the run is about to name it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { AuthMemory } from '../../src/auth/auth-memory.js';
 import { authMiddleware } from '../../src/auth/middleware.js';
 import type { Credential } from '../../src/auth/credential-types.js';
+import type { Challenge } from '../../src/auth/challenge.js';
 import { NetworkError } from '../../src/errors.js';
 import { Transport } from '../../src/http/transport.js';
 import { compose, type HttpRequest, type HttpResponse, type Middleware } from '../../src/http/types.js';
@@ -287,4 +290,108 @@ test('Basic refused where the run recorded Basic: still E_AUTH, and a token the 
   assert.equal(reg.seen.filter((s) => s.repo === 'legacy/app').length, 3);
   assert.equal(reg.seen.filter((s) => s.repo === 'team/app0').length, 2);
   assert.equal(reg.seen.filter((s) => s.what === 'GET /token repository:team/app0:pull').length, 1);
+});
+
+/**
+ * A token fetched ahead (AuthMiddleware.prefetch) for a registry whose challenge nothing has named
+ * in the run, as a sync asks for the next image read through a mirror no image has read through
+ * yet: `ask` stands for the `GET /v2/` the client sends without credentials (counted), answered
+ * with the registry's challenge.
+ */
+function askAhead(reg: ReturnType<typeof scriptedRegistry>) {
+  const asks = { count: 0 };
+  const ask = async (): Promise<HttpResponse> => {
+    asks.count++;
+    return reg.reply(401, `${reg.origin}/v2/`, { 'www-authenticate': `Bearer realm="${reg.origin}/token",service="${HOST}"` });
+  };
+  return { asks, ask };
+}
+
+/** A client of one repository of the scripted registry, sharing `memory`: its auth middleware and its authenticated send. */
+function clientOf(reg: ReturnType<typeof scriptedRegistry>, transport: Transport, repo: string, memory: AuthMemory, o: { credential?: Credential; scheme?: 'https' | 'http' | 'auto'; presume?: () => Challenge | undefined } = {}) {
+  const auth = authMiddleware({ registry: HOST, scheme: o.scheme ?? 'https', scopes: [`repository:${repo}:pull`], credential: async () => o.credential, tokenSend: transport.send, presumedTokenSend: transport.sendOnce, memory, ...(o.presume ? { presume: o.presume } : {}) });
+  const send = compose(transport.send, auth);
+  const read = () => send({ method: 'GET', url: `${reg.origin}/v2/${repo}/manifests/1` }).then((res) => (res.body.resume(), res.status));
+  return { auth, read };
+}
+
+/** Runs `fn` with a transport to the scripted registry (no retries), closed after it. */
+async function withTransport(reg: ReturnType<typeof scriptedRegistry>, fn: (transport: Transport) => Promise<void>): Promise<void> {
+  const transport = new Transport({ retry: { retries: 0 }, inner: [reg.inner] });
+  try {
+    await fn(transport);
+  } finally {
+    transport.close();
+  }
+}
+
+const tokenAsked = (reg: ReturnType<typeof scriptedRegistry>, repo: string) => reg.seen.filter((s) => s.what === `GET /token repository:${repo}:pull`).length;
+
+for (const scheme of ['https', 'http'] as const) {
+  test(`fetched ahead where nothing names the challenge (${scheme}): one GET /v2/ for the run, shared by two prefetches; each image's token is fetched, and its read meets no 401`, async () => {
+    const reg = scriptedRegistry({ scheme });
+    const { asks, ask } = askAhead(reg);
+    await withTransport(reg, async (transport) => {
+      const memory = new AuthMemory();
+      const [a, b] = ['team/app0', 'team/app1'].map((repo) => clientOf(reg, transport, repo, memory, { scheme }));
+      await Promise.all([a!.auth.prefetch(undefined, ask), b!.auth.prefetch(undefined, ask)]);
+      assert.equal(asks.count, 1);
+      assert.deepEqual([tokenAsked(reg, 'team/app0'), tokenAsked(reg, 'team/app1')], [1, 1]);
+      assert.deepEqual([await a!.read(), await b!.read()], [200, 200]);
+      assert.deepEqual(reg.unauthorized(), []);
+      await b!.auth.prefetch(undefined, ask);
+      assert.equal(asks.count, 1, 'not asked again once known');
+    });
+  });
+}
+
+test('fetched ahead while a request leads the registry\'s first answer: nothing is asked; the token is fetched once that answer names the challenge', async () => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const reg = scriptedRegistry({ hold: (repo, nth) => (repo === 'team/app0' && nth === 0 ? released : undefined) });
+  const { asks, ask } = askAhead(reg);
+  await withTransport(reg, async (transport) => {
+    const memory = new AuthMemory();
+    const first = clientOf(reg, transport, 'team/app0', memory);
+    const next = clientOf(reg, transport, 'team/app1', memory);
+    const reading = first.read();
+    await reg.arrival('team/app0');
+    const prefetched = next.auth.prefetch(undefined, ask);
+    release();
+    await prefetched;
+    assert.equal(await reading, 200);
+    assert.equal(asks.count, 0);
+    assert.equal(tokenAsked(reg, 'team/app1'), 1);
+    assert.equal(await next.read(), 200);
+    assert.deepEqual(reg.unauthorized(), ['GET /v2/team/app0/manifests/1'], 'the first request\'s own 401 only');
+  });
+});
+
+test('fetched ahead where the challenge is presumed, or a scheme probe names it (auto): nothing is asked', async () => {
+  const reg = scriptedRegistry();
+  const { asks, ask } = askAhead(reg);
+  await withTransport(reg, async (transport) => {
+    const presumed = clientOf(reg, transport, 'team/app0', new AuthMemory(), { presume: () => ({ scheme: 'bearer', params: { realm: `${reg.origin}/token`, service: HOST } }) });
+    await presumed.auth.prefetch(undefined, ask);
+    assert.equal(tokenAsked(reg, 'team/app0'), 1, 'the presumed realm is asked for the token');
+    await clientOf(reg, transport, 'team/app1', new AuthMemory(), { scheme: 'auto' }).auth.prefetch(undefined, ask);
+    assert.equal(asks.count, 0);
+  });
+});
+
+test('fetched ahead with a login not yet accepted in the run: the challenge is learnt, the token is not fetched (the login goes out first from a request); once accepted, it is', async () => {
+  const reg = scriptedRegistry();
+  const { asks, ask } = askAhead(reg);
+  await withTransport(reg, async (transport) => {
+    const memory = new AuthMemory();
+    const [a, b] = ['team/app0', 'team/app1'].map((repo) => clientOf(reg, transport, repo, memory, { credential: ALICE }));
+    await a!.auth.prefetch(undefined, ask);
+    assert.equal(asks.count, 1);
+    assert.equal(tokenAsked(reg, 'team/app0'), 0, 'no token fetched ahead with a login the run has not seen accepted');
+    assert.equal(await a!.read(), 200);
+    assert.deepEqual(reg.unauthorized(), [], 'the read answered the challenge learnt ahead up front');
+    await b!.auth.prefetch(undefined, ask);
+    assert.equal(tokenAsked(reg, 'team/app1'), 1, 'fetched ahead once the login was accepted');
+    assert.equal(asks.count, 1);
+  });
 });

@@ -497,6 +497,25 @@ test('a registry whose namespaces have different mirrors: the next image\'s toke
   }
 });
 
+test('a sync\'s next image read through a mirror nothing has read through yet: one GET /v2/ there ahead names its challenge, its token is fetched while the image before runs, and it meets no 401', async () => {
+  const { src, a, b, dst, mirrors } = await perNamespace();
+  const spec = parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', ...['team/app', 'ops/app', 'ops/base'].map((r) => `  - { source: ${src.ref(r)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
+  const r = await sync({ spec, images: 1, jobs: 3, mirrors, ...fakeLibraryOptions(src, a, b, dst) });
+  assert.deepEqual(r.units.map((u) => u.targets[0]!.action), ['copied', 'copied', 'copied']);
+  const atB = b.requests().map((q) => `${q.method} ${q.kind === 'token' ? `token ${q.query.scope}` : q.path} ${q.status}`);
+  // Mirror B (ops/) is first read by the second image: asked its challenge once, before anything else there.
+  assert.equal(b.count({ kind: 'ping' }), 1, atB.join('\n'));
+  assert.equal(b.requests()[0]!.kind, 'ping', atB.join('\n'));
+  const firstManifest = b.requests().find((q) => q.kind === 'manifest')!;
+  const opsAppToken = b.requests().find((q) => q.kind === 'token' && (q.query.scope ?? '').includes('repository:ops/app:'));
+  assert.ok(opsAppToken && opsAppToken.seq < firstManifest.seq, `the second image's token came before its first manifest request:\n${atB.join('\n')}`);
+  assert.equal(b.count({ kind: 'manifest', status: 401 }), 0, `no manifest request at mirror B met a 401:\n${atB.join('\n')}`);
+  assert.equal(tokensFor(b, 'ops/app'), 1);
+  // Mirror A is read by the first image, whose own first answer names its challenge: nothing is sent ahead there.
+  assert.equal(a.count({ kind: 'ping' }), 0);
+  assert.equal(src.connectionsAt.length, 0, 'the registry itself is not asked anything');
+});
+
 test('a sync whose images are all served by their namespaces\' mirrors opens no connection to the registry itself; one a mirror lacks is read there', async () => {
   const { src, a, b, dst, mirrors } = await perNamespace();
   const spec = (repos: string[]) => parseSyncFile(['defaults:', `  targets: [${dst.host}/copy]`, 'images:', ...repos.map((r) => `  - { source: ${src.ref(r)}, tags: ["1"] }`), ''].join('\n'), 'sync.yaml');
