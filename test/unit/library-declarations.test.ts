@@ -54,7 +54,7 @@ const ENTRIES: Record<string, { offers: string; extras: string[] }> = {
     extras: [],
   },
   'transfer/concurrency.d.ts': { offers: 'DEFAULT_JOBS, DEFAULT_IMAGES', extras: [] },
-  'ref/reference.d.ts': { offers: 'parseReference(), formatReference(), ImageReference', extras: ['checkTag', 'manifestRef', 'referenceArgument', 'repositoryName', 'withTag'] },
+  'ref/reference.d.ts': { offers: 'parseReference(), formatReference(), ImageReference', extras: ['checkTag', 'digestReference', 'manifestRef', 'referenceArgument', 'repositoryName', 'withTag'] },
   'registry/mirror-config.d.ts': {
     offers: 'mirrorsFromRegistriesConf(), mirrorsFromDaemonJson(), insecureFromDaemonJson(), mergeMirrorMaps(), MirrorMap…',
     extras: [],
