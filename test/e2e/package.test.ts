@@ -78,9 +78,10 @@ test('the packed tarball: LICENSE and types inside, no scripts, installs cleanly
   for (const f of ['package/LICENSE', 'package/README.md', 'package/dist/src/index.d.ts', 'package/dist/cli/regpush.cjs']) assert.ok(files.includes(f), f);
   // The reference the README's Credentials, Connections and Library sections sum up and link to
   // goes with it, so the installed README does not lose what it held before those sections moved;
-  // so does the detail its command and flag tables sum up in a line each (push, layers, copy, the
-  // everyday registry commands).
-  for (const f of ['docs/credentials.md', 'docs/connections.md', 'docs/library.md', 'docs/push.md', 'docs/layers.md', 'docs/copy.md', 'docs/registry-commands.md']) {
+  // so does the detail its command and flag tables and its Output section sum up in a line each
+  // (push, layers, copy, the everyday registry commands, output), and the pages its sync, registry
+  // and performance sections link to.
+  for (const f of ['docs/credentials.md', 'docs/connections.md', 'docs/library.md', 'docs/push.md', 'docs/layers.md', 'docs/copy.md', 'docs/registry-commands.md', 'docs/output.md', 'docs/sync.md', 'docs/registry-quirks.md', 'docs/performance.md']) {
     assert.ok(files.includes(`package/${f}`), f);
   }
   assert.ok(!files.some((f) => f.startsWith('package/dist/test/') || f.startsWith('package/src/') && !f.endsWith('.json')), 'no tests or sources');
