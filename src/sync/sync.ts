@@ -38,7 +38,7 @@ import { anchorPaths } from '../registry/working-directory.js';
 import { checkImages, checkJobs } from '../transfer/concurrency.js';
 import { TransferRun } from '../transfer/engine.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import type { TransferTarget } from '../transfer/target-set.js';
+import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
@@ -453,7 +453,15 @@ async function syncUnit(
   ownerOf: PullsOwnerOf,
 ): Promise<SyncUnitReport> {
   const source = formatReference(w.unit.source);
-  const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true, image: source });
+  let set: TargetSet;
+  try {
+    set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true, image: source });
+  } catch (err) {
+    // A target the configuration refuses (registries.conf's `blocked`: E_DENIED, before any
+    // request) fails this image, as a blocked source does; thrown from here it rejected the whole
+    // sync without its report while the other images went on unawaited.
+    return notAttemptedFor(w, lines.of(asRegpushError(err)));
+  }
   const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
   // The breaker counts images, not targets: once per registry the unit writes to (two prefixes
   // on one registry must not count an image twice), and a success there by any of its targets wins.

@@ -1,6 +1,7 @@
 // sync's report when the caller's signal cuts it short: each target of a unit as the interruption
 // left it (interruptedTarget), read from its record of manifest PUTs as copy's interrupted report
-// reads it; and the entries whose rule matched no tag (noMatch), in whatever report the error carries.
+// reads it; and the entries whose rule matched no tag (noMatch), in whatever report the error
+// carries. Also an image that fails before its transfer starts (a blocked target): in the report.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AbortedError, RegistryError } from '../../src/errors.js';
@@ -71,4 +72,27 @@ test('interrupted as an image meets a failure outside its own report (a target t
   assert.equal(err.code, 'E_ABORTED', err.message);
   const result = err.details.result as SyncResult;
   assert.deepEqual(result.noMatch, [{ entry: `images[0] (${src.ref('rc')})`, source: src.ref('rc'), listed: 2 }]);
+});
+
+test('a target the configuration blocks fails its image (E_DENIED, no request to it), reported with the others: the sync is not rejected without its report', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  for (const n of ['app1', 'app2', 'app3']) src.seedImage(n, { tags: ['1'] });
+  const spec = parseSyncFile(['images:', ...['app1', 'app2', 'app3'].map((n) => `  - { source: ${src.ref(`${n}:1`)}, targets: [${dst.host}/${n === 'app2' ? 'blocked' : 'm'}] }`), ''].join('\n'), 'sync.yaml');
+  const err = await sync({ spec, images: 1, ...fakeLibraryOptions(src, dst), blocked: { [`${dst.host}/blocked`]: 'registries.conf' }, retries: 0 }).then(
+    () => assert.fail('the sync succeeded'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_PARTIAL', err.message);
+  const result = err.details.result as SyncResult;
+  assert.deepEqual(
+    result.units.map((u) => [u.source, u.ok, u.error?.code, u.targets.map((t) => t.action)]),
+    [
+      [src.ref('app1:1'), true, undefined, ['copied']],
+      [src.ref('app2:1'), false, 'E_DENIED', ['failed']],
+      [src.ref('app3:1'), true, undefined, ['copied']],
+    ],
+  );
+  assert.match(result.units[1]!.error!.message, /blocked/);
+  assert.equal(dst.count({ repo: 'blocked/app2' }), 0, 'nothing sent to the blocked target');
+  assert.ok(dst.manifest('m/app3', '1'), 'the image after it is copied, and awaited');
 });
