@@ -17,9 +17,9 @@ export interface ImageReference {
   /** Repository path, e.g. "library/nginx" or "dotnet/core/aspnet". */
   repository: string;
   /** Tag; undefined when only a digest was given, "latest" when neither was given. */
-  tag?: string;
+  tag?: string | undefined;
   /** "sha256:<64 hex>" or "sha512:<128 hex>". */
-  digest?: string;
+  digest?: string | undefined;
 }
 
 /**

@@ -174,11 +174,11 @@ export type TagRule =
 export interface TagFilter {
   kind: 'filter';
   /** JavaScript regular expression source, unanchored (use ^ and $ to anchor). */
-  regex?: string;
+  regex?: string | undefined;
   /** A node-semver range such as ">=2.0.0 <3.0.0". */
-  semver?: string;
+  semver?: string | undefined;
   /** Keep only the N highest versions that pass the other filters. */
-  newest?: number;
+  newest?: number | undefined;
   /** Whether semver pre-release tags (1.2.3-rc.1, also 1.2.3-alpine) take part in semver and newest. */
   prerelease: boolean;
 }
@@ -194,9 +194,9 @@ export interface SyncImage {
   /** Source registry and repository; `digest` set for a pinned source; `tag` never set. */
   source: ImageReference;
   /** Which tags to copy; undefined exactly when the source is pinned by digest. */
-  tags?: TagRule;
+  tags?: TagRule | undefined;
   /** For a pinned source written `repo:tag@sha256:…`: the tag its prefix targets get. */
-  pinnedTag?: string;
+  pinnedTag?: string | undefined;
   /** Where to write; never empty, no duplicates. */
   destinations: readonly SyncDestination[];
   /** "all" (every platform, digest kept) or canonical "os/arch[/variant]" strings. */
@@ -209,7 +209,7 @@ export interface SyncImage {
    * units whose `<key>:<tag>` (a pinned source: `<key>@<digest>`) hashes to it, for one repository
    * of many tags. parseSyncFile sets it only for 'tag'.
    */
-  shard?: 'repository' | 'tag';
+  shard?: 'repository' | 'tag' | undefined;
 }
 
 /** A checked sync file. */

@@ -9,7 +9,7 @@ import type { OptionNames } from '../option-names.js';
 import { formatReference, repositoryName, type ImageReference } from '../ref/reference.js';
 import type { TransferRun } from '../transfer/engine.js';
 import type { ImageCopyOutcome } from '../transfer/image-copy-types.js';
-import type { TransferTarget } from '../transfer/target-set.js';
+import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import type { SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncUnitReport } from './options.js';
 import { byEntryThenSource } from './report-order.js';
 
@@ -158,6 +158,23 @@ export function targetResult(t: TransferTarget, error: FailureLine | undefined, 
   if (skipped?.length) r.skippedReferrers = skipped;
   if (error) r.error = error;
   return r;
+}
+
+/**
+ * A target of a unit the caller's interruption cut short (`unitFailure`: its E_ABORTED), as the
+ * interruption left it, read from the target's record of manifest PUTs as copy's interrupted
+ * report reads it (TargetSet.interruptedAt): `copied`, with the digest written, where its tag was
+ * written before the signal and no PUT of it was cut off; otherwise failed, saying whether the tag
+ * was written, its PUT cut off (which may have taken effect) or nothing was. Failed with every
+ * other target said as before, the line gave a tag already in place as missing. A target that
+ * failed on its own before the signal keeps its own failure; one named by digest alone (no tag to
+ * go by) the unit's.
+ */
+export function interruptedTarget(t: TransferTarget, run: TransferRun, lines: FailureLines, unitFailure: RegpushError): SyncTargetReport {
+  if (t.tags.length === 0 || (t.failed && t.failed.code !== 'E_ABORTED')) return targetResult(t, targetError(t, run, lines, unitFailure), false);
+  const at = TargetSet.interruptedAt(t, t.tags);
+  if (at.ok) return { ...targetResult(t, undefined, false), digest: t.digestWritten ?? '' };
+  return targetResult(t, lines.of(unitFailure, at.error?.message ?? unitFailure.message), false);
 }
 
 /** A target of a unit not attempted (a clash refused, an outage, the run interrupted): failed with the unit's `error`, nothing moved. */

@@ -40,8 +40,8 @@ const SHARD_INDEX_ENV = 'JOB_COMPLETION_INDEX';
 /**
  * Parses a shard's text, as `--shard` takes it: "I/N", or "/N" to take I from JOB_COMPLETION_INDEX
  * in `env` (default: none; pass `process.env` to read the process's). Throws UsageError (E_USAGE)
- * saying what is wrong, or InputError (E_INPUT) where JOB_COMPLETION_INDEX is no whole number or
- * past the shard count: the environment's mistake, not the caller's.
+ * saying what is wrong, or InputError (E_INPUT) where "/N" meets a JOB_COMPLETION_INDEX that is
+ * not set (or empty), no whole number, or past the shard count: the environment's mistake, not the caller's.
  */
 export function parseShard(text: string, env: Readonly<Record<string, string | undefined>> = {}): Shard {
   return parseShardAs(text, env, PARSE_SHARD_NAMES);
@@ -67,8 +67,11 @@ export function parseShardAs(text: string, env: Readonly<Record<string, string |
     index = Number(m[1]);
   } else {
     const fromEnv = env[SHARD_INDEX_ENV];
+    // Missing is the environment's mistake as a malformed value is (E_INPUT, not E_USAGE): `/N`
+    // is written for a Kubernetes Indexed Job, and a pod started otherwise (a Job without
+    // `completionMode: Indexed`) has no index; set but empty is said the same way.
     if (fromEnv === undefined || fromEnv === '') {
-      throw new UsageError(`${shard} ${JSON.stringify(text)} takes the index from ${SHARD_INDEX_ENV}, which is not set (give I/N instead)`);
+      throw new InputError(`${shard} ${JSON.stringify(text)} takes the index from ${SHARD_INDEX_ENV}, which is not set (give I/N instead)`);
     }
     if (!/^\d+$/.test(fromEnv.trim())) throw new InputError(`${SHARD_INDEX_ENV}=${JSON.stringify(fromEnv)} is not a shard index (a whole number from 0)`);
     index = Number(fromEnv.trim());

@@ -38,7 +38,7 @@ import { anchorPaths } from '../registry/working-directory.js';
 import { checkImages, checkJobs } from '../transfer/concurrency.js';
 import { TransferRun } from '../transfer/engine.js';
 import { checkConnectionRanges } from '../registry/limits.js';
-import type { TransferTarget } from '../transfer/target-set.js';
+import type { TargetSet, TransferTarget } from '../transfer/target-set.js';
 import { CallerCallbacks } from '../transfer/callbacks.js';
 
 /** Images in flight by default (the engine's, shared with copy --all-tags). */
@@ -67,6 +67,7 @@ import {
   entryFailed,
   failedList,
   FailureLines,
+  interruptedTarget,
   ownFailure,
   report,
   resultOf,
@@ -157,6 +158,12 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
   const t0 = performance.now();
   const run = new TransferRun({ ...opts, logger, trackLanded: true, callbacks });
   const units: SyncUnitReport[] = [];
+  // An entry whose filter kept no tag is not a failure (a rule for release candidates matches
+  // none between releases) but is recorded in the report, where a mistyped regex run hourly is
+  // otherwise a stderr line nobody reads (docs/sync.md, "A rule that matches no tag"). Every
+  // report of the run names them, an interrupted run's included.
+  const noMatch: NonNullable<SyncResult['noMatch']> = [];
+  const reportNow = (): SyncResult => report(opts, entries.length, units, run, t0, noMatch);
   const lines = new FailureLines();
   try {
     const neighbours = opts.shard ? crossShardWriters(opts.spec.images, opts.shard) : [];
@@ -217,10 +224,6 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
       });
     const expanded = await expandEntries([...entries, ...neighbours.map((n) => n.image)], breaker, logger, listTags, ownerOf);
     const own = expanded.slice(0, entries.length);
-    // An entry whose filter kept no tag is not a failure (a rule for release candidates matches
-    // none between releases) but is recorded in the report, where a mistyped regex run hourly is
-    // otherwise a stderr line nobody reads (docs/sync.md, "A rule that matches no tag").
-    const noMatch: NonNullable<SyncResult['noMatch']> = [];
     for (const e of own) {
       if (e.error) units.push(entryFailed(e.image, lines.of(e.error)));
       else if (e.work!.length === 0) {
@@ -301,7 +304,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // the rest is done. A source whose pull limit a 429 said is used up stopped its images' pulls
     // as the gate stops them: the same exit (5).
     const gateFailure = gate.failure ?? breaker.spentFailure(units.filter((u) => !u.ok));
-    const result = report(opts, entries.length, units, run, t0, noMatch);
+    const result = reportNow();
     if (gateFailure) throw Object.assign(gateFailure, { details: { ...gateFailure.details, result } });
     const failed = units.filter((u) => !u.ok);
     // A file of one image fails as `regpush copy` of it would: with the failure's own class and
@@ -326,7 +329,7 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     const failure = run.failure(err);
     // Interrupted (Ctrl-C; SIGTERM, as Kubernetes stops a CronJob that overran): the images
     // finished before it stay written, so the report of what was done still comes with the error.
-    if (failure instanceof AbortedError) failure.details.result ??= resultOf(err) ?? report(opts, entries.length, units, run, t0);
+    if (failure instanceof AbortedError) failure.details.result ??= resultOf(err) ?? reportNow();
     throw failure;
   } finally {
     run.close();
@@ -450,7 +453,15 @@ async function syncUnit(
   ownerOf: PullsOwnerOf,
 ): Promise<SyncUnitReport> {
   const source = formatReference(w.unit.source);
-  const set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true, image: source });
+  let set: TargetSet;
+  try {
+    set = run.targets(w.unit.targets.map((ref) => ({ ref, tags: ref.tag ? [ref.tag] : [] })), w.unit.source, { failFast: false, asideWarnedOncePerRegistry: true, image: source });
+  } catch (err) {
+    // A target the configuration refuses (registries.conf's `blocked`: E_DENIED, before any
+    // request) fails this image, as a blocked source does; thrown from here it rejected the whole
+    // sync without its report while the other images went on unawaited.
+    return notAttemptedFor(w, lines.of(asRegpushError(err)));
+  }
   const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
   // The breaker counts images, not targets: once per registry the unit writes to (two prefixes
   // on one registry must not count an image twice), and a success there by any of its targets wins.
@@ -500,8 +511,11 @@ async function syncUnit(
     result.error = lines.of(e);
     // What moved before the failure (planned, in a dry run) is counted as a finished unit's is: a
     // dry run's plan then matches the run's report for a unit that fails after its blobs (its
-    // referrers unreadable, say), and the bytes read from the source are not left out.
-    result.targets = set.list.map((t) => targetResult(t, targetError(t, run, lines, e), !!opts.dryRun));
+    // referrers unreadable, say), and the bytes read from the source are not left out. Cut short
+    // by the caller's signal, each target says what the interruption left there: a tag written
+    // before it is copied, as copy's interrupted report says (interruptedTarget).
+    const interrupted = e instanceof AbortedError && !!opts.signal?.aborted && !opts.dryRun;
+    result.targets = set.list.map((t) => (interrupted ? interruptedTarget(t, run, lines, e) : targetResult(t, targetError(t, run, lines, e), !!opts.dryRun)));
     result.bytesRead = bytesRead(set.list);
   } finally {
     set.finish();

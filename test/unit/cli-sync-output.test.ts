@@ -358,3 +358,64 @@ test('a platform whose architecture or os the OCI spec does not name (a typo) is
   ]);
   assert.ok(r.stderr.indexOf('warning: images[0]') < r.stderr.indexOf('sync [1/'), r.stderr);
 });
+
+test('interrupted: the report printed before E_ABORTED names the entries whose rule matched no tag (noMatch), in --json and in the summary line, as a completed sync does', async () => {
+  for (const json of [true, false]) {
+    const [src, dst] = [await fake(), await fake()];
+    const names = Array.from({ length: 4 }, (_, i) => `app${i}`);
+    for (const n of names) src.seedImage(n, { tags: ['1'] });
+    src.seedImage('rc', { tags: ['1.27', 'latest'] });
+    const cwd = tempDir();
+    writeFileSync(
+      join(cwd, 'sync.yaml'),
+      ['images:', `  - { source: ${src.ref('rc')}, tags: { regex: '^nomatch$' }, targets: [${dst.host}/m] }`, ...names.map((n) => `  - { source: ${src.ref(`${n}:1`)}, targets: [${dst.host}/m] }`)].join('\n') + '\n',
+    );
+    const lib = fakeLibraryOptions(src, dst);
+    const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+    const controller = new AbortController();
+    const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+    src.fault({ kind: 'manifest', repo: 'app1' }, { kind: 'hold', until: aborted });
+    void dst.seen({ kind: 'manifest', repo: 'm/app1' }).then(() => controller.abort());
+    const r = await runMain(['sync', '--retries', '0', '--images', '1', ...(json ? ['--json'] : []), 'sync.yaml'], { env, cwd, io: { signal: controller.signal } });
+    assert.equal(r.code, 130, r.stderr);
+    if (json) {
+      const report = JSON.parse(r.stdout) as { noMatch?: { entry: string; source: string; listed: number }[] };
+      assert.deepEqual(report.noMatch, [{ entry: `images[0] (${src.ref('rc')})`, source: src.ref('rc'), listed: 2 }], r.stdout);
+    } else {
+      assert.match(r.stdout, /; 1 entry matched no tag\n$/, r.stdout);
+    }
+  }
+});
+
+test('interrupted after an image\'s tag was written (its referrers being walked): its target is reported copied, with the digest written, not failed as if the tag were missing; the image not started stays failed', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const image = src.seedImage('app', { tags: ['1'] });
+  src.seedImage('later', { tags: ['1'] });
+  const cwd = tempDir();
+  writeFileSync(
+    join(cwd, 'sync.yaml'),
+    ['defaults: { referrers: true }', 'images:', `  - { source: ${src.ref('app:1')}, targets: [${dst.host}/m] }`, `  - { source: ${src.ref('later:1')}, targets: [${dst.host}/m] }`].join('\n') + '\n',
+  );
+  const lib = fakeLibraryOptions(src, dst);
+  const controller = new AbortController();
+  const aborted = new Promise<void>((resolve) => controller.signal.addEventListener('abort', () => resolve(), { once: true }));
+  // The referrer walk starts once the image's tag is written: the signal fires while its source's referrers are asked for.
+  src.fault({ kind: 'referrers', repo: 'app' }, { kind: 'hold', until: aborted });
+  void src.seen({ kind: 'referrers', repo: 'app' }).then(() => controller.abort());
+  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(',') };
+  const r = await runMain(['sync', '--retries', '0', '--images', '1', '--json', 'sync.yaml'], { env, cwd, io: { signal: controller.signal } });
+  assert.equal(r.code, 130, r.stderr);
+  const report = JSON.parse(r.stdout) as { totals: { copied: number; failed: number }; units: { source: string; ok: boolean; error?: { code: string }; targets: { target: string; action: string; ok: boolean; digest: string; error?: { code: string; message: string } }[] }[] };
+  assertValidReport(report, 'sync --json');
+  const [app, later] = report.units;
+  assert.equal(dst.manifest('m/app', '1')?.digest, image.digest, 'the tag was written before the signal');
+  assert.equal(app!.source, src.ref('app:1'));
+  assert.equal(app!.error?.code, 'E_ABORTED', 'the image itself was cut short (its referrers)');
+  assert.deepEqual(
+    app!.targets.map((t) => [t.target, t.action, t.ok, t.digest]),
+    [[`${dst.host}/m/app:1`, 'copied', true, image.digest]],
+    JSON.stringify(app),
+  );
+  assert.equal(later!.targets[0]!.action, 'failed');
+  assert.equal(report.totals.copied, 1, r.stdout);
+});

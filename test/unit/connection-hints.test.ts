@@ -568,7 +568,6 @@ test('parseShard: the library\'s messages say shard, the CLI\'s --shard', async 
   const cases: [string, Record<string, string>, string][] = [
     ['3', {}, 'invalid %s "3": expected I/N (e.g. 0/3), or /N to take I from JOB_COMPLETION_INDEX'],
     ['0/0', {}, 'invalid %s "0/0": the shard count must be 1 to 1000'],
-    ['/4', {}, '%s "/4" takes the index from JOB_COMPLETION_INDEX, which is not set (give I/N instead)'],
     ['3/3', {}, 'invalid %s: index 3 is out of range for 3 shards (0 to 2; indexes count from 0 like JOB_COMPLETION_INDEX)'],
   ];
   const dir = tempDir();
@@ -579,13 +578,19 @@ test('parseShard: the library\'s messages say shard, the CLI\'s --shard', async 
     assert.equal(r.code, 2, r.stderr);
     assert.equal(errorLine(r), `${message.replace('%s', '--shard')} [E_USAGE]`);
   }
-  // An index from the environment past the count: E_INPUT (exit 2 too), the value named as the caller gave it.
-  const env = { JOB_COMPLETION_INDEX: '3' };
-  const said = 'JOB_COMPLETION_INDEX=3 is out of range for %s "/3": 3 shards, indexes 0 to 2 (the Job\'s completions must match the shard count)';
-  assert.throws(() => parseShard('/3', env), (e: RegpushError) => e.code === 'E_INPUT' && e.message === said.replace('%s', 'shard'));
-  const r = await runMain(['sync', '--shard', '/3', 'sync.yaml'], { env, cwd: dir });
-  assert.equal(r.code, 2, r.stderr);
-  assert.equal(errorLine(r), `${said.replace('%s', '--shard')} [E_INPUT]`);
+  // An index from the environment past the count, or none there (JOB_COMPLETION_INDEX not set: not
+  // an Indexed Job's pod): E_INPUT (exit 2 too), the value named as the caller gave it.
+  const envCases: [Record<string, string>, string][] = [
+    [{ JOB_COMPLETION_INDEX: '3' }, 'JOB_COMPLETION_INDEX=3 is out of range for %s "/3": 3 shards, indexes 0 to 2 (the Job\'s completions must match the shard count)'],
+    [{}, '%s "/3" takes the index from JOB_COMPLETION_INDEX, which is not set (give I/N instead)'],
+  ];
+  for (const [env, said] of envCases) {
+    assert.throws(() => parseShard('/3', env), (e: RegpushError) => e.code === 'E_INPUT' && e.message === said.replace('%s', 'shard'));
+    const r = await runMain(['sync', '--shard', '/3', 'sync.yaml'], { env, cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(errorLine(r), `${said.replace('%s', '--shard')} [E_INPUT]`, JSON.stringify(env));
+    assert.equal(r.stdout, '', 'nothing half-written');
+  }
 });
 
 test('connectionNames (the CLI\'s option) is checked like every other option', async () => {

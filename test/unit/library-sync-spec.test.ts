@@ -106,3 +106,24 @@ test('sync() with a hand-built spec: destinations one canonical spelling apart o
   assert.equal(once.totals.copied, 2);
   assert.equal(other.count({ method: 'PUT', kind: 'manifest' }), 2);
 });
+
+test('sync() with a hand-built spec whose optional fields are given as undefined (regex, semver, pinnedTag, shard, a reference\'s tag and digest) syncs as with them left out, as the types allow', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('app', { tags: ['1.0.0', '2.0.0', 'latest'] });
+  const parsed = parseSyncFile(`images:\n  - { source: ${src.ref('app')}, tags: { newest: 1 }, targets: [${dst.host}/mirror] }\n`, 'sync.yaml');
+  const img = parsed.images[0]!;
+  const spec: SyncSpec = {
+    ...parsed,
+    images: [
+      {
+        ...img,
+        source: { ...img.source, tag: undefined, digest: undefined },
+        tags: { kind: 'filter', regex: undefined, semver: undefined, newest: 1, prerelease: false },
+        pinnedTag: undefined,
+        shard: undefined,
+      },
+    ],
+  };
+  const r = await sync({ spec, dryRun: true, ...fakeLibraryOptions(src, dst), retries: 0 });
+  assert.deepEqual(r.units.map((u) => [u.source, u.targets.map((t) => [t.target, t.action])]), [[src.ref('app:2.0.0'), [[`${dst.host}/mirror/app:2.0.0`, 'planned']]]]);
+});

@@ -3,7 +3,8 @@
 // `{ signal: maybeSignal }` with a signal that may be undefined did not compile against the
 // published declarations, though the run-time check takes it. This compiles such a caller against
 // them (dist/src/index.d.ts, what a package user's compiler reads): every optional field of each
-// public options interface given as undefined, and each call made with undefined options.
+// public options interface, and of the sync file's types a caller may build by hand (TagFilter,
+// SyncImage, ImageReference), given as undefined, and each call made with undefined options.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import {
   type PushOptions, type PushLayerSpec, type CopyOptions, type InspectOptions, type LoginOptions, type LogoutOptions,
   type ManageOptions, type ListTagsOptions, type DigestOptions, type UntagOptions, type DeleteOptions,
   type ConnectionOptions, type RegistryTlsOptions, type Credential, type ConfigChanges, type HealthcheckChange,
-  type SyncOptions, type SyncEvents, type BlobEvents, type PushEvents,
+  type SyncOptions, type SyncEvents, type BlobEvents, type PushEvents, type TagFilter, type SyncImage, type ImageReference,
 } from ${JSON.stringify(INDEX)};
 
 type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[keyof T];
@@ -48,6 +49,10 @@ export const undefined17: Pick<SyncOptions, OptionalKeys<SyncOptions>> = {} as E
 export const undefined18: Pick<SyncEvents, OptionalKeys<SyncEvents>> = {} as EveryOptionalUndefined<SyncEvents>;
 export const undefined19: Pick<BlobEvents, OptionalKeys<BlobEvents>> = {} as EveryOptionalUndefined<BlobEvents>;
 export const undefined20: Pick<PushEvents, OptionalKeys<PushEvents>> = {} as EveryOptionalUndefined<PushEvents>;
+// The sync file's types, which a library caller may build by hand (sync()'s spec) rather than have parseSyncFile make.
+export const undefined21: Pick<TagFilter, OptionalKeys<TagFilter>> = {} as EveryOptionalUndefined<TagFilter>;
+export const undefined22: Pick<SyncImage, OptionalKeys<SyncImage>> = {} as EveryOptionalUndefined<SyncImage>;
+export const undefined23: Pick<ImageReference, OptionalKeys<ImageReference>> = {} as EveryOptionalUndefined<ImageReference>;
 
 declare const maybeSignal: AbortSignal | undefined;
 declare const maybe: undefined;
@@ -67,6 +72,20 @@ export async function calls() {
   const events = { start: maybe, bytes: maybe, end: maybe, phase: maybe, work: maybe, unitStart: maybe, unitEnd: maybe, waiting: maybe };
   await push({ from: 'a', to: 'b:1', events, ...connection });
   await copy({ from: 'a', to: ['b:1'], events, ...connection });
+  const filter: TagFilter = { kind: 'filter', regex: maybe, semver: maybe, newest: 3, prerelease: false };
+  const image: SyncImage = {
+    index: 0,
+    label: 'images[0] (r.io/app)',
+    key: 'r.io/app',
+    source: { registry: 'r.io', repository: 'app', tag: maybe, digest: maybe },
+    tags: filter,
+    pinnedTag: maybe,
+    destinations: [{ kind: 'reference', ref: { registry: 'p.io', repository: 'app', tag: maybe, digest: maybe } }],
+    platforms: 'all',
+    referrers: false,
+    shard: maybe,
+  };
+  await sync({ spec: { file: 'sync.json', images: [image, { ...image, tags: maybe }] }, dryRun: true, ...connection });
   await sync({ spec: { file: 'sync.json', images: [] }, shard: maybe, images: maybe, jobs: maybe, dryRun: maybe, logger: maybe, retries: maybe, minRateLimit: maybe, maxWaitMs: maybe, rateLimitPollMs: maybe, events, ...connection });
 }
 

@@ -1,0 +1,98 @@
+// sync's report when the caller's signal cuts it short: each target of a unit as the interruption
+// left it (interruptedTarget), read from its record of manifest PUTs as copy's interrupted report
+// reads it; and the entries whose rule matched no tag (noMatch), in whatever report the error
+// carries. Also an image that fails before its transfer starts (a blocked target): in the report.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AbortedError, RegistryError } from '../../src/errors.js';
+import { parseReference } from '../../src/ref/reference.js';
+import { parseSyncFile, sync, type RegpushError, type SyncResult } from '../../src/index.js';
+import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
+import { FailureLines, interruptedTarget } from '../../src/sync/report.js';
+import type { TransferRun } from '../../src/transfer/engine.js';
+import type { TransferTarget } from '../../src/transfer/target-set.js';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+
+function target(record: Partial<Pick<TransferTarget, 'tagsWritten' | 'digestWritten' | 'tagsCut' | 'failed'>>, tags = ['1']): TransferTarget {
+  return { ref: parseReference('dst.example/m/app:1'), tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: 'm/app', client: {} as never }, ...record };
+}
+
+/** Only a target that failed on its own is asked of the run (its own failure, as ever). */
+const run = { targetFailure: (t: TransferTarget) => t.failed } as unknown as TransferRun;
+const interrupted = new AbortedError('interrupted: no tag was written after the interruption; every upload session that was open was completed or cancelled');
+
+test('a target whose tag was written before the signal is copied, with the digest written; the others say what the interruption left', () => {
+  const lines = new FailureLines();
+  const copied = interruptedTarget(target({ tagsWritten: ['1'], digestWritten: DIGEST }), run, lines, interrupted);
+  assert.deepEqual([copied.action, copied.ok, copied.digest, copied.error], ['copied', true, DIGEST, undefined]);
+
+  const cut = interruptedTarget(target({ tagsCut: ['1'] }), run, lines, interrupted);
+  assert.deepEqual([cut.action, cut.ok, cut.digest], ['failed', false, '']);
+  assert.deepEqual(cut.error, { code: 'E_ABORTED', message: 'interrupted at dst.example/m/app: the manifest PUT of 1 cut off: it may have taken effect at the registry' });
+  // The line stands for the unit's interruption (a file of one image fails with it).
+  assert.equal(lines.error(cut.error!, {}).code, 'E_ABORTED');
+
+  const none = interruptedTarget(target({}), run, lines, interrupted);
+  assert.deepEqual(none.error, { code: 'E_ABORTED', message: 'interrupted before any tag was written at dst.example/m/app' });
+
+  const own = new RegistryError('dst.example answered 500 to PUT …/manifests/1');
+  const failed = interruptedTarget(target({ failed: own }), run, lines, interrupted);
+  assert.deepEqual(failed.error, { code: 'E_REGISTRY', message: own.message }, 'a target that failed before the signal keeps its own failure');
+
+  const byDigest = interruptedTarget(target({}, []), run, lines, interrupted);
+  assert.deepEqual(byDigest.error, { code: 'E_ABORTED', message: interrupted.message }, 'no tag to go by: the unit\'s line');
+});
+
+const fake = fakeRegistryPool();
+
+test('interrupted as an image meets a failure outside its own report (a target the configuration blocks): the report the E_ABORTED carries names the entries that matched no tag, as every other report does', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('rc', { tags: ['1.27', 'latest'] });
+  for (const n of ['app1', 'app2']) src.seedImage(n, { tags: ['1'] });
+  const spec = parseSyncFile(
+    [
+      'images:',
+      `  - { source: ${src.ref('rc')}, tags: { regex: '^nomatch$' }, targets: [${dst.host}/m] }`,
+      `  - { source: ${src.ref('app1:1')}, targets: [${dst.host}/m] }`,
+      `  - { source: ${src.ref('app2:1')}, targets: [${dst.host}/blocked] }`,
+      '',
+    ].join('\n'),
+    'sync.yaml',
+  );
+  const controller = new AbortController();
+  // The signal fires as the image whose target is blocked starts (Ctrl-C at that moment).
+  const unitStart = (source: string): void => {
+    if (source === src.ref('app2:1')) controller.abort();
+  };
+  const err = await sync({ spec, images: 1, ...fakeLibraryOptions(src, dst), blocked: { [`${dst.host}/blocked`]: 'registries.conf' }, signal: controller.signal, events: { unitStart }, retries: 0 }).then(
+    () => assert.fail('the sync succeeded'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_ABORTED', err.message);
+  const result = err.details.result as SyncResult;
+  assert.deepEqual(result.noMatch, [{ entry: `images[0] (${src.ref('rc')})`, source: src.ref('rc'), listed: 2 }]);
+});
+
+test('a target the configuration blocks fails its image (E_DENIED, no request to it), reported with the others: the sync is not rejected without its report', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  for (const n of ['app1', 'app2', 'app3']) src.seedImage(n, { tags: ['1'] });
+  const spec = parseSyncFile(['images:', ...['app1', 'app2', 'app3'].map((n) => `  - { source: ${src.ref(`${n}:1`)}, targets: [${dst.host}/${n === 'app2' ? 'blocked' : 'm'}] }`), ''].join('\n'), 'sync.yaml');
+  const err = await sync({ spec, images: 1, ...fakeLibraryOptions(src, dst), blocked: { [`${dst.host}/blocked`]: 'registries.conf' }, retries: 0 }).then(
+    () => assert.fail('the sync succeeded'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_PARTIAL', err.message);
+  const result = err.details.result as SyncResult;
+  assert.deepEqual(
+    result.units.map((u) => [u.source, u.ok, u.error?.code, u.targets.map((t) => t.action)]),
+    [
+      [src.ref('app1:1'), true, undefined, ['copied']],
+      [src.ref('app2:1'), false, 'E_DENIED', ['failed']],
+      [src.ref('app3:1'), true, undefined, ['copied']],
+    ],
+  );
+  assert.match(result.units[1]!.error!.message, /blocked/);
+  assert.equal(dst.count({ repo: 'blocked/app2' }), 0, 'nothing sent to the blocked target');
+  assert.ok(dst.manifest('m/app3', '1'), 'the image after it is copied, and awaited');
+});
