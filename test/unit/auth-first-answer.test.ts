@@ -163,6 +163,18 @@ test('four first reads with credentials sent together to an https Basic registry
   for (const repo of REPOS.slice(1)) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => s.auth), [BASIC], repo);
 });
 
+test('a wrong password at an https Basic registry, four first reads together: the password is sent once, and each waiter fails with that refusal without sending it', async () => {
+  const reg = scriptedRegistry({ basicRepos: REPOS });
+  const BOB: Credential = { username: 'bob', password: 'first-answer-Password-2' };
+  const bob = `Basic ${Buffer.from(`${BOB.username}:${BOB.password}`).toString('base64')}`;
+  await assert.rejects(readAll(reg, REPOS, () => BOB), { code: 'E_AUTH', message: /rejected .*bob/ });
+  // One failed login for the run: the first request's replay. Before, each waiter sent it too (four).
+  assert.equal(reg.seen.filter((s) => s.auth === bob).length, 1);
+  // The waiters went without it (a registry that lets anyone read would still have answered them),
+  // met its 401 and failed with the refusal: no second try of theirs.
+  for (const repo of REPOS.slice(1)) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => [s.auth, s.status]), [[undefined, 401]], repo);
+});
+
 test('a first answer naming Basic where the other repositories are token ones: each sends the password, meets its Bearer challenge and follows it (one 401 each, as without the presumption), never E_AUTH', async () => {
   const reg = scriptedRegistry({ basicRepos: ['legacy/app'] });
   const repos = ['legacy/app', 'team/app0', 'team/app1'];
