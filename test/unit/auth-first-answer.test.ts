@@ -175,6 +175,19 @@ test('a wrong password at an https Basic registry, four first reads together: th
   for (const repo of REPOS.slice(1)) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => [s.auth, s.status]), [[undefined, 401]], repo);
 });
 
+test('the password the first request sends after a Basic first answer left without an answer past the bound: the waiting requests send theirs on their own', { timeout: 20_000 }, async () => {
+  // The first request's replay (with the password) is held until every other request has arrived:
+  // waiting for its verdict without the bound, none would arrive (this test would hang until its timeout).
+  const others = REPOS.slice(1);
+  const reg = scriptedRegistry({ basicRepos: REPOS, hold: (repo, nth) => (repo === 'team/app0' && nth === 1 ? Promise.all(others.map((r) => reg.arrival(r))).then(() => undefined) : undefined) });
+  const alive = setInterval(() => {}, 3_600_000);
+  const timers = await liveTimers(async () => {
+    assert.deepEqual(await readAll(reg, REPOS, () => ALICE, 'https', new AuthMemory({ firstAnswerWaitMs: 50 })), [200, 200, 200, 200]);
+  }).finally(() => clearInterval(alive));
+  for (const repo of others) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => s.auth), [BASIC], repo);
+  assert.deepEqual(timers, { live: 0, refd: 0 });
+});
+
 test('a first answer naming Basic where the other repositories are token ones: each sends the password, meets its Bearer challenge and follows it (one 401 each, as without the presumption), never E_AUTH', async () => {
   const reg = scriptedRegistry({ basicRepos: ['legacy/app'] });
   const repos = ['legacy/app', 'team/app0', 'team/app1'];
