@@ -58,6 +58,12 @@ export class AuthMemory {
    * A first attempt still without headers after `firstAnswerWaitMs` (a connection accepted and left
    * silent, which would hold them until its idle timeout) stalled: the ones waiting go on their
    * own, and so does every later one (a registry that left it silent is not waited for again).
+   *
+   * Where that answer named Basic, the request that leads sends its password next: until the
+   * registry has judged it (`loginSettled`), the requests that would send a password to the
+   * registry up front hold it (basicLogin), so that a wrong one is refused once, not once per
+   * request waiting (`--images` failed logins at once, which can lock the account where the
+   * registry counts them). That wait is bounded by `firstAnswerWaitMs` as the first one is.
    */
   firstAnswer(registry: string): { lead: FirstLead } | { wait: Readonly<FirstAnswer> } {
     const known = this.firstAnswers.get(registry);
@@ -74,15 +80,36 @@ export class AuthMemory {
       entry.stalled = true;
       end(undefined, true);
     }, this.firstAnswerWaitMs).unref();
+    let judged: (() => void) | undefined;
     const end = (challenge: Challenge | undefined, kept: boolean): void => {
       if (entry.settled) return;
       clearTimeout(stall);
       entry.settled = true;
       entry.challenge = challenge;
       if (!kept && this.firstAnswers.get(registry) === entry) this.firstAnswers.delete(registry);
+      if (challenge?.scheme === 'basic') {
+        entry.login = new Promise<void>((resolve) => {
+          const bound = setTimeout(() => judged?.(), this.firstAnswerWaitMs).unref();
+          judged = () => {
+            clearTimeout(bound);
+            judged = undefined;
+            entry.login = undefined;
+            resolve();
+          };
+        });
+      }
       settle(challenge);
     };
-    return { lead: { answered: (challenge) => end(challenge, true), unanswered: () => end(undefined, false) } };
+    return { lead: { answered: (challenge) => end(challenge, true), unanswered: () => end(undefined, false), loginSettled: () => judged?.() } };
+  }
+
+  /**
+   * The registry's verdict on the password the request that led sends after a first answer
+   * naming Basic (firstAnswer), while it is still to come: what a request about to send a
+   * password to `registry` up front waits for. Undefined when none is pending.
+   */
+  basicLogin(registry: string): Promise<void> | undefined {
+    return this.firstAnswers.get(registry)?.login;
   }
 
   /**
@@ -225,6 +252,8 @@ export interface FirstAnswer {
   waiting: number;
   /** Settled because the first attempt had no headers after AuthMemory.firstAnswerWaitMs. */
   stalled: boolean;
+  /** Where the first answer named Basic: resolves once the password the request that led sends after it is judged (AuthMemory.basicLogin); undefined once it has been. */
+  login?: Promise<void>;
 }
 
 /** Options of an AuthMemory. */
@@ -250,4 +279,10 @@ export interface FirstLead {
   answered(challenge: Challenge | undefined): void;
   /** The attempt ended without an answer that says anything (an error, a cancellation, a 5xx). */
   unanswered(): void;
+  /**
+   * The request is over as far as auth goes: the password it sent after a Basic first answer has
+   * been accepted, or refused (and the refusal recorded), or it sent none. The requests holding
+   * theirs (AuthMemory.basicLogin) go on.
+   */
+  loginSettled(): void;
 }

@@ -196,8 +196,25 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       cred = await registryToken.unrefused(cred, attempt);
       if (cred?.registryToken) return registryToken.header(cred, attempt);
     }
-    if (state.mode === 'basic' && cred?.username && cred.password) return basic.upFront(cred, attempt);
+    if (state.mode === 'basic' && cred?.username && cred.password) {
+      await basicVerdict(cred, signal);
+      return basic.upFront(cred, attempt);
+    }
     return bearer.upFront(cred, scopes, attempt, signal);
+  };
+
+  /**
+   * Waits, where the registry has yet to judge the password the run's first request sent after
+   * its Basic challenge (AuthMemory.basicLogin), for that verdict: a password it refuses is then
+   * not sent again (BasicAuth.upFront), where every request that had waited for the first answer
+   * sent it together, up to `--images` failed logins at once. Not for a password already accepted.
+   */
+  const basicVerdict = async (cred: Credential, signal: AbortSignal | undefined): Promise<void> => {
+    const login = opts.memory?.basicLogin(memoryKey);
+    if (!login || accepted.has(who(cred))) return;
+    log.debug(`auth: waiting for ${opts.registry}'s verdict on the password the first request sent before sending it too`);
+    // A cancellation ends the wait: the request then fails as any cancelled one.
+    await untilAborted(signal, login).catch(() => undefined);
   };
 
   // What a first request with the client's scopes would send, worked out now (the token lands in
@@ -330,43 +347,54 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       // Never attach credentials for another origin (storage redirects, absolute Locations) or
       // override an Authorization header the caller chose itself.
       if (!origins.has(originOf(req.url)) || hasAuthorization(req)) return next(req);
-      const attempt: Attempt = { tokenFetches: 0 };
       const lead = await turn(req);
-      const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...state.learnedScopes]);
-      let res: HttpResponse;
       try {
-        res = await next(withAuthorization(lead ? leading(req, lead) : req, await proactive(scopes, attempt, req.signal)));
+        return await authenticated(next, req, lead);
       } finally {
-        // Whatever happened before its first attempt was answered (a cancellation before it went out).
-        lead?.unanswered();
+        // Its password, sent after the first answer's Basic challenge, judged (or none sent):
+        // the requests holding theirs go on (AuthMemory.basicLogin).
+        lead?.loginSettled();
       }
-      if ((attempt.sent?.kind === 'basic' || attempt.sent?.kind === 'registry-token') && !isChallenge(res)) accepted.add(attempt.sent.who);
-      // A probed registry ('auto') that answered over TLS is an https registry from now on
-      // (BearerAuth.registryAnsweredOverTls).
-      if (req.url.startsWith('https:')) bearer.registryAnsweredOverTls();
-      // At most: stale token → fresh token → widened scopes. Only the registry's own answers
-      // count: a 401 from where a redirect led (blob storage, a CDN) is handed back as it is, so
-      // a challenge there can never draw the registry's credentials to another realm; so is the
-      // registry's own 401 to a request a redirect brought back without its Authorization (it was
-      // not sent the credentials: no verdict on them, and they are not sent after such a hop).
-      for (let round = 0; round < 3 && isChallenge(res) && origins.has(originOf(res.url)) && !res.redirected?.authorizationDropped; round++) {
-        // The challenge's body is read first, so that its connection is free for the token GET
-        // (a realm on the registry's host) or the replay, rather than one opened beside it.
-        res = await settleSmallBody(res);
-        let authorization: string | undefined;
-        try {
-          authorization = await challenges.answer(res, req, scopes, attempt);
-        } catch (err) {
-          discard(res.body); // free the connection before reporting
-          throw err;
-        }
-        if (authorization === undefined) return res;
-        discard(res.body);
-        res = await next(withAuthorization(req, authorization));
-        if ((attempt.sent?.kind === 'basic' || attempt.sent?.kind === 'registry-token') && !isChallenge(res)) accepted.add(attempt.sent.who);
-      }
-      return res;
     };
+
+  /** `req` through the challenges: Authorization up front where the scheme is known, at most three rounds of challenge and replay. */
+  const authenticated = async (next: Send, req: HttpRequest, lead: FirstLead | undefined): Promise<HttpResponse> => {
+    const attempt: Attempt = { tokenFetches: 0 };
+    const scopes = mergeScopes([...opts.scopes, ...(req.scopes ?? []), ...state.learnedScopes]);
+    let res: HttpResponse;
+    try {
+      res = await next(withAuthorization(lead ? leading(req, lead) : req, await proactive(scopes, attempt, req.signal)));
+    } finally {
+      // Whatever happened before its first attempt was answered (a cancellation before it went out).
+      lead?.unanswered();
+    }
+    if ((attempt.sent?.kind === 'basic' || attempt.sent?.kind === 'registry-token') && !isChallenge(res)) accepted.add(attempt.sent.who);
+    // A probed registry ('auto') that answered over TLS is an https registry from now on
+    // (BearerAuth.registryAnsweredOverTls).
+    if (req.url.startsWith('https:')) bearer.registryAnsweredOverTls();
+    // At most: stale token → fresh token → widened scopes. Only the registry's own answers
+    // count: a 401 from where a redirect led (blob storage, a CDN) is handed back as it is, so
+    // a challenge there can never draw the registry's credentials to another realm; so is the
+    // registry's own 401 to a request a redirect brought back without its Authorization (it was
+    // not sent the credentials: no verdict on them, and they are not sent after such a hop).
+    for (let round = 0; round < 3 && isChallenge(res) && origins.has(originOf(res.url)) && !res.redirected?.authorizationDropped; round++) {
+      // The challenge's body is read first, so that its connection is free for the token GET
+      // (a realm on the registry's host) or the replay, rather than one opened beside it.
+      res = await settleSmallBody(res);
+      let authorization: string | undefined;
+      try {
+        authorization = await challenges.answer(res, req, scopes, attempt);
+      } catch (err) {
+        discard(res.body); // free the connection before reporting
+        throw err;
+      }
+      if (authorization === undefined) return res;
+      discard(res.body);
+      res = await next(withAuthorization(req, authorization));
+      if ((attempt.sent?.kind === 'basic' || attempt.sent?.kind === 'registry-token') && !isChallenge(res)) accepted.add(attempt.sent.who);
+    }
+    return res;
+  };
   // Asked on every Docker Hub manifest answer (registry/manifests.ts) and every answer carrying a
   // count (registry-http.ts): the identity hashes the credential, so it is kept for the credential
   // it was computed from, and computed again only when the credential changes (a renewal).

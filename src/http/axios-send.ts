@@ -39,6 +39,12 @@ export interface AxiosSendOptions {
   early?: EarlySockets;
   /** What a TLS failure's hint calls the settings that fix it (Transport.names); default the library's options. */
   names?: ConnectionNames;
+  /**
+   * Told of each chunk of an answer's body read, with the host (host[:port]) it came from: bytes
+   * arriving from a host are an answer from it (host-silence.ts), however long the body takes.
+   * Not where no idle timeout is set (nothing then times out for want of an answer).
+   */
+  onBodyData?: (host: string) => void;
 }
 
 /** Bytes per write of an in-memory body: views of it (subarray), never copies. */
@@ -340,9 +346,16 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       signal.addEventListener('abort', onCancel, { once: true });
       body.once('close', () => signal.removeEventListener('abort', onCancel));
     }
-    watchIdle(body, idle, () => new NetworkError(`cannot reach ${safeHost(req.url)}: response stalled for ${idle} ms (ETIMEDOUT)`, {
-      details: { registry: safeHost(req.url), request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
-    }));
+    const host = safeHost(req.url);
+    const onBodyData = opts.onBodyData;
+    watchIdle(
+      body,
+      idle,
+      () => new NetworkError(`cannot reach ${host}: response stalled for ${idle} ms (ETIMEDOUT)`, {
+        details: { registry: host, request: `${req.method} ${redactUrl(req.url)}`, errno: 'ETIMEDOUT' },
+      }),
+      onBodyData && (() => onBodyData(host)),
+    );
     return { status: res.status, headers: out, url: req.url, body };
   };
   let closed = false;

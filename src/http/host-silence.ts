@@ -17,6 +17,9 @@
  * a NAT dropped); a host that answers anything meanwhile is not silent, so one slow answer among
  * others is retried as before; and a new request to a silent host is still sent (once): one answer
  * from the host, to any request, ends its silence, so a registry that recovers is used as before.
+ * An answer is its headers or any bytes of its body (told by the socket layer: Transport), so a
+ * host still streaming a blob is answering, whatever new requests there wait: a registry whose
+ * workers are all busy sending large blobs is slow, not gone.
  */
 import { RegpushError } from '../errors.js';
 import { safeHost } from './send-errors.js';
@@ -40,7 +43,7 @@ export class HostSilence {
     return this.of(host).answers;
   }
 
-  /** `host` answered (headers came): it is not silent, whatever timed out before. */
+  /** `host` answered (an answer's headers came, or bytes of its body): it is not silent, whatever timed out before. */
   answered(host: string): void {
     const h = this.of(host);
     h.answers++;

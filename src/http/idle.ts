@@ -7,8 +7,9 @@ import type { Readable } from 'node:stream';
  * has started reading (a blob GET opened ahead of its upload) is waiting, not stalled. The watch
  * itself reads nothing: its 'data' listener is added only once a reader's is (a 'data' listener
  * sets a stream flowing, and a body flowing before its reader is there loses its first bytes).
+ * `onData`, if given, is told of each chunk read, through that same listener.
  */
-export function watchIdle(stream: Readable, ms: number, makeError: () => Error): void {
+export function watchIdle(stream: Readable, ms: number, makeError: () => Error, onData?: () => void): void {
   if (!(ms > 0) || !Number.isFinite(ms)) return;
   let timer: NodeJS.Timeout | undefined;
   let watching = false;
@@ -45,7 +46,15 @@ export function watchIdle(stream: Readable, ms: number, makeError: () => Error):
       if (watching || stream.destroyed) return;
       watching = true;
       stream.off('newListener', onNewListener);
-      stream.on('data', arm);
+      stream.on(
+        'data',
+        onData
+          ? () => {
+              arm();
+              onData();
+            }
+          : arm,
+      );
     });
   };
   stream.on('newListener', onNewListener);

@@ -90,7 +90,17 @@ export class Transport {
     this.userAgent = opts.userAgent ?? USER_AGENT;
     this.names = opts.names ?? connectionOptionNames;
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
-    const base = createAxiosSend({ userAgent: this.userAgent, idleTimeoutMs: opts.idleTimeoutMs, maxSockets: opts.maxSockets, proxy: opts.proxy, tls: opts.tls, early: opts.early, names: this.names });
+    const base = createAxiosSend({
+      userAgent: this.userAgent,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      maxSockets: opts.maxSockets,
+      proxy: opts.proxy,
+      tls: opts.tls,
+      early: opts.early,
+      names: this.names,
+      // A body still arriving from a host is the host answering: it is not silent, whatever new requests there wait.
+      onBodyData: (host) => this.silence.answered(host),
+    });
     this.closeBase = () => base.close();
     this.preconnectBase = (url, n) => base.preconnect(url, n);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...(opts.retry ?? {}) };

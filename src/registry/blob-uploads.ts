@@ -10,6 +10,7 @@ import { Transform, type Readable } from 'node:stream';
 import { repositoryScope } from '../auth/scope.js';
 import { AbortedError, DigestMismatchError, ProtocolError, RegpushError } from '../errors.js';
 import { drain } from '../http/response.js';
+import { safeHost } from '../http/send-errors.js';
 import { redactTyped } from '../redact.js';
 import type { HttpRequest, HttpResponse, RequestBody } from '../http/types.js';
 import { UPLOAD_LOCATION, type InterruptedSession, type MountResult, type UploadSession } from './registry-client.js';
@@ -281,9 +282,21 @@ export class BlobUploads {
    * BLOB_UPLOAD_UNKNOWN, distribution's answer for a session it does not have (its blob was stored
    * by a closing PUT whose answer an interruption cut off, or it was cancelled or purged already).
    * A 404 BLOB_UPLOAD_INVALID is a session it has, whose state the URL is behind: it stays.
+   *
+   * Not sent to a host gone silent (http/host-silence.ts): it would wait out its bound (the idle
+   * timeout where shorter) for an answer that host has given no request since, holding the run's
+   * failure that long per session, for a cleanup that is best effort anyway. False then: the
+   * session is named as possibly staying, as one whose cancel went unanswered would be; a
+   * registry that recovers purges it with its other stale uploads.
    */
   async cancel(session: string): Promise<boolean> {
     this.shortRanges.delete(session);
+    const host = safeHost(session);
+    const silent = this.http.transport.silence.silent(host);
+    if (silent !== undefined) {
+      this.http.logger.debug(`upload session at ${this.http.registry}: not cancelled, ${host} has answered nothing since ${silent} requests there timed out`);
+      return false;
+    }
     try {
       const res = await this.http.send({ method: 'DELETE', url: session, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS), label: 'upload DELETE' });
       if (res.status === 404) {

@@ -599,3 +599,48 @@ test('a streamed upload restarts its idle clock at every chunk without a new tim
   assert.ok(made < 40, `timers made for a body of 400 chunks: ${made}`);
   t.close();
 });
+
+test('a host still sending an answer\'s body is answering: two requests that stall there meanwhile keep their retries (host-silence.ts)', async () => {
+  // /blob sends its headers and a first byte, then one more byte as each first attempt of /a and
+  // /b arrives: bytes from the host after each was sent. The first attempts are never answered
+  // (each times out); the retries are answered once both first attempts have ended, so that no
+  // answer to one of them can end a silence before the other has timed out.
+  let blob: http.ServerResponse | undefined;
+  const arrivals = new Map<string, number>();
+  const ended = new Map<string, () => void>();
+  const firstEnded = (path: string) => new Promise<void>((resolve) => ended.set(path, resolve));
+  const endedA = firstEnded('/a');
+  const endedB = firstEnded('/b');
+  const base = await serve((req, res) => {
+    const path = req.url ?? '';
+    if (path === '/blob') {
+      blob = res;
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('b');
+      return;
+    }
+    const n = (arrivals.get(path) ?? 0) + 1;
+    arrivals.set(path, n);
+    if (n === 1) {
+      blob?.write('b');
+      res.on('close', () => ended.get(path)?.());
+      return;
+    }
+    void Promise.all([endedA, endedB]).then(() => res.end('ok'));
+  });
+  const t = new Transport({ retry: { ...fast, retries: 1 }, idleTimeoutMs: 500 });
+  try {
+    const res = await t.send({ method: 'GET', url: `${base}/blob` });
+    // Read as it comes, as a blob is; its own end (or its stall once /a and /b are done) is not what this test is about.
+    res.body.on('data', () => undefined);
+    res.body.on('error', () => undefined);
+    const [a, b] = await Promise.all(['/a', '/b'].map((p) => t.send({ method: 'GET', url: `${base}${p}` })));
+    assert.deepEqual([a!.status, b!.status], [200, 200]);
+    await Promise.all([readBody(a!, 1024, 'GET /a'), readBody(b!, 1024, 'GET /b')]);
+    // Before, body bytes were no answer: the second to time out found the host silent and failed, not retried.
+    assert.deepEqual([arrivals.get('/a'), arrivals.get('/b')], [2, 2]);
+  } finally {
+    blob?.end();
+    t.close();
+  }
+});

@@ -983,6 +983,34 @@ test('cancelUpload: 2xx is cancelled; 404 BLOB_UPLOAD_UNKNOWN (no such session: 
   }
 });
 
+test('cancelUpload at a host gone silent: the DELETE is not sent (it would wait out its bound for nothing) and the session is not reported gone; once the host answers again, it is sent', async () => {
+  const held: http.ServerResponse[] = [];
+  after(() => held.forEach((res) => res.destroy()));
+  const r = await registry((req, _body, res) => {
+    if (req.method === 'POST') {
+      res.writeHead(202, { location: '/v2/app/blobs/uploads/u1?_state=s' });
+      return res.end();
+    }
+    if (req.url?.startsWith('/v2/app/manifests/')) return void held.push(res); // accepted, never answered
+    res.writeHead(req.method === 'DELETE' ? 204 : 200);
+    res.end();
+  });
+  const transport = new Transport({ retry: { retries: 0 }, idleTimeoutMs: 200 });
+  after(() => transport.close());
+  const client = new HttpRegistryClient({ registry: r.host, transport, insecure: [r.host] });
+  const session = await client.startUpload('app');
+  // Two requests time out there with no answer since: the host is silent (http/host-silence.ts).
+  for (const settled of await Promise.allSettled(['a', 'b'].map((tag) => transport.send({ method: 'GET', url: `http://${r.host}/v2/app/manifests/${tag}` })))) {
+    assert.equal(settled.status, 'rejected');
+  }
+  assert.equal(await client.cancelUpload(session.url), false);
+  assert.equal(r.log.filter((l) => l.startsWith('DELETE')).length, 0, r.log.join('\n'));
+  // One answer ends the silence: the next cancel goes out.
+  (await transport.send({ method: 'GET', url: `http://${r.host}/v2/` })).body.resume();
+  assert.equal(await client.cancelUpload(session.url), true);
+  assert.equal(r.log.filter((l) => l.startsWith('DELETE')).length, 1);
+});
+
 test('a registry named insecure (plain HTTP) that speaks TLS, asked with a HEAD (copy, digest, push go first so): Go\'s bare answer has no body there, and the hint is still given', async (t) => {
   const net = await import('node:net');
   // Go's net/http writes this raw, without a header, to plain HTTP on a TLS port (server.go); a HEAD's answer is read without the body.

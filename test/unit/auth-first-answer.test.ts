@@ -166,6 +166,31 @@ test('four first reads with credentials sent together to an https Basic registry
   for (const repo of REPOS.slice(1)) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => s.auth), [BASIC], repo);
 });
 
+test('a wrong password at an https Basic registry, four first reads together: the password is sent once, and each waiter fails with that refusal without sending it', async () => {
+  const reg = scriptedRegistry({ basicRepos: REPOS });
+  const BOB: Credential = { username: 'bob', password: 'first-answer-Password-2' };
+  const bob = `Basic ${Buffer.from(`${BOB.username}:${BOB.password}`).toString('base64')}`;
+  await assert.rejects(readAll(reg, REPOS, () => BOB), { code: 'E_AUTH', message: /rejected .*bob/ });
+  // One failed login for the run: the first request's replay. Before, each waiter sent it too (four).
+  assert.equal(reg.seen.filter((s) => s.auth === bob).length, 1);
+  // The waiters went without it (a registry that lets anyone read would still have answered them),
+  // met its 401 and failed with the refusal: no second try of theirs.
+  for (const repo of REPOS.slice(1)) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => [s.auth, s.status]), [[undefined, 401]], repo);
+});
+
+test('the password the first request sends after a Basic first answer left without an answer past the bound: the waiting requests send theirs on their own', { timeout: 20_000 }, async () => {
+  // The first request's replay (with the password) is held until every other request has arrived:
+  // waiting for its verdict without the bound, none would arrive (this test would hang until its timeout).
+  const others = REPOS.slice(1);
+  const reg = scriptedRegistry({ basicRepos: REPOS, hold: (repo, nth) => (repo === 'team/app0' && nth === 1 ? Promise.all(others.map((r) => reg.arrival(r))).then(() => undefined) : undefined) });
+  const alive = setInterval(() => {}, 3_600_000);
+  const timers = await liveTimers(async () => {
+    assert.deepEqual(await readAll(reg, REPOS, () => ALICE, 'https', new AuthMemory({ firstAnswerWaitMs: 50 })), [200, 200, 200, 200]);
+  }).finally(() => clearInterval(alive));
+  for (const repo of others) assert.deepEqual(reg.seen.filter((s) => s.repo === repo).map((s) => s.auth), [BASIC], repo);
+  assert.deepEqual(timers, { live: 0, refd: 0 });
+});
+
 test('a first answer naming Basic where the other repositories are token ones: each sends the password, meets its Bearer challenge and follows it (one 401 each, as without the presumption), never E_AUTH', async () => {
   const reg = scriptedRegistry({ basicRepos: ['legacy/app'] });
   const repos = ['legacy/app', 'team/app0', 'team/app1'];
