@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import type { AuthMemory } from '../auth/auth-memory.js';
 import type { Credential, SecretSink } from '../auth/credential-types.js';
-import { authMiddleware, type AuthMiddleware, type AuthOptions } from '../auth/middleware.js';
+import { authMiddleware, type AuthMiddleware, type AuthOptions, type WriteAccess } from '../auth/middleware.js';
 import { mergeScopes } from '../auth/scope.js';
 import { ProtocolError } from '../errors.js';
 import { drain } from '../http/response.js';
@@ -178,6 +178,11 @@ export class HttpRegistryClient implements RegistryClient {
       () => this.auth.prefetch(this.signal),
       () => undefined,
     );
+  }
+
+  /** Whether the credentials may push to `repo`, as far as the token sent says (RegistryClient.writeAccess). */
+  writeAccess(repo: string): Promise<WriteAccess> {
+    return this.auth.writeAccess(repo, this.signal);
   }
 
   /** Docker Hub by name (its limit counts manifest GETs), any other registry once it has sent rate-limit headers. */

@@ -5,6 +5,7 @@
  * this interface only, so a test or another transport can stand in for it.
  */
 import type { Readable } from 'node:stream';
+import type { WriteAccess } from '../auth/middleware.js';
 import type { RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
 
@@ -106,6 +107,11 @@ export interface RegistryClient {
    * or named by the scheme probe, which it waits for (and sends, where no client has yet) (optional; never fails).
    */
   prefetchAuth?(): void;
+  /**
+   * Whether this client's credentials may push to `repo`, told without writing (AuthMiddleware.writeAccess;
+   * optional: a client without it is not asked, and says nothing).
+   */
+  writeAccess?(repo: string): Promise<WriteAccess>;
   /** Calls `fn` once, when a tag is first seen absent where none was seen present (optional). */
   whenTagAbsent?(fn: () => void): void;
   /**
