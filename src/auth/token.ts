@@ -216,8 +216,9 @@ export function discard(body: Readable): void {
  * The actions a token grants on `type`:`name`, as its own `access` claim lists them: the token
  * service's answer to the scopes asked for, which may grant fewer than asked (distribution's token
  * spec: a token is issued all the same, with only what the account may do). Read, never verified:
- * the registry verifies the token; this client only reads what it was told. Undefined wherever the
- * token does not say in a form read here: not a JWS in compact form (an opaque token: GHCR's, a
+ * the registry verifies the token; this client only reads what it was told. The spec calls the
+ * token opaque to clients, so what is not read here is never taken for a refusal: undefined
+ * wherever the token does not say in a form read here: not a JWS in compact form (an opaque token: GHCR's, a
  * cloud's OAuth token), no `access` claim, an entry not of the spec's shape, or a resource named by
  * a pattern (`*` in its name) that cannot be matched against `name`. An empty list is a claim read:
  * nothing granted.
