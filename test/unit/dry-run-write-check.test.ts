@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { copy, parseSyncFile, push, sync, type CopyResult, type RegpushError, type SyncResult } from '../../src/index.js';
 import { copyPlanText } from '../../src/cli/commands/copy.js';
 import { grantedActions } from '../../src/auth/token.js';
+import { runMain } from '../fixtures/run-main.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeAuth, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -162,15 +163,39 @@ test('sync --dry-run: a target whose JWT grants pull only fails its images (E_DE
   assert.equal(writes(ro) + writes(opaque), 0);
 });
 
+test('regpush sync --dry-run: each unit line and the summary say where write permission was not checked, once per reason', async () => {
+  const src = await fake();
+  for (const n of ['a', 'b']) src.seedImage(n, { tags: ['1'] });
+  const basic = await fake({ auth: { scheme: 'basic', user: USER.username, password: USER.password } });
+  const rw = await fake({ auth: bearer({ jwt: true }) });
+  const cwd = mkdtempSync(join(tmpdir(), 'regpush-dry-write-sync-'));
+  dirs.push(cwd);
+  writeFileSync(join(cwd, 'sync.yaml'), ['images:', ...['a', 'b'].map((n) => `  - { source: ${src.ref(n)}, tags: ['1'], targets: [${basic.host}/m, ${rw.host}/m] }`)].join('\n') + '\n');
+  const lib = fakeLibraryOptions(src, basic, rw);
+  const env = { ...lib.env, HOME: lib.homeDir, REGPUSH_INSECURE_REGISTRIES: lib.insecureRegistries.join(','), REGPUSH_TO_USER: USER.username, REGPUSH_TO_PASSWORD: USER.password };
+  const r = await runMain(['sync', '--dry-run', '--images', '1', 'sync.yaml'], { env, cwd });
+  assert.equal(r.code, 0, r.stderr);
+  const summary = r.stdout.trim().split('\n');
+  assert.match(summary[0]!, /^plan: 2 images .*4 to copy/);
+  assert.deepEqual(summary.slice(1), [`write permission not checked at ${basic.host}: the registry takes Basic credentials, which say nothing of rights before a write`]);
+  const units = r.stderr.split('\n').filter((l) => l.startsWith('sync: '));
+  assert.equal(units.length, 2, r.stderr);
+  for (const l of units) {
+    assert.match(l, new RegExp(`${basic.host}/m/[ab]:1 planned \\([^)]*; write permission not checked\\)`), l);
+    assert.match(l, new RegExp(`${rw.host}/m/[ab]:1 planned \\([^)]*\\)$`), l);
+    assert.doesNotMatch(l.slice(l.indexOf(rw.host)), /not checked/, l);
+  }
+  assert.equal(writes(basic) + writes(rw), 0);
+});
+
 test('grantedActions reads the access claim and nothing it cannot read: never a throw, never a grant guessed', () => {
   const jwt = (claims: unknown) => `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
   const entry = (name: string, actions: unknown) => ({ type: 'repository', name, actions });
   assert.deepEqual(grantedActions(jwt({ access: [entry('app', ['pull', 'push'])] }), 'repository', 'app'), ['pull', 'push']);
   assert.deepEqual(grantedActions(jwt({ access: [entry('app', ['pull'])] }), 'repository', 'app'), ['pull']);
   assert.deepEqual(grantedActions(jwt({ access: [entry('app', ['*'])] }), 'repository', 'app'), ['*']);
-  // Read: the repository is not among what was granted (distribution leaves it out, Docker Hub sends []).
-  assert.deepEqual(grantedActions(jwt({ access: [] }), 'repository', 'app'), []);
-  assert.deepEqual(grantedActions(jwt({ access: [entry('other', ['push']), { type: 'registry', name: 'catalog', actions: ['*'] }] }), 'repository', 'app'), []);
+  // Read: the repository is listed, with nothing granted.
+  assert.deepEqual(grantedActions(jwt({ access: [entry('app', [])] }), 'repository', 'app'), []);
   // The same repository listed twice: what both grant.
   assert.deepEqual(grantedActions(jwt({ access: [entry('app', ['pull']), entry('app', ['push'])] }), 'repository', 'app')?.sort(), ['pull', 'push']);
   const unreadable = [
@@ -191,6 +216,10 @@ test('grantedActions reads the access claim and nothing it cannot read: never a 
     jwt({ access: [{ type: 'repository', actions: ['pull'] }] }),
     jwt({ access: [entry('*', ['push'])] }),
     jwt({ access: [entry('team/*', ['pull'])] }),
+    // The repository not listed at all: the claim names it otherwise (the reads went through), or not.
+    jwt({ access: [] }),
+    jwt({ access: [entry('other', ['push']), { type: 'registry', name: 'catalog', actions: ['*'] }] }),
+    jwt({ access: [entry('registry.example/app', ['pull', 'push'])] }),
   ];
   for (const token of unreadable) assert.equal(grantedActions(token, 'repository', 'app'), undefined, token);
 });
