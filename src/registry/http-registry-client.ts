@@ -180,11 +180,6 @@ export class HttpRegistryClient implements RegistryClient {
     );
   }
 
-  /** Whether the credentials may push to `repo`, as far as the token sent says (RegistryClient.writeAccess). */
-  writeAccess(repo: string): Promise<WriteAccess> {
-    return this.auth.writeAccess(repo, this.signal);
-  }
-
   /** Docker Hub by name (its limit counts manifest GETs), any other registry once it has sent rate-limit headers. */
   countsPulls(): boolean {
     return isDockerHub(this.registry) || this.transport.stats.sentLimits(this.http.statsHost());
@@ -209,6 +204,11 @@ export class HttpRegistryClient implements RegistryClient {
   /** Whose pulls this client's manifest GETs spend (RegistryClient.pullsOwner). */
   pullsOwner(): Promise<string> {
     return this.manifests.pullsOwner();
+  }
+
+  /** Whether the credentials may push to `repo`, as far as the token sent says (RegistryClient.writeAccess). */
+  writeAccess(repo: string): Promise<WriteAccess> {
+    return this.auth.writeAccess(repo, this.signal);
   }
 
   /** Calls `fn` once, when this client first sees a tag absent in a repository with no tag seen present. */

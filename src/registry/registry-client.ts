@@ -107,11 +107,6 @@ export interface RegistryClient {
    * or named by the scheme probe, which it waits for (and sends, where no client has yet) (optional; never fails).
    */
   prefetchAuth?(): void;
-  /**
-   * Whether this client's credentials may push to `repo`, told without writing (AuthMiddleware.writeAccess;
-   * optional: a client without it is not asked, and says nothing).
-   */
-  writeAccess?(repo: string): Promise<WriteAccess>;
   /** Calls `fn` once, when a tag is first seen absent where none was seen present (optional). */
   whenTagAbsent?(fn: () => void): void;
   /**
@@ -149,6 +144,11 @@ export interface RegistryClient {
    * undefined where the client cannot say. Read through a mirror, the first mirror's reader.
    */
   pullsReader?(repo: string): Promise<PullsReader | undefined>;
+  /**
+   * Whether this client's credentials may push to `repo`, told without writing (AuthMiddleware.writeAccess;
+   * optional: a client without it is not asked, and says nothing).
+   */
+  writeAccess?(repo: string): Promise<WriteAccess>;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */
