@@ -20,7 +20,7 @@ import { anonymousRefusal, refusalOf, type RefusalRecord } from './refusals.js';
 import type { SchemeState } from './scheme-state.js';
 import { mergeScopes, scopeKey, scopesCover } from './scope.js';
 import type { TokenCache } from './token-cache.js';
-import { fetchToken } from './token.js';
+import { fetchToken, grantedActions } from './token.js';
 
 export interface BearerAuthOptions {
   registry: string;
@@ -151,6 +151,22 @@ export class BearerAuth {
       attempt.sent = undefined;
       return undefined;
     }
+  }
+
+  /**
+   * What the token a request with `scopes` sends up front grants on the repository `repo`
+   * (grantedActions: undefined where the token does not say), and the token service that issued it;
+   * undefined where no token would be sent up front (no Bearer challenge known). The token is the
+   * one such a request takes: the cache's, or fetched as for that request (a failure is that
+   * request's, and thrown as such).
+   */
+  async granted(cred: Credential | undefined, scopes: string[], repo: string, signal: AbortSignal | undefined): Promise<{ actions: string[] | undefined; realmHost: string } | undefined> {
+    const attempt: Attempt = { tokenFetches: 0 };
+    const header = await this.upFront(cred, scopes, attempt, signal);
+    const sent = attempt.sent;
+    const challenge = this.opts.state.learned;
+    if (header === undefined || sent?.kind !== 'bearer' || !challenge) return undefined;
+    return { actions: grantedActions(sent.token, 'repository', repo), realmHost: realmHostOf(challenge) };
   }
 
   /**

@@ -9,6 +9,7 @@
  * registry-token-auth.ts), the answer to a challenge (challenge-answer.ts), refused credentials
  * and their errors (refusals.ts, refusal-errors.ts), and the operation's memory (auth-memory.ts).
  */
+import type { RegpushError } from '../errors.js';
 import { who } from './credential-id.js';
 import { untilAborted } from '../abort.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -28,7 +29,7 @@ import { RefusalErrors } from './refusal-errors.js';
 import { RefusalRecord } from './refusals.js';
 import { RegistryTokenAuth } from './registry-token-auth.js';
 import { SchemeState } from './scheme-state.js';
-import { mergeScopes } from './scope.js';
+import { mergeScopes, repositoryScope } from './scope.js';
 import { TokenCache } from './token-cache.js';
 import { discard } from './token.js';
 
@@ -132,7 +133,19 @@ export interface AuthMiddleware extends Middleware {
    * that fails is the request's to report: then `anonymous`, as the request would go if it went.
    */
   whose(): Promise<string>;
+  /**
+   * Whether the credentials may push to `repo`, as far as this client can tell without writing
+   * (a dry run's plan): where the token its requests send lists what it grants (a JWT's `access`
+   * claim), `granted`, or `denied` with the error the write would meet; everywhere else `unchecked`
+   * and why. Asked after the client's reads: what the registry's answers to them taught (its
+   * scheme, its challenge) is what this goes by. Throws only what a request would (a credential
+   * lookup that fails, the token fetch a request would make).
+   */
+  writeAccess(repo: string, signal?: AbortSignal): Promise<WriteAccess>;
 }
+
+/** AuthMiddleware.writeAccess's answer. */
+export type WriteAccess = { kind: 'granted' } | { kind: 'denied'; error: RegpushError } | { kind: 'unchecked'; why: string };
 
 /** Builds the auth middleware for one registry. */
 export function authMiddleware(opts: AuthOptions): AuthMiddleware {
@@ -404,7 +417,21 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     return identified.id;
   };
   const whose = (): Promise<string> => credentials.get().then(identity, () => identity(undefined));
-  return Object.assign(middleware, { prefetch, heard, whose });
+  const writeAccess = async (repo: string, signal?: AbortSignal): Promise<WriteAccess> => {
+    state.recall();
+    const cred = await credentials.get();
+    // Only a token service's own token lists rights: a registry token is the user's, sent as it is;
+    // Basic credentials, and a registry that asked for none, are judged by the registry on the write.
+    if (cred?.registryToken) return { kind: 'unchecked', why: 'a registry token lists no rights this client can read' };
+    if (state.mode === 'basic') return { kind: 'unchecked', why: 'the registry takes Basic credentials, which say nothing of rights before a write' };
+    if (state.mode !== 'bearer') return { kind: 'unchecked', why: 'the registry asked for no credentials on the reads, and says whether it takes a write only when one is sent' };
+    const scope = repositoryScope(repo, ['pull', 'push']);
+    const got = await bearer.granted(cred, mergeScopes([...opts.scopes, ...state.learnedScopes, scope]), repo, signal);
+    if (!got?.actions) return { kind: 'unchecked', why: 'the token from the token service does not list what it grants (no JWT access claim read)' };
+    if (got.actions.includes('push') || got.actions.includes('*')) return { kind: 'granted' };
+    return { kind: 'denied', error: errors.notGranted(cred, [scope], got.realmHost) };
+  };
+  return Object.assign(middleware, { prefetch, heard, whose, writeAccess });
 }
 
 /** The challenge `res` names that regpush can answer; undefined for none, a malformed one (the request's own 401 reports it) or none supported. */

@@ -99,6 +99,15 @@ export class RefusalErrors {
     );
   }
 
+  /**
+   * What a write needing `scopes` meets where the token service `realmHost` has issued a token
+   * without that right: the error the registry's refusal of that write becomes (refusedToken, for
+   * its `insufficient_scope`), told before the write is sent (a dry run).
+   */
+  notGranted(cred: Credential | undefined, scopes: string[], realmHost: string): DeniedError | AuthError {
+    return (cred && this.deniedWrite(cred, scopes, realmHost)) || this.rejected(cred, scopes);
+  }
+
   rejected(cred: Credential | undefined, scopes: string[] | undefined, scheme: 'basic' | 'bearer' | 'registry-token' = 'bearer'): AuthError {
     const subject = cred?.username
       ? `the credentials for user ${cred.username}`

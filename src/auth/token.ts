@@ -211,3 +211,41 @@ export function discard(body: Readable): void {
   body.on('error', () => {});
   body.resume();
 }
+
+/**
+ * The actions a token grants on `type`:`name`, as its own `access` claim lists them: the token
+ * service's answer to the scopes asked for, which may grant fewer than asked (distribution's token
+ * spec: a token is issued all the same, with only what the account may do). Read, never verified:
+ * the registry verifies the token; this client only reads what it was told. The spec calls the
+ * token opaque to clients, so what is not read here is never taken for a refusal: undefined
+ * wherever the token does not say in a form read here: not a JWS in compact form (an opaque token: GHCR's, a
+ * cloud's OAuth token), no `access` claim, an entry not of the spec's shape, or a resource named by
+ * a pattern (`*` in its name) that cannot be matched against `name`, and where no entry names
+ * `name` at all: the token was asked for it, so a claim without it names resources otherwise than
+ * the scope did (the registry's reads with this token have gone through) or says nothing of them.
+ * An entry naming `name` with no actions is a claim read: nothing granted.
+ */
+export function grantedActions(token: string, type: string, name: string): string[] | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts[1]) return undefined;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const access = typeof claims === 'object' && claims !== null ? (claims as Record<string, unknown>).access : undefined;
+  if (!Array.isArray(access)) return undefined;
+  let granted: Set<string> | undefined;
+  for (const entry of access as unknown[]) {
+    if (typeof entry !== 'object' || entry === null) return undefined;
+    const e = entry as Record<string, unknown>;
+    if (typeof e.type !== 'string' || typeof e.name !== 'string' || !Array.isArray(e.actions) || !e.actions.every((a) => typeof a === 'string')) return undefined;
+    if (e.type !== type) continue;
+    if (e.name !== name && e.name.includes('*')) return undefined;
+    if (e.name !== name) continue;
+    granted ??= new Set();
+    for (const a of e.actions as string[]) granted.add(a);
+  }
+  return granted && [...granted];
+}

@@ -261,7 +261,7 @@ function record(r: CopyTargetReport, t: TransferTarget, digest: string, got: Tag
 }
 
 function finalTargetResult(r: CopyTargetReport, t: TransferTarget): CopyTargetReport {
-  if (!t.failed) return r;
+  if (!t.failed) return t.writeNotChecked ? { ...r, writeNotChecked: t.writeNotChecked } : r;
   // Nothing to name for a target that failed (the schema's "" when not ok), even where some tags of --all-tags landed first.
   return { ...r, ok: false, reference: '', digest: '', error: TargetSet.summary(t) };
 }

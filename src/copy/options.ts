@@ -61,6 +61,12 @@ export interface CopyTargetReport {
   referrersSkipped: number;
   /** The referrers counted in `referrersSkipped`, each with why (in the walk's order; with allTags, tag after tag); absent when none. */
   skippedReferrers?: SkippedReferrer[];
+  /**
+   * Dry run only: the plan could not check that the credentials may write to this target, and why
+   * (a registry taking Basic credentials or none, a token that does not list its rights); absent
+   * where it did (a target they may not write to fails, `E_DENIED`), or where nothing is to be written.
+   */
+  writeNotChecked?: string;
 }
 
 /** @deprecated The same type under its former name: use CopyTargetReport. */

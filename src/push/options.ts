@@ -127,6 +127,12 @@ export interface PushTargetReport {
   tags: string[];
   /** Tags that already pointed at this manifest, so were not written again (absent when none did). */
   tagsUnchanged?: string[];
+  /**
+   * Dry run only: the plan could not check that the credentials may write to this target, and why
+   * (a registry taking Basic credentials or none, a token that does not list its rights); absent
+   * where it did (a target they may not write to fails, `E_DENIED`), or where nothing is to be written.
+   */
+  writeNotChecked?: string;
   /** Media type of the manifest written; absent in a dry run and for a target that failed. */
   mediaType?: string;
   /** The platform images written there; absent in a dry run and for a target that failed. */
@@ -156,6 +162,8 @@ export interface PushResult {
   tags: string[];
   /** Tags that already pointed at this manifest (seen by the warm path), so were not written again; absent when none did. */
   tagsUnchanged?: string[];
+  /** Dry run only: as PushTargetReport.writeNotChecked, for the first target that could be planned. */
+  writeNotChecked?: string;
   /** `mirror`: the registry mirror the base manifest was read from (absent: the registry itself). */
   base: { reference: string; digest: string; mirror?: string };
   platforms: PushedPlatform[];

@@ -205,9 +205,7 @@ export async function dryRunReport(
   // The top-level fields describe the first target that could be planned, as the real push's
   // describe the first that succeeded: a failing first target is one block of the plan (exit 8).
   const planned = (t: TransferTarget): BlobReport[] => set.plannedReports(t, resolved.baseBlobs);
-  const first = set.list.find((t) => !t.failed);
-  if (!first) throw allFailed(run, set, states, resolved, inputs, timings, true, planned);
-  const state = states.get(first)!;
+  if (set.live.length === 0) throw allFailed(run, set, states, resolved, inputs, timings, true, planned);
   const used = usedLayers(inputs, resolved.base); // a variant for an OS the base lacks is not built
   // As the push itself does (uploadLayerEverywhere), the first target still in it whose tag holds
   // the layer lends its blob to every target; built afresh only where none holds it.
@@ -219,6 +217,12 @@ export async function dryRunReport(
   const top = topDigestOf(composed);
   const held = new Map(await Promise.all(set.list.map(async (t) => [t, await tagsHolding(top, t.tags, states.get(t)?.tagDigest, states.get(t)?.extraTags)] as const)));
   const unchanged = (t: TransferTarget): { tagsUnchanged?: string[] } => (held.get(t)?.length ? { tagsUnchanged: held.get(t) } : {});
+  // Where a tag is to be written, whether the credentials may write there, as copy's plan checks it (TargetSet.checkWrites).
+  await set.subset(set.live.filter((t) => !t.tags.every((tag) => held.get(t)?.includes(tag)))).checkWrites();
+  const first = set.list.find((t) => !t.failed);
+  if (!first) throw allFailed(run, set, states, resolved, inputs, timings, true, planned);
+  const state = states.get(first)!;
+  const writeNotChecked = (t: TransferTarget): { writeNotChecked?: string } => (t.writeNotChecked ? { writeNotChecked: t.writeNotChecked } : {});
   const layers = layerReports(inputs, results, state, true);
   const format = formatChange(resolved);
   const report: PushResult = {
@@ -227,6 +231,7 @@ export async function dryRunReport(
     mediaType: '',
     tags: first.tags,
     ...unchanged(first),
+    ...writeNotChecked(first),
     base: baseReport(inputs, resolved),
     platforms: resolved.base.images.map((i) => ({ platform: formatPlatform(i.platform), digest: '', configDigest: '' })),
     layer: topLayer(layers),
@@ -250,6 +255,7 @@ export async function dryRunReport(
               digest: '',
               tags: t.tags,
               ...unchanged(t),
+              ...writeNotChecked(t),
               ok: true,
               blobs: planned(t),
               ...(own.length ? { layers: own } : {}),

@@ -11,7 +11,7 @@
 import type { Readable } from 'node:stream';
 import type { AuthMemory } from '../auth/auth-memory.js';
 import type { Credential, SecretSink } from '../auth/credential-types.js';
-import { authMiddleware, type AuthMiddleware, type AuthOptions } from '../auth/middleware.js';
+import { authMiddleware, type AuthMiddleware, type AuthOptions, type WriteAccess } from '../auth/middleware.js';
 import { mergeScopes } from '../auth/scope.js';
 import { ProtocolError } from '../errors.js';
 import { drain } from '../http/response.js';
@@ -218,6 +218,11 @@ export class HttpRegistryClient implements RegistryClient {
   /** Whose pulls this client's manifest GETs spend (RegistryClient.pullsOwner). */
   pullsOwner(): Promise<string> {
     return this.manifests.pullsOwner();
+  }
+
+  /** Whether the credentials may push to `repo`, as far as the token sent says (RegistryClient.writeAccess). */
+  writeAccess(repo: string): Promise<WriteAccess> {
+    return this.auth.writeAccess(repo, this.signal);
   }
 
   /** Calls `fn` once, when this client first sees a tag absent in a repository with no tag seen present. */

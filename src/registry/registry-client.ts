@@ -5,6 +5,7 @@
  * this interface only, so a test or another transport can stand in for it.
  */
 import type { Readable } from 'node:stream';
+import type { WriteAccess } from '../auth/middleware.js';
 import type { RequestBody } from '../http/types.js';
 import type { Logger } from '../log.js';
 
@@ -145,6 +146,11 @@ export interface RegistryClient {
    * undefined where the client cannot say. Read through a mirror, the first mirror's reader.
    */
   pullsReader?(repo: string): Promise<PullsReader | undefined>;
+  /**
+   * Whether this client's credentials may push to `repo`, told without writing (AuthMiddleware.writeAccess;
+   * optional: a client without it is not asked, and says nothing).
+   */
+  writeAccess?(repo: string): Promise<WriteAccess>;
   /** HEAD a manifest by tag or digest; undefined when absent. A HEAD is not a pull on Docker Hub. */
   headManifest(repo: string, ref: string): Promise<ManifestHead | undefined>;
   /** GET a manifest's exact bytes. */

@@ -102,6 +102,12 @@ export interface SyncTargetReport {
   referrersSkipped: number;
   /** The referrers counted in `referrersSkipped`, each with why (in the walk's order); absent when none. */
   skippedReferrers?: SkippedReferrer[];
+  /**
+   * Dry run only: the plan could not check that the credentials may write to this target, and why
+   * (a registry taking Basic credentials or none, a token that does not list its rights); absent
+   * where it did (a target they may not write to fails, `E_DENIED`), or where nothing is to be written.
+   */
+  writeNotChecked?: string;
 }
 
 /** What happened to one unit: one source reference and its targets (SyncResult.units). */

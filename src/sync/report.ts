@@ -156,6 +156,7 @@ export function targetResult(t: TransferTarget, error: FailureLine | undefined, 
     referrersSkipped: skipped?.length ?? 0,
   };
   if (skipped?.length) r.skippedReferrers = skipped;
+  if (r.action === 'planned' && t.writeNotChecked) r.writeNotChecked = t.writeNotChecked;
   if (error) r.error = error;
   return r;
 }

@@ -273,7 +273,8 @@ async function refuseClobber(
 }
 
 /**
- * Blobs, then manifests (children first); in a dry run, the plan only, which says as the copy's
+ * Blobs, then manifests (children first); in a dry run, the plan only, with each target's write
+ * permission checked where its token tells it (TargetSet.checkWrites), which says as the copy's
  * report would which tags already hold the image (`tagsHeld`).
  */
 async function copyGraph(
@@ -294,6 +295,9 @@ async function copyGraph(
   };
   await set.plan(source, graph.blobs);
   if (opts.dryRun) {
+    // What the writes would meet where the credentials may only read: after the plan's HEADs, whose
+    // token says what it grants (a target that cannot be planned has failed by then).
+    await set.checkWrites();
     for (const t of set.live) t.blobs.push(...set.plannedReports(t, graph.blobs));
     set.landAsPlanned();
     await set.each(async (t) => {

@@ -216,6 +216,21 @@ export class TargetSet {
   }
 
   /**
+   * A dry run's check that the credentials may write to each live target, asked once its reads
+   * have gone (RegistryClient.writeAccess: the token they were sent with says what it grants, where
+   * it says). A target they may not write to is set aside with the error its write would meet, as
+   * the run would set it aside; one where that cannot be told says why (writeNotChecked). A client
+   * that cannot be asked (a test's) is left as it is.
+   */
+  async checkWrites(): Promise<void> {
+    await this.each(async (t) => {
+      const access = await t.ep.client.writeAccess?.(t.ep.repo);
+      if (access?.kind === 'denied') throw access.error;
+      if (access?.kind === 'unchecked') t.writeNotChecked = access.why;
+    });
+  }
+
+  /**
    * Plans every blob at every live target (a HEAD each, bounded), recording the plans on the
    * targets. A blob this run has landed (or is landing) in another repository of the same
    * registry is planned as a mount from there.

@@ -41,6 +41,11 @@ export interface TransferTarget {
   /** Why this target was set aside. */
   failed?: RegpushError;
   /**
+   * A dry run's plan for this target could not check that the credentials may write there, and
+   * why (TargetSet.checkWrites); absent where it did, or where nothing is to be written.
+   */
+  writeNotChecked?: string;
+  /**
    * The tags whose manifest PUT the registry answered with success in this run (ManifestCommit), the
    * tags found holding the manifest already (not written again), the first digest written or found
    * under them, and the tags whose PUT was cut off once the run's signal had fired (the request was

@@ -58,6 +58,7 @@ const PUSH_RESULT = keysOf<PushResult>({
   mediaType: true,
   tags: true,
   tagsUnchanged: true,
+  writeNotChecked: true,
   base: true,
   platforms: true,
   layer: true,
@@ -77,6 +78,7 @@ const PUSH_TARGET = keysOf<PushTargetReport>({
   digest: true,
   tags: true,
   tagsUnchanged: true,
+  writeNotChecked: true,
   mediaType: true,
   platforms: true,
   ok: true,
@@ -90,10 +92,10 @@ const SKIPPED_REFERRER = keysOf<SkippedReferrer>({ digest: true, tag: true, subj
 const SKIPPED_REASONS = Object.keys({ refused: true, 'subject-not-copied': true, 'digest-changed': true, 'depth-bound': true, 'total-bound': true, 'not-at-source': true, 'artifact-manifest': true, 'tag-held': true } satisfies Record<SkippedReferrerReason, true>).sort();
 const BLOB = keysOf<BlobReport>({ digest: true, size: true, mediaType: true, action: true, bytes: true, retries: true, resumes: true, mountedFrom: true, mirror: true });
 const COPY_RESULT = keysOf<CopyResult>({ source: true, digest: true, mediaType: true, digestChanged: true, targets: true, platforms: true, dryRun: true, timings: true, http: true });
-const COPY_TARGET = keysOf<CopyTargetReport>({ reference: true, target: true, digest: true, tags: true, tagsUnchanged: true, ok: true, error: true, blobs: true, referrers: true, referrersSkipped: true, skippedReferrers: true });
+const COPY_TARGET = keysOf<CopyTargetReport>({ reference: true, target: true, digest: true, tags: true, tagsUnchanged: true, ok: true, error: true, blobs: true, referrers: true, referrersSkipped: true, skippedReferrers: true, writeNotChecked: true });
 const SYNC_RESULT = keysOf<SyncResult>({ file: true, shard: true, dryRun: true, units: true, noMatch: true, totals: true, timings: true, http: true });
 const SYNC_UNIT = keysOf<SyncUnitReport>({ entry: true, source: true, sourceDigest: true, ok: true, error: true, targets: true, bytesRead: true });
-const SYNC_TARGET = keysOf<SyncTargetReport>({ target: true, action: true, ok: true, error: true, digest: true, mounted: true, streamed: true, bytes: true, referrers: true, referrersSkipped: true, skippedReferrers: true });
+const SYNC_TARGET = keysOf<SyncTargetReport>({ target: true, action: true, ok: true, error: true, digest: true, mounted: true, streamed: true, bytes: true, referrers: true, referrersSkipped: true, skippedReferrers: true, writeNotChecked: true });
 const SYNC_TOTALS = keysOf<SyncResult['totals']>({ entries: true, units: true, copied: true, skipped: true, planned: true, failed: true, bytesRead: true, mounted: true, streamed: true, referrers: true, referrersSkipped: true });
 const INSPECT = keysOf<InspectResult>({ reference: true, kind: true, digest: true, mediaType: true, size: true, indexDigest: true, mirror: true, artifactType: true, manifests: true, config: true, layers: true, raw: true, configRaw: true });
 const CONFIG_SUMMARY = keysOf<ConfigSummary>({ digest: true, mediaType: true, size: true, os: true, architecture: true, variant: true, created: true, Entrypoint: true, Cmd: true, Env: true, WorkingDir: true, ExposedPorts: true, Labels: true, User: true });

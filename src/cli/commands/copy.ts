@@ -179,6 +179,7 @@ export function copyPlanText(r: CopyResult): string {
         ? `${t.tags.join(', ')}, up to date: nothing to write`
         : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ');
     lines.push(`→ ${t.target}${t.ok ? `  tags: ${tags}${referrers ? `  (${referrers})` : ''}` : `  FAILS: ${t.error?.code} ${t.error?.message}`}`);
+    if (t.ok && t.writeNotChecked) lines.push(`  write permission not checked: ${t.writeNotChecked}`);
     for (const b of t.blobs) lines.push(`  ${b.action.replace('planned-', '').padEnd(8)} ${b.digest}  ${b.size} bytes`);
   }
   // A failing target's message is its registry's: printable (terminal-text.ts).

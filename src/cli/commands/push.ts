@@ -341,7 +341,7 @@ function dryRunText(r: PushResult): string {
   const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''}`];
   const top = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
   // One block per target, as copy's plan has (the first alone when the push fails fast).
-  const targets = r.targets ?? [{ target: `${r.reference}:${r.tags.join(',')}`, tags: r.tags, tagsUnchanged: r.tagsUnchanged, ok: true, blobs: r.blobs, layers: undefined, error: undefined }];
+  const targets = r.targets ?? [{ target: `${r.reference}:${r.tags.join(',')}`, tags: r.tags, tagsUnchanged: r.tagsUnchanged, writeNotChecked: r.writeNotChecked, ok: true, blobs: r.blobs, layers: undefined, error: undefined }];
   for (const [i, t] of targets.entries()) {
     if (!t.ok) {
       lines.push(`→ ${t.target}  FAILS: ${t.error?.code} ${t.error?.message}`);
@@ -354,6 +354,7 @@ function dryRunText(r: PushResult): string {
       ? `${t.tags.join(', ')}, up to date: nothing to write`
       : t.tags.map((tag) => (held.has(tag) ? `${tag} (already holds the image)` : tag)).join(', ');
     lines.push(`→ ${t.target}  tags: ${tags}`);
+    if (t.writeNotChecked) lines.push(`  write permission not checked: ${t.writeNotChecked}`);
     let toSend = 0;
     for (const b of t.blobs) {
       const verb = b.action.replace('planned-', '');

@@ -199,7 +199,11 @@ function unitLine(u: SyncUnitReport): string {
   if (u.error) return `sync: ${u.source}: FAILED ${u.error.code}: ${u.error.message}`;
   const parts = u.targets.map((t) => {
     if (t.action === 'failed') return `${t.target} FAILED ${t.error?.code}: ${t.error?.message}`;
-    const said = [t.mounted || t.streamed ? `${t.mounted} mounted, ${t.streamed} streamed, ${mb(t.bytes)}` : '', referrersText(t.referrers, t.referrersSkipped)].filter(Boolean);
+    const said = [
+      t.mounted || t.streamed ? `${t.mounted} mounted, ${t.streamed} streamed, ${mb(t.bytes)}` : '',
+      referrersText(t.referrers, t.referrersSkipped),
+      t.writeNotChecked ? 'write permission not checked' : '',
+    ].filter(Boolean);
     // The report's `skipped` is a target that holds the image already: a CI log says so in the
     // summary's words, as push and copy do ("up to date"), not as something left out.
     return `${t.target} ${t.action === 'skipped' ? 'up to date' : t.action}${said.length ? ` (${said.join('; ')})` : ''}`;
@@ -229,4 +233,9 @@ function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock, sec
       // Said where a CI log's reader looks: a mistyped filter otherwise reads as a quiet hour.
       `${r.noMatch?.length ? `; ${r.noMatch.length} ${r.noMatch.length === 1 ? 'entry' : 'entries'} matched no tag` : ''}\n`,
   );
+  // A plan's "to copy" is no promise that the writes will be taken: where the credentials' rights
+  // could not be read, said once per reason, with the registries it is about (--json: per target).
+  const unchecked = new Map<string, Set<string>>();
+  for (const u of r.units) for (const t of u.targets) if (t.writeNotChecked) unchecked.set(t.writeNotChecked, (unchecked.get(t.writeNotChecked) ?? new Set()).add(t.target.split('/')[0]!));
+  for (const [why, at] of unchecked) io.stdout.write(printable(`write permission not checked at ${[...at].join(', ')}: ${why}`) + '\n');
 }
