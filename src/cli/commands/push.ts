@@ -341,7 +341,16 @@ function dryRunText(r: PushResult): string {
   const lines = [`plan: push ${r.base.reference}${r.base.digest ? '@' + r.base.digest : ''}`];
   const top = r.layers ?? (r.layer ? [{ ...r.layer, name: 'app layer', dest: [] as string[] }] : []);
   // One block per target, as copy's plan has (the first alone when the push fails fast).
-  const targets = r.targets ?? [{ target: `${r.reference}:${r.tags.join(',')}`, tags: r.tags, tagsUnchanged: r.tagsUnchanged, writeNotChecked: r.writeNotChecked, ok: true, blobs: r.blobs, layers: undefined, error: undefined }];
+  const targets = r.targets ?? [{
+    target: `${r.reference}:${r.tags.join(',')}`,
+    tags: r.tags,
+    tagsUnchanged: r.tagsUnchanged,
+    writeNotChecked: r.writeNotChecked,
+    ok: true,
+    blobs: r.blobs,
+    layers: undefined,
+    error: undefined,
+  }];
   for (const [i, t] of targets.entries()) {
     if (!t.ok) {
       lines.push(`→ ${t.target}  FAILS: ${t.error?.code} ${t.error?.message}`);
