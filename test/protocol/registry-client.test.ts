@@ -410,16 +410,16 @@ test('referrers: a Link that never ends is E_PROTOCOL at the bound; a later page
   assert.equal(endless.log.length, 5);
   assert.ok(MAX_REFERRER_PAGES >= 100, 'the default bound leaves room for real registries');
 
-  for (const [status, ct, body, want] of [
-    [404, 'application/json', '{"errors":[{"code":"NAME_UNKNOWN","message":"gone"}]}', /answered 404|not found|NAME_UNKNOWN|gone/i],
-    [200, 'text/html', '<html>login</html>', /page 2 is not an image index/],
-    [200, 'application/json', '{"manifests":', /not valid JSON/],
+  for (const [status, ct, body, Class, code, want] of [
+    [404, 'application/json', '{"errors":[{"code":"NAME_UNKNOWN","message":"gone"}]}', NotFoundError, 'E_NOT_FOUND', /answered 404|not found|NAME_UNKNOWN|gone/i],
+    [200, 'text/html', '<html>login</html>', ProtocolError, 'E_PROTOCOL', /page 2 is not an image index/],
+    [200, 'application/json', '{"manifests":', ProtocolError, 'E_PROTOCOL', /not valid JSON/],
   ] as const) {
     const r = await registry((req, _body, res) => {
       if (req.url!.includes('?')) return res.writeHead(status, { 'content-type': ct }).end(body);
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/app/referrers/${d}?p=2>; rel="next"` }).end(index);
     });
-    await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof RegpushError && want.test(e.message), `${status} ${ct}`);
+    await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof Class && e.code === code && want.test(e.message), `${status} ${ct}: ${code}`);
   }
 });
 
