@@ -835,7 +835,8 @@ test('a 401 with a challenge from where a redirect led (storage, a CDN) is hande
   // would otherwise be answered by fetching a new one, at whatever realm the 401 names.
   await client.getManifest('app', '1');
   const err = await client.getBlob('app', d).then(() => undefined, (e: unknown) => e);
-  assert.ok(err instanceof RegpushError, String(err));
+  assert.ok(err instanceof RegistryError, String(err));
+  assert.equal(err.code, 'E_REGISTRY', 'the storage host\'s refusal, not a refusal of the credentials (E_AUTH)');
   assert.deepEqual(stolen, [], 'the storage host\'s realm was never asked for a token');
   r.transport.close();
 });

@@ -446,6 +446,7 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
   }
   // The library's env: {} without homeDir reads no credential file, and the message says so.
   const e = await rejection(inspect(basic.ref('app:1'), { env: {}, insecureRegistries: [basic.host], retries: 0 }));
+  assert.equal(e.code, 'E_AUTH', e.message);
   assert.ok(
     e.message.startsWith(
       `authentication to ${basic.host} failed: it requires a username and password and none were found (looked at REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD, no credential file, as no home directory was given); check the credentials for ${basic.host}: store a login`,
