@@ -112,7 +112,7 @@ const helperCreds = () => ({
 test('without credentials the token source refuses: exit 3 with a hint (the baseline for the tests below)', async () => {
   const r = await runCli(['copy', SOURCE, target()], { env: isolatedEnv() });
   assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr, /regpush login 127\.0\.0\.1:\d+/);
+  assert.match(r.stderr, /regpush login 127\.0\.0\.1:\d+.* \[E_AUTH\]$/m);
 });
 
 test('credentials from flags (--from-user/--from-password, --to-user + --password-stdin)', async () => {
@@ -234,6 +234,7 @@ test('REGISTRY_AUTH_FILE is the only file read; one that does not exist is refus
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, 'utf8')).auths), [R.token.host]);
   const denied = await runCli(['copy', SOURCE, target()], { env });
   assert.equal(denied.code, 3, denied.stderr);
+  assert.match(denied.stderr.trim(), / \[E_AUTH\]$/, 'no login left for the target: credentials missing');
   assert.ok(denied.stderr.includes(`REGISTRY_AUTH_FILE (${file})`), denied.stderr);
   assert.deepEqual(JSON.parse(readFileSync(dockerFile, 'utf8')).auths, auths(), 'Docker config.json untouched');
 });
@@ -290,6 +291,8 @@ test('regpush login HOST/NAMESPACE stores that key in Podman\'s auth.json (as po
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths), [R.token.host]);
   const denied = await runCli(['copy', SOURCE, imageRef(R.token, `${run}/n/app:2`)], { env });
   assert.equal(denied.code, 3, denied.stderr);
+  // The namespace login gone, the registry's own login (reader, pull only) is used: its push refused is E_DENIED (README, exit 3).
+  assert.match(denied.stderr.trim(), / \[E_DENIED\]$/);
 });
 
 test('credentials from $XDG_RUNTIME_DIR/containers/auth.json (Podman\'s default)', async () => {
@@ -322,6 +325,7 @@ test('regpush login checks the credentials, writes config.json auths; logout rem
   assert.deepEqual(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths), [R.token.host]);
   const denied = await runCli(['copy', SOURCE, target()], { env });
   assert.equal(denied.code, 3, denied.stderr);
+  assert.match(denied.stderr.trim(), / \[E_AUTH\]$/, 'no login left for the target: credentials missing');
   const again = await runCli(['logout', R.basic.host], { env });
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.stdout, '');
@@ -388,5 +392,5 @@ test('regpush login stores through the configured credential helper, not in the 
 test('login without a password and without a terminal says how to give one (exit 2)', async () => {
   const r = await runCli(['login', '-u', 'alice', R.basic.host], { env: isolatedEnv() });
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /--password-stdin/);
+  assert.match(r.stderr, /--password-stdin.* \[E_USAGE\]$/m);
 });

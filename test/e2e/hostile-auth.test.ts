@@ -70,7 +70,7 @@ test('a credential helper that prints its JSON reply and then fails: the Secret 
   for (const extra of [[], ['--debug']]) {
     const r = await runCli(['inspect', imageRef(R.basic, 'base/busybox:v2s2'), ...extra], { env });
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /docker-credential-leaky get for 127\.0\.0\.1:\d+ failed/);
+    assert.match(r.stderr, /^regpush: error: .*docker-credential-leaky get for 127\.0\.0\.1:\d+ failed.* \[E_AUTH\]$/m);
     assertNoSecrets(r, [secret, JSON.stringify(secret).slice(1, -1)]);
   }
 });
@@ -99,16 +99,18 @@ test('a registry whose error echoes the Basic credentials: password and base64 u
   const h = await echoingBasicRegistry();
   const r = await runCli(['inspect', `${h.host}/app:1`, '--user', user, '--password', password, '--debug']);
   assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr, /denied for Basic \*\*\* \(hostile-user:\*\*\*\); password was \*\*\*/);
+  // A 403 to credentials the registry took is a right refused (E_DENIED), not a login to fix (E_AUTH, the same exit code).
+  assert.match(r.stderr, /^regpush: error: .*denied for Basic \*\*\* \(hostile-user:\*\*\*\); password was \*\*\*.* \[E_DENIED\]$/m);
   assertNoSecrets(r, [password, b64]);
 
   // copy --json to a good target and the hostile one: the report relays the hostile target's error.
   const good = imageRef(R.anon2, `${run}/echo:1`);
   const c = await runCli(['copy', '--json', imageRef(R.anon, 'base/busybox:v2s2'), good, `${h.host}/echo:1`, '--to-user', user, '--to-password', password]);
   assert.equal(c.code, 8, c.stderr);
-  const report = JSON.parse(c.stdout) as { targets: { ok: boolean; error?: { message: string } }[] };
+  const report = JSON.parse(c.stdout) as { targets: { ok: boolean; error?: { code: string; message: string } }[] };
   const failed = report.targets.find((t) => !t.ok);
-  assert.ok(failed?.error?.message.includes('denied for Basic ***'), c.stdout);
+  assert.equal(failed?.error?.code, 'E_DENIED', c.stdout);
+  assert.ok(failed.error.message.includes('denied for Basic ***'), c.stdout);
   assertNoSecrets(c, [password, b64]);
 });
 
@@ -134,7 +136,7 @@ test('a registry whose error echoes the bearer token and the identity token it w
   for (const extra of [[], ['--debug']]) {
     const r = await runCli(['inspect', `${h.host}/app:1`, ...extra], { env: { REGPUSH_FROM_IDENTITY_TOKEN: identityToken } });
     assert.equal(r.code, 3, r.stderr);
-    assert.match(r.stderr, /token Bearer \*\*\* \(refresh \*\*\*, raw \*\*\*\) may not read this/);
+    assert.match(r.stderr, /^regpush: error: .*token Bearer \*\*\* \(refresh \*\*\*, raw \*\*\*\) may not read this.* \[E_DENIED\]$/m);
     assertNoSecrets(r, [identityToken, accessToken]);
   }
 });

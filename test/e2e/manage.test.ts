@@ -212,7 +212,7 @@ for (const mode of modes) {
     assert.equal(r.stdout, `${reg.host}/${repo}@${digest}\n`);
     for (const t of ['src', 't1', 't7']) {
       assertOneErrorLine(await runCli(['digest', `${reg.host}/${repo}:${t}`, ...userArgs(creds)]), 4, 'E_NOT_FOUND', /404/);
-      await assert.rejects(skopeoInspect(`${reg.host}/${repo}:${t}`, { raw: true, creds }), /manifest unknown|not found/i);
+      await assert.rejects(skopeoInspect(`${reg.host}/${repo}:${t}`, { raw: true, creds }), { message: /^skopeo inspect .* failed \(\d+\): .*(manifest unknown|not found)/i });
     }
     const direct = await runCli(['tags', `${reg.host}/${repo}`, ...userArgs(creds)]);
     assert.equal(direct.code, 0, direct.stderr);
@@ -338,7 +338,7 @@ test('delete whose first DELETE took effect but its answer was lost (a front\'s 
     // The registry did delete on the first attempt: the second was answered 404 by the registry itself.
     const deletes = proxy.requests.filter((q) => q.method === 'DELETE' && q.url.includes(`/${repo}/manifests/${digest}`));
     assert.deepEqual(deletes.map((q) => q.status), [fault.kind === 'reset' ? undefined : 504, 404], fault.kind);
-    await assert.rejects(skopeoInspect(`${R.anon.host}/${repo}@${digest}`, { raw: true }), /manifest unknown|not found/i);
+    await assert.rejects(skopeoInspect(`${R.anon.host}/${repo}@${digest}`, { raw: true }), { message: /^skopeo inspect .* failed \(\d+\): .*(manifest unknown|not found)/i });
   }
 });
 
@@ -356,7 +356,7 @@ test('tag with one new tag refused (immutable, 400 TAG_INVALID): the others are 
   assert.deepEqual(out.tagsFailed.map((f: { tag: string; error: { code: string } }) => [f.tag, f.error.code]), [['b', 'E_REGISTRY']]);
   assert.match(r.stderr, new RegExp(`^regpush: error: 1 of 3 tags failed: ${proxy.host}/${repo}:b \\(E_REGISTRY: .*400 TAG_INVALID.*\\); written: a, c \\[E_PARTIAL\\]\n$`));
   for (const t of ['a', 'c']) assert.equal((await skopeoInspect(`${R.anon.host}/${repo}:${t}`, { raw: true })).digest, digest, t);
-  await assert.rejects(skopeoInspect(`${R.anon.host}/${repo}:b`, { raw: true }), /manifest unknown|not found/i);
+  await assert.rejects(skopeoInspect(`${R.anon.host}/${repo}:b`, { raw: true }), { message: /^skopeo inspect .* failed \(\d+\): .*(manifest unknown|not found)/i });
 });
 
 test('a registry whose HEAD names no digest: digest and delete --force read the manifest to compute it', async () => {

@@ -362,10 +362,11 @@ test('bad input: unreadable --app dir → E_INPUT (as a non-root user)', async (
   await tagAbsent(R.anon2.host, `${run}/unreadable`, '1');
 });
 
-test('bad input: target push denied → E_DENIED/E_AUTH, nothing written', async () => {
+test('bad input: target push denied → E_DENIED, nothing written', async () => {
   const r = await runCli(['push', '--from', imageRef(R.anon, 'base/busybox:v2s2'), '--to', imageRef(R.token, `readonly/${run}:1`), '--to-user', R.token.user!, '--to-password', R.token.password!, '--app', makeApp()]);
   assert.equal(r.code, 3, r.stderr);
-  assert.match(r.stderr.trim().split('\n').at(-1)!, /\[E_(DENIED|AUTH)\]$/);
+  // Good credentials without push on readonly/*: E_DENIED (README: a write refused to credentials that could read), not E_AUTH.
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /\[E_DENIED\]$/);
   assert.ok(!r.stderr.includes(R.token.password!));
 });
 

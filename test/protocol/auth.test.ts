@@ -872,6 +872,7 @@ describe('refused credentials are remembered for the run (no failed login per im
       assert.equal(tokenCalls(tokens), 1, 'the refused scope is asked for once in the run');
       for (const err of errors) {
         assert.ok(err instanceof AuthError);
+        assert.equal(err.code, 'E_AUTH');
         assert.equal(err.details.status, status);
         assert.equal(err.details.anonymous, true);
         assert.equal(err.message, errors[0]!.message);
@@ -988,6 +989,8 @@ describe('refused credentials are looked up again once (a credential helper\'s t
     const client = middleware(reg, bad, { renewCredential: async () => (renewals++, { ...bad }) });
     for (const repo of ['a', 'b', 'c']) {
       const err = await failure(client(get(reg, `/v2/${repo}/manifests/1`, { scopes: [`repository:${repo}:pull`] })));
+      assert.ok(err instanceof AuthError, String(err));
+      assert.equal(err.code, 'E_AUTH');
       assert.equal(err.message, `authentication to ${reg.host} failed: ${tokens.host} rejected the credentials for user alice`);
     }
     assert.equal(renewals, 1);

@@ -796,7 +796,11 @@ test('an interruption, or closing the transport, while the proxy has not answere
   await again;
   t.close();
   await until(() => p.closed() === 2);
-  assert.ok(await pending instanceof RegpushError);
+  const closed = await pending;
+  assert.ok(closed instanceof RegpushError, String(closed));
+  // Closing the transport cancels what it still had under way, as the signal did above.
+  assert.equal(closed.code, 'E_ABORTED', closed.message);
+  assert.equal(closed.message, 'aborted: GET https://reg.corp.example/v2/');
 });
 
 /**

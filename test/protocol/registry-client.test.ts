@@ -410,16 +410,16 @@ test('referrers: a Link that never ends is E_PROTOCOL at the bound; a later page
   assert.equal(endless.log.length, 5);
   assert.ok(MAX_REFERRER_PAGES >= 100, 'the default bound leaves room for real registries');
 
-  for (const [status, ct, body, want] of [
-    [404, 'application/json', '{"errors":[{"code":"NAME_UNKNOWN","message":"gone"}]}', /answered 404|not found|NAME_UNKNOWN|gone/i],
-    [200, 'text/html', '<html>login</html>', /page 2 is not an image index/],
-    [200, 'application/json', '{"manifests":', /not valid JSON/],
+  for (const [status, ct, body, Class, code, want] of [
+    [404, 'application/json', '{"errors":[{"code":"NAME_UNKNOWN","message":"gone"}]}', NotFoundError, 'E_NOT_FOUND', /answered 404|not found|NAME_UNKNOWN|gone/i],
+    [200, 'text/html', '<html>login</html>', ProtocolError, 'E_PROTOCOL', /page 2 is not an image index/],
+    [200, 'application/json', '{"manifests":', ProtocolError, 'E_PROTOCOL', /not valid JSON/],
   ] as const) {
     const r = await registry((req, _body, res) => {
       if (req.url!.includes('?')) return res.writeHead(status, { 'content-type': ct }).end(body);
       res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/app/referrers/${d}?p=2>; rel="next"` }).end(index);
     });
-    await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof RegpushError && want.test(e.message), `${status} ${ct}`);
+    await assert.rejects(r.client.referrers('app', d), (e: unknown) => e instanceof Class && e.code === code && want.test(e.message), `${status} ${ct}: ${code}`);
   }
 });
 
@@ -835,7 +835,8 @@ test('a 401 with a challenge from where a redirect led (storage, a CDN) is hande
   // would otherwise be answered by fetching a new one, at whatever realm the 401 names.
   await client.getManifest('app', '1');
   const err = await client.getBlob('app', d).then(() => undefined, (e: unknown) => e);
-  assert.ok(err instanceof RegpushError, String(err));
+  assert.ok(err instanceof RegistryError, String(err));
+  assert.equal(err.code, 'E_REGISTRY', 'the storage host\'s refusal, not a refusal of the credentials (E_AUTH)');
   assert.deepEqual(stolen, [], 'the storage host\'s realm was never asked for a token');
   r.transport.close();
 });

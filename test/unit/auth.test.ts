@@ -9,7 +9,7 @@ import { findChallenge, parseChallenges } from '../../src/auth/challenge.js';
 import { mergeScopes, parseScope, repositoryScope, scopeKey, scopesCover } from '../../src/auth/scope.js';
 import { TokenCache } from '../../src/auth/token-cache.js';
 import { dockerConfigKey, findByRegistry } from '../../src/auth/registry-host.js';
-import { ProtocolError } from '../../src/errors.js';
+import { AuthError, ProtocolError } from '../../src/errors.js';
 import { presumedChallenge, sameTokenService } from '../../src/auth/presumed-challenge.js';
 import { AuthMemory } from '../../src/auth/auth-memory.js';
 import { RefusalErrors } from '../../src/auth/refusal-errors.js';
@@ -172,7 +172,13 @@ describe('parseChallenges', () => {
 
   it('truncates a very long malformed header in the message', () => {
     const header = `Bearer realm="${'x'.repeat(5000)}`;
-    assert.throws(() => parseChallenges(header), (err: Error) => err.message.length < 400);
+    assert.throws(() => parseChallenges(header), (err: unknown) => {
+      assert.ok(err instanceof ProtocolError, String(err));
+      assert.equal(err.code, 'E_PROTOCOL');
+      assert.match(err.message, /malformed WWW-Authenticate/);
+      assert.ok(err.message.length < 400, `${err.message.length} characters`);
+      return true;
+    });
   });
 
   it('findChallenge picks by scheme, case-insensitively', () => {
@@ -242,13 +248,22 @@ describe('scopes', () => {
   });
 });
 
+/** A refusal is E_AUTH (exit 3) whatever its wording, as the CLI and a library caller tell it. */
+function assertAuthError(err: unknown): void {
+  assert.ok(err instanceof AuthError, String(err));
+  assert.equal(err.code, 'E_AUTH');
+  assert.equal(err.exitCode, 3);
+}
+
 describe('a refusal naming the scopes it was short of', () => {
   it('says the repository may not exist only for a repository scope (was: also for the catalog\'s registry:catalog:*, which names none)', () => {
     const errors = new RefusalErrors('reg.example.com', 'Docker config.json');
     const catalog = errors.rejected({ username: 'reader', password: 'pw' }, ['registry:catalog:*']);
+    assertAuthError(catalog);
     assert.match(catalog.message, /rejected the credentials for user reader for registry:catalog:\* \(access is not granted\) \(taken from/);
     assert.doesNotMatch(catalog.message, /repository may not exist/);
     const repo = errors.rejected(undefined, ['repository:team/app:pull']);
+    assertAuthError(repo);
     assert.match(repo.message, /for repository:team\/app:pull \(the repository may not exist, or access is not granted\) \(looked at Docker config\.json\)/);
   });
 });
@@ -257,15 +272,19 @@ describe('a refusal naming where the refused credentials came from', () => {
   const cred = { username: 'u', password: 'pw' };
   it('says "the first of" only for a list of two or more sources', () => {
     const list = new RefusalErrors('reg.example.com', ['REGPUSH_TO_USER/REGPUSH_TO_PASSWORD', 'Docker config.json'], 'run `regpush login reg.example.com`');
+    assertAuthError(list.rejected(cred, undefined));
     assert.equal(
       list.rejected(cred, undefined).message,
       'authentication to reg.example.com failed: the registry rejected the credentials for user u (taken from the first of: REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, Docker config.json); run `regpush login reg.example.com`',
     );
     const one = new RefusalErrors('reg.example.com', ['the stored logins only (Docker config.json)']);
+    assertAuthError(one.rejected(cred, undefined));
     assert.equal(one.rejected(cred, undefined).message, 'authentication to reg.example.com failed: the registry rejected the credentials for user u (taken from the stored logins only (Docker config.json))');
   });
   it('names no source where the advice already names it', () => {
     const named = new RefusalErrors('reg.example.com', ['the credentials given explicitly (flags or options)'], 'check --user/--password: credentials given there are used instead of any stored login', true);
+    assertAuthError(named.rejected(cred, undefined));
+    assertAuthError(named.basicNeeded());
     assert.equal(named.rejected(cred, undefined).message, 'authentication to reg.example.com failed: the registry rejected the credentials for user u; check --user/--password: credentials given there are used instead of any stored login');
     // With no credentials found, where they were looked for is still said.
     assert.match(named.basicNeeded().message, /none were found \(looked at the credentials given explicitly \(flags or options\)\); check --user/);

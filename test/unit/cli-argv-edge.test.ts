@@ -92,6 +92,7 @@ test('--insecure-registry takes one value: the references after it stay position
   assert.match(r.stderr, /cannot reach 127\.0\.0\.1:1.*\[E_NETWORK\]/);
   const i = await run(['inspect', '--retries', '0', '--insecure-registry', '127.0.0.1:1', '--insecure-registry', '127.0.0.2:1', SRC]);
   assert.equal(i.code, 5, i.stderr);
+  assert.match(i.stderr, /cannot reach 127\.0\.0\.1:1.*\[E_NETWORK\]/);
 });
 
 test('a value starting with "-" after a flag that takes one: the hint says to join them with "="', async () => {
@@ -331,6 +332,7 @@ test('a secret given in the same word as its flag, or after a secret flag, is ne
   ]) {
     const r = await run(argv);
     assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim().split('\n').at(-1)!, / \[E_USAGE\]$/, argv.join(' '));
     assert.ok(!r.stderr.includes('Secret9pw') && !r.stdout.includes('Secret9pw'), `${argv.join(' ')}: ${r.stderr}`);
   }
   usage(await run(['push', '-pSecret9pw', '--from', 'scratch', '--to', DST]), /unknown flag -p\*\*\*/);

@@ -52,7 +52,7 @@ describe('login prompt at a terminal', () => {
     const r = await login([], (stdin, stderr) => whenAsked(stderr, 'Username: ', () => stdin.end()));
     try {
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /login cancelled: the input ended before the username was given/);
+      assert.match(r.stderr, /login cancelled: the input ended before the username was given \[E_USAGE\]$/m);
       assert.equal(existsSync(join(r.home, '.docker', 'config.json')), false);
     } finally {
       rmSync(r.home, { recursive: true, force: true });
@@ -63,7 +63,7 @@ describe('login prompt at a terminal', () => {
     const r = await login(['-u', 'alice'], (stdin, stderr) => whenAsked(stderr, 'Password: ', () => stdin.write('\u0004')));
     try {
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /login cancelled: the input ended before the password was given/);
+      assert.match(r.stderr, /login cancelled: the input ended before the password was given \[E_USAGE\]$/m);
       assert.deepEqual(r.raw, [true, false]);
       assert.equal(existsSync(join(r.home, '.docker', 'config.json')), false);
     } finally {
@@ -75,7 +75,7 @@ describe('login prompt at a terminal', () => {
     const r = await login(['-u', 'alice'], (stdin, stderr) => whenAsked(stderr, 'Password: ', () => stdin.write('\u0003')));
     try {
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /login cancelled/);
+      assert.match(r.stderr, /^regpush: error: login cancelled \[E_USAGE\]$/m);
       assert.deepEqual(r.raw, [true, false]);
     } finally {
       rmSync(r.home, { recursive: true, force: true });

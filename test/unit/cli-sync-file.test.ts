@@ -26,9 +26,9 @@ test('a sync file that does not exist, or is a directory: one line saying so, ex
 
 test('a bad file is named as given, relative to the working directory', async () => {
   writeFileSync(join(dir, 'typo.yaml'), 'images:\n  - source: a.io/x\n    tags: all\n    target: r.io/y\n    platform: linux/amd64\n');
-  oneLine(await run(['sync', 'typo.yaml']), /typo\.yaml: images\[0\] \(a\.io\/x\): "platform" \(line 5\) is not a known key/);
+  oneLine(await run(['sync', 'typo.yaml']), /typo\.yaml: images\[0\] \(a\.io\/x\): "platform" \(line 5\) is not a known key.* \[E_INPUT\]$/);
   writeFileSync(join(dir, 'empty.yaml'), '');
-  oneLine(await run(['sync', 'empty.yaml']), /empty\.yaml: a sync file is a mapping with an "images" list/);
+  oneLine(await run(['sync', 'empty.yaml']), /empty\.yaml: a sync file is a mapping with an "images" list.* \[E_INPUT\]$/);
 });
 
 test('--max-wait without --min-ratelimit: one line saying it needs the gate, exit 2, before any request', async () => {

@@ -78,6 +78,7 @@ test('a file of one image that every target refuses exits with the failure\'s ow
   assert.equal(r.stderr.split('requested access to the resource is denied').length - 1, 2, 'said twice: the image\'s line and the error line');
   const copy = await runMain(['copy', '--retries', '0', src.ref('app:1'), `${dst.host}/denied/app:1`], { env: one.env });
   assert.equal(copy.code, 3, copy.stderr);
+  assert.match(lastLine(copy), / \[E_DENIED\]$/);
 
   // Every target refusing it: the first one's failure, as copy to several targets reports it.
   const two = await runSync([], syncFile([{ source: src.ref('app:1'), targets: [`${dst.host}/denied`, `${dst.host}/denied2`] }], src, dst));

@@ -124,6 +124,7 @@ test('sync: an image\'s line relays its registry\'s error message escaped', asyn
 
   const r = await runMain(['sync', '--retries', '0', 'sync.yaml'], { env, cwd: dir });
   assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, / \[E_DENIED\]$/, 'the registry\'s 400 DENIED is a refusal, not a login to fix');
   assert.doesNotMatch(r.stderr, CONTROL, 'no control character reaches the terminal');
   assert.ok(r.stderr.includes('evil\\x1b[2K\\rsynced: all fine\\u202e'), r.stderr);
 });

@@ -296,7 +296,9 @@ test('a server that wants a client certificate: the library is told tls.clientCe
   assert.ok(e.message.endsWith(`; ${host} asks for a client certificate: add tls.clientCerts: { "${host}": { cert: CERT, key: KEY } }`), e.message);
   assert.doesNotMatch(e.message, FLAG);
   const r = await runMain(['inspect', '--retries', '0', '--ca-cert', `${host}=${certFile}`, `${host}/app:1`], { env, cwd: dir });
-  assert.ok(errorLine(r).includes(`; ${host} asks for a client certificate: add --client-cert ${host}=CERT,KEY or put client.cert and client.key in ${dir}/.config/containers/certs.d/${host}/`), r.stderr);
+  const line = errorLine(r);
+  assert.ok(line.includes(`; ${host} asks for a client certificate: add --client-cert ${host}=CERT,KEY or put client.cert and client.key in ${dir}/.config/containers/certs.d/${host}/`), r.stderr);
+  assert.ok(line.endsWith(' [E_TLS]'), r.stderr);
 });
 
 /** This machine's first IPv4 address that is not loopback (a host regpush asks over TLS first), or undefined. */
@@ -394,6 +396,7 @@ test('a 401, through every operation that sends credentials: the library is told
     assert.doesNotMatch(e.message, FLAG, op.name);
     const r = await cliAgainst([...op.argv, '--retries', '0'], [reg], dir);
     const line = errorLine(r);
+    assert.ok(line.endsWith(' [E_AUTH]'), `${op.name} (CLI): ${r.stderr}`);
     assert.ok(line.includes(`(check the credentials for ${reg.host}: ${CLI_CREDENTIALS[op.name]!(reg.host)})`), `${op.name} (CLI): ${r.stderr}`);
     // No other command's user flag: inspect has no --from-user, copy no --user.
     const userFlags = (text: string) => [...new Set(text.match(/--(from-|to-)?user\b/g))];
@@ -446,6 +449,7 @@ test('a refusal of the credentials (none for a Basic registry, anonymous access 
   }
   // The library's env: {} without homeDir reads no credential file, and the message says so.
   const e = await rejection(inspect(basic.ref('app:1'), { env: {}, insecureRegistries: [basic.host], retries: 0 }));
+  assert.equal(e.code, 'E_AUTH', e.message);
   assert.ok(
     e.message.startsWith(
       `authentication to ${basic.host} failed: it requires a username and password and none were found (looked at REGPUSH_TOKEN, REGPUSH_IDENTITY_TOKEN, REGPUSH_USER/REGPUSH_PASSWORD, REGPUSH_TO_TOKEN, REGPUSH_TO_IDENTITY_TOKEN, REGPUSH_TO_USER/REGPUSH_TO_PASSWORD, REGPUSH_FROM_TOKEN, REGPUSH_FROM_IDENTITY_TOKEN, REGPUSH_FROM_USER/REGPUSH_FROM_PASSWORD, no credential file, as no home directory was given); check the credentials for ${basic.host}: store a login`,

@@ -67,7 +67,10 @@ test('an interrupted copy to two targets whose second manifest PUT took effect b
   // Each target holds the tag: the result says so (ok), or says that the PUT may have taken effect.
   for (const t of result.targets) {
     if (t.ok) assert.deepEqual([t.digest, t.tags], [img.digest, ['1']]);
-    else assert.match(t.error?.message ?? '', /the manifest PUT of 1 cut off: it may have taken effect at the registry/, t.target);
+    else {
+      assert.equal(t.error?.code, 'E_ABORTED', t.target);
+      assert.match(t.error?.message ?? '', /the manifest PUT of 1 cut off: it may have taken effect at the registry/, t.target);
+    }
   }
   assert.equal(result.targets[1]!.ok, false);
   assert.deepEqual(err.details.failed, result.targets.filter((t) => !t.ok).map((t) => t.target));

@@ -48,6 +48,7 @@ function refused(r: { code: number; stderr: string; dst: FakeRegistry }, entry: 
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, / \[E_INPUT\]$/, 'a value in regpush.json is the file\'s mistake');
   assert.ok(lines[0]!.includes(`regpush.json ${entry} resolves outside the project folder ${root} (to ${real})`), r.stderr);
   assert.ok(lines[0]!.includes(`give it on the command line with ${flag}`), r.stderr);
   assert.equal(r.dst.count(), 0, 'nothing pushed');
@@ -147,7 +148,7 @@ test('--config-file: the project folder is the working folder where the file lie
   write(join(proj, 'deploy', 'prod.json'), ['../dist', '../../host/secrets:/s']);
   const out = await runMain(['push', '--config-file', 'deploy/prod.json'], { env, cwd: proj });
   assert.equal(out.code, 2, out.stderr);
-  assert.match(out.stderr, new RegExp(`^regpush: error: deploy/prod\\.json app\\[1\\] resolves outside the project folder ${proj} \\(to ${join(host, 'secrets')}\\)`, 'm'));
+  assert.match(out.stderr, new RegExp(`^regpush: error: deploy/prod\\.json app\\[1\\] resolves outside the project folder ${proj} \\(to ${join(host, 'secrets')}\\).* \\[E_INPUT\\]$`, 'm'));
   // A file outside the working folder: its own folder bounds it.
   const elsewhere = join(root, 'conf');
   mkdirSync(join(elsewhere, 'site'), { recursive: true });
@@ -158,7 +159,7 @@ test('--config-file: the project folder is the working folder where the file lie
   write(join(elsewhere, 'push.json'), ['./site', '../proj/dist']);
   const up = await runMain(['push', '--config-file', join(elsewhere, 'push.json')], { env, cwd: proj });
   assert.equal(up.code, 2, up.stderr);
-  assert.match(up.stderr, /app\[1\] resolves outside the project folder/);
+  assert.match(up.stderr, /app\[1\] resolves outside the project folder.* \[E_INPUT\]$/m);
 });
 
 test('--config-file in a checkout: the project folder is the one holding .git, the same from any working folder', async (t) => {
@@ -180,6 +181,7 @@ test('--config-file in a checkout: the project folder is the one holding .git, t
     const out = await runMain(['push', '--config-file', file], { env, cwd });
     assert.equal(out.code, 2, out.stderr);
     assert.ok(out.stderr.includes(`${file} app[1] resolves outside the project folder ${proj} (to ${join(host, 'secrets')})`), out.stderr);
+    assert.match(out.stderr.trim(), / \[E_INPUT\]$/);
   }
   assert.equal(dst.count(), 0, 'the refused runs asked nothing of the target');
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { copy, failureResult, inspect, RegpushError, SecretSet } from '../../src/index.js';
+import { copy, failureResult, inspect, RegistryError, RegpushError, SecretSet } from '../../src/index.js';
 import { scrubbedRejections } from '../../src/redact.js';
 import { fakeLibraryOptions, fakeRegistryPool } from '../fixtures/fake-registry.js';
 
@@ -57,6 +57,8 @@ describe('a registry that echoes the credential in its error body', () => {
       () => assert.fail('inspect resolved'),
       (e: unknown) => e as Error,
     );
+    assert.ok(err instanceof RegistryError, String(err));
+    assert.equal(err.code, 'E_REGISTRY', 'the registry\'s 400 MANIFEST_INVALID');
     secretFree(err.message);
     assert.ok(told.includes(PASSWORD), 'the caller\'s sink was told the password');
   });
@@ -72,6 +74,8 @@ describe('a registry that echoes the credential in its error body', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof RegpushError, String(err));
+    // Both targets refused alike: the copy's error is their failure's code (README, exit 8 row), not E_PARTIAL.
+    assert.equal(err.code, 'E_REGISTRY', err.message);
     secretFree(err.message);
     secretFree(JSON.stringify(err.details));
     assert.ok(secrets.size > 0);

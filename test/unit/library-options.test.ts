@@ -159,6 +159,7 @@ test('a value the options check cannot see is refused naming the call and the op
     const r = await runMain([...args], { env: opts.env });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
+    assert.match(r.stderr.trim().split('\n').at(-1)!, / \[E_USAGE\]$/, args.join(' '));
   }
   assert.equal(src.count() + dst.count(), 0, 'nothing was sent');
 });

@@ -236,11 +236,13 @@ describe('parallel logins (a lock around each read-modify-write of the file)', (
     assert.deepEqual(Object.keys((await readJson(file)).auths), ['ghcr.io', 'quay.io']);
     assert.ok(log.lines.some((l) => l.includes(`took over a stale lock ${lock}`)), log.lines.join('\n'));
 
+    // The update's own error, as it was thrown (not made a RegpushError on its way).
+    const boom = new Error('boom');
     await assert.rejects(
       updateCredentialFile(file, () => {
-        throw new Error('boom');
+        throw boom;
       }),
-      /boom/,
+      (e: unknown) => e === boom,
     );
     await assert.rejects(fs.stat(lock), { code: 'ENOENT' }, 'the lock outlived a failed change');
     assert.equal(await withCredentialFileLock(file, async () => fs.stat(lock).then(() => 'held')), 'held');

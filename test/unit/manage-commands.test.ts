@@ -131,7 +131,7 @@ test('tags REGISTRY (no repository): said to be a registry, with a repository in
   for (const image of ['nginx:1.27', 'app:5000', 'foo.bar:latest']) {
     const r = await runMain(['tags', image]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /names an image, not a repository; give the repository alone, e\.g\. docker\.io\/library\//, image);
+    assert.match(r.stderr, /names an image, not a repository; give the repository alone, e\.g\. docker\.io\/library\/.* \[E_REFERENCE\]$/m, image);
   }
   const lib = await listTags('localhost:5000').then(() => undefined, (e: RegpushError) => e);
   assert.equal(lib?.code, 'E_REFERENCE');
@@ -384,7 +384,7 @@ test('delete: a Docker manifest list is an index too, by its HEAD type (no manif
   const byDigest = `${reg.host}/app@${amd.digest}`;
   const refused = await runMain(['delete', byDigest], { env: cliEnv(reg) });
   assert.equal(refused.code, 2, refused.stderr);
-  assert.match(refused.stderr, /platform of the image index tagged multi\b/);
+  assert.match(refused.stderr, /platform of the image index tagged multi\b.* \[E_USAGE\]$/m);
   assert.deepEqual(reg.requests({ method: 'GET', kind: 'manifest' }).map((q) => q.digest), [list.digest]);
 });
 

@@ -36,6 +36,8 @@ test('the CLI names --insecure-registry, never the library\'s option, in every c
   for (const [argv, advice] of runs) {
     const r = await runMain(argv, { cwd: dir });
     assert.equal(r.code, 2, `${argv.join(' ')}: ${r.stderr}`);
+    // A reference given on the command line is E_REFERENCE; the same mistake in a sync file is the file's, E_INPUT (README).
+    assert.match(r.stderr.trim(), new RegExp(` \\[${argv[0] === 'sync' ? 'E_INPUT' : 'E_REFERENCE'}\\]$`), argv.join(' '));
     assert.ok(r.stderr.includes(advice), `${argv.join(' ')}: ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /insecureRegistries|library:/, argv.join(' '));
   }
@@ -82,11 +84,11 @@ test('a sync target prefix written with a scheme is refused for the scheme (not 
   writeFileSync(join(dir, 'sync.yaml'), file(`http://${HOST}/mirror`));
   const r = await runMain(['sync', 'sync.yaml'], { cwd: dir });
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /a prefix has no scheme; drop "http:\/\/" and add --insecure-registry reg\.example:5000 for plain HTTP/);
+  assert.match(r.stderr, /a prefix has no scheme; drop "http:\/\/" and add --insecure-registry reg\.example:5000 for plain HTTP.* \[E_INPUT\]$/m);
   assert.doesNotMatch(r.stderr, /insecureRegistries|has no tag/);
   // https:// and a loopback http:// need no advice beyond dropping the scheme.
   writeFileSync(join(dir, 'sync.yaml'), file('https://127.0.0.1:5000/mirror'));
   const s = await runMain(['sync', 'sync.yaml'], { cwd: dir });
   assert.equal(s.code, 2, s.stderr);
-  assert.match(s.stderr, /a prefix has no scheme; drop "https:\/\/" \("127\.0\.0\.1:5000\/mirror"\)/);
+  assert.match(s.stderr, /a prefix has no scheme; drop "https:\/\/" \("127\.0\.0\.1:5000\/mirror"\).* \[E_INPUT\]$/m);
 });

@@ -248,6 +248,7 @@ test('the CLI\'s user flags with an empty password are E_USAGE naming the flag (
     const r = await runMain([...args], { env });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
+    assert.match(r.stderr.trim(), / \[E_USAGE\]$/, args.join(' '));
   }
   assert.equal(reg.count(), 0, 'nothing was sent');
 });
@@ -271,7 +272,7 @@ test('half a credential in the environment (REGPUSH_TO_USER without REGPUSH_TO_P
     assert.equal(e.message, text);
     const r = await runMain(['copy', '--insecure-registry', reg.host, reg.ref('app:1'), reg.ref('app:2')], { env });
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, new RegExp(`^regpush: error: ${text}`));
+    assert.match(r.stderr, new RegExp(`^regpush: error: ${text} \\[E_INPUT\\]$`, 'm'));
   }
   // A read command takes REGPUSH_USER, else the TO set, else the FROM set: half of the set it reads is refused.
   const e = await rejection(inspect(reg.ref('app:1'), { ...base, env: { ...base.env, REGPUSH_USER: 'u' } }));

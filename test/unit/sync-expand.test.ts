@@ -4,7 +4,7 @@
 // through an injected lister whose lists refuse to be read once a later list has been asked for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSyncFile } from '../../src/index.js';
+import { NotFoundError, parseSyncFile } from '../../src/index.js';
 import { expandEntries } from '../../src/sync/expand.js';
 import { OutageBreaker } from '../../src/sync/outage.js';
 import type { ImageReference } from '../../src/ref/reference.js';
@@ -83,11 +83,14 @@ test('a list that cannot be read fails the entries reading it alone; an entry wi
   const forReferrers = new Map<string, boolean>();
   const expanded = await expandEntries(spec.images, new OutageBreaker(8), quiet, (source, keep) => {
     forReferrers.set(source.repository, keep);
-    if (source.repository === 'gone') return Promise.reject(Object.assign(new Error('no such repository'), { code: 'E_NOT_FOUND' }));
+    if (source.repository === 'gone') return Promise.reject(new NotFoundError('no such repository'));
     return Promise.resolve(['x', 'y', 'sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sig']);
   }, oneReader);
   assert.deepEqual(expanded[0]!.work!.map((w) => w.unit.source.tag), ['sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.sig', 'x', 'y']);
-  assert.match(String(expanded[1]!.error?.message), /no such repository/);
+  // The lister's own error, class and code kept (not made E_INTERNAL on its way), for the entry reading that list alone.
+  assert.ok(expanded[1]!.error instanceof NotFoundError, String(expanded[1]!.error));
+  assert.equal(expanded[1]!.error.code, 'E_NOT_FOUND');
+  assert.match(expanded[1]!.error.message, /no such repository/);
   assert.deepEqual(expanded[2]!.work!.map((w) => w.unit.source.tag), ['v1']);
   // With referrers, the cosign tags come with the images they sign, and the list is the run's (its walk reads it again).
   assert.deepEqual(expanded[3]!.work!.map((w) => w.unit.source.tag), ['x', 'y']);

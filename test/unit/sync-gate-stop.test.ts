@@ -70,7 +70,9 @@ test('the gate gave up (--max-wait) at the first changed image: the later unchan
   const r = err.details.result;
   assert.deepEqual(outcomes(r), want);
   for (const u of r.units.filter((x) => !x.ok)) {
+    assert.equal(u.error?.code, 'E_TOO_MANY_REQUESTS', `${u.source} fails with the stop's code`);
     assert.equal(u.error?.message, err.message, `${u.source} fails with the stop's error`);
+    assert.deepEqual(u.targets.map((t) => t.error?.code), ['E_TOO_MANY_REQUESTS'], `${u.source}: its target's line has the stop's code`);
     assert.deepEqual(u.targets.map((t) => t.action), ['failed'], 'one line each');
   }
   assert.equal(r.totals.skipped, N - changed.length);
@@ -89,6 +91,7 @@ test('a pull limit used up (429, ratelimit-remaining 0): the later images the ta
   const r = err.details.result;
   assert.deepEqual(outcomes(r), want);
   const app3 = r.units.find((u) => u.source.endsWith('/team/app3:1'))!;
+  assert.equal(app3.error!.code, 'E_TOO_MANY_REQUESTS');
   assert.match(app3.error!.message, /^not copied: it needs a pull at .*, whose pull limit is used up \(ratelimit-remaining 0 of 100 per 6 h\); a re-run once the limit has come back copies what is missing$/);
   assert.deepEqual(
     src.requests({ kind: 'manifest', method: 'GET' }).map((q) => [q.repo, q.status]),

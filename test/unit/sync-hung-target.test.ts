@@ -82,6 +82,7 @@ test('a target that hangs and then answers again is used again: the images after
   const failed = r.units.filter((u) => !u.ok);
   assert.ok(failed.length === 1 || failed.length === 2, `${failed.length} failed`);
   assert.ok(failed.every((u) => /not retried: .* has answered nothing since/.test(u.targets[0]?.error?.message ?? '')));
+  assert.deepEqual(failed.map((u) => u.targets[0]?.error?.code), failed.map(() => 'E_NETWORK'), 'a target that answers nothing is a connection failure');
   assert.ok(r.units.slice(2).every((u) => u.ok), 'every image after the two held ones copied');
   assert.equal(r.totals.copied, N - failed.length);
   assert.ok(!r.units.some((u) => u.error?.message.startsWith('not attempted')));

@@ -91,6 +91,7 @@ test('an interrupted sync: an image that had no upload session open does not cou
   assert.equal(err.code, 'E_ABORTED', String(err));
   const units = (err.details.result as SyncResult).units;
   const line = (r: string) => units.find((u) => u.source.endsWith(`/${r}:1`))?.error?.message ?? '';
+  assert.equal(units.find((u) => u.source.endsWith('/two:1'))?.error?.code, 'E_ABORTED');
   assert.equal(line('two'), 'interrupted: no tag was written after the interruption; every upload session this image had open was completed or cancelled');
   // `one` failed at its target, whose line says it was interrupted (it said the request cut: `aborted`), once
   // that target's session was cancelled (the image waits for its own cancels).

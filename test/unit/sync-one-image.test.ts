@@ -43,6 +43,7 @@ test('sync of one image every target refuses for want of credentials: an AuthErr
   assert.equal(err.details.registry, dst.host);
   assert.equal((err.details.result as SyncResult).units[0]!.targets[0]!.action, 'failed');
   assert.equal((err.details.result as SyncResult).units[0]!.targets[0]!.ok, false);
+  assert.equal((err.details.result as SyncResult).units[0]!.targets[0]!.error?.code, 'E_AUTH', 'the target\'s line has the code the sync ends with');
 });
 
 test('an image an outage leaves unattempted fails with the outage\'s class', async () => {
