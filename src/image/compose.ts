@@ -3,7 +3,7 @@
  * with our config and layer in it, and the index over the rewritten platform manifests. push()
  * serialises what these return and uploads those exact bytes.
  */
-import { applyConfigChanges, type ConfigChanges, type LayerRecord } from './config.js';
+import { applyConfigChanges, type ConfigChanges, type LayerRecord, type Refuse } from './config.js';
 import { appendLayerToManifest, buildIndex, scratchManifest, serializeManifest } from './build.js';
 import { sha256Digest } from './digest.js';
 import { InternalError } from '../errors.js';
@@ -35,6 +35,7 @@ export function rewriteConfig(
   baseLabels?: BaseName,
   created: string = new Date(0).toISOString(),
   name?: (path: string) => string,
+  refuse?: (path: string) => Refuse,
 ): ImageConfig {
   const all = { ...(changes ?? {}) };
   if (baseLabels) {
@@ -45,7 +46,7 @@ export function rewriteConfig(
     };
   }
   const any = Array.isArray(layer) ? layer.length > 0 : layer !== undefined;
-  return applyConfigChanges(config, all, any ? layer : undefined, any ? undefined : { created, createdBy: CONFIG_CHANGE }, name);
+  return applyConfigChanges(config, all, any ? layer : undefined, any ? undefined : { created, createdBy: CONFIG_CHANGE }, name, refuse);
 }
 
 /** The OCI annotations naming the base (none for Docker v2 or scratch). */

@@ -222,16 +222,21 @@ function checkVolume(v: string, what: string): string {
   return v;
 }
 
+/** The error for a value refused: E_USAGE for a flag or a library option, E_INPUT for a file's entry. */
+export type Refuse = (message: string) => Error;
+const usage: Refuse = (message) => new UsageError(message);
+
 /** An absolute path in a Windows image: `C:\app`, `C:/app`, or rooted on the current drive (`\app`, `/app`). */
 export const WINDOWS_ABSOLUTE = /^(?:[A-Za-z]:)?[\\/]/;
 
 /**
  * A workdir or volume path (`what` names it: "--workdir", "config.volumes") is absolute: a relative
  * one has nothing to be relative to in a container. `windows`: the image may be a Windows one, whose
- * paths may also be `C:\app` (Docker writes them so); else only `/…` is absolute. UsageError otherwise.
+ * paths may also be `C:\app` (Docker writes them so); else only `/…` is absolute. `refuse`'s error
+ * otherwise (a UsageError unless the caller says the value came from a file).
  */
-export function checkImagePath(v: string, what: string, windows = false): string {
-  if (!(windows ? WINDOWS_ABSOLUTE.test(v) : v.startsWith('/'))) throw new UsageError(`${what} must be an absolute path${windows ? ' (/app or C:\\app)' : ''} (got "${v}")`);
+export function checkImagePath(v: string, what: string, windows = false, refuse: Refuse = usage): string {
+  if (!(windows ? WINDOWS_ABSOLUTE.test(v) : v.startsWith('/'))) throw refuse(`${what} must be an absolute path${windows ? ' (/app or C:\\app)' : ''} (got "${v}")`);
   return v;
 }
 
@@ -242,10 +247,10 @@ const WINDOWS_USER = /^[^:\s](?:[^:]*[^:\s])?(?::[^:\s](?:[^:]*[^:\s])?)?$/;
 
 /**
  * USER or USER:GROUP, names or ids (`what`: "--user", "config.user"); no spaces, except inside a
- * name where the image may be a Windows one (`windows`). UsageError otherwise.
+ * name where the image may be a Windows one (`windows`). `refuse`'s error otherwise (UsageError by default).
  */
-export function checkUser(v: string, what: string, windows = false): string {
-  if (!(windows ? WINDOWS_USER : LINUX_USER).test(v)) throw new UsageError(`${what} must be USER or USER:GROUP${windows ? '' : ', without spaces'} (got "${v}")`);
+export function checkUser(v: string, what: string, windows = false, refuse: Refuse = usage): string {
+  if (!(windows ? WINDOWS_USER : LINUX_USER).test(v)) throw refuse(`${what} must be USER or USER:GROUP${windows ? '' : ', without spaces'} (got "${v}")`);
   return v;
 }
 
@@ -334,7 +339,9 @@ function hasChanges(c: ConfigChanges): boolean {
  * when given). History is left alone when the base has layers but no history, or a history that
  * does not count them, so the count of non-empty history entries keeps matching diff_ids.
  * `name`: what the messages call an option path (`config.workdir`), as the caller gave it
- * (OptionNames.name: `--workdir`, `regpush.json workdir`); by default the path itself.
+ * (OptionNames.name: `--workdir`, `regpush.json workdir`); by default the path itself. `refuse`: the
+ * error for the option at a path, where the config's OS refuses it (a Windows path or user given for
+ * every platform, met by a Linux image): E_INPUT where regpush.json gave it; E_USAGE by default.
  */
 export function applyConfigChanges(
   config: ImageConfig,
@@ -342,6 +349,7 @@ export function applyConfigChanges(
   layer: LayerRecord | readonly LayerRecord[] | undefined,
   history?: HistoryRecord,
   name: (path: string) => string = (p) => p,
+  refuse: (path: string) => Refuse = () => usage,
 ): ImageConfig {
   const added: readonly LayerRecord[] = layer === undefined ? [] : Array.isArray(layer) ? layer : [layer as LayerRecord];
   const out = structuredClone(config);
@@ -370,17 +378,20 @@ export function applyConfigChanges(
     for (const [i, p] of changes.ports.entries()) for (const one of expandPorts(parsePortFlag(p, name(`config.ports[${i}]`)))) ports[one] = {};
     cc.ExposedPorts = ports;
   }
-  if (changes.workdir !== undefined) cc.WorkingDir = checkImagePath(changes.workdir, name('config.workdir'), windows);
+  if (changes.workdir !== undefined) cc.WorkingDir = checkImagePath(changes.workdir, name('config.workdir'), windows, refuse('config.workdir'));
   if (changes.volumes !== undefined) {
     const volumes: Record<string, object> = { ...(cc.Volumes ?? {}) };
-    for (const [i, v] of changes.volumes.entries()) volumes[checkImagePath(checkVolume(v, name(`config.volumes[${i}]`)), name(`config.volumes[${i}]`), windows)] = {};
+    for (const [i, v] of changes.volumes.entries()) {
+      const path = `config.volumes[${i}]`;
+      volumes[checkImagePath(checkVolume(v, name(path)), name(path), windows, refuse(path))] = {};
+    }
     cc.Volumes = volumes;
   }
   if (changes.labels !== undefined) {
     for (const k of Object.keys(changes.labels)) checkLabelKey(k, name('config.labels'));
     cc.Labels = { ...(cc.Labels ?? {}), ...changes.labels };
   }
-  if (changes.user !== undefined) cc.User = checkUser(changes.user, name('config.user'), windows);
+  if (changes.user !== undefined) cc.User = checkUser(changes.user, name('config.user'), windows, refuse('config.user'));
   if (changes.healthcheck !== undefined) cc.Healthcheck = healthcheckConfig(changes.healthcheck, name);
   if (changes.stopSignal !== undefined) cc.StopSignal = checkStopSignal(changes.stopSignal, name('config.stopSignal'));
 

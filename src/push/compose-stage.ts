@@ -15,7 +15,7 @@ import type { Descriptor, ImageManifest, Platform } from '../image/types.js';
 import type { LayerResult } from '../layer/index.js';
 import type { Logger } from '../log.js';
 import type { OptionNames } from '../option-names.js';
-import type { PushInputs } from './inputs.js';
+import { badValue, type PushInputs } from './inputs.js';
 import type { PushOptions } from './options.js';
 import type { BasePlatformImage, ResolvedBase } from './resolve.js';
 
@@ -139,8 +139,17 @@ export function composeConfigs(base: ResolvedBase, diffIds: readonly (string | u
     }));
     // A Windows path given with platform "all" is refused here, by the config's own OS: named as
     // the caller gave it (`--workdir`, `regpush.json workdir`, `push(): config.workdir`), as
-    // checkBase names the options it refuses once the base is read.
-    const bytes = serializeConfig(ledByOp(inputs.names.op, () => rewriteConfig(img.config, opts.config, records, opts.baseLabels ? name : undefined, created, (p) => inputs.names.name(p))));
+    // checkBase names the options it refuses once the base is read, and E_INPUT where the project
+    // file gave it (badValue), E_USAGE for a flag or an option.
+    const bytes = serializeConfig(ledByOp(inputs.names.op, () => rewriteConfig(
+      img.config,
+      opts.config,
+      records,
+      opts.baseLabels ? name : undefined,
+      created,
+      (p) => inputs.names.name(p),
+      (p) => badValue(inputs.names, p),
+    )));
     return { bytes, digest: sha256Digest(bytes) };
   });
 }
