@@ -266,3 +266,36 @@ test('an interrupted push whose tag at one target held the image already, cut in
   );
   assert.equal(result?.digest, first.digest);
 });
+
+test('an interrupted tagImage whose manifest PUT was cut before it was sent: the error does not say it may have taken effect, and the tag did not move', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['src'] });
+  const op = new AbortController();
+  // The interruption lands once the answer to the HEAD of d-1 (absent) has been read, before its
+  // PUT is made: that PUT never gets a connection (the request log is told of each answer as it arrives).
+  const logger = { debug: (line: string) => void (/^http HEAD \S+\/manifests\/d-1 → 404/.test(line) && op.abort()), info: () => undefined, warn: () => undefined };
+  const err = await tagImage(reg.ref('app:src'), ['d-0', 'd-1', 'd-2'], { signal: op.signal, logger, ...fakeLibraryOptions(reg) }).then(
+    () => assert.fail('the tagging was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.equal(reg.count({ kind: 'manifest', method: 'PUT', path: '/v2/app/manifests/d-1' }), 0, 'the PUT of d-1 never reached the registry');
+  assert.equal(reg.manifest('app', 'd-0')?.digest, img.digest);
+  assert.match(err.message, /^interrupted: PUT \S+\/manifests\/d-1 was cut off before it was sent; nothing was written after the interruption; written before it: d-0$/);
+  const result = failureResult(err, 'tagImage');
+  assert.deepEqual([result?.tags, result?.tagsFailed.map((f) => f.tag)], [['d-0'], ['d-1', 'd-2']]);
+});
+
+test('an interrupted tagImage whose manifest PUT was sent and never answered: the error says it may have taken effect', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['src'] });
+  const op = new AbortController();
+  // The PUT of d-1 reaches the registry, which never answers it: the interruption lands there.
+  reg.fault({ kind: 'manifest', method: 'PUT', repo: 'app', path: '/v2/app/manifests/d-1' }, { kind: 'respond', respond: () => op.abort() });
+  const err = await tagImage(reg.ref('app:src'), ['d-0', 'd-1'], { signal: op.signal, ...fakeLibraryOptions(reg) }).then(
+    () => assert.fail('the tagging was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.match(err.message, /^interrupted: PUT \S+\/manifests\/d-1 was cut off; it may have taken effect at the registry; nothing was sent after it; written before it: d-0$/);
+});
