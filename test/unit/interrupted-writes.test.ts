@@ -264,7 +264,7 @@ test('an interrupted push whose tag at one target held the image already, cut in
       [`${dst.host}/b:1`, false, '', '', undefined, `interrupted before any tag was written at ${dst.host}/b`],
     ],
   );
-  assert.equal(result?.digest, first.digest);
+  assert.deepEqual([result?.digest, result?.mediaType], [first.digest, first.mediaType]);
 });
 
 test('an interrupted tagImage whose manifest PUT was cut before it was sent: the error does not say it may have taken effect, and the tag did not move', async () => {
@@ -298,4 +298,32 @@ test('an interrupted tagImage whose manifest PUT was sent and never answered: th
   );
   assert.ok(err instanceof AbortedError);
   assert.match(err.message, /^interrupted: PUT \S+\/manifests\/d-1 was cut off; it may have taken effect at the registry; nothing was sent after it; written before it: d-0$/);
+});
+
+test('an interrupted push cut before any commit, once the tag at one target was found holding the image: that target is ok (unchanged), and the result names its media type', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/os', { tags: ['1'] });
+  const opts = { from: src.ref('base/os:1'), app: [{ src: appDir(), dest: '/app' }], retries: 0, ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, to: dst.ref('a:1') });
+  const op = new AbortController();
+  // b's tag GET is never answered; the interruption lands once a's tag was found holding this very
+  // image (its log line), so the push stops before its transfers and before any commit.
+  dst.fault({ kind: 'manifest', method: 'GET', repo: 'b' }, { kind: 'respond', respond: () => undefined });
+  const logger = { debug: () => undefined, warn: () => undefined, info: (line: string) => void (/\/a:1 already holds this very image/.test(line) && op.abort()) };
+  const err = await push({ ...opts, to: [dst.ref('a:1'), dst.ref('b:1')], logger, signal: op.signal }).then(
+    () => assert.fail('the push was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1, 'only the first push wrote a manifest');
+  const result = failureResult(err, 'push');
+  assert.deepEqual(
+    result?.targets?.map((t) => [t.target, t.ok, t.digest, t.reference, t.tagsUnchanged, t.error?.message]),
+    [
+      [`${dst.host}/a:1`, true, first.digest, `${dst.host}/a@${first.digest}`, ['1'], undefined],
+      [`${dst.host}/b:1`, false, '', '', undefined, `interrupted before any tag was written at ${dst.host}/b`],
+    ],
+  );
+  assert.deepEqual([result?.reference, result?.digest, result?.mediaType], [`${dst.host}/a@${first.digest}`, first.digest, first.mediaType]);
+  assert.deepEqual(err.details.failed, [`${dst.host}/b:1`]);
 });
