@@ -327,3 +327,24 @@ test('an interrupted push cut before any commit, once the tag at one target was 
   assert.deepEqual([result?.reference, result?.digest, result?.mediaType], [`${dst.host}/a@${first.digest}`, first.digest, first.mediaType]);
   assert.deepEqual(err.details.failed, [`${dst.host}/b:1`]);
 });
+
+test('an interrupted copy --all-tags names the tags each target got before the interruption, the PUT cut off once, and the first tag\'s source digest and media type', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const imgs = ['1', '2', '3'].map((tag) => src.seedImage('base/app', { tags: [tag], layers: [`layer of ${tag}`] }));
+  const op = new AbortController();
+  // One tag at a time, in sorted order: 1 is written, the PUT of 2 is stored and its answer cut.
+  storeThenInterrupt(dst, 'a', '2', op, Promise.resolve());
+  const err = await copy({ from: src.ref('base/app'), to: [dst.ref('a')], allTags: true, images: 1, retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.deepEqual([dst.manifest('a', '1')?.digest, dst.manifest('a', '3')], [imgs[0]!.digest, undefined]);
+  assert.equal(err.message.split(`${dst.host}/a:2`).length, 2, `the PUT cut off is named once: ${err.message}`);
+  const result = failureResult(err, 'copy');
+  const t = result?.targets[0];
+  assert.deepEqual([t?.ok, t?.tags, t?.error?.code], [false, ['1'], 'E_ABORTED']);
+  assert.equal(t?.error?.message, `interrupted at ${dst.host}/a: tag 1 written before it; the manifest PUT of 2 cut off: it may have taken effect at the registry`);
+  assert.deepEqual([result?.source.reference, result?.source.digest, result?.mediaType], [`${src.host}/base/app:1`, imgs[0]!.digest, imgs[0]!.mediaType]);
+  assert.deepEqual(err.details.failed, [`${dst.host}/a`]);
+});
