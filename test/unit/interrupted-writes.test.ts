@@ -1,9 +1,10 @@
 // What an interrupted write says it left behind: a manifest PUT cut off after it was sent may have
 // taken effect (the registry stored it; only its answer was lost), so copy and push do not say that
 // no tag was written, and their error names what each target holds (details.result); tagImage
-// names the tags written before the interruption. A PUT still queued for a connection was never
-// sent: its tag did not move. A target whose tags held the image already is ok (nothing to write),
-// and an interrupted copy names the source digest it read.
+// names the tags written before the interruption. A PUT still queued for a connection (or not yet
+// made) was never sent: its tag did not move. A target whose tags held the image already is ok
+// (nothing to write), also where push was cut before any commit, and an interrupted copy names the
+// source digest it read (with --all-tags, its first tag's) and the tags each target got.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,24 @@ function storeThenInterrupt(reg: FakeRegistry, repo: string, tag: string, op: Ab
       },
     },
   );
+}
+
+/**
+ * The checks of an interrupted push to a:1 and b:1 at `dst` whose a:1 held the image (`digest`)
+ * already: nothing written by it, a ok (unchanged), b not written. Returns its result.
+ */
+function aOkBNot(err: unknown, dst: FakeRegistry, digest: string) {
+  assert.ok(err instanceof AbortedError);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1, 'only the first push wrote a manifest');
+  const result = failureResult(err, 'push');
+  assert.deepEqual(
+    result?.targets?.map((t) => [t.target, t.ok, t.digest, t.reference, t.tagsUnchanged, t.error?.message]),
+    [
+      [`${dst.host}/a:1`, true, digest, `${dst.host}/a@${digest}`, ['1'], undefined],
+      [`${dst.host}/b:1`, false, '', '', undefined, `interrupted before any tag was written at ${dst.host}/b`],
+    ],
+  );
+  return result;
 }
 
 test('an interrupted copy to two targets whose second manifest PUT took effect before its answer was cut: the error does not say that no tag was written, and its result agrees with what each target holds', async () => {
@@ -254,16 +273,7 @@ test('an interrupted push whose tag at one target held the image already, cut in
     () => assert.fail('the push was interrupted'),
     (e: unknown) => e,
   );
-  assert.ok(err instanceof AbortedError);
-  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1, 'only the first push wrote a manifest');
-  const result = failureResult(err, 'push');
-  assert.deepEqual(
-    result?.targets?.map((t) => [t.target, t.ok, t.digest, t.reference, t.tagsUnchanged, t.error?.message]),
-    [
-      [`${dst.host}/a:1`, true, first.digest, `${dst.host}/a@${first.digest}`, ['1'], undefined],
-      [`${dst.host}/b:1`, false, '', '', undefined, `interrupted before any tag was written at ${dst.host}/b`],
-    ],
-  );
+  const result = aOkBNot(err, dst, first.digest);
   assert.deepEqual([result?.digest, result?.mediaType], [first.digest, first.mediaType]);
 });
 
@@ -314,18 +324,9 @@ test('an interrupted push cut before any commit, once the tag at one target was 
     () => assert.fail('the push was interrupted'),
     (e: unknown) => e,
   );
-  assert.ok(err instanceof AbortedError);
-  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1, 'only the first push wrote a manifest');
-  const result = failureResult(err, 'push');
-  assert.deepEqual(
-    result?.targets?.map((t) => [t.target, t.ok, t.digest, t.reference, t.tagsUnchanged, t.error?.message]),
-    [
-      [`${dst.host}/a:1`, true, first.digest, `${dst.host}/a@${first.digest}`, ['1'], undefined],
-      [`${dst.host}/b:1`, false, '', '', undefined, `interrupted before any tag was written at ${dst.host}/b`],
-    ],
-  );
+  const result = aOkBNot(err, dst, first.digest);
   assert.deepEqual([result?.reference, result?.digest, result?.mediaType], [`${dst.host}/a@${first.digest}`, first.digest, first.mediaType]);
-  assert.deepEqual(err.details.failed, [`${dst.host}/b:1`]);
+  assert.deepEqual((err as AbortedError).details.failed, [`${dst.host}/b:1`]);
 });
 
 test('an interrupted copy --all-tags names the tags each target got before the interruption, the PUT cut off once, and the first tag\'s source digest and media type', async () => {
