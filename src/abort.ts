@@ -38,8 +38,8 @@ export function operationSignal(signal: AbortSignal | undefined): AbortSignal | 
 /**
  * What an operation without a TransferRun may have written when it is interrupted (withAbortReason):
  * `reads` nothing (inspect, the tag list, a digest, the catalog); `writes` at a registry (tag,
- * untag, delete: a write cut off may have taken effect, none is sent after it); `login` stores a
- * login once the registry has accepted it, and nothing before.
+ * untag, delete: a write cut off once sent may have taken effect, none is sent after it); `login`
+ * stores a login once the registry has accepted it, and nothing before.
  */
 export type AbortedWrites = 'reads' | 'writes' | 'login';
 
@@ -53,12 +53,23 @@ function cutRequest(err: unknown): string | undefined {
 }
 
 /**
+ * Whether the write an AbortedError was cut off in never went out: the transport had given it no
+ * connected socket yet (`details.unsent`, a manifest PUT's: registry/manifests.ts), so the
+ * registry cannot have taken it.
+ */
+function neverSent(err: unknown): boolean {
+  return err instanceof AbortedError && err.details.unsent === true;
+}
+
+/**
  * `err` as such an operation rejects with it once its signal has fired: in the words push, copy
  * and sync use (`interrupted: …`, abortedOr in src/transfer/engine.ts), naming the request that was
  * cut off and what was written (`writes`): `interrupted: GET https://… was cut off; nothing was
- * written`. Whatever failure the abort caused further down (a destroyed stream, a cancelled
- * request) is an AbortedError so worded, with the caller's reason (AbortSignal.timeout's
- * TimeoutError, the Error given to abort()) as its cause. Before the signal fires, `err` as it is.
+ * written`. A write cut off before it went out (neverSent) took no effect: `interrupted: PUT
+ * https://… was cut off before it was sent; nothing was written after the interruption`.
+ * Whatever failure the abort caused further down (a destroyed stream, a cancelled request) is an
+ * AbortedError so worded, with the caller's reason (AbortSignal.timeout's TimeoutError, the Error
+ * given to abort()) as its cause. Before the signal fires, `err` as it is.
  */
 export function withAbortReason(err: unknown, signal: AbortSignal | undefined, writes: AbortedWrites): unknown {
   if (!signal?.aborted) return err;
@@ -66,10 +77,11 @@ export function withAbortReason(err: unknown, signal: AbortSignal | undefined, w
   const written =
     writes === 'login' ? 'nothing was stored'
     : writes === 'reads' ? 'nothing was written'
-    : request && !/^(?:GET|HEAD) /.test(request) ? 'it may have taken effect at the registry; nothing was sent after it'
+    : request && !/^(?:GET|HEAD) /.test(request) && !neverSent(err) ? 'it may have taken effect at the registry; nothing was sent after it'
     : 'nothing was written after the interruption';
+  const cut = request ? `${request} was cut off${neverSent(err) ? ' before it was sent' : ''}; ` : '';
   const details = err instanceof AbortedError ? { ...err.details } : {};
-  return new AbortedError(`interrupted: ${request ? `${request} was cut off; ` : ''}${written}`, { cause: signal.reason, details });
+  return new AbortedError(`interrupted: ${cut}${written}`, { cause: signal.reason, details });
 }
 
 /** Sleeps `ms`, rejecting with AbortedError when `signal` fires. */

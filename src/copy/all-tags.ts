@@ -22,7 +22,7 @@ import { RegpushError } from '../errors.js';
 import { NOT_APPLICABLE } from '../transfer/graph.js';
 import type { BlobReport, RepoEndpoint } from '../transfer/types.js';
 import { copyImage } from '../transfer/image-copy.js';
-import type { ImageCopyOptions, ImageCopyOutcome } from '../transfer/image-copy-types.js';
+import { newImageCopyOutcome, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import type { SkippedReferrer } from '../transfer/referrer-report.js';
 
 /** What the copy's report takes from one tag at one of the command's targets (record(), copy.ts). */
@@ -77,7 +77,9 @@ export function tagCopy(tag: string, outcome: ImageCopyOutcome, at: ReadonlyMap<
  * Copies each tag of `refs` from `source` to the live targets of `targets`, `images` at a time.
  * Resolves with one entry per tag copied, in the order of `refs` (a tag started after every
  * target was set aside has none, and so has a tag --platform or --format cannot apply to: left
- * out with a warning); rejects with the first failure that ends the copy.
+ * out with a warning); rejects with the first failure that ends the copy. `firstRead`: filled as
+ * the first tag of `refs` is copied (copyImage's outcome), so an interrupted copy can name the
+ * source digest it read.
  */
 export async function copyTags(
   run: TransferRun,
@@ -87,6 +89,7 @@ export async function copyTags(
   refs: readonly string[],
   images: number,
   opts: ImageCopyOptions,
+  firstRead?: ImageCopyOutcome,
 ): Promise<TagCopy[]> {
   const limit = pLimit(images);
   const copied: (TagCopy | undefined)[] = [];
@@ -99,7 +102,7 @@ export async function copyTags(
       limit(async () => {
         if (stopped) return;
         try {
-          const c = (copied[i] = await copyTag(run, targets, source, sourceRef, tag, opts));
+          const c = (copied[i] = await copyTag(run, targets, source, sourceRef, tag, opts, i === 0 ? firstRead : undefined));
           // Tags end in any order: an earlier tag's end takes the whole outcome over.
           if (c && (first === undefined || i < first)) {
             if (first !== undefined) delete copied[first]!.outcome;
@@ -129,8 +132,21 @@ export async function copyTags(
   return done;
 }
 
-/** Copies one tag through a set of its own; a target it sets aside is set aside for the copy. */
-async function copyTag(run: TransferRun, targets: TargetSet, source: RepoEndpoint, sourceRef: ImageReference, tag: string, opts: ImageCopyOptions): Promise<TagCopy | undefined> {
+/**
+ * Copies one tag through a set of its own; a target it sets aside is set aside for the copy, and
+ * what the tag's commit left at each target (its tag written, found holding the image, or its PUT
+ * cut off) is recorded on the copy's target too: an interrupted copy's report reads it there
+ * (TargetSet.interruptedAt). `outcome`: filled as the tag is copied.
+ */
+async function copyTag(
+  run: TransferRun,
+  targets: TargetSet,
+  source: RepoEndpoint,
+  sourceRef: ImageReference,
+  tag: string,
+  opts: ImageCopyOptions,
+  outcome: ImageCopyOutcome = newImageCopyOutcome(),
+): Promise<TagCopy | undefined> {
   const live = targets.live;
   if (!live.length) return undefined;
   // failFast as the command's set has it: one target given means its first failure is the copy's,
@@ -145,10 +161,27 @@ async function copyTag(run: TransferRun, targets: TargetSet, source: RepoEndpoin
   try {
     // headUntilKnown: --images tags start together, before any answer could tell whether the
     // source registry counts pulls (as sync's images do): HEAD first until it has answered.
-    const outcome = await copyImage(set, source, tag, { ...opts, tags: [tag], headUntilKnown: true });
+    await copyImage(set, source, tag, { ...opts, tags: [tag], headUntilKnown: true }, outcome);
     return tagCopy(tag, outcome, at);
   } finally {
-    for (const [t, own] of at) if (own.failed) t.failed ??= own.failed;
+    for (const [t, own] of at) {
+      if (own.failed) t.failed ??= own.failed;
+      recordCommit(t, own, outcome.unchanged.has(own) ? [tag] : []);
+    }
     set.finish();
   }
+}
+
+/**
+ * Adds what one tag's commit left at `own` (its set's target) to the copy's target `t`: the tags
+ * written, those found holding the image (`held`: the no-op check's, which commits nothing), and
+ * the PUTs cut off. The digest is the first one recorded, as the report's is the first tag's.
+ */
+function recordCommit(t: TransferTarget, own: TransferTarget, held: readonly string[]): void {
+  if (own === t) return;
+  const unchanged = [...held, ...(own.tagsUnchanged ?? [])];
+  if (own.tagsWritten?.length) (t.tagsWritten ??= []).push(...own.tagsWritten);
+  if (unchanged.length) (t.tagsUnchanged ??= []).push(...unchanged);
+  if (own.tagsCut?.length) (t.tagsCut ??= []).push(...own.tagsCut);
+  if (own.tagsWritten?.length || own.tagsUnchanged?.length) t.digestWritten ??= own.digestWritten;
 }

@@ -120,8 +120,11 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
       { reference: '', target: formatReference(t.ref), digest: '', tags: [], ok: false, blobs: t.blobs, referrers: 0, referrersSkipped: 0 },
     ]),
   );
-  // A single image's outcome, filled as it is copied: an interruption's report reads what was resolved by then.
-  const read = opts.allTags ? undefined : newImageCopyOutcome();
+  // A single image's outcome (with --all-tags, the first tag's), filled as it is copied: an
+  // interruption's report reads what was resolved by then.
+  const read = newImageCopyOutcome();
+  // With --all-tags, the first tag in sorted order (the one `read` is filled for), once listed.
+  let firstTag: string | undefined;
   try {
     const source = run.source(srcRef);
     // Through the run's memory: --referrers looks for cosign's tags in the same list, once, not once per tag.
@@ -151,7 +154,10 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     // --all-tags with --format or --platform, or a target refusing a kind of referrer: every tag's referrers stay behind alike (said once).
     if (opts.allTags) imageOpts.warnAlike = warnAlikeOnce(run, 'tag');
     let copied: TagCopy[];
-    if (opts.allTags) copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts);
+    if (opts.allTags) {
+      firstTag = refs[0];
+      copied = await copyTags(run, set, source, srcRef, refs, images, imageOpts, read);
+    }
     else {
       const outcome = await copyImage(set, source, refs[0]!, imageOpts, read);
       copied = [tagCopy(refs[0]!, outcome, new Map(set.live.map((t) => [t, t])))];
@@ -196,7 +202,7 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
     const failure = run.failure(err);
     // Interrupted: a target may hold its tags by now (written, or a PUT whose answer the abort cut
     // off), so the error says what each target holds, as an E_PARTIAL's report does.
-    if (failure instanceof AbortedError) Object.assign(failure.details, interruptedReport(set, srcRef, results, opts, run, t0, read));
+    if (failure instanceof AbortedError) Object.assign(failure.details, interruptedReport(set, srcRef, results, opts, run, t0, read, firstTag));
     throw failure;
   } finally {
     set.finish();
@@ -209,7 +215,10 @@ async function copyChecked(opts: CopyOptions, callbacks: CallerCallbacks, names:
  * interruption left it (TargetSet.interruptedAt), and `failed`, the targets that do not hold every
  * tag. A target the no-op check found holding the image under every tag (`read.unchanged`) holds
  * it still: ok, nothing written. The source's digest and media type are what was read of it by
- * then (`read`: a single image's outcome so far), '' where nothing was (or with --all-tags).
+ * then (`read`: a single image's outcome so far; with --all-tags the first tag's, `firstTag`,
+ * which the source is then named by), '' where nothing was. With --all-tags no target is ok (the
+ * tags not copied yet are not known to be held); its `tags` are those written before the
+ * interruption (or found holding their image), which its error names.
  */
 function interruptedReport(
   set: TargetSet,
@@ -218,22 +227,25 @@ function interruptedReport(
   opts: CopyOptions,
   run: TransferRun,
   t0: number,
-  read: ImageCopyOutcome | undefined,
+  read: ImageCopyOutcome,
+  firstTag: string | undefined,
 ): { result: CopyResult; failed: string[] } {
   const targets = set.list.map((t): CopyTargetReport => {
-    const unchanged = read?.unchanged.has(t) ? t.tags : (t.tagsUnchanged ?? []);
+    const unchanged = !opts.allTags && read.unchanged.has(t) ? t.tags : (t.tagsUnchanged ?? []);
     const { ok, written, error } = TargetSet.interruptedAt(t, opts.allTags ? undefined : t.tags, unchanged);
     const r = results.get(t)!;
-    if (!ok) return { ...r, ok: false, reference: '', digest: '', tags: written, error };
+    if (!ok) return { ...r, ok: false, reference: '', digest: '', tags: opts.allTags ? [...written, ...unchanged] : written, error };
     // ok: every tag was written or held the image already (never with --all-tags: no list of tags).
-    const digest = t.digestWritten ?? read!.digest;
+    const digest = t.digestWritten ?? read.digest;
     return { ...r, ok: true, reference: digestReference(t.ref, digest), digest, tags: [...t.tags], ...(unchanged.length ? { tagsUnchanged: [...unchanged] } : {}) };
   });
+  // With --all-tags the source is named by its first tag, as a finished copy's report names it.
+  const sourceRef = opts.allTags && firstTag !== undefined ? { registry: srcRef.registry, repository: srcRef.repository, tag: firstTag } : srcRef;
   const result: CopyResult = {
-    source: { reference: formatReference(srcRef), digest: read?.sourceDigest ?? '', ...(read?.sourceMirror ? { mirror: read.sourceMirror } : {}) },
+    source: { reference: formatReference(sourceRef), digest: read.sourceDigest, ...(read.sourceMirror ? { mirror: read.sourceMirror } : {}) },
     digest: targets.find((t) => t.ok)?.digest ?? '',
-    mediaType: read?.mediaType ?? '',
-    digestChanged: !!read?.sourceDigest && (read.graph?.rewritten ?? read.digest !== read.sourceDigest),
+    mediaType: read.mediaType,
+    digestChanged: !!read.sourceDigest && (read.graph?.rewritten ?? read.digest !== read.sourceDigest),
     targets,
     dryRun: !!opts.dryRun,
     timings: { total: Math.round(performance.now() - t0) },

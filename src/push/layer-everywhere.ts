@@ -29,6 +29,12 @@ export interface TargetState {
   /** Digest of the manifest (or index) the --to tag held, when the warm path fetched it. */
   tagDigest?: string;
   /**
+   * The warm path found the --to tag holding the very image the push would write (its digest and
+   * media type): nothing is written there. An interruption before the commit stage (in another
+   * target's transfer) reports the target ok from this (interruptedReport in report.ts).
+   */
+  held?: { digest: string; mediaType: string };
+  /**
    * The push's other tags at this target (`--tag`), asked about with the tag's GET, once each
    * (extra-tags.ts): `digests()` says what each points at (undefined: absent or not told), and one
    * already on the digest is not written again (a dry run's plan says so).

@@ -174,7 +174,7 @@ async function pushChecked(guarded: PushOptions, callbacks: CallerCallbacks, nam
     const failure = run.failure(err);
     // Interrupted: a target may hold its tags by now (written, or a PUT whose answer the abort cut
     // off), so the error says what each target holds, as an E_PARTIAL's report does.
-    if (failure instanceof AbortedError) Object.assign(failure.details, interruptedReport(run, set, states, inputs, timings));
+    if (failure instanceof AbortedError) Object.assign(failure.details, await interruptedReport(run, set, states, inputs, timings));
     throw failure;
   } finally {
     for (const h of headStarts) h.drop(); // a build nobody took (the tag held it, or the push failed)
@@ -360,6 +360,7 @@ async function resolveStage(
       if (diffIdsOf.length && found?.same !== true) openConfigSpare();
       state.reusable = found?.layers ?? [];
       state.tagDigest = found?.tagDigest;
+      if (found?.same && found.tagDigest && found.mediaType) state.held = { digest: found.tagDigest, mediaType: found.mediaType };
       for (const d of found?.present ?? []) t.present.add(d);
     }),
   );

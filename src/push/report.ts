@@ -109,29 +109,48 @@ export function allFailed(
  * The details an interrupted push's error carries (its abort, E_ABORTED): its report (`result`),
  * each target as the interruption left it (TargetSet.interruptedAt: the tags written or found
  * holding the image, a manifest PUT cut off, which may have taken effect), and `failed`, the
- * targets that do not hold every tag. The top-level fields are the first target's that holds
- * them all, `''` where none does, as in allFailed's; `targets` is there whether `to` was one
+ * targets that do not hold every tag. A target whose tags were found holding the image, at the
+ * commit (ManifestCommit's tagsUnchanged) or before it by the warm path (TargetState.held: the
+ * interruption came in another target's transfer, before any commit), is ok, nothing written.
+ * The top-level fields are the first ok target's (its media type: the manifest written or found
+ * there), `''` where none is ok, as in allFailed's; `targets` is there whether `to` was one
  * target or several.
  */
-export function interruptedReport(
+export async function interruptedReport(
   run: TransferRun,
   set: TargetSet,
   states: Map<TransferTarget, TargetState>,
   inputs: PushInputs,
   timings: Record<string, number>,
-): { result: PushResult; failed: string[] } {
-  const targets = set.list.map((t): PushTargetReport => {
-    const { ok, error } = TargetSet.interruptedAt(t, t.tags);
-    if (!ok) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, ...(error ? { error } : {}) };
-    // Tags found holding the image at the commit (ManifestCommit): nothing was written for them.
-    const unchanged = t.tagsUnchanged?.length ? { tagsUnchanged: [...t.tagsUnchanged] } : {};
-    return { reference: digestReference(t.ref, t.digestWritten!), target: formatReference(t.ref), digest: t.digestWritten!, tags: t.tags, ...unchanged, ok: true, blobs: t.blobs };
-  });
+): Promise<{ result: PushResult; failed: string[] }> {
+  const mediaTypes = new Map<PushTargetReport, string>();
+  const targets = await Promise.all(
+    set.list.map(async (t): Promise<PushTargetReport> => {
+      const state = states.get(t);
+      const held = state?.held;
+      // The other tags' answers have settled by now (the run has): those on the digest hold it too.
+      const unchanged = t.tagsUnchanged?.length ? t.tagsUnchanged : held ? await tagsHolding(held.digest, t.tags, state.tagDigest, state.extraTags) : [];
+      const { ok, error } = TargetSet.interruptedAt(t, t.tags, unchanged);
+      if (!ok) return { reference: '', target: formatReference(t.ref), digest: '', tags: t.tags, ok: false, blobs: t.blobs, ...(error ? { error } : {}) };
+      const digest = t.digestWritten ?? held!.digest;
+      const report: PushTargetReport = {
+        reference: digestReference(t.ref, digest),
+        target: formatReference(t.ref),
+        digest,
+        tags: t.tags,
+        ...(unchanged.length ? { tagsUnchanged: [...unchanged] } : {}),
+        ok: true,
+        blobs: t.blobs,
+      };
+      mediaTypes.set(report, state?.result?.mediaType ?? held?.mediaType ?? '');
+      return report;
+    }),
+  );
   const first = targets.find((t) => t.ok);
   const result: PushResult = {
     reference: first?.reference ?? '',
     digest: first?.digest ?? '',
-    mediaType: '',
+    mediaType: (first && mediaTypes.get(first)) ?? '',
     tags: set.list[0]!.tags,
     base: baseReport(inputs, undefined),
     platforms: [],

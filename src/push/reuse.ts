@@ -39,6 +39,8 @@ export interface ReuseFound {
   tagDigest?: string;
   /** True when the tag holds the very image the push would write (the whole-image comparison matched). */
   same: boolean;
+  /** With `same`: the media type of what the tag holds (its manifest, or index), as its body says. */
+  mediaType?: string;
   /**
    * Settles once every word on why a layer was not reused has been said (sayWhyNotReused): that
    * may need a walk of the layer's files, which runs beside the uploads; the push awaits it before
@@ -162,7 +164,7 @@ export async function findReusableLayers(
       const whole = await sameImage(resolved, images, platforms, mine, top.digest, same);
       if (whole) {
         log.info(`${target.client.registry}/${target.repo}:${tag} already holds this very image (${top.digest})`);
-        return whole;
+        return { ...whole, mediaType: parsed.mediaType };
       }
     }
     onChanged?.();

@@ -378,7 +378,8 @@ function withLeft(e: unknown, left: string | undefined): unknown {
 
 /** The tags (`registry/repository:tag`) whose manifest PUT the interruption cut off at `targets` (TransferTarget.tagsCut). */
 function tagsCut(targets: readonly TransferTarget[]): string[] {
-  return targets.flatMap((t) => (t.tagsCut ?? []).map((tag) => `${t.ref.registry}/${t.ref.repository}:${tag}`));
+  // Each once: copy --all-tags records a tag's on the copy's target as well as on its own set's (all-tags.ts).
+  return [...new Set(targets.flatMap((t) => (t.tagsCut ?? []).map((tag) => `${t.ref.registry}/${t.ref.repository}:${tag}`)))];
 }
 
 /**

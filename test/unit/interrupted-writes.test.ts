@@ -1,9 +1,10 @@
 // What an interrupted write says it left behind: a manifest PUT cut off after it was sent may have
 // taken effect (the registry stored it; only its answer was lost), so copy and push do not say that
 // no tag was written, and their error names what each target holds (details.result); tagImage
-// names the tags written before the interruption. A PUT still queued for a connection was never
-// sent: its tag did not move. A target whose tags held the image already is ok (nothing to write),
-// and an interrupted copy names the source digest it read.
+// names the tags written before the interruption. A PUT still queued for a connection (or not yet
+// made) was never sent: its tag did not move. A target whose tags held the image already is ok
+// (nothing to write), also where push was cut before any commit, and an interrupted copy names the
+// source digest it read (with --all-tags, its first tag's) and the tags each target got.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,24 @@ function storeThenInterrupt(reg: FakeRegistry, repo: string, tag: string, op: Ab
       },
     },
   );
+}
+
+/**
+ * The checks of an interrupted push to a:1 and b:1 at `dst` whose a:1 held the image (`digest`)
+ * already: nothing written by it, a ok (unchanged), b not written. Returns its result.
+ */
+function aOkBNot(err: unknown, dst: FakeRegistry, digest: string) {
+  assert.ok(err instanceof AbortedError);
+  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1, 'only the first push wrote a manifest');
+  const result = failureResult(err, 'push');
+  assert.deepEqual(
+    result?.targets?.map((t) => [t.target, t.ok, t.digest, t.reference, t.tagsUnchanged, t.error?.message]),
+    [
+      [`${dst.host}/a:1`, true, digest, `${dst.host}/a@${digest}`, ['1'], undefined],
+      [`${dst.host}/b:1`, false, '', '', undefined, `interrupted before any tag was written at ${dst.host}/b`],
+    ],
+  );
+  return result;
 }
 
 test('an interrupted copy to two targets whose second manifest PUT took effect before its answer was cut: the error does not say that no tag was written, and its result agrees with what each target holds', async () => {
@@ -257,15 +276,79 @@ test('an interrupted push whose tag at one target held the image already, cut in
     () => assert.fail('the push was interrupted'),
     (e: unknown) => e,
   );
-  assert.ok(err instanceof AbortedError);
-  assert.equal(dst.count({ kind: 'manifest', method: 'PUT' }), 1, 'only the first push wrote a manifest');
-  const result = failureResult(err, 'push');
-  assert.deepEqual(
-    result?.targets?.map((t) => [t.target, t.ok, t.digest, t.reference, t.tagsUnchanged, t.error?.message]),
-    [
-      [`${dst.host}/a:1`, true, first.digest, `${dst.host}/a@${first.digest}`, ['1'], undefined],
-      [`${dst.host}/b:1`, false, '', '', undefined, `interrupted before any tag was written at ${dst.host}/b`],
-    ],
+  const result = aOkBNot(err, dst, first.digest);
+  assert.deepEqual([result?.digest, result?.mediaType], [first.digest, first.mediaType]);
+});
+
+test('an interrupted tagImage whose manifest PUT was cut before it was sent: the error does not say it may have taken effect, and the tag did not move', async () => {
+  const reg = await fake();
+  const img = reg.seedImage('app', { tags: ['src'] });
+  const op = new AbortController();
+  // The interruption lands once the answer to the HEAD of d-1 (absent) has been read, before its
+  // PUT is made: that PUT never gets a connection (the request log is told of each answer as it arrives).
+  const logger = { debug: (line: string) => void (/^http HEAD \S+\/manifests\/d-1 → 404/.test(line) && op.abort()), info: () => undefined, warn: () => undefined };
+  const err = await tagImage(reg.ref('app:src'), ['d-0', 'd-1', 'd-2'], { signal: op.signal, logger, ...fakeLibraryOptions(reg) }).then(
+    () => assert.fail('the tagging was interrupted'),
+    (e: unknown) => e,
   );
-  assert.equal(result?.digest, first.digest);
+  assert.ok(err instanceof AbortedError);
+  assert.equal(reg.count({ kind: 'manifest', method: 'PUT', path: '/v2/app/manifests/d-1' }), 0, 'the PUT of d-1 never reached the registry');
+  assert.equal(reg.manifest('app', 'd-0')?.digest, img.digest);
+  assert.match(err.message, /^interrupted: PUT \S+\/manifests\/d-1 was cut off before it was sent; nothing was written after the interruption; written before it: d-0$/);
+  const result = failureResult(err, 'tagImage');
+  assert.deepEqual([result?.tags, result?.tagsFailed.map((f) => f.tag)], [['d-0'], ['d-1', 'd-2']]);
+});
+
+test('an interrupted tagImage whose manifest PUT was sent and never answered: the error says it may have taken effect', async () => {
+  const reg = await fake();
+  reg.seedImage('app', { tags: ['src'] });
+  const op = new AbortController();
+  // The PUT of d-1 reaches the registry, which never answers it: the interruption lands there.
+  reg.fault({ kind: 'manifest', method: 'PUT', repo: 'app', path: '/v2/app/manifests/d-1' }, { kind: 'respond', respond: () => op.abort() });
+  const err = await tagImage(reg.ref('app:src'), ['d-0', 'd-1'], { signal: op.signal, ...fakeLibraryOptions(reg) }).then(
+    () => assert.fail('the tagging was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.match(err.message, /^interrupted: PUT \S+\/manifests\/d-1 was cut off; it may have taken effect at the registry; nothing was sent after it; written before it: d-0$/);
+});
+
+test('an interrupted push cut before any commit, once the tag at one target was found holding the image: that target is ok (unchanged), and the result names its media type', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  src.seedImage('base/os', { tags: ['1'] });
+  const opts = { from: src.ref('base/os:1'), app: [{ src: appDir(), dest: '/app' }], retries: 0, ...fakeLibraryOptions(src, dst) };
+  const first = await push({ ...opts, to: dst.ref('a:1') });
+  const op = new AbortController();
+  // b's tag GET is never answered; the interruption lands once a's tag was found holding this very
+  // image (its log line), so the push stops before its transfers and before any commit.
+  dst.fault({ kind: 'manifest', method: 'GET', repo: 'b' }, { kind: 'respond', respond: () => undefined });
+  const logger = { debug: () => undefined, warn: () => undefined, info: (line: string) => void (/\/a:1 already holds this very image/.test(line) && op.abort()) };
+  const err = await push({ ...opts, to: [dst.ref('a:1'), dst.ref('b:1')], logger, signal: op.signal }).then(
+    () => assert.fail('the push was interrupted'),
+    (e: unknown) => e,
+  );
+  const result = aOkBNot(err, dst, first.digest);
+  assert.deepEqual([result?.reference, result?.digest, result?.mediaType], [`${dst.host}/a@${first.digest}`, first.digest, first.mediaType]);
+  assert.deepEqual((err as AbortedError).details.failed, [`${dst.host}/b:1`]);
+});
+
+test('an interrupted copy --all-tags names the tags each target got before the interruption, the PUT cut off once, and the first tag\'s source digest and media type', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const imgs = ['1', '2', '3'].map((tag) => src.seedImage('base/app', { tags: [tag], layers: [`layer of ${tag}`] }));
+  const op = new AbortController();
+  // One tag at a time, in sorted order: 1 is written, the PUT of 2 is stored and its answer cut.
+  storeThenInterrupt(dst, 'a', '2', op, Promise.resolve());
+  const err = await copy({ from: src.ref('base/app'), to: [dst.ref('a')], allTags: true, images: 1, retries: 0, signal: op.signal, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.deepEqual([dst.manifest('a', '1')?.digest, dst.manifest('a', '3')], [imgs[0]!.digest, undefined]);
+  assert.equal(err.message.split(`${dst.host}/a:2`).length, 2, `the PUT cut off is named once: ${err.message}`);
+  const result = failureResult(err, 'copy');
+  const t = result?.targets[0];
+  assert.deepEqual([t?.ok, t?.tags, t?.error?.code], [false, ['1'], 'E_ABORTED']);
+  assert.equal(t?.error?.message, `interrupted at ${dst.host}/a: tag 1 written before it; the manifest PUT of 2 cut off: it may have taken effect at the registry`);
+  assert.deepEqual([result?.source.reference, result?.source.digest, result?.mediaType], [`${src.host}/base/app:1`, imgs[0]!.digest, imgs[0]!.mediaType]);
+  assert.deepEqual(err.details.failed, [`${dst.host}/a`]);
 });
