@@ -247,7 +247,8 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
    * and no scheme probe (an 'auto' registry's names it). Where a request of the run has led its
    * first answer (AuthMemory.firstAnswerLed), that answer's Bearer challenge is presumed, as a
    * request waiting for it presumes it, and nothing is sent; otherwise `ask` goes, once per
-   * registry and run (AuthMemory.askedAhead), and its answer is heard as the scheme probe's is.
+   * registry and run (AuthMemory.askedAhead), and a Bearer challenge in its answer is heard as the
+   * scheme probe's is (a Basic one is left for the requests' first answer to name).
    * False where the prefetch is not to fetch the token: a challenge learnt here may be learnt
    * beside an image reading there for the first time, whose token request would carry the same
    * login, and a login not yet accepted in the run goes out once only, from a request (a wrong
@@ -267,7 +268,11 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
       let asked = memory.askedAhead.get(memoryKey);
       if (!asked) {
         log.debug(`auth: nothing names ${opts.registry}'s challenge yet; asking it with GET /v2/ ahead of the requests of the image it is for`);
-        asked = ask().then(heard, () => undefined);
+        // Only a Bearer challenge is kept: a Basic one gives the prefetch no token to fetch, and a
+        // registry recorded Basic has each request send its password up front, where the first
+        // answer's lead has a login not yet accepted go out once (a wrong one counted once
+        // towards a lockout, not once per image starting together).
+        asked = ask().then((res) => heard(res, 'bearer'), () => undefined);
         memory.askedAhead.set(memoryKey, asked);
       }
       await asked;
@@ -276,11 +281,11 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     return cred === undefined || accepted.has(who(cred));
   };
 
-  const heard = (res: HttpResponse): void => {
+  const heard = (res: HttpResponse, only?: Challenge['scheme']): void => {
     if (!origins.has(originOf(res.url))) return;
     if (res.url.startsWith('https:')) bearer.registryAnsweredOverTls();
     const challenge = res.status === 401 ? challengeOf(res) : undefined;
-    if (!challenge) return;
+    if (!challenge || (only !== undefined && challenge.scheme !== only)) return;
     log.debug(`auth: ${opts.registry} named its challenge (${challenge.scheme}) to a GET /v2/ sent without credentials (the scheme probe, or one sent ahead); requests answer it up front`);
     state.hear(challenge);
   };
@@ -427,11 +432,11 @@ export function authMiddleware(opts: AuthOptions): AuthMiddleware {
     if (state.mode !== 'bearer') return { kind: 'unchecked', why: 'the registry asked for no credentials on the reads, and says whether it takes a write only when one is sent' };
     const scope = repositoryScope(repo, ['pull', 'push']);
     const got = await bearer.granted(cred, mergeScopes([...opts.scopes, ...state.learnedScopes, scope]), repo, signal);
-    if (!got?.actions) return { kind: 'unchecked', why: 'the token from the token service does not list what it grants (no JWT access claim read)' };
+    if (!got?.actions) return { kind: 'unchecked', why: 'the token from the token service does not list what it grants on this repository (not a JWT whose access claim names it)' };
     if (got.actions.includes('push') || got.actions.includes('*')) return { kind: 'granted' };
     return { kind: 'denied', error: errors.notGranted(cred, [scope], got.realmHost) };
   };
-  return Object.assign(middleware, { prefetch, heard, whose, writeAccess });
+  return Object.assign(middleware, { prefetch, heard: (res: HttpResponse) => heard(res), whose, writeAccess });
 }
 
 /** The challenge `res` names that regpush can answer; undefined for none, a malformed one (the request's own 401 reports it) or none supported. */

@@ -166,6 +166,8 @@ async function copyTag(
   } finally {
     for (const [t, own] of at) {
       if (own.failed) t.failed ??= own.failed;
+      // A dry run's "write permission not checked" is said of the target, whichever tag found it.
+      if (own.writeNotChecked !== undefined) t.writeNotChecked ??= own.writeNotChecked;
       recordCommit(t, own, outcome.unchanged.has(own) ? [tag] : []);
     }
     set.finish();

@@ -8,6 +8,7 @@
 import http, { type Agent } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { Readable } from 'node:stream';
 import axios from 'axios';
 import { NetworkError } from '../errors.js';
@@ -206,12 +207,13 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
     req.signal?.addEventListener('abort', onAbort, { once: true });
     // `unsentSignal`: cut only a request that nothing of has gone out. Node sets a request's
     // socket where it writes the request to it, so one without a socket is still in the agent's
-    // queue (or not yet made), and one on a socket still connecting has reached no server. Through
-    // a proxy the socket comes once the tunnel is up (the tunnel's own connect is cut with it).
-    let request: http.ClientRequest | undefined;
+    // queue (or not yet made), and one on a socket still connecting (or, for https, still in its
+    // handshake) has reached no server. Through a proxy the socket comes once the tunnel is up (the
+    // tunnel's own connect is cut with it).
+    // Set once the request may be going out: its socket connected (for https, its handshake done).
+    let wentOut = false;
     const onUnsentAbort = (): void => {
-      const socket = request?.socket;
-      if (!socket || socket.connecting) ctl.abort();
+      if (!wentOut) ctl.abort();
     };
     req.unsentSignal?.addEventListener('abort', onUnsentAbort, { once: true });
     // The clock starts once the request has a socket: one queued in the agent behind --jobs busy
@@ -225,17 +227,19 @@ export function createAxiosSend(opts: AxiosSendOptions): Send & { close(): void;
       request: (options: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
         // The tunnel agent destroys its pending connection to the proxy when this aborts.
         const r = (options.protocol === 'https:' ? https : http).request({ ...options, [TUNNEL_SIGNAL]: ctl.signal } as http.RequestOptions, callback);
-        request = r;
         if (proxy) arm();
         r.once('socket', (s: Socket) => {
           hasSocket = true;
           socket = s;
-          // From here the request may be written out (onUnsentAbort's test, the other way round):
-          // at once on a connected socket, once connected on a new one.
-          if (req.onSent) {
-            if (s.connecting) s.once('connect', req.onSent);
-            else req.onSent();
-          }
+          // From here the request may be written out: at once on a connected socket, once
+          // connected on a new one; on a new TLS socket once its handshake is done, Node holding
+          // what is written before that (a request cut in the handshake reached no registry).
+          const out = (): void => {
+            wentOut = true;
+            req.onSent?.();
+          };
+          if (s.connecting) s.once(s instanceof TLSSocket ? 'secureConnect' : 'connect', out);
+          else out();
           // An answer sent before the body was all read (a proxy's 413) is read, not lost to the failed write.
           if (data !== undefined) holdWriteFailures(s);
           arm();

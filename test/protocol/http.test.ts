@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { Transport } from '../../src/http/transport.js';
@@ -642,5 +642,48 @@ test('a host still sending an answer\'s body is answering: two requests that sta
   } finally {
     blob?.end();
     t.close();
+  }
+});
+
+test('an https request whose TLS handshake is under way has not gone out: onSent waits for the handshake, and unsentSignal still cuts it', async () => {
+  // A server that takes the connection and the ClientHello and never answers: the TCP connection
+  // is up, the handshake never ends, and nothing of the request can have reached it.
+  let hello!: () => void;
+  const heard = new Promise<void>((resolve) => {
+    hello = resolve;
+  });
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    s.once('data', () => hello());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const t = new Transport({ retry: fast });
+  const unsent = new AbortController();
+  const hard = new AbortController();
+  let sent = 0;
+  const put = t.send({
+    method: 'PUT',
+    url: `https://127.0.0.1:${port}/v2/app/manifests/1`,
+    body: Buffer.from('{}'),
+    onSent: () => {
+      sent++;
+    },
+    unsentSignal: unsent.signal,
+    signal: hard.signal,
+  });
+  put.catch(() => undefined);
+  try {
+    await heard; // the socket has connected and sent its ClientHello
+    assert.equal(sent, 0, 'not told it went out while the handshake is under way');
+    unsent.abort();
+    await assert.rejects(put, (e: unknown) => e instanceof AbortedError && e.code === 'E_ABORTED');
+    assert.equal(sent, 0);
+  } finally {
+    hard.abort();
+    t.close();
+    for (const s of sockets) s.destroy();
+    server.close();
   }
 });

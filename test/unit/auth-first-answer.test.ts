@@ -420,3 +420,23 @@ test('fetched ahead with a login not yet accepted in the run: the challenge is l
     assert.equal(asks.count, 1);
   });
 });
+
+test('a GET /v2/ sent ahead that names Basic: the scheme is left for the first answer, so a wrong password read by four images starting together is sent once, not once each', async () => {
+  const reg = scriptedRegistry({ basicRepos: REPOS });
+  const BOB: Credential = { username: 'bob', password: 'first-answer-Password-3' };
+  const bob = `Basic ${Buffer.from(`${BOB.username}:${BOB.password}`).toString('base64')}`;
+  const memory = new AuthMemory();
+  let asks = 0;
+  const ask = async (): Promise<HttpResponse> => {
+    asks++;
+    return reg.reply(401, `${reg.origin}/v2/`, { 'www-authenticate': 'Basic realm="reg"' });
+  };
+  await withTransport(reg, async (transport) => {
+    // A later image's prefetch asks the registry's challenge while the first batch runs elsewhere.
+    await clientOf(reg, transport, 'team/next', memory, { credential: BOB }).auth.prefetch(undefined, ask);
+  });
+  assert.equal(asks, 1);
+  await assert.rejects(readAll(reg, REPOS, () => BOB, 'https', memory), { code: 'E_AUTH', message: /rejected .*bob/ });
+  // Heard as Basic, every request would have sent the password up front (four failed logins).
+  assert.equal(reg.seen.filter((s) => s.auth === bob).length, 1);
+});

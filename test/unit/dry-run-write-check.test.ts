@@ -77,6 +77,17 @@ test('copy --dry-run: an opaque token, Basic credentials, a registry that asks f
   }
 });
 
+test('copy --all-tags --dry-run: a target whose write permission is not checked says so, as for one tag (each tag is planned on its own set)', async () => {
+  const [src, dst] = [await fake(), await fake({ auth: { scheme: 'basic', user: USER.username, password: USER.password } })];
+  src.seedImage('base/app', { tags: ['1'] });
+  src.seedImage('base/app', { tags: ['2'] });
+  const r = await copy({ from: src.ref('base/app'), to: [dst.ref('app')], allTags: true, dryRun: true, credentials: { to: USER }, ...fakeLibraryOptions(src, dst) });
+  assert.equal(r.targets[0]!.ok, true);
+  assert.match(r.targets[0]!.writeNotChecked ?? '', /Basic credentials/);
+  assert.match(copyPlanText(r), /\n  write permission not checked: .*Basic credentials/);
+  assert.equal(writes(dst), 0);
+});
+
 test('copy --dry-run to two targets: the one whose token grants pull only is set aside (E_PARTIAL), the other planned', async () => {
   const [src, good, ro] = [await fake(), await fake({ auth: bearer({ jwt: true }) }), await fake({ auth: bearer({ jwt: true, pullOnly: true }) })];
   src.seedImage('base/app', { tags: ['1'] });
