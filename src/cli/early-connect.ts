@@ -14,15 +14,18 @@
  *     when they win, as the command reads them: runProxySettings), as the transport decides: a
  *     direct connection there may be exactly what the network forbids; proxy settings that do not
  *     read cleanly leave out every origin;
- *   - a source that has a mirror (--registry-mirror, registries.conf, daemon.json: the map the
- *     command itself reads, mirror-flags.ts), unless a target is in its registry anyway: its reads
- *     go to the mirror first, and a network with a mirror often does not want the upstream
- *     contacted; for push also the "mirrors" of regpush.json (or --config-file), as the command
- *     reads them (the binary hands that read to the command: the file is read once). Mirror
- *     configuration that does not read cleanly counts as a mirror for every source (the command
- *     reports it);
+ *   - the registry of a source that has a mirror (--registry-mirror, registries.conf, daemon.json:
+ *     the map the command itself reads, mirror-flags.ts; for push also the "mirrors" of
+ *     regpush.json or --config-file, as the command reads them: the binary hands that read to the
+ *     command, so the file is read once), unless a target is in that registry anyway: the source's
+ *     reads go to the mirror first, and a network with a mirror often does not want the upstream
+ *     contacted. The source's connection goes to its first mirror instead (mirrorsFor, the order
+ *     the command tries them in, per-namespace prefixes included), over plain HTTP where that
+ *     mirror is given with http://. Mirror configuration that does not read cleanly leaves every
+ *     source out (the command reports it);
  *   - a registry or repository that registries.conf blocks (`blocked = true`): the command refuses
- *     it before any request, and a connection would still be a contact the file forbids;
+ *     it before any request, and a connection would still be a contact the file forbids (a blocked
+ *     source that has mirrors is read at them, so its first mirror still gets its connection);
  *     configuration that does not read cleanly counts as blocking everything;
  *   - every other command (login, sync, tag, …), and `--help` / `--version`.
  */
@@ -55,8 +58,9 @@ const MAX_PER_ORIGIN = 4;
  * one per reference there, and two more per push target: its layer's upload session may open
  * alongside the tag's GET, and its config's session as soon as the tag's answer is in, while the
  * first requests still hold their connections (see push.ts). Empty for anything this pre-scan does
- * not read. `mirrors`: the run's mirror map, or 'unknown' when it could not be read; asked only
- * when there is a source. `blocked`: registries.conf's blocked prefixes, or 'unknown' likewise.
+ * not read. A source that has mirrors counts at its first mirror, not at its registry. `mirrors`:
+ * the run's mirror map, or 'unknown' when it could not be read; asked only when there is a source.
+ * `blocked`: registries.conf's blocked prefixes, or 'unknown' likewise.
  */
 export function earlyOrigins(
   argv: readonly string[],
@@ -88,21 +92,31 @@ export function earlyOrigins(
   const proxy = proxies();
   if (proxy === 'unknown') return [];
   const wanted = new Map<string, EarlyOrigin>();
-  const add = (ref: string, n: number, source = false): void => {
-    const origin = originOf(ref, insecure);
-    if (!origin || proxyFor(origin.url, proxy)) return;
-    const b = blocked();
-    if (b === 'unknown' || blockedBy(b, origin.registry, origin.repo)) return;
+  const put = (origin: Origin, n: number): void => {
+    if (proxyFor(origin.url, proxy)) return;
     const key = `${origin.host}:${origin.port}`;
-    const map = source ? mirrors() : undefined;
-    const mirrored = map !== undefined && (map === 'unknown' || mirrorsFor(map, origin.registry, origin.repo).length > 0);
-    if (mirrored && !wanted.has(key)) return;
     const o = wanted.get(key) ?? { host: origin.host, port: origin.port, connections: 0, tls: origin.url.protocol === 'https:' };
     o.connections = Math.min(MAX_PER_ORIGIN, o.connections + n);
     wanted.set(key, o);
   };
+  const add = (ref: string, n: number, source = false): void => {
+    const name = nameOf(ref);
+    if (!name) return;
+    const b = blocked();
+    if (b === 'unknown') return;
+    if (source) {
+      const map = mirrors();
+      if (map === 'unknown') return;
+      // The mirror the command reads first (connect.ts: mirrorsFor's order, the longest prefix's
+      // list); a blocked source that has mirrors is read there too, never at its registry.
+      const first = mirrorsFor(map, name.registry, name.repo)[0];
+      if (first) return put(originAt(first.registry, first.plainHttp ? [...insecure, first.registry] : insecure), n);
+    }
+    if (blockedBy(b, name.registry, name.repo)) return;
+    put(originAt(name.registry, insecure), n);
+  };
   for (const t of targets) add(t, command === 'push' ? 3 : 1);
-  // A source with a mirror counts only where a target has its registry contacted anyway.
+  // A source with a mirror counts at its first mirror (its registry is contacted only where a target is in it).
   for (const s of sources) add(s, 1, true);
   // Docker Hub's and Aliyun's tokens come from another host, known in advance (knownTokenHost): the
   // first token GET (every request there needs one, anonymous pulls included) finds its connection
@@ -186,15 +200,25 @@ function mirrorFlags(argv: readonly string[], cwd: string, onRead?: (read: Proje
   }
 }
 
-/** Host and port a reference's requests go to, and the URL the proxy choice is asked about. */
-function originOf(ref: string, insecure: readonly string[]): { host: string; port: number; url: URL; registry: string; repo: string } | undefined {
-  let registry: string;
-  let repo: string;
+/** The registry and repository a reference names; undefined when it does not parse. */
+function nameOf(ref: string): { registry: string; repo: string } | undefined {
   try {
-    ({ registry, repository: repo } = parseReference(ref));
+    const { registry, repository } = parseReference(ref);
+    return { registry, repo: repository };
   } catch {
     return undefined;
   }
+}
+
+/** Host and port a registry's requests go to, and the URL the proxy choice is asked about. */
+interface Origin {
+  host: string;
+  port: number;
+  url: URL;
+}
+
+/** The origin of `registry` (a reference's, or a mirror's host[:port]) as its client reaches it, given the run's insecure (plain HTTP) entries. */
+function originAt(registry: string, insecure: readonly string[]): Origin {
   // The insecure-TLS hosts (registries.conf's `insecure = true`, daemon.json) are left out on
   // purpose: the clients reach such a host by a probe (`auto`), which asks TLS first where it is
   // not loopback (scheme-probe.ts, probeTlsFirst), and that is this endpoint's https origin. Given
@@ -203,5 +227,5 @@ function originOf(ref: string, insecure: readonly string[]): { host: string; por
   // A loopback host without a scheme of its own is probed over plain HTTP first (registry/scheme-probe.ts).
   const url = new URL(`${ep.scheme === 'https' ? 'https' : 'http'}://${ep.host}/`);
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, url, registry, repo };
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port, url };
 }

@@ -65,10 +65,10 @@ test('--insecure-registry is read as REGPUSH_INSECURE_REGISTRIES is, by the laun
   assert.equal(endpointFor('third.example:5000', insecureList({ insecureRegistries: ['other.example:5000,plain.example:5000'] })).scheme, 'https', 'a host not listed stays on HTTPS');
 });
 
-test('Docker Hub\'s token service: one connection whenever Hub is contacted (source or target), none when it is not, or is mirrored, or its token host is behind a proxy', () => {
+test('Docker Hub\'s token service: one connection whenever Hub is contacted (source or target), none when it is not (its reads go to a mirror), or its token host is behind a proxy', () => {
   assert.deepEqual(origins(['copy', 'docker.io/library/alpine:3', 'index.docker.io/o/alpine:3']), ['registry-1.docker.io:443 ×2', 'auth.docker.io:443 ×1'], 'one for both ends');
   assert.deepEqual(origins(['inspect', 'ghcr.io/o/x:1']), ['ghcr.io:443 ×1'], 'a realm on the registry\'s own host needs nothing more');
-  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'], none, { 'docker.io': ['mirror.example'] }), ['reg.example:443 ×3'], 'mirrored: Hub is not contacted');
+  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'], none, { 'docker.io': ['mirror.example'] }), ['reg.example:443 ×3', 'mirror.example:443 ×1'], 'mirrored: Hub is not contacted, its mirror is');
   assert.deepEqual(origins(['inspect', 'alpine:3'], { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'registry-1.docker.io' }), ['registry-1.docker.io:443 ×1'], 'the token host goes through the proxy');
 });
 
@@ -94,12 +94,34 @@ test('a proxy in the environment: no early connection where the transport would 
   assert.deepEqual(origins(['push', '--from', 'scratch', '--to', '127.0.0.1:5000/d:1'], { HTTP_PROXY: 'http://proxy:3128' }), ['127.0.0.1:5000 ×3']);
 });
 
-test('a source with a mirror is left out unless a target has its registry contacted anyway; other sources are not', () => {
+test('a source with a mirror: its registry is left out unless a target is in it, its connection goes to the mirror; other sources are not', () => {
   const hub = { 'docker.io': ['mirror.example'] };
-  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'], none, hub), ['reg.example:443 ×3']);
+  assert.deepEqual(origins(['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'], none, hub), ['reg.example:443 ×3', 'mirror.example:443 ×1']);
   assert.deepEqual(origins(['push', '--from', 'ghcr.io/o/base:1', '--to', 'reg.example/app:1'], none, hub), ['reg.example:443 ×3', 'ghcr.io:443 ×1'], 'no mirror for ghcr.io');
-  assert.deepEqual(origins(['push', '--from', 'reg.example/base:1', '--to', 'reg.example/app:1'], none, { 'reg.example': ['m.example'] }), ['reg.example:443 ×4']);
+  assert.deepEqual(origins(['push', '--from', 'reg.example/base:1', '--to', 'reg.example/app:1'], none, { 'reg.example': ['m.example'] }), ['reg.example:443 ×3', 'm.example:443 ×1'], 'the target\'s registry: its own connections only');
   assert.deepEqual(origins(['push', '--from', 'ghcr.io/o/base:1', '--to', 'reg.example/app:1'], none, 'unknown'), ['reg.example:443 ×3'], 'unreadable mirror configuration: no source');
+});
+
+test('a source with mirrors gets its connection at the first mirror the command tries: the longest prefix\'s list, in order; a per-namespace mirror for its repository only; http:// mirrors over plain HTTP', () => {
+  const opened = (argv: string[], mirrors: MirrorMap, env = none, blocked: Record<string, string | false> = {}): string[] =>
+    earlyOrigins(argv, env, () => mirrors, () => blocked).map((o) => `${o.host}:${o.port} ×${o.connections} ${o.tls ? 'tls' : 'plain'}`);
+  assert.deepEqual(opened(['inspect', 'docker.io/library/nginx:1'], { 'docker.io': ['mirror.example'] }), ['mirror.example:443 ×1 tls']);
+  assert.deepEqual(opened(['copy', 'nginx:1', 'reg.example/nginx:1'], { 'docker.io': ['first.example', 'second.example'] }), ['reg.example:443 ×1 tls', 'first.example:443 ×1 tls'], 'the first in order only');
+  // Per-namespace mirrors: the longest prefix wins (registries.conf's rule), its path is a namespace at the mirror.
+  const ns = { 'reg.example': ['all.example'], 'reg.example/team': ['team.example:5000/cache', 'all.example'] };
+  assert.deepEqual(opened(['inspect', 'reg.example/team/app:1'], ns), ['team.example:5000 ×1 tls'], 'the namespace\'s mirror');
+  assert.deepEqual(opened(['inspect', 'reg.example/ops/app:1'], ns), ['all.example:443 ×1 tls'], 'another namespace: the registry\'s mirror');
+  assert.deepEqual(opened(['inspect', 'reg.example/ops/app:1'], { 'reg.example/team': ['team.example'] }), ['reg.example:443 ×1 tls'], 'a namespace no mirror covers: the registry itself');
+  // The scheme the mirror is given with: http:// is plain HTTP on its port (80 without one); an API path does not change the origin.
+  assert.deepEqual(opened(['inspect', 'alpine:3'], { 'docker.io': ['http://cache.internal:5000'] }), ['cache.internal:5000 ×1 plain']);
+  assert.deepEqual(opened(['inspect', 'alpine:3'], { 'docker.io': ['http://cache.internal'] }), ['cache.internal:80 ×1 plain']);
+  assert.deepEqual(opened(['inspect', 'alpine:3'], { 'docker.io': ['https://art.example/api/docker/hub/v2'] }), ['art.example:443 ×1 tls']);
+  assert.deepEqual(opened(['inspect', 'alpine:3', '--insecure-registry', 'cache.internal:5000'], { 'docker.io': ['cache.internal:5000'] }), ['cache.internal:5000 ×1 plain'], 'a mirror named insecure');
+  // The mirror is contacted as any host: not where a proxy is used for it.
+  assert.deepEqual(opened(['inspect', 'alpine:3'], { 'docker.io': ['mirror.example'] }, { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'registry-1.docker.io' }), [], 'the mirror goes through the proxy');
+  // A blocked source that has mirrors is read at them (connect.ts): the mirror gets its connection, the registry none.
+  assert.deepEqual(opened(['inspect', 'alpine:3'], { 'docker.io': ['mirror.example'] }, none, { 'docker.io': 'r.conf' }), ['mirror.example:443 ×1 tls']);
+  assert.deepEqual(opened(['inspect', 'alpine:3'], {}, none, { 'docker.io': 'r.conf' }), [], 'blocked, no mirror: nothing');
 });
 
 test('nothing for other commands, help, version, or references that do not parse', () => {
@@ -141,12 +163,13 @@ test('regpush push: the launcher opens the connections, and the first requests g
   assert.equal(used.size, 3, `three requests, three connections: ${stderr}`);
   for (const p of used) assert.ok(ports.includes(p), `a request on a connection the launcher did not open (${p}): ${stderr}`);
 
-  // The same push from another registry that has a mirror: the launcher leaves that source alone.
+  // The same push from another registry that has a mirror: the launcher leaves that source alone
+  // and opens the source's connection at the mirror (here the same server) instead.
   const mirrored = spawn(process.execPath, [bin, 'push', '--debug', '--retries', '0', '--from', 'src.invalid/base:1', '--to', `${reg}/app:1`, '--app', `${dir}:/app`, '--registry-mirror', `src.invalid=${reg}`], { env: { ...process.env, DOCKER_CONFIG: dir, REGPUSH_INSECURE_REGISTRIES: reg } });
   let err2 = '';
   mirrored.stderr.on('data', (c: Buffer) => (err2 += c.toString()));
   await new Promise((r) => mirrored.on('close', r));
-  assert.match(err2, new RegExp(`connections opened while loading: ${reg.replace(/\./g, '\\.')} ×3\n`), err2);
+  assert.match(err2, new RegExp(`connections opened while loading: ${reg.replace(/\./g, '\\.')} ×4\n`), err2);
 });
 
 test('which origins are https: the transport puts TLS on those connections at once', () => {
@@ -155,18 +178,18 @@ test('which origins are https: the transport puts TLS on those connections at on
   assert.deepEqual(tls(['copy', 'reg.example/x:1', 'plain.example/x:1', '--insecure-registry', 'plain.example']), ['plain.example:80 plain', 'reg.example:443 tls']);
 });
 
-test('push: the mirrors of regpush.json (or --config-file) keep the launcher away from the source, as --registry-mirror does', async (t) => {
+test('push: the mirrors of regpush.json (or --config-file) keep the launcher away from the source\'s registry, as --registry-mirror does (their first mirror gets the connection)', async (t) => {
   const { mirrorMap } = await import('../../src/cli/early-connect.js');
   const { dir, env } = projectDir(t, 'regpush-early-project-');
   const argv = ['push', '--from', 'alpine:3', '--to', 'reg.example/app:1'];
   const withProject = (a: string[]) => earlyOrigins(a, env, () => mirrorMap(a, env, dir)).map((o) => `${o.host}:${o.port} ×${o.connections}`);
   assert.deepEqual(withProject(argv), ['reg.example:443 ×3', 'registry-1.docker.io:443 ×1', 'auth.docker.io:443 ×1'], 'no project file: Hub is contacted');
   writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ mirrors: { 'docker.io': ['mirror.example'] } }));
-  assert.deepEqual(withProject(argv), ['reg.example:443 ×3'], 'regpush.json mirrors docker.io');
+  assert.deepEqual(withProject(argv), ['reg.example:443 ×3', 'mirror.example:443 ×1'], 'regpush.json mirrors docker.io');
   assert.deepEqual(withProject([...argv, '--registry-mirror', 'quay.io=mirror.example']), ['reg.example:443 ×3', 'registry-1.docker.io:443 ×1', 'auth.docker.io:443 ×1'], 'a --registry-mirror flag replaces the file\'s mirrors, as in the command');
   writeFileSync(join(dir, 'other.json'), JSON.stringify({ mirrors: { 'docker.io': 'mirror.example' } }));
   writeFileSync(join(dir, 'regpush.json'), '{}');
-  assert.deepEqual(withProject([...argv, '--config-file', 'other.json']), ['reg.example:443 ×3'], '--config-file names the file');
+  assert.deepEqual(withProject([...argv, '--config-file', 'other.json']), ['reg.example:443 ×3', 'mirror.example:443 ×1'], '--config-file names the file');
   writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ mirrors: ['mirror.example'] }));
   assert.equal(mirrorMap(argv, env, dir), 'unknown', 'malformed mirrors: unknown, so no source is contacted');
   assert.deepEqual(withProject(argv), ['reg.example:443 ×3']);
@@ -199,8 +222,10 @@ test('push: regpush.json is read once, by the launcher, and the command takes wh
   writeFileSync(join(dir, 'regpush.json'), JSON.stringify({ to: '127.0.0.1:1/app:1', mirrors: { '127.0.0.1:1': ['127.0.0.2:1'] } }));
   const reads: ProjectFileRead[] = [];
   const argv = ['push', '--from', '127.0.0.1:1/base:1', '--retries', '0'];
-  // The file mirrors the source's registry, so the launcher opens nothing; it read the file to know.
-  assert.equal(connectEarly(argv, env, dir, (read) => reads.push(read)), undefined);
+  // The file mirrors the source's registry, so the launcher connects to the mirror only; it read the file to know.
+  const early = connectEarly(argv, env, dir, (read) => reads.push(read));
+  early?.close();
+  assert.deepEqual(early?.opened, ['127.0.0.2:1 ×1']);
   assert.equal(reads.length, 1);
   assert.deepEqual(reads[0]!.found?.data, { to: '127.0.0.1:1/app:1', mirrors: { '127.0.0.1:1': ['127.0.0.2:1'] } });
   writeFileSync(join(dir, 'regpush.json'), '{}'); // no "to" any more: a command reading it again would stop at a missing --to
