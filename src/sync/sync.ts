@@ -45,6 +45,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, warnAlikeOnce } from '../transfer/image-copy.js';
+import { newImageCopyOutcome } from '../transfer/image-copy-types.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { answeredBy, expandEntries, type Expanded, type PullsOwnerOf, type Work } from './expand.js';
@@ -463,6 +464,9 @@ async function syncUnit(
     return notAttemptedFor(w, lines.of(asRegpushError(err)));
   }
   const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
+  // Filled as the image is copied: an interrupted image's targets say what was resolved by then
+  // (those that held it already, the referrers copied to those it landed at: interruptedTarget).
+  const resolved = newImageCopyOutcome();
   // The breaker counts images, not targets: once per registry the unit writes to (two prefixes
   // on one registry must not count an image twice), and a success there by any of its targets wins.
   const tellTargets = (): void => {
@@ -494,7 +498,7 @@ async function syncUnit(
       pulls,
       headUntilKnown: true,
       names,
-    });
+    }, resolved);
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
@@ -515,7 +519,7 @@ async function syncUnit(
     // by the caller's signal, each target says what the interruption left there: a tag written
     // before it is copied, as copy's interrupted report says (interruptedTarget).
     const interrupted = e instanceof AbortedError && !!opts.signal?.aborted && !opts.dryRun;
-    result.targets = set.list.map((t) => (interrupted ? interruptedTarget(t, run, lines, e) : targetResult(t, targetError(t, run, lines, e), !!opts.dryRun)));
+    result.targets = set.list.map((t) => (interrupted ? interruptedTarget(t, run, lines, e, resolved) : targetResult(t, targetError(t, run, lines, e), !!opts.dryRun)));
     result.bytesRead = bytesRead(set.list);
   } finally {
     set.finish();
