@@ -173,10 +173,16 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
     // A listing whose turn comes after the sync was interrupted is not sent: its entry is "not
     // started", as the images are, not "aborted: GET …/tags/list" as if a request had been cut off.
+    // So is one the interruption cut before any of its requests went out (`details.unsent`: still
+    // waiting for a connection, its token or the scheme): nothing of it reached the registry.
     const notStarted = () => new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`);
     const listTags = async (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => {
       if (run.signal.aborted) throw notStarted();
-      return run.ctx.repos.tagList(run.source(source), warn, forReferrers);
+      try {
+        return await run.ctx.repos.tagList(run.source(source), warn, forReferrers);
+      } catch (err) {
+        throw err instanceof AbortedError && err.details.unsent === true ? notStarted() : err;
+      }
     };
     // Who reads an image's source and whose pulls its reads spend (Docker Hub counts per account or
     // address): the breaker keeps a used-up limit per owner (outage.ts), the gate a count per reader.

@@ -146,3 +146,35 @@ test('interrupted during the referrers of an image that landed: the target reads
   assert.deepEqual([t!.action, t!.ok, t!.digest, t!.referrers], ['copied', true, img.digest, 1]);
   assert.equal(result.totals.referrers, 1);
 });
+
+test('interrupted while listing tags: a listing whose request was never sent (waiting for its token) reads not started, as one whose turn had not come; one on the wire names the GET cut off', async () => {
+  const [open, token] = [await fake(), await fake({ auth: { scheme: 'bearer', user: 'alice', password: 'list-Password-1' } })];
+  open.seedImage('app', { tags: ['1'] });
+  token.seedImage('team/app', { tags: ['1'] });
+  const op = new AbortController();
+  // Neither is answered: the open registry's listing is on the wire; the token registry's (its
+  // challenge named by the scheme probe) waits for its token. The signal fires once both are so.
+  const never = new Promise<never>(() => undefined);
+  open.fault({ kind: 'tags' }, { kind: 'hold', until: never });
+  token.fault({ kind: 'token' }, { kind: 'hold', until: never });
+  void Promise.all([open.seen({ kind: 'tags' }), token.seen({ kind: 'token' })]).then(() => op.abort());
+  const { env, homeDir } = fakeLibraryOptions(open, token);
+  const text = ['images:', `  - { source: ${open.ref('app')}, tags: { regex: '.' }, targets: [${open.host}/m] }`, `  - { source: ${token.ref('team/app')}, tags: { regex: '.' }, targets: [${open.host}/m] }`, ''].join('\n');
+  // No insecureRegistries: each scheme is probed, as the CLI does for a loopback host.
+  const err = await sync({ spec: parseSyncFile(text, 'sync.yaml'), signal: op.signal, retries: 0, homeDir, env: { ...env, REGPUSH_FROM_USER: 'alice', REGPUSH_FROM_PASSWORD: 'list-Password-1' } }).then(
+    () => assert.fail('the sync was interrupted'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_ABORTED', err.message);
+  const result = err.details.result as SyncResult;
+  assert.deepEqual(
+    result.units.map((u) => [u.source, u.error?.code]),
+    [
+      [open.ref('app'), 'E_ABORTED'],
+      [token.ref('team/app'), 'E_ABORTED'],
+    ],
+  );
+  assert.match(result.units[0]!.error!.message, /^aborted: GET http:\/\/.*\/v2\/app\/tags\/list/);
+  assert.equal(result.units[1]!.error!.message, 'not started: the sync was interrupted');
+  assert.equal(token.count({ kind: 'tags' }), 0, 'the token registry was never asked for the list');
+});
