@@ -13,7 +13,7 @@ import type { HttpResponse } from '../http/types.js';
 import { sha256Digest, isValidDigest, digestMismatch } from '../image/digest.js';
 import { MANIFEST_ACCEPT, isSchema1MediaType } from '../image/mediatypes.js';
 import type { FetchedManifest, ManifestHead } from './registry-client.js';
-import type { RegistryHttp } from './registry-http.js';
+import { unsentWhenCut, type RegistryHttp } from './registry-http.js';
 import { PROBE_DRAIN_MS } from './scheme-probe.js';
 import type { TagsSeen } from './tags-seen.js';
 
@@ -278,20 +278,15 @@ export class Manifests {
   async put(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
     const http = this.http;
     const digest = sha256Digest(bytes);
-    let sent = false;
-    let res: HttpResponse;
-    try {
-      res = await http.request({
+    const res = await unsentWhenCut(async (onSent) =>
+      http.request({
         method: 'PUT',
         url: await http.refUrl('PUT', repo, 'manifests', ref),
         headers: { 'content-type': mediaType },
         body: bytes,
-        onSent: () => (sent = true),
-      });
-    } catch (err) {
-      if (sent || !(err instanceof AbortedError)) throw err;
-      throw new AbortedError(err.message, { cause: err.cause, details: { ...err.details, unsent: true } });
-    }
+        onSent,
+      }),
+    );
     if (res.status !== 201 && res.status !== 200 && res.status !== 202) return http.failWrite(res, `PUT manifest ${this.name(repo, ref)}`, repo, 'the manifest PUT', false);
     await drain(res);
     const stated = res.headers['docker-content-digest'];

@@ -9,7 +9,7 @@ import { ProtocolError } from '../errors.js';
 import { readJson } from '../http/response.js';
 import type { HttpResponse } from '../http/types.js';
 import { nextLink, sameOrigin } from './pagination.js';
-import type { RegistryHttp } from './registry-http.js';
+import { unsentWhenCut, type RegistryHttp } from './registry-http.js';
 
 /** The most entries distribution answers on one tags/list or _catalog page (its catalog.maxentries default). */
 const DISTRIBUTION_MAX_ENTRIES = 1000;
@@ -30,7 +30,8 @@ export class NameLists {
    * Lists tags, following Link pagination (`pageSize` tags asked for per page, at most `maxPages`
    * pages). A registry whose Link leads back to a page already read, or whose next page brings no
    * tag not already listed (one that ignores `last`), would be followed to the page bound, every
-   * page held: that is an error at once.
+   * page held: that is an error at once. Interrupted before any of its requests went out, its
+   * AbortedError has `details.unsent` (pagedNames).
    */
   tags(repo: string, pageSize = 1000, maxPages = MAX_TAG_PAGES): Promise<string[]> {
     const registry = this.http.registry;
@@ -47,8 +48,17 @@ export class NameLists {
     return this.pagedNames((n) => `_catalog?n=${n}`, `catalog of ${registry}`, `list the repositories of ${registry}`, 'repositories', pageSize, maxPages);
   }
 
-  /** The names under `key` of a paginated list (tags/list, _catalog), every page followed (see tags()). */
-  private async pagedNames(pathFor: (n: number) => string, what: string, failWhat: string, key: 'tags' | 'repositories', pageSize: number, maxPages: number): Promise<string[]> {
+  /**
+   * The names under `key` of a paginated list (tags/list, _catalog), every page followed (see
+   * tags()). Interrupted before any of its requests went out (unsentWhenCut: queued for a
+   * connection, its token or the scheme still being asked), its AbortedError has `details.unsent`:
+   * sync says such a listing was not started, as one whose turn had not come.
+   */
+  private pagedNames(pathFor: (n: number) => string, what: string, failWhat: string, key: 'tags' | 'repositories', pageSize: number, maxPages: number): Promise<string[]> {
+    return unsentWhenCut((onSent) => this.pagedNamesSent(pathFor, what, failWhat, key, pageSize, maxPages, onSent));
+  }
+
+  private async pagedNamesSent(pathFor: (n: number) => string, what: string, failWhat: string, key: 'tags' | 'repositories', pageSize: number, maxPages: number, onSent: () => void): Promise<string[]> {
     const http = this.http;
     const names: string[] = [];
     const seen = new Set<string>();
@@ -61,7 +71,7 @@ export class NameLists {
     for (let page = 0; url && page < maxPages; page++) {
       if (visited.has(url)) throw repeated(page);
       visited.add(url);
-      let res: HttpResponse = await http.request({ method: 'GET', url });
+      let res: HttpResponse = await http.request({ method: 'GET', url, onSent });
       if (res.status === 400 && page === 0 && pageSize > DISTRIBUTION_MAX_ENTRIES) {
         // distribution (2.8 and later) answers an `n` above its catalog.maxentries (default 1000)
         // with 400 PAGINATION_NUMBER_INVALID rather than capping it: asked once more with that
@@ -71,7 +81,7 @@ export class NameLists {
         http.logger.debug(`${http.registry} refused n=${pageSize} (400 PAGINATION_NUMBER_INVALID); asking again with n=${DISTRIBUTION_MAX_ENTRIES}`);
         url = await http.url(pathFor(DISTRIBUTION_MAX_ENTRIES));
         visited.add(url);
-        res = await http.request({ method: 'GET', url });
+        res = await http.request({ method: 'GET', url, onSent });
       }
       // A tag list's 404 is its repository's, whichever operation lists it (sync's transport
       // advises inspect for its manifests): inspect, or listing the tags, would fail the same way.

@@ -196,7 +196,11 @@ export interface RegistryClient {
    * registry did not confirm it (the session then may stay until the registry purges stale uploads).
    */
   cancelUpload(session: string): Promise<boolean>;
-  /** Every tag of a repository, following pagination. */
+  /**
+   * Every tag of a repository, following pagination. Interrupted before any of its requests went
+   * out (queued for a socket, its token or scheme still being asked), its AbortedError has
+   * `details.unsent: true`, as putManifest's.
+   */
   listTags(repo: string, pageSize?: number): Promise<string[]>;
   /** Every repository of the registry (its catalog), following pagination. */
   listRepositories(pageSize?: number): Promise<string[]>;

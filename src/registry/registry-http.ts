@@ -5,7 +5,7 @@
  * manifests.ts, blob-reads.ts, blob-uploads.ts, name-lists.ts and referrers-api.ts holds one area
  * of the Distribution API and none holds connection plumbing.
  */
-import { NotFoundError, ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
+import { AbortedError, NotFoundError, ProtocolError, UnsupportedError, type RegpushError } from '../errors.js';
 import { READ_ONLY_REGISTRY } from './quirks.js';
 import { errorFromResponse, notFoundAdvice } from '../http/response.js';
 import { parseRateLimitHeader, type StatsHost } from '../http/stats.js';
@@ -61,6 +61,23 @@ export function rewordMissingRepository(err: unknown, advice: string): NotFoundE
   if (!(err instanceof NotFoundError) || err.details.createRepository !== true) return undefined;
   const { createRepository: _advised, ...details } = err.details;
   return new NotFoundError(`${err.message.slice(0, -CREATE_REPOSITORY.length - 1)}${advice})`, { cause: err.cause, details });
+}
+
+/**
+ * Runs `requests`, which hands `onSent` to each request it makes (HttpRequest.onSent). Interrupted
+ * before any attempt of any of them had a connected socket (queued behind the connections per
+ * host, its token or the scheme still being asked), the AbortedError says so (`details.unsent`):
+ * nothing of it reached the registry, so the caller can say that nothing was done there (a
+ * manifest PUT whose tag did not move, a listing that was never begun).
+ */
+export async function unsentWhenCut<T>(requests: (onSent: () => void) => Promise<T>): Promise<T> {
+  let sent = false;
+  try {
+    return await requests(() => (sent = true));
+  } catch (err) {
+    if (sent || !(err instanceof AbortedError) || err.details.unsent === true) throw err;
+    throw new AbortedError(err.message, { cause: err.cause, details: { ...err.details, unsent: true } });
+  }
 }
 
 /**

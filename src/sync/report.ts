@@ -164,18 +164,24 @@ export function targetResult(t: TransferTarget, error: FailureLine | undefined, 
 /**
  * A target of a unit the caller's interruption cut short (`unitFailure`: its E_ABORTED), as the
  * interruption left it, read from the target's record of manifest PUTs as copy's interrupted
- * report reads it (TargetSet.interruptedAt): `copied`, with the digest written, where its tag was
- * written before the signal and no PUT of it was cut off; otherwise failed, saying whether the tag
+ * report reads it (TargetSet.interruptedAt), with what copyImage had resolved by then (`outcome`,
+ * filled as it went): `skipped`, where every tag held the image already (the no-op check found it
+ * there, or the commit found its tags holding it: tagsUnchanged), as a finished sync says;
+ * `copied`, with the digest written, where its tag was written before the signal and no PUT of it
+ * was cut off, with the referrers copied there before it; otherwise failed, saying whether the tag
  * was written, its PUT cut off (which may have taken effect) or nothing was. Failed with every
  * other target said as before, the line gave a tag already in place as missing. A target that
  * failed on its own before the signal keeps its own failure; one named by digest alone (no tag to
  * go by) the unit's.
  */
-export function interruptedTarget(t: TransferTarget, run: TransferRun, lines: FailureLines, unitFailure: RegpushError): SyncTargetReport {
+export function interruptedTarget(t: TransferTarget, run: TransferRun, lines: FailureLines, unitFailure: RegpushError, outcome?: ImageCopyOutcome): SyncTargetReport {
   if (t.tags.length === 0 || (t.failed && t.failed.code !== 'E_ABORTED')) return targetResult(t, targetError(t, run, lines, unitFailure), false);
-  const at = TargetSet.interruptedAt(t, t.tags);
-  if (at.ok) return { ...targetResult(t, undefined, false), digest: t.digestWritten ?? '' };
-  return targetResult(t, lines.of(unitFailure, at.error?.message ?? unitFailure.message), false);
+  const unchanged = outcome?.unchanged.has(t) ? t.tags : (t.tagsUnchanged ?? []);
+  const at = TargetSet.interruptedAt(t, t.tags, unchanged);
+  if (!at.ok) return targetResult(t, lines.of(unitFailure, at.error?.message ?? unitFailure.message), false);
+  const r = targetResult(t, undefined, false, outcome);
+  const held = at.written.length === 0;
+  return { ...r, action: held ? 'skipped' : 'copied', digest: t.digestWritten ?? outcome?.digest ?? '' };
 }
 
 /** A target of a unit not attempted (a clash refused, an outage, the run interrupted): failed with the unit's `error`, nothing moved. */

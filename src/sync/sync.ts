@@ -45,6 +45,7 @@ import { CallerCallbacks } from '../transfer/callbacks.js';
 import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { PullMeter } from '../transfer/graph.js';
 import { copyImage, warnAlikeOnce } from '../transfer/image-copy.js';
+import { newImageCopyOutcome } from '../transfer/image-copy-types.js';
 import { checkSpecValues, rawSyncSpec, SYNC_SPEC_SHAPE } from './config.js';
 import { OutageBreaker, outageThreshold } from './outage.js';
 import { answeredBy, expandEntries, type Expanded, type PullsOwnerOf, type Work } from './expand.js';
@@ -172,10 +173,16 @@ async function syncChecked(opts: SyncOptions, callbacks: CallerCallbacks, names:
     // one that a --referrers walk will look in for cosign's tags is kept for the run, another dropped once selected from.
     // A listing whose turn comes after the sync was interrupted is not sent: its entry is "not
     // started", as the images are, not "aborted: GET …/tags/list" as if a request had been cut off.
+    // So is one the interruption cut before any of its requests went out (`details.unsent`: still
+    // waiting for a connection, its token or the scheme): nothing of it reached the registry.
     const notStarted = () => new AbortedError(`not started: the sync was ${opts.signal?.aborted ? 'interrupted' : 'stopped'}`);
     const listTags = async (source: ImageReference, forReferrers: boolean, warn: (line: string) => void) => {
       if (run.signal.aborted) throw notStarted();
-      return run.ctx.repos.tagList(run.source(source), warn, forReferrers);
+      try {
+        return await run.ctx.repos.tagList(run.source(source), warn, forReferrers);
+      } catch (err) {
+        throw err instanceof AbortedError && err.details.unsent === true ? notStarted() : err;
+      }
     };
     // Who reads an image's source and whose pulls its reads spend (Docker Hub counts per account or
     // address): the breaker keeps a used-up limit per owner (outage.ts), the gate a count per reader.
@@ -463,6 +470,9 @@ async function syncUnit(
     return notAttemptedFor(w, lines.of(asRegpushError(err)));
   }
   const result: SyncUnitReport = { entry: w.image.label, source, sourceDigest: '', ok: false, targets: [], bytesRead: 0 };
+  // Filled as the image is copied: an interrupted image's targets say what was resolved by then
+  // (those that held it already, the referrers copied to those it landed at: interruptedTarget).
+  const resolved = newImageCopyOutcome();
   // The breaker counts images, not targets: once per registry the unit writes to (two prefixes
   // on one registry must not count an image twice), and a success there by any of its targets wins.
   const tellTargets = (): void => {
@@ -494,7 +504,7 @@ async function syncUnit(
       pulls,
       headUntilKnown: true,
       names,
-    });
+    }, resolved);
     breaker.succeeded(w.unit.source.registry);
     tellTargets();
     result.sourceDigest = outcome.sourceDigest;
@@ -515,7 +525,7 @@ async function syncUnit(
     // by the caller's signal, each target says what the interruption left there: a tag written
     // before it is copied, as copy's interrupted report says (interruptedTarget).
     const interrupted = e instanceof AbortedError && !!opts.signal?.aborted && !opts.dryRun;
-    result.targets = set.list.map((t) => (interrupted ? interruptedTarget(t, run, lines, e) : targetResult(t, targetError(t, run, lines, e), !!opts.dryRun)));
+    result.targets = set.list.map((t) => (interrupted ? interruptedTarget(t, run, lines, e, resolved) : targetResult(t, targetError(t, run, lines, e), !!opts.dryRun)));
     result.bytesRead = bytesRead(set.list);
   } finally {
     set.finish();

@@ -486,8 +486,9 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
     // subject's fallback index (interrupted in between); where the index lists it, nothing is written.
     if (r.kind === 'digest' && !opts.dryRun) toList.push({ n, subject, referrer: { digest: r.digest, node: copied.graph?.top ?? copied.top }, refusedAt: new Set([...refused.keys(), ...lacking]) });
     // Counted where it was written (or, in a dry run, would be): a target that already held it
-    // (an unchanged re-run) copied nothing, and an hourly sync must not report a new signature.
-    count(outcome.referrers, copiedTo.filter((t) => !copied.unchanged.has(t)), 1);
+    // (an unchanged re-run) copied nothing, and an hourly sync must not report a new signature;
+    // one this copy set aside (its PUT cut off by an interruption) did not get it.
+    count(outcome.referrers, copiedTo.filter((t) => !copied.unchanged.has(t) && !t.failed), 1);
     // What refers to this referrer comes next: to it, and to its children when it is an index
     // (the OCI fallback index of a source without the API lists the referrers as its children).
     return copied.sourceDigest ? [copied.sourceDigest, ...(await copiedChildren(source, copied, opts))] : [];

@@ -26,6 +26,31 @@ const sha = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).d
 /** An AbortedError (E_ABORTED) whose message names what was interrupted (`message`, the whole of it). */
 const abortedAt = (message: RegExp) => (e: unknown): boolean => e instanceof Error && e.name === 'AbortedError' && (e as RegpushError).code === 'E_ABORTED' && message.test(e.message);
 
+/**
+ * Starts `start` (a request that the agent must queue: its sockets all busy) and resolves, with
+ * what `start` returned (`started`: a promise, not awaited), once the agent has queued that
+ * request: told by the agent itself, where it queues it.
+ */
+async function queuedInAgent<T>(start: () => T): Promise<{ started: T }> {
+  const agentProto = http.Agent.prototype as unknown as { addRequest: (...args: unknown[]) => unknown };
+  const addRequest = agentProto.addRequest;
+  const queued = new Promise<void>((resolve) => {
+    agentProto.addRequest = function (this: http.Agent, ...args: unknown[]) {
+      const out = addRequest.apply(this, args);
+      agentProto.addRequest = addRequest;
+      resolve();
+      return out;
+    };
+  });
+  const started = start();
+  try {
+    await queued;
+  } finally {
+    agentProto.addRequest = addRequest;
+  }
+  return { started };
+}
+
 async function registry(handler: Handler): Promise<{ host: string; client: HttpRegistryClient; transport: Transport; log: string[]; server: http.Server }> {
   const log: string[] = [];
   const s = http.createServer((req, res) => {
@@ -1097,24 +1122,8 @@ test('an upload request still queued for a pooled socket when the operation is i
   const chunk = Buffer.alloc(1000, 7);
   const patched = client.patchUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-0`, () => chunk, { start: 0, end: chunk.length - 1 });
   await patchIn; // the one socket is busy with the PATCH, whose answer waits
-  // The POST waits in the agent for that socket: told by the agent itself, where it queues it.
-  const agentProto = http.Agent.prototype as unknown as { addRequest: (...args: unknown[]) => unknown };
-  const addRequest = agentProto.addRequest;
-  const queued = new Promise<void>((resolve) => {
-    agentProto.addRequest = function (this: http.Agent, ...args: unknown[]) {
-      const out = addRequest.apply(this, args);
-      agentProto.addRequest = addRequest;
-      resolve();
-      return out;
-    };
-  });
-  // Settled (not awaited) at once: it fails before the PATCH's answer is in.
-  const started = client.startUpload('app').then(() => undefined, (e: unknown) => e);
-  try {
-    await queued;
-  } finally {
-    agentProto.addRequest = addRequest;
-  }
+  // The POST waits in the agent for that socket; settled (not awaited) at once: it fails before the PATCH's answer is in.
+  const { started } = await queuedInAgent(() => client.startUpload('app').then(() => undefined, (e: unknown) => e));
   op.abort();
   answerPatch();
   await assert.rejects(patched, (e: Error) => abortedAt(new RegExp(`^aborted: PATCH upload to ${r.host}$`))(e) && uploadLocationOf(e) === `http://${r.host}/v2/app/blobs/uploads/u1?_state=offset-${chunk.length}`);
@@ -1161,4 +1170,29 @@ test('a streamed PUT or PATCH whose body fails with a plain error (a local read,
   const bug = (): Readable => new Readable({ read() { this.destroy(new TypeError('x is not a function')); } });
   await assert.rejects(r.client.putUpload(`http://${r.host}/v2/app/blobs/uploads/u1?_state=s0`, d, 5000, bug), (e: RegpushError) => e.code === 'E_INTERNAL' && e.message === `blob PUT to ${r.host}: reading the data it sends failed: x is not a function`);
   r.transport.close();
+});
+
+test('a tag listing interrupted while queued for a connection says it was never sent (details.unsent); one on the wire does not', async () => {
+  let listingIn!: () => void;
+  const listing = new Promise<void>((resolve) => (listingIn = resolve));
+  const r = await registry((req) => {
+    // Held unanswered: the one socket stays busy with it.
+    if (req.url?.startsWith('/v2/a/tags/list')) listingIn();
+  });
+  r.transport.close();
+  const transport = new Transport({ maxSockets: 1, retry: { retries: 0, baseDelayMs: 1, maxDelayMs: 2 } });
+  const op = new AbortController();
+  const client = new HttpRegistryClient({ registry: r.host, transport, insecure: [r.host], signal: op.signal });
+  const onWire = client.listTags('a').then(() => assert.fail('the listing was interrupted'), (e: unknown) => e);
+  await listing;
+  // The second waits in the agent for that socket.
+  const { started: waiting } = await queuedInAgent(() => client.listTags('b').then(() => assert.fail('the listing was interrupted'), (e: unknown) => e));
+  op.abort();
+  const [sent, unsent] = [await onWire, await waiting];
+  assert.ok(abortedAt(/^aborted: GET .*\/v2\/a\/tags\/list/)(sent), String(sent));
+  assert.equal((sent as RegpushError).details.unsent, undefined, 'the first was on the wire');
+  assert.ok(abortedAt(/^aborted: GET .*\/v2\/b\/tags\/list/)(unsent), String(unsent));
+  assert.equal((unsent as RegpushError).details.unsent, true);
+  assert.deepEqual(r.log, ['GET /v2/a/tags/list?n=1000'], 'the second never reached the registry');
+  transport.close();
 });

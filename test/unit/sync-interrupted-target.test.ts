@@ -14,7 +14,7 @@ import type { TransferTarget } from '../../src/transfer/target-set.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
-function target(record: Partial<Pick<TransferTarget, 'tagsWritten' | 'digestWritten' | 'tagsCut' | 'failed'>>, tags = ['1']): TransferTarget {
+function target(record: Partial<Pick<TransferTarget, 'tagsWritten' | 'tagsUnchanged' | 'digestWritten' | 'tagsCut' | 'failed'>>, tags = ['1']): TransferTarget {
   return { ref: parseReference('dst.example/m/app:1'), tags, plans: new Map(), present: new Set(), blobs: [], ep: { repo: 'm/app', client: {} as never }, ...record };
 }
 
@@ -26,6 +26,10 @@ test('a target whose tag was written before the signal is copied, with the diges
   const lines = new FailureLines();
   const copied = interruptedTarget(target({ tagsWritten: ['1'], digestWritten: DIGEST }), run, lines, interrupted);
   assert.deepEqual([copied.action, copied.ok, copied.digest, copied.error], ['copied', true, DIGEST, undefined]);
+
+  // Its tag found holding the image at the commit (tagsUnchanged): up to date, as a finished sync says.
+  const held = interruptedTarget(target({ tagsUnchanged: ['1'], digestWritten: DIGEST }), run, lines, interrupted);
+  assert.deepEqual([held.action, held.ok, held.digest, held.error], ['skipped', true, DIGEST, undefined]);
 
   const cut = interruptedTarget(target({ tagsCut: ['1'] }), run, lines, interrupted);
   assert.deepEqual([cut.action, cut.ok, cut.digest], ['failed', false, '']);
@@ -95,4 +99,82 @@ test('a target the configuration blocks fails its image (E_DENIED, no request to
   assert.match(result.units[1]!.error!.message, /blocked/);
   assert.equal(dst.count({ repo: 'blocked/app2' }), 0, 'nothing sent to the blocked target');
   assert.ok(dst.manifest('m/app3', '1'), 'the image after it is copied, and awaited');
+});
+
+/** Syncs `text` with `signal`, expecting E_ABORTED; its report. */
+async function interruptedSync(text: string, signal: AbortSignal, ...regs: Parameters<typeof fakeLibraryOptions>): Promise<SyncResult> {
+  const err = await sync({ spec: parseSyncFile(text, 'sync.yaml'), signal, retries: 0, ...fakeLibraryOptions(...regs) }).then(
+    () => assert.fail('the sync was interrupted'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_ABORTED', err.message);
+  return err.details.result as SyncResult;
+}
+
+test('interrupted during an image one of whose targets holds it already: that target reads skipped (up to date, its digest), as a finished sync says; the other what the signal left', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const entry = (targets: string[]) => ['images:', `  - { source: ${src.ref('app:1')}, targets: [${targets.join(', ')}], referrers: true }`, ''].join('\n');
+  await sync({ spec: parseSyncFile(entry([`${dst.host}/held`]), 'sync.yaml'), ...fakeLibraryOptions(src, dst) });
+  const op = new AbortController();
+  // The signal fires as the image's referrers are asked for at the source, held unanswered: by
+  // then the first target was found holding the image and the other was written.
+  src.fault({ kind: 'referrers' }, { kind: 'respond', respond: () => op.abort() });
+  const result = await interruptedSync(entry([`${dst.host}/held`, `${dst.host}/fresh`]), op.signal, src, dst);
+  assert.equal(dst.manifest('fresh/app', '1')?.digest, img.digest, 'written before the signal');
+  assert.deepEqual(
+    result.units[0]!.targets.map((t) => [t.target, t.action, t.ok, t.digest, t.error?.message]),
+    [
+      [`${dst.host}/held/app:1`, 'skipped', true, img.digest, undefined],
+      [`${dst.host}/fresh/app:1`, 'copied', true, img.digest, undefined],
+    ],
+  );
+  assert.deepEqual([result.totals.skipped, result.totals.copied, result.totals.failed], [1, 1, 0]);
+});
+
+test('interrupted during the referrers of an image that landed: the target reads copied, counting the referrers copied to it before the signal', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  // A note on the image, and a note on that note: the second level is copied once the first is written.
+  const note = src.seedImage('app', { artifactType: 'application/vnd.example.note', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size }, layers: ['note 0'] });
+  const noteOfNote = src.seedImage('app', { artifactType: 'application/vnd.example.note', subject: { mediaType: note.mediaType, digest: note.digest, size: note.size }, layers: ['note 1'] });
+  const op = new AbortController();
+  dst.fault({ kind: 'manifest', method: 'PUT', digest: noteOfNote.digest }, { kind: 'respond', respond: () => op.abort() });
+  const result = await interruptedSync(['images:', `  - { source: ${src.ref('app:1')}, targets: [${dst.host}/m], referrers: true }`, ''].join('\n'), op.signal, src, dst);
+  assert.equal(dst.manifest('m/app', '1')?.digest, img.digest, 'the image landed before the signal');
+  const [t] = result.units[0]!.targets;
+  assert.deepEqual([t!.action, t!.ok, t!.digest, t!.referrers], ['copied', true, img.digest, 1]);
+  assert.equal(result.totals.referrers, 1);
+});
+
+test('interrupted while listing tags: a listing whose request was never sent (waiting for its token) reads not started, as one whose turn had not come; one on the wire names the GET cut off', async () => {
+  const [open, token] = [await fake(), await fake({ auth: { scheme: 'bearer', user: 'alice', password: 'list-Password-1' } })];
+  open.seedImage('app', { tags: ['1'] });
+  token.seedImage('team/app', { tags: ['1'] });
+  const op = new AbortController();
+  // Neither is answered: the open registry's listing is on the wire; the token registry's (its
+  // challenge named by the scheme probe) waits for its token. The signal fires once both are so.
+  const never = new Promise<never>(() => undefined);
+  open.fault({ kind: 'tags' }, { kind: 'hold', until: never });
+  token.fault({ kind: 'token' }, { kind: 'hold', until: never });
+  void Promise.all([open.seen({ kind: 'tags' }), token.seen({ kind: 'token' })]).then(() => op.abort());
+  const { env, homeDir } = fakeLibraryOptions(open, token);
+  const text = ['images:', `  - { source: ${open.ref('app')}, tags: { regex: '.' }, targets: [${open.host}/m] }`, `  - { source: ${token.ref('team/app')}, tags: { regex: '.' }, targets: [${open.host}/m] }`, ''].join('\n');
+  // No insecureRegistries: each scheme is probed, as the CLI does for a loopback host.
+  const err = await sync({ spec: parseSyncFile(text, 'sync.yaml'), signal: op.signal, retries: 0, homeDir, env: { ...env, REGPUSH_FROM_USER: 'alice', REGPUSH_FROM_PASSWORD: 'list-Password-1' } }).then(
+    () => assert.fail('the sync was interrupted'),
+    (e: RegpushError) => e,
+  );
+  assert.equal(err.code, 'E_ABORTED', err.message);
+  const result = err.details.result as SyncResult;
+  assert.deepEqual(
+    result.units.map((u) => [u.source, u.error?.code]),
+    [
+      [open.ref('app'), 'E_ABORTED'],
+      [token.ref('team/app'), 'E_ABORTED'],
+    ],
+  );
+  assert.match(result.units[0]!.error!.message, /^aborted: GET http:\/\/.*\/v2\/app\/tags\/list/);
+  assert.equal(result.units[1]!.error!.message, 'not started: the sync was interrupted');
+  assert.equal(token.count({ kind: 'tags' }), 0, 'the token registry was never asked for the list');
 });

@@ -235,6 +235,9 @@ function printResult(io: CliIO, a: SyncArgs, r: SyncResult, clock: RunClock, sec
   );
   // A plan's "to copy" is no promise that the writes will be taken: where the credentials' rights
   // could not be read, said once per reason, with the registries it is about (--json: per target).
+  // Registries, not repositories: why the rights cannot be read is how the registry takes
+  // credentials (Basic, none asked on the reads, a token without an access claim), alike for its
+  // repositories, and a sync writes to many; each image's line says it for its own targets.
   const unchecked = new Map<string, Set<string>>();
   for (const u of r.units) for (const t of u.targets) if (t.writeNotChecked) unchecked.set(t.writeNotChecked, (unchecked.get(t.writeNotChecked) ?? new Set()).add(t.target.split('/')[0]!));
   for (const [why, at] of unchecked) io.stdout.write(printable(`write permission not checked at ${[...at].join(', ')}: ${why}`) + '\n');
