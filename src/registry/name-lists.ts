@@ -58,7 +58,15 @@ export class NameLists {
     return unsentWhenCut((onSent) => this.pagedNamesSent(pathFor, what, failWhat, key, pageSize, maxPages, onSent));
   }
 
-  private async pagedNamesSent(pathFor: (n: number) => string, what: string, failWhat: string, key: 'tags' | 'repositories', pageSize: number, maxPages: number, onSent: () => void): Promise<string[]> {
+  private async pagedNamesSent(
+    pathFor: (n: number) => string,
+    what: string,
+    failWhat: string,
+    key: 'tags' | 'repositories',
+    pageSize: number,
+    maxPages: number,
+    onSent: () => void,
+  ): Promise<string[]> {
     const http = this.http;
     const names: string[] = [];
     const seen = new Set<string>();
