@@ -369,7 +369,7 @@ test('an interrupted copy to a target whose tags 1 and latest already held the i
   assert.ok(err instanceof AbortedError);
   assert.deepEqual(['1', 'latest', '2'].map((tag) => dst.manifest('a', tag)?.digest), [img.digest, img.digest, img.digest]);
   const t = failureResult(err, 'copy')?.targets[0];
-  assert.deepEqual([t?.ok, t?.tags, t?.error?.code], [false, [], 'E_ABORTED']);
+  assert.deepEqual([t?.ok, t?.error?.code], [false, 'E_ABORTED']);
   assert.equal(
     t?.error?.message,
     `interrupted at ${dst.host}/a: tags 1, latest already held the image; the manifest PUT of 2 cut off: it may have taken effect at the registry`,
