@@ -458,8 +458,9 @@ export class TargetSet {
    * knew so before any commit: copy's no-op check), and none was cut off (without `tags`, never: copy
    * --all-tags knows no list of tags in advance); else the error its report carries: the target's
    * own failure, where it failed before the interruption, or E_ABORTED naming the tags written
-   * before it and the PUT that was cut off (which may have taken effect at the registry). A PUT
-   * cut while still queued (never sent) is no PUT cut off: its tag did not move.
+   * before it, those found holding the image already, and the PUT that was cut off (which may
+   * have taken effect at the registry). A PUT cut while still queued (never sent) is no PUT cut
+   * off: its tag did not move.
    */
   static interruptedAt(
     t: TransferTarget,
@@ -472,11 +473,19 @@ export class TargetSet {
     const holds = (tag: string): boolean => written.includes(tag) || unchanged.includes(tag);
     if (tags && cut.length === 0 && tags.every(holds)) return { ok: true, written };
     const where = `${t.ref.registry}/${t.ref.repository}`;
+    const tagsNamed = (list: readonly string[]): string => `tag${list.length === 1 ? '' : 's'} ${list.join(', ')}`;
+    // The tags found holding the image are named too: the one line a log shows must not read as if
+    // the target had none of the image's tags.
+    const kept = unchanged.filter((tag) => !written.includes(tag));
+    const heldAlready = kept.length ? `${tagsNamed(kept)} already held the image` : '';
     const said = [
-      written.length ? `tag${written.length === 1 ? '' : 's'} ${written.join(', ')} written before it` : '',
+      written.length ? `${tagsNamed(written)} written before it` : '',
+      heldAlready,
       cut.length ? `the manifest PUT of ${cut.join(', ')} cut off: it may have taken effect at the registry` : '',
     ].filter(Boolean);
-    const message = said.length ? `interrupted at ${where}: ${said.join('; ')}` : `interrupted before any tag was written at ${where}`;
+    const message = written.length || cut.length
+      ? `interrupted at ${where}: ${said.join('; ')}`
+      : [`interrupted before any tag was written at ${where}`, heldAlready].filter(Boolean).join('; ');
     return { ok: false, written, error: { code: 'E_ABORTED', message } };
   }
 

@@ -11,6 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, copy, failureResult, push, tagImage } from '../../src/index.js';
+import { parseReference } from '../../src/ref/reference.js';
+import { TargetSet, type TransferTarget } from '../../src/transfer/target-set.js';
 import { fakeLibraryOptions, fakeRegistryPool, type FakeRegistry } from '../fixtures/fake-registry.js';
 
 const fake = fakeRegistryPool();
@@ -351,4 +353,47 @@ test('an interrupted copy --all-tags names the tags each target got before the i
   assert.equal(t?.error?.message, `interrupted at ${dst.host}/a: tag 1 written before it; the manifest PUT of 2 cut off: it may have taken effect at the registry`);
   assert.deepEqual([result?.source.reference, result?.source.digest, result?.mediaType], [`${src.host}/base/app:1`, imgs[0]!.digest, imgs[0]!.mediaType]);
   assert.deepEqual(err.details.failed, [`${dst.host}/a`]);
+});
+
+test('an interrupted copy to a target whose tags 1 and latest already held the image: its error line names them, with the PUT of the third tag cut off', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const opts = { from: src.ref('base/app:1'), to: [dst.ref('a:1')], retries: 0, ...fakeLibraryOptions(src, dst) };
+  await copy({ ...opts, tags: ['latest'] });
+  const op = new AbortController();
+  storeThenInterrupt(dst, 'a', '2', op, Promise.resolve());
+  const err = await copy({ ...opts, tags: ['latest', '2'], signal: op.signal }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  assert.deepEqual(['1', 'latest', '2'].map((tag) => dst.manifest('a', tag)?.digest), [img.digest, img.digest, img.digest]);
+  const t = failureResult(err, 'copy')?.targets[0];
+  assert.deepEqual([t?.ok, t?.error?.code], [false, 'E_ABORTED']);
+  assert.equal(
+    t?.error?.message,
+    `interrupted at ${dst.host}/a: tags 1, latest already held the image; the manifest PUT of 2 cut off: it may have taken effect at the registry`,
+  );
+});
+
+test('a target interrupted before any tag was written whose other tags already held the image: its error line names them', () => {
+  const t = {
+    ref: parseReference('dst.example/m/app:1'),
+    tags: ['1', 'latest', '2'],
+    tagsUnchanged: ['1', 'latest'],
+    plans: new Map(),
+    present: new Set(),
+    blobs: [],
+    ep: { repo: 'm/app', client: {} as never },
+  } as TransferTarget;
+  assert.deepEqual(TargetSet.interruptedAt(t, t.tags), {
+    ok: false,
+    written: [],
+    error: { code: 'E_ABORTED', message: 'interrupted before any tag was written at dst.example/m/app; tags 1, latest already held the image' },
+  });
+  const one = { ...t, tagsUnchanged: ['1'], tagsWritten: ['latest'] } as TransferTarget;
+  assert.equal(
+    TargetSet.interruptedAt(one, one.tags).error?.message,
+    'interrupted at dst.example/m/app: tag latest written before it; tag 1 already held the image',
+  );
 });
