@@ -44,6 +44,7 @@ export interface CommitTarget {
   tagsUnchanged?: string[];
   digestWritten?: string;
   tagsCut?: string[];
+  digestsCut?: string[];
 }
 
 /** The manifest commit at the targets `T` of one TargetSet. */
@@ -83,7 +84,8 @@ export class ManifestCommit<T extends CommitTarget> {
       await this.putTag(t, tag, top);
       written.push(tag);
     }
-    if (tags.length === 0) await this.putManifest(t, top.digest, top);
+    // By digest (a referrer found through its subject): its PUT cut off is recorded as a tag's is.
+    if (tags.length === 0) await this.putNotingCut(t, top.digest, top, 'digestsCut');
     return { digest: top.digest, written, unchanged };
   }
 
@@ -95,15 +97,23 @@ export class ManifestCommit<T extends CommitTarget> {
    * out (`details.unsent`: still queued for a socket, say) did not, and is not recorded as cut.
    */
   private async putTag(t: T, tag: string, top: ManifestToWrite): Promise<void> {
-    try {
-      await this.putManifest(t, tag, top);
-    } catch (err) {
-      const unsent = err instanceof RegpushError && err.details.unsent === true;
-      if (this.run.signal.aborted && !unsent) (t.tagsCut ??= []).push(tag);
-      throw err;
-    }
+    await this.putNotingCut(t, tag, top, 'tagsCut');
     (t.tagsWritten ??= []).push(tag);
     t.digestWritten ??= top.digest;
+  }
+
+  /**
+   * PUTs `top` under `ref` (a tag, or its digest), adding `ref` to `t`'s record `cut` (tagsCut,
+   * digestsCut) where the run's signal cut the PUT off once sent (putTag says why).
+   */
+  private async putNotingCut(t: T, ref: string, top: ManifestToWrite, cut: 'tagsCut' | 'digestsCut'): Promise<void> {
+    try {
+      await this.putManifest(t, ref, top);
+    } catch (err) {
+      const unsent = err instanceof RegpushError && err.details.unsent === true;
+      if (this.run.signal.aborted && !unsent) (t[cut] ??= []).push(ref);
+      throw err;
+    }
   }
 
   /**

@@ -12,9 +12,10 @@
  * - `depth-bound`, `total-bound`: past a bound of the walk (8 levels of referrers of referrers, 1000 per image);
  * - `not-at-source`: listed (referrers API, fallback index, tag list) and no longer in the source repository;
  * - `artifact-manifest`: stored as an OCI 1.1-rc artifact manifest, which regpush does not copy;
- * - `tag-held`: --no-clobber, and the target holds its tag (cosign's `.sig`, `.att`) for another manifest.
+ * - `tag-held`: --no-clobber, and the target holds its tag (cosign's `.sig`, `.att`) for another manifest;
+ * - `cut-off`: the caller's interruption cut its manifest PUT off there (`message`: it may have taken effect).
  */
-export type SkippedReferrerReason = 'refused' | 'subject-not-copied' | 'digest-changed' | 'depth-bound' | 'total-bound' | 'not-at-source' | 'artifact-manifest' | 'tag-held';
+export type SkippedReferrerReason = 'refused' | 'subject-not-copied' | 'digest-changed' | 'depth-bound' | 'total-bound' | 'not-at-source' | 'artifact-manifest' | 'tag-held' | 'cut-off';
 
 /** One referrer left behind at a target. */
 export interface SkippedReferrer {
@@ -29,6 +30,6 @@ export interface SkippedReferrer {
   /** Its manifest's media type, where known. */
   mediaType?: string;
   reason: SkippedReferrerReason;
-  /** `refused`: the registry's answer; `tag-held`: the digest the target's tag holds. */
+  /** `refused`: the registry's answer; `tag-held`: the digest the target's tag holds; `cut-off`: that its PUT may have taken effect. */
   message?: string;
 }

@@ -454,6 +454,7 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
         },
       });
     } catch (err) {
+      cutOffAt(into, found, n, left);
       // Listed and gone (a stale fallback index, a referrers API slow to forget a deleted
       // manifest, a tag deleted since the list was read): the image and its other referrers
       // are there; this one is left behind with a warning, not the whole image failed for it.
@@ -472,6 +473,7 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
       return [];
     }
     blobsOf[n] = copied.graph?.blobs.map((b) => b.digest) ?? [];
+    cutOffAt(into, found, n, left);
     for (const [t, err] of refused) {
       const said = registrySaid(err);
       // Alike for every image whose referrers are of that kind (ECR and sigstore bundles): once per run and registry in a run of many.
@@ -515,8 +517,11 @@ export async function copyReferrers(set: TargetSet, source: RepoEndpoint, outcom
     const walk = await walkReferrers([...new Set(roots)], find, copyOne, REFERRER_BOUNDS, { parallel: REFERRER_COPIES, done: listLevel, beyond });
     if (walk.beyondDepth || walk.beyondTotal) alike('bound', cutOff(walk, source, outcome.sourceDigest));
     for (const { rank, entry } of atEnd) left.add(rank, set.live, entry);
-    left.into(outcome);
   } finally {
+    // Also when the walk is cut short (the caller's signal): an interrupted target's report says
+    // the referrers left behind before it (refused there, gone from the source), as it counts
+    // those copied (interruptedTarget).
+    left.into(outcome);
     for (const t of set.list) inWalkOrder(t.blobs, reported.get(t)!, blobsOf);
   }
 }
@@ -670,6 +675,19 @@ class LeftBehind {
       }
     }
   }
+}
+
+/**
+ * Lists `found` as left behind at each target of `into` where the caller's signal cut its manifest
+ * PUT by digest off once sent (TransferTarget.digestsCut): not counted as copied there, and the
+ * report says that PUT may have taken effect, as it says of a tag's (TargetSet.interruptedAt). A
+ * referrer kept under a tag is said so by the target's tagsCut.
+ */
+function cutOffAt(into: readonly TransferTarget[], found: FoundReferrer, n: number, left: LeftBehind): void {
+  const r = found.referrer;
+  if (r.kind !== 'digest') return;
+  const at = into.filter((t) => t.digestsCut?.includes(r.digest));
+  left.add(n, at, skipped(found, 'cut-off', { message: 'the interruption cut its manifest PUT off: it may have taken effect at the registry' }));
 }
 
 /** The one warning for referrers a bound of the walk left behind. */

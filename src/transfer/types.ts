@@ -57,6 +57,11 @@ export interface TransferTarget {
   tagsUnchanged?: string[];
   digestWritten?: string;
   tagsCut?: string[];
+  /**
+   * The digests whose manifest PUT by digest (a referrer's, found through its subject) was cut off
+   * once the run's signal had fired, as tagsCut says for a tag: it may have taken effect there.
+   */
+  digestsCut?: string[];
 }
 
 /**

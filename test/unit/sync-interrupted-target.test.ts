@@ -178,3 +178,46 @@ test('interrupted while listing tags: a listing whose request was never sent (wa
   assert.equal(result.units[1]!.error!.message, 'not started: the sync was interrupted');
   assert.equal(token.count({ kind: 'tags' }), 0, 'the token registry was never asked for the list');
 });
+
+test('interrupted during the referrers of an image that landed: the referrers the target refused before the signal are counted and listed (referrersSkipped), as a finished sync lists them', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const subject = { mediaType: img.mediaType, digest: img.digest, size: img.size };
+  // Two notes on the image: the target refuses the first; the signal fires as the referrers of
+  // the second are asked for at the source (the walk's next level), held unanswered.
+  const refused = src.seedImage('app', { artifactType: 'application/vnd.example.refused', subject, layers: ['refused 0'] });
+  const note = src.seedImage('app', { artifactType: 'application/vnd.example.note', subject, layers: ['note 0'] });
+  dst.fault({ kind: 'manifest', method: 'PUT', digest: refused.digest }, { kind: 'status', status: 400, code: 'MANIFEST_INVALID' });
+  const op = new AbortController();
+  src.fault({ kind: 'referrers', digest: note.digest }, { kind: 'respond', respond: () => op.abort() });
+  const result = await interruptedSync(['images:', `  - { source: ${src.ref('app:1')}, targets: [${dst.host}/m], referrers: true }`, ''].join('\n'), op.signal, src, dst);
+  const [t] = result.units[0]!.targets;
+  assert.deepEqual([t!.action, t!.ok, t!.referrers, t!.referrersSkipped], ['copied', true, 1, 1]);
+  assert.deepEqual(t!.skippedReferrers?.map((s) => [s.digest, s.reason]), [[refused.digest, 'refused']]);
+  assert.equal(result.totals.referrersSkipped, 1);
+});
+
+test('interrupted as a referrer\'s manifest PUT is on its way to a target that held the image: the target reads skipped, the referrer listed as cut off there (the PUT may have taken effect)', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('app', { tags: ['1'] });
+  const entry = (referrers: boolean) => ['images:', `  - { source: ${src.ref('app:1')}, targets: [${dst.host}/m], referrers: ${referrers} }`, ''].join('\n');
+  // The image is there already; its note, found by this run, is not.
+  await sync({ spec: parseSyncFile(entry(false), 'sync.yaml'), ...fakeLibraryOptions(src, dst) });
+  const note = src.seedImage('app', { artifactType: 'application/vnd.example.note', subject: { mediaType: img.mediaType, digest: img.digest, size: img.size }, layers: ['note 0'] });
+  const op = new AbortController();
+  // The signal fires once the note's PUT has reached the target.
+  dst.fault({ kind: 'manifest', method: 'PUT', digest: note.digest }, { kind: 'respond', respond: () => op.abort() });
+  const result = await interruptedSync(entry(true), op.signal, src, dst);
+  const [t] = result.units[0]!.targets;
+  assert.deepEqual([t!.action, t!.ok, t!.digest, t!.referrers, t!.referrersSkipped], ['skipped', true, img.digest, 0, 1]);
+  assert.deepEqual(t!.skippedReferrers, [
+    {
+      digest: note.digest,
+      subject: img.digest,
+      artifactType: 'application/vnd.example.note',
+      mediaType: note.mediaType,
+      reason: 'cut-off',
+      message: 'the interruption cut its manifest PUT off: it may have taken effect at the registry',
+    },
+  ]);
+});
