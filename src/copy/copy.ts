@@ -236,8 +236,20 @@ function interruptedReport(
     const r = results.get(t)!;
     if (!ok) return { ...r, ok: false, reference: '', digest: '', tags: opts.allTags ? [...written, ...unchanged] : written, error };
     // ok: every tag was written or held the image already (never with --all-tags: no list of tags).
+    // Its referrers as the walk had counted them when the signal came (sync's interrupted report reads the same).
     const digest = t.digestWritten ?? read.digest;
-    return { ...r, ok: true, reference: digestReference(t.ref, digest), digest, tags: [...t.tags], ...(unchanged.length ? { tagsUnchanged: [...unchanged] } : {}) };
+    const skipped = read.referrersSkipped.get(t) ?? [];
+    return {
+      ...r,
+      ok: true,
+      reference: digestReference(t.ref, digest),
+      digest,
+      tags: [...t.tags],
+      ...(unchanged.length ? { tagsUnchanged: [...unchanged] } : {}),
+      referrers: read.referrers.get(t) ?? 0,
+      referrersSkipped: skipped.length,
+      ...(skipped.length ? { skippedReferrers: [...skipped] } : {}),
+    };
   });
   // With --all-tags the source is named by its first tag, as a finished copy's report names it.
   const sourceRef = opts.allTags && firstTag !== undefined ? { registry: srcRef.registry, repository: srcRef.repository, tag: firstTag } : srcRef;

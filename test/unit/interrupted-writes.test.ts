@@ -237,6 +237,27 @@ test('an interrupted copy to a target that already held the image under every ta
   assert.deepEqual([result!.source.digest, result!.mediaType, result!.digest], [img.digest, img.mediaType, img.digest]);
 });
 
+test('an interrupted copy --referrers whose image landed: the target counts the referrers copied and lists those left behind before the signal, as a finished copy does', async () => {
+  const [src, dst] = [await fake(), await fake()];
+  const img = src.seedImage('base/app', { tags: ['1'] });
+  const subject = { mediaType: img.mediaType, digest: img.digest, size: img.size };
+  // Two notes on the image: the target refuses the first; the signal fires as the referrers of the
+  // second are asked for at the source (the walk's next level).
+  const refused = src.seedImage('base/app', { artifactType: 'application/vnd.example.refused', subject, layers: ['refused 0'] });
+  const note = src.seedImage('base/app', { artifactType: 'application/vnd.example.note', subject, layers: ['note 0'] });
+  dst.fault({ kind: 'manifest', method: 'PUT', digest: refused.digest }, { kind: 'status', status: 400, code: 'MANIFEST_INVALID' });
+  const op = new AbortController();
+  src.fault({ kind: 'referrers', digest: note.digest }, { kind: 'respond', respond: () => op.abort() });
+  const err = await copy({ from: src.ref('base/app:1'), to: [dst.ref('a:1')], referrers: true, signal: op.signal, retries: 0, ...fakeLibraryOptions(src, dst) }).then(
+    () => assert.fail('the copy was interrupted'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof AbortedError);
+  const [a] = failureResult(err, 'copy')!.targets;
+  assert.deepEqual([a?.ok, a?.digest, a?.referrers, a?.referrersSkipped], [true, img.digest, 1, 1]);
+  assert.deepEqual(a?.skippedReferrers?.map((s) => [s.digest, s.reason]), [[refused.digest, 'refused']]);
+});
+
 test('an interrupted push to a target whose tags already held the image: that target is ok (unchanged), the one whose PUT was cut is not', async () => {
   const [src, dst] = [await fake(), await fake()];
   src.seedImage('base/os', { tags: ['1'] });
