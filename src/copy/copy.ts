@@ -25,7 +25,7 @@ import { oneTargetPerRepository } from '../transfer/target-list.js';
 import { PROGRESS_EVENTS_SHAPE } from '../transfer/types.js';
 import type { CopyOptions, CopyResult, CopyTargetReport } from './options.js';
 import { copyImage, warnAlikeOnce } from '../transfer/image-copy.js';
-import { newImageCopyOutcome, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy-types.js';
+import { newImageCopyOutcome, referrersAt, type ImageCopyOptions, type ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import { copyTags, tagCopy, type TagAtTarget, type TagCopy } from './all-tags.js';
 import { isReferrerTag } from '../transfer/referrers.js';
 import { scrubbedRejections } from '../redact.js';
@@ -238,7 +238,6 @@ function interruptedReport(
     // ok: every tag was written or held the image already (never with --all-tags: no list of tags).
     // Its referrers as the walk had counted them when the signal came (sync's interrupted report reads the same).
     const digest = t.digestWritten ?? read.digest;
-    const skipped = read.referrersSkipped.get(t) ?? [];
     return {
       ...r,
       ok: true,
@@ -246,9 +245,7 @@ function interruptedReport(
       digest,
       tags: [...t.tags],
       ...(unchanged.length ? { tagsUnchanged: [...unchanged] } : {}),
-      referrers: read.referrers.get(t) ?? 0,
-      referrersSkipped: skipped.length,
-      ...(skipped.length ? { skippedReferrers: [...skipped] } : {}),
+      ...referrersAt(read, t),
     };
   });
   // With --all-tags the source is named by its first tag, as a finished copy's report names it.

@@ -8,7 +8,7 @@ import { asRegpushError, errorForCode, RegpushError, type ErrorCode, type ErrorD
 import type { OptionNames } from '../option-names.js';
 import { formatReference, repositoryName, type ImageReference } from '../ref/reference.js';
 import type { TransferRun } from '../transfer/engine.js';
-import type { ImageCopyOutcome } from '../transfer/image-copy-types.js';
+import { referrersAt, type ImageCopyOutcome } from '../transfer/image-copy-types.js';
 import { TargetSet, type TransferTarget } from '../transfer/target-set.js';
 import type { SyncImage, SyncOptions, SyncResult, SyncTargetReport, SyncUnitReport } from './options.js';
 import { byEntryThenSource } from './report-order.js';
@@ -142,7 +142,6 @@ export function targetResult(t: TransferTarget, error: FailureLine | undefined, 
   // A dry run counts what it planned, and the bytes a stream would move (it moved none).
   const moved = (a: 'mounted' | 'streamed') => t.blobs.filter((b) => b.action === (dryRun ? `planned-${a === 'mounted' ? 'mount' : 'stream'}` : a));
   const streamed = moved('streamed');
-  const skipped = outcome?.referrersSkipped.get(t);
   const r: SyncTargetReport = {
     target: formatReference(t.ref),
     action: error ? 'failed' : outcome?.unchanged.has(t) ? 'skipped' : dryRun ? 'planned' : 'copied',
@@ -152,10 +151,8 @@ export function targetResult(t: TransferTarget, error: FailureLine | undefined, 
     mounted: moved('mounted').length,
     streamed: streamed.length,
     bytes: streamed.reduce((a, b) => a + (dryRun ? b.size : b.bytes), 0),
-    referrers: outcome?.referrers.get(t) ?? 0,
-    referrersSkipped: skipped?.length ?? 0,
+    ...referrersAt(outcome, t),
   };
-  if (skipped?.length) r.skippedReferrers = skipped;
   if (r.action === 'planned' && t.writeNotChecked) r.writeNotChecked = t.writeNotChecked;
   if (error) r.error = error;
   return r;

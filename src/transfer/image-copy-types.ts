@@ -104,5 +104,17 @@ export function newImageCopyOutcome(): ImageCopyOutcome {
   return { sourceDigest: '', digest: '', mediaType: '', unchanged: new Set(), tagsHeld: new Map(), referrers: new Map(), referrersSkipped: new Map() };
 }
 
+/**
+ * The referrers at `t` as the reports (copy's, sync's) state them: copied, left behind, and which
+ * (`skippedReferrers`, only where any): what `outcome` had counted, all 0 without one.
+ */
+export function referrersAt(
+  outcome: ImageCopyOutcome | undefined,
+  t: TransferTarget,
+): { referrers: number; referrersSkipped: number; skippedReferrers?: SkippedReferrer[] } {
+  const skipped = outcome?.referrersSkipped.get(t) ?? [];
+  return { referrers: outcome?.referrers.get(t) ?? 0, referrersSkipped: skipped.length, ...(skipped.length ? { skippedReferrers: [...skipped] } : {}) };
+}
+
 /** copyImage's shape: copies the image `ref` of `source` to every live target of `set`. */
 export type CopyImage = (set: TargetSet, source: RepoEndpoint, ref: string, opts: ImageCopyOptions) => Promise<ImageCopyOutcome>;
